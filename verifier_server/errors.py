@@ -1,0 +1,68 @@
+"""Domain errors: what can go wrong with a whole request (not with one sample).
+
+Per-sample problems never raise; they become a ``ScoreResult`` with an outcome.
+The servicer maps these classes to gRPC status codes in one table
+(``verifier_server.status_map``), looked up along the class hierarchy.
+
+    VerifierError
+    ├── NotFound               unknown verifier / version
+    ├── InvalidArgument        bad spec or request; names the offending field
+    │   └── SpecError          a spec that does not compile
+    ├── AlreadyExists          e.g. registering over a built-in name
+    ├── ResourceExhausted      admission control; carries a retry-after hint
+    ├── Unauthenticated / PermissionDenied
+    ├── Unavailable            a backend (sandbox, judge) is not available
+    └── InternalError
+"""
+
+from __future__ import annotations
+
+
+class VerifierError(Exception):
+    """Base of every error that fails a whole request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(VerifierError):
+    pass
+
+
+class InvalidArgument(VerifierError):
+    """A request or spec field is wrong; ``field`` names it (dotted path)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+
+
+class SpecError(InvalidArgument):
+    """A verifier spec that cannot be compiled into a verifier."""
+
+
+class AlreadyExists(VerifierError):
+    pass
+
+
+class ResourceExhausted(VerifierError):
+    def __init__(self, message: str, retry_after_s: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class Unauthenticated(VerifierError):
+    pass
+
+
+class PermissionDenied(VerifierError):
+    pass
+
+
+class Unavailable(VerifierError):
+    pass
+
+
+class InternalError(VerifierError):
+    pass

@@ -1,0 +1,212 @@
+"""The one shape every verifier kind has, and the helpers kinds use to read specs.
+
+A kind is a class with a ``name``, a ``from_spec(config, context)`` constructor that
+validates the configuration (raising ``SpecError`` naming the field) and returns a
+ready ``Verifier``; a verifier has ``async score_batch(samples)`` returning one
+result per sample in input order. Kinds never raise for a bad *sample*: they return
+a result with an outcome and a reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from verifier_server.domain import Sample, ScoreResult
+from verifier_server.errors import SpecError
+
+T = TypeVar("T")
+
+
+@runtime_checkable
+class Verifier(Protocol):
+    """A compiled verifier: scores a batch, results in input order."""
+
+    async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]: ...
+
+
+class BuildContext(Protocol):
+    """What a kind may use while compiling a spec.
+
+    ``resources`` is a lazily-populated bag of shared server resources (the math
+    worker pool, the sandbox, judge model backends) keyed by name, so a kind only
+    pays for what it uses and every verifier naming the same model shares it.
+    ``resolve`` compiles another registered verifier (composites use it).
+    """
+
+    @property
+    def resources(self) -> ResourceBag: ...
+
+    async def resolve(self, ref: str) -> Verifier: ...
+
+
+class ResourceBag:
+    """Shared, lazily created resources; closed together when the server stops."""
+
+    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+        self.settings: Mapping[str, Any] = settings or {}
+        self._items: dict[str, Any] = {}
+        self._closers: list[Callable[[], Awaitable[None] | None]] = []
+
+    def get_or_create(
+        self,
+        key: str,
+        factory: Callable[[], T],
+        close: Callable[[T], Awaitable[None] | None] | None = None,
+    ) -> T:
+        if key not in self._items:
+            item = factory()
+            self._items[key] = item
+            if close is not None:
+                self._closers.append(lambda item=item: close(item))
+        return self._items[key]  # type: ignore[no-any-return]
+
+    def peek(self, key: str) -> Any | None:
+        return self._items.get(key)
+
+    async def aclose(self) -> None:
+        for closer in reversed(self._closers):
+            result = closer()
+            if result is not None:
+                await result
+        self._closers.clear()
+        self._items.clear()
+
+
+class VerifierKind(Protocol):
+    """A plugin: validates a spec's config and builds a verifier from it."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> Verifier: ...
+
+
+# ---------------------------------------------------------------------------
+# Reading configuration with errors that name the field
+# ---------------------------------------------------------------------------
+
+
+class ConfigReader:
+    """Typed access to a spec's config; every error names the dotted field path.
+
+    Unknown keys are rejected so that a typo (``max_lenght``) fails at registration
+    instead of silently using a default.
+    """
+
+    def __init__(self, config: Mapping[str, Any], prefix: str = "config") -> None:
+        if not isinstance(config, Mapping):
+            raise SpecError(prefix, f"must be an object, got {type(config).__name__}")
+        self._config = config
+        self._prefix = prefix
+        self._seen: set[str] = set()
+
+    def path(self, key: str) -> str:
+        return f"{self._prefix}.{key}"
+
+    def error(self, key: str, message: str) -> SpecError:
+        return SpecError(self.path(key), message)
+
+    def has(self, key: str) -> bool:
+        return key in self._config
+
+    def raw(self, key: str, default: Any = None) -> Any:
+        self._seen.add(key)
+        return self._config.get(key, default)
+
+    def str(self, key: str, default: str | None = None, *, choices: Sequence[str] | None = None) -> str:
+        value = self.raw(key, default)
+        if not isinstance(value, str):
+            raise self.error(key, f"must be a string, got {_type_name(value)}")
+        if choices is not None and value not in choices:
+            raise self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
+        return value
+
+    def optional_str(self, key: str) -> str | None:
+        if self.raw(key) is None:
+            return None
+        return self.str(key)
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.raw(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {_type_name(value)}")
+        return value
+
+    def float(
+        self, key: str, default: float | None = None, *, minimum: float | None = None, maximum: float | None = None
+    ) -> float:
+        value = self.raw(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"must be a number, got {_type_name(value)}")
+        return _check_range(self, key, float(value), minimum, maximum)
+
+    def optional_float(self, key: str, *, minimum: float | None = None, maximum: float | None = None) -> float | None:
+        if self.raw(key) is None:
+            return None
+        return self.float(key, minimum=minimum, maximum=maximum)
+
+    def int(self, key: str, default: int | None = None, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        value = self.raw(key, default)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"must be an integer, got {_type_name(value)}")
+        return int(_check_range(self, key, value, minimum, maximum))
+
+    def optional_int(self, key: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
+        if self.raw(key) is None:
+            return None
+        return self.int(key, minimum=minimum, maximum=maximum)
+
+    def str_list(self, key: str, default: Sequence[str] = ()) -> tuple[str, ...]:
+        value = self.raw(key, list(default))
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, "must be a list of strings")
+        return tuple(value)
+
+    def mapping(self, key: str, default: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+        value = self.raw(key, {} if default is None else default)
+        if not isinstance(value, Mapping):
+            raise self.error(key, f"must be an object, got {_type_name(value)}")
+        return value
+
+    def sub(self, key: str) -> ConfigReader:
+        return ConfigReader(self.mapping(key), self.path(key))
+
+    def regex(self, key: str, flags: int = 0) -> re.Pattern[str]:
+        pattern = self.str(key)
+        try:
+            return re.compile(pattern, flags)
+        except re.error as exc:
+            raise self.error(key, f"invalid regular expression {pattern!r}: {exc}") from None
+
+    def finish(self) -> None:
+        """Reject keys nobody read: almost always a typo in the spec."""
+        unknown = sorted(set(self._config) - self._seen)
+        if unknown:
+            raise SpecError(f"{self._prefix}.{unknown[0]}", f"unknown option (known: {', '.join(sorted(self._seen))})")
+
+
+def _check_range(reader: ConfigReader, key: str, value: Any, minimum: Any, maximum: Any) -> Any:
+    if minimum is not None and value < minimum:
+        raise reader.error(key, f"must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise reader.error(key, f"must be <= {maximum}, got {value}")
+    return value
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def reference_value(sample: Sample, keys: Sequence[str]) -> tuple[str | None, Any]:
+    """The first of ``keys`` present (and not None) in the sample's reference."""
+    for key in keys:
+        value = sample.reference.get(key)
+        if value is not None:
+            return key, value
+    return None, None
