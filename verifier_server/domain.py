@@ -61,6 +61,8 @@ class Sample:
     prompt: Content | None = None
     reference: Mapping[str, Any] = field(default_factory=dict)
     completion_ids: tuple[int, ...] | None = None
+    input_error: str = ""
+    """Why the sample could not be decoded from the wire (e.g. reference not a JSON object)."""
 
     @property
     def completion_text(self) -> str | None:

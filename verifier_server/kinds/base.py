@@ -9,11 +9,13 @@ a result with an outcome and a reason.
 
 from __future__ import annotations
 
+import builtins
+import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from verifier_server.domain import Sample, ScoreResult
+from verifier_server.domain import Sample, ScoreResult, VerifierSpec
 from verifier_server.errors import SpecError
 
 T = TypeVar("T")
@@ -32,13 +34,18 @@ class BuildContext(Protocol):
     ``resources`` is a lazily-populated bag of shared server resources (the math
     worker pool, the sandbox, judge model backends) keyed by name, so a kind only
     pays for what it uses and every verifier naming the same model shares it.
-    ``resolve`` compiles another registered verifier (composites use it).
+    ``resolve`` compiles another registered verifier and ``compile_inline`` a nested
+    spec (composites use both); cycles among them are rejected.
     """
 
     @property
     def resources(self) -> ResourceBag: ...
 
     async def resolve(self, ref: str) -> Verifier: ...
+
+    async def compile_inline(self, spec: VerifierSpec) -> Verifier:
+        """Compile a spec nested inside this one (a composite's inline child)."""
+        ...
 
 
 class ResourceBag:
@@ -59,7 +66,7 @@ class ResourceBag:
             item = factory()
             self._items[key] = item
             if close is not None:
-                self._closers.append(lambda item=item: close(item))
+                self._closers.append(functools.partial(close, item))
         return self._items[key]  # type: ignore[no-any-return]
 
     def peek(self, key: str) -> Any | None:
@@ -115,69 +122,89 @@ class ConfigReader:
         self._seen.add(key)
         return self._config.get(key, default)
 
-    def str(self, key: str, default: str | None = None, *, choices: Sequence[str] | None = None) -> str:
+    def str(
+        self, key: builtins.str, default: builtins.str | None = None, *, choices: Sequence[builtins.str] | None = None
+    ) -> builtins.str:
         value = self.raw(key, default)
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             raise self.error(key, f"must be a string, got {_type_name(value)}")
         if choices is not None and value not in choices:
             raise self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
         return value
 
-    def optional_str(self, key: str) -> str | None:
+    def optional_str(self, key: builtins.str) -> builtins.str | None:
         if self.raw(key) is None:
             return None
         return self.str(key)
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.raw(key, default)
-        if not isinstance(value, bool):
+        if not isinstance(value, builtins.bool):
             raise self.error(key, f"must be true or false, got {_type_name(value)}")
         return value
 
     def float(
-        self, key: str, default: float | None = None, *, minimum: float | None = None, maximum: float | None = None
-    ) -> float:
+        self,
+        key: builtins.str,
+        default: builtins.float | None = None,
+        *,
+        minimum: builtins.float | None = None,
+        maximum: builtins.float | None = None,
+    ) -> builtins.float:
         value = self.raw(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, builtins.bool) or not isinstance(value, builtins.int | builtins.float):
             raise self.error(key, f"must be a number, got {_type_name(value)}")
-        return _check_range(self, key, float(value), minimum, maximum)
+        return builtins.float(_check_range(self, key, builtins.float(value), minimum, maximum))
 
-    def optional_float(self, key: str, *, minimum: float | None = None, maximum: float | None = None) -> float | None:
+    def optional_float(
+        self, key: builtins.str, *, minimum: builtins.float | None = None, maximum: builtins.float | None = None
+    ) -> builtins.float | None:
         if self.raw(key) is None:
             return None
         return self.float(key, minimum=minimum, maximum=maximum)
 
-    def int(self, key: str, default: int | None = None, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def int(
+        self,
+        key: builtins.str,
+        default: builtins.int | None = None,
+        *,
+        minimum: builtins.int | None = None,
+        maximum: builtins.int | None = None,
+    ) -> builtins.int:
         value = self.raw(key, default)
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, builtins.float) and value.is_integer():
+            value = builtins.int(value)
+        if isinstance(value, builtins.bool) or not isinstance(value, builtins.int):
             raise self.error(key, f"must be an integer, got {_type_name(value)}")
-        return int(_check_range(self, key, value, minimum, maximum))
+        return builtins.int(_check_range(self, key, value, minimum, maximum))
 
-    def optional_int(self, key: str, *, minimum: int | None = None, maximum: int | None = None) -> int | None:
+    def optional_int(
+        self, key: builtins.str, *, minimum: builtins.int | None = None, maximum: builtins.int | None = None
+    ) -> builtins.int | None:
         if self.raw(key) is None:
             return None
         return self.int(key, minimum=minimum, maximum=maximum)
 
-    def str_list(self, key: str, default: Sequence[str] = ()) -> tuple[str, ...]:
+    def str_list(self, key: builtins.str, default: Sequence[builtins.str] = ()) -> tuple[builtins.str, ...]:
         value = self.raw(key, list(default))
-        if isinstance(value, str):
+        if isinstance(value, builtins.str):
             value = [value]
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, builtins.str) for v in value):
             raise self.error(key, "must be a list of strings")
         return tuple(value)
 
-    def mapping(self, key: str, default: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    def mapping(
+        self, key: builtins.str, default: Mapping[builtins.str, Any] | None = None
+    ) -> Mapping[builtins.str, Any]:
         value = self.raw(key, {} if default is None else default)
         if not isinstance(value, Mapping):
             raise self.error(key, f"must be an object, got {_type_name(value)}")
         return value
 
-    def sub(self, key: str) -> ConfigReader:
+    def sub(self, key: builtins.str) -> ConfigReader:
         return ConfigReader(self.mapping(key), self.path(key))
 
-    def regex(self, key: str, flags: int = 0) -> re.Pattern[str]:
+    def regex(self, key: builtins.str, flags: builtins.int = 0) -> re.Pattern[builtins.str]:
         pattern = self.str(key)
         try:
             return re.compile(pattern, flags)

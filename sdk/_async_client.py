@@ -1,0 +1,151 @@
+"""``AsyncVerifierClient``: the asyncio client. Mirrors ``VerifierClient`` method for method.
+
+The ``grpc.aio`` channel belongs to the event loop that created it, so it is created
+lazily on first use inside the loop that uses it (TRL runs async rewards on its own
+background loop), and using the client from another loop fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import grpc
+
+from protos.verifier.v1 import verifier_pb2 as pb
+from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
+from sdk import _convert
+from sdk._base import BaseClient, VerifierTarget, as_spec
+from sdk._errors import RPCError, VerifierError
+from sdk._types import Capabilities, ScoreResult, VerifierInfo, VerifierSpec
+
+R = TypeVar("R")
+
+
+class AsyncVerifierClient(BaseClient):
+    """Talks to a verifier server from asyncio code; use one client per event loop.
+
+    >>> async with AsyncVerifierClient("127.0.0.1:50051") as client:
+    ...     results = await client.score("math", completions=["\\\\boxed{4}"], references=[{"answer": "4"}])
+    """
+
+    def __init__(self, target: str | Sequence[str] = "127.0.0.1:50051", **options: Any) -> None:
+        super().__init__(target, **options)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: pb_grpc.VerifierServiceStub | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _ensure_stub(self) -> pb_grpc.VerifierServiceStub:
+        loop = asyncio.get_running_loop()
+        if self._stub is None:
+            credentials = self.credentials()
+            if credentials is None:
+                self._channel = grpc.aio.insecure_channel(self.target, options=self.channel_options())
+            else:
+                self._channel = grpc.aio.secure_channel(self.target, credentials, options=self.channel_options())
+            self._stub = pb_grpc.VerifierServiceStub(self._channel)
+            self._loop = loop
+        elif self._loop is not loop:
+            raise VerifierError(
+                "this AsyncVerifierClient was first used in another event loop; create one client per loop"
+            )
+        return self._stub
+
+    # -- scoring ----------------------------------------------------------------------
+
+    async def score(
+        self,
+        verifier: VerifierTarget,
+        completions: Sequence[Any],
+        prompts: Sequence[Any] | None = None,
+        references: Sequence[Mapping[str, Any] | None] | None = None,
+        completion_ids: Sequence[Sequence[int] | None] | None = None,
+        *,
+        timeout_s: float | None = None,
+        request_id: str | None = None,
+    ) -> list[ScoreResult]:
+        """Score a batch; one result per completion, in order. See ``VerifierClient.score``."""
+        stub = self._ensure_stub()
+        requests = self.score_requests(verifier, completions, prompts, references, completion_ids)
+        deadline = self.deadline(timeout_s)
+        metadata = self.metadata(request_id)
+        gate = asyncio.Semaphore(self.max_concurrent_chunks)
+
+        async def send(request: pb.ScoreRequest) -> pb.ScoreResponse:
+            async with gate:
+                return await self._call_until(stub.Score, request, deadline, metadata, retry=True)
+
+        responses = await asyncio.gather(*(send(request) for request in requests))
+        return [_convert.result_from_proto(r) for response in responses for r in response.results]
+
+    # -- registry -------------------------------------------------------------------
+
+    async def register(self, spec: VerifierSpec | Mapping[str, Any], *, timeout_s: float | None = None) -> VerifierInfo:
+        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent)."""
+        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)))
+        stub = self._ensure_stub()
+        return _convert.info_from_proto(await self._call(stub.RegisterVerifier, request, timeout_s, retry=False))
+
+    async def get(self, name: str, *, timeout_s: float | None = None) -> VerifierInfo:
+        """The latest version of ``name``, or the one ``name@version`` pins."""
+        stub = self._ensure_stub()
+        return _convert.info_from_proto(await self._call(stub.GetVerifier, pb.GetVerifierRequest(name=name), timeout_s))
+
+    async def list(self, *, all_versions: bool = False, timeout_s: float | None = None) -> list[VerifierInfo]:
+        stub = self._ensure_stub()
+        response = await self._call(stub.ListVerifiers, pb.ListVerifiersRequest(all_versions=all_versions), timeout_s)
+        return [_convert.info_from_proto(info) for info in response.verifiers]
+
+    async def delete(self, name: str, *, timeout_s: float | None = None) -> int:
+        """Delete every version of ``name`` (or one, ``name@version``); returns how many."""
+        stub = self._ensure_stub()
+        request = pb.DeleteVerifierRequest(name=name)
+        return int((await self._call(stub.DeleteVerifier, request, timeout_s, retry=False)).deleted_versions)
+
+    async def capabilities(self, *, timeout_s: float | None = None) -> Capabilities:
+        stub = self._ensure_stub()
+        response = await self._call(stub.GetCapabilities, pb.GetCapabilitiesRequest(), timeout_s)
+        return _convert.capabilities_from_proto(response)
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    async def _call(
+        self, method: Callable[..., Awaitable[R]], request: Any, timeout_s: float | None, *, retry: bool = True
+    ) -> R:
+        return await self._call_until(method, request, self.deadline(timeout_s), self.metadata(), retry=retry)
+
+    async def _call_until(
+        self,
+        method: Callable[..., Awaitable[R]],
+        request: Any,
+        deadline: float,
+        metadata: tuple[tuple[str, str], ...],
+        *,
+        retry: bool,
+    ) -> R:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await method(request, timeout=self.remaining_s(deadline), metadata=metadata)
+            except grpc.RpcError as raw:
+                error: RPCError = self.translate(raw)
+            delay = self.retry_delay_s(error, attempt, deadline) if retry else None
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+
+    async def aclose(self) -> None:
+        if self._channel is not None:
+            await self._channel.close(None)
+        self._channel = self._stub = self._loop = None
+
+    async def __aenter__(self) -> AsyncVerifierClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,242 @@
+"""Everything the sync and async clients share that does no I/O.
+
+Request building, chunking under the message limit, channel options and target
+syntax, credentials, retry decisions and error translation live here once; the
+two clients only differ in how they wait.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import socket
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from protos.verifier.v1 import verifier_pb2 as pb
+from sdk import _convert
+from sdk._errors import InputError, RPCError, StatusCode, error_for
+from sdk._types import VerifierSpec
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+REQUEST_ID_HEADER = "x-request-id"
+RETRY_AFTER_HEADER = "retry-after-ms"
+SERVICE_NAME = "verifier.v1.VerifierService"
+
+VerifierTarget = str | VerifierSpec | Mapping[str, Any]
+"""A registered name (``name`` or ``name@version``), or an inline spec to score with."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries for idempotent calls on UNAVAILABLE (server restarting, replica gone) and on
+    RESOURCE_EXHAUSTED (after the server's retry-after hint), always within the call's deadline."""
+
+    max_attempts: int = 6
+    initial_backoff_s: float = 0.1
+    max_backoff_s: float = 5.0
+    multiplier: float = 2.0
+
+    def backoff_s(self, attempt: int) -> float:
+        """Jittered exponential backoff before attempt ``attempt + 1`` (attempt counts from 1)."""
+        ceiling = min(self.max_backoff_s, self.initial_backoff_s * self.multiplier ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+@dataclass(frozen=True)
+class TLSConfig:
+    """TLS for the channel; ``client_cert_file``/``client_key_file`` enable mutual TLS."""
+
+    ca_file: str | None = None
+    client_cert_file: str | None = None
+    client_key_file: str | None = None
+    server_name_override: str | None = None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        def read(path: str | None) -> bytes | None:
+            if path is None:
+                return None
+            with open(path, "rb") as handle:
+                return handle.read()
+
+        return grpc.ssl_channel_credentials(
+            root_certificates=read(self.ca_file),
+            private_key=read(self.client_key_file),
+            certificate_chain=read(self.client_cert_file),
+        )
+
+
+class BaseClient:
+    """Configuration and pure logic shared by ``VerifierClient`` and ``AsyncVerifierClient``."""
+
+    def __init__(
+        self,
+        target: str | Sequence[str] = DEFAULT_TARGET,
+        *,
+        timeout_s: float = 300.0,
+        token: str | None = None,
+        tls: TLSConfig | None = None,
+        retry: RetryPolicy | None = None,
+        max_message_bytes: int = 64 * 1024 * 1024,
+        max_chunk_samples: int = 1024,
+        max_concurrent_chunks: int = 4,
+    ) -> None:
+        """
+        Args:
+            target: ``host:port``, several (a list or a comma-separated string, balanced
+                round-robin), or a gRPC target such as ``dns:///verifier.svc:50051``.
+            timeout_s: the deadline of each call, retries included; a scoring call of
+                several chunks shares one deadline.
+            token: a bearer token sent with every call (servers with auth enabled).
+            tls: TLS settings; None means a plaintext channel.
+            max_chunk_samples: a batch larger than this is sent as several requests.
+        """
+        self.target = channel_target(target)
+        self.timeout_s = timeout_s
+        self.retry = retry or RetryPolicy()
+        self.max_message_bytes = max_message_bytes
+        self.max_chunk_samples = max_chunk_samples
+        self.max_concurrent_chunks = max_concurrent_chunks
+        self._token = token
+        self._tls = tls
+        self._balanced = self.target.startswith(("ipv4:", "ipv6:", "dns:"))
+
+    # -- channel ------------------------------------------------------------------
+
+    def channel_options(self) -> list[tuple[str, Any]]:
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", self.max_message_bytes),
+            ("grpc.max_send_message_length", self.max_message_bytes),
+            ("grpc.enable_retries", 0),  # retries are ours, so they respect our deadline and hints
+        ]
+        if self._balanced:
+            service_config = {
+                "loadBalancingConfig": [{"round_robin": {}}],
+                "healthCheckConfig": {"serviceName": SERVICE_NAME},
+            }
+            options.append(("grpc.service_config", json.dumps(service_config)))
+        return options
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        return self._tls.credentials() if self._tls else None
+
+    def metadata(self, request_id: str | None = None) -> tuple[tuple[str, str], ...]:
+        entries = [(REQUEST_ID_HEADER, request_id or new_request_id())]
+        if self._token:
+            entries.append(("authorization", f"Bearer {self._token}"))
+        return tuple(entries)
+
+    # -- requests -----------------------------------------------------------------
+
+    def score_requests(
+        self,
+        verifier: VerifierTarget,
+        completions: Sequence[Any],
+        prompts: Sequence[Any] | None,
+        references: Sequence[Mapping[str, Any] | None] | None,
+        completion_ids: Sequence[Sequence[int] | None] | None,
+    ) -> list[pb.ScoreRequest]:
+        """The batch as one or more requests, each under the message limit, in order."""
+        if isinstance(completions, str):
+            raise InputError("completions must be a list of completions, not one string")
+        samples = _convert.build_samples(completions, prompts, references, completion_ids)
+        budget = self.max_message_bytes // 2  # headroom for framing and the response
+        requests: list[pb.ScoreRequest] = []
+        chunk: list[pb.Sample] = []
+        chunk_bytes = 0
+        offset = 0
+        for sample in samples:
+            size = sample.ByteSize() + 8
+            if size > budget:
+                raise InputError(
+                    f"sample {offset + len(chunk)} is {size} bytes, over the {budget}-byte per-request budget"
+                )
+            if chunk and (len(chunk) >= self.max_chunk_samples or chunk_bytes + size > budget):
+                requests.append(self._score_request(verifier, chunk, offset))
+                offset += len(chunk)
+                chunk, chunk_bytes = [], 0
+            chunk.append(sample)
+            chunk_bytes += size
+        if chunk or not requests:
+            requests.append(self._score_request(verifier, chunk, offset))
+        return requests
+
+    def _score_request(self, verifier: VerifierTarget, samples: list[pb.Sample], offset: int) -> pb.ScoreRequest:
+        request = pb.ScoreRequest(samples=samples, index_offset=offset)
+        if isinstance(verifier, str):
+            request.name = verifier
+        else:
+            request.spec.CopyFrom(_convert.spec_to_proto(as_spec(verifier)))
+        return request
+
+    # -- retries and errors -------------------------------------------------------
+
+    def retry_delay_s(self, error: RPCError, attempt: int, deadline: float) -> float | None:
+        """How long to wait before retrying, or None when the error is final."""
+        if attempt >= self.retry.max_attempts:
+            return None
+        if error.status is StatusCode.UNAVAILABLE:
+            delay = self.retry.backoff_s(attempt)
+        elif error.status is StatusCode.RESOURCE_EXHAUSTED:
+            hint = getattr(error, "retry_after_s", None)
+            delay = hint if hint is not None else self.retry.backoff_s(attempt)
+        else:
+            return None
+        return delay if time.monotonic() + delay < deadline else None
+
+    def translate(self, error: grpc.RpcError) -> RPCError:
+        code = error.code() if hasattr(error, "code") else None
+        status = StatusCode(code.value[0]) if code is not None else StatusCode.UNKNOWN
+        details = error.details() if hasattr(error, "details") else str(error)
+        retry_after_s = None
+        trailing: Any = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+        for key, value in trailing or ():
+            if key == RETRY_AFTER_HEADER:
+                retry_after_s = int(value) / 1000.0
+        return error_for(status, details or status.name, self.target, retry_after_s)
+
+    def remaining_s(self, deadline: float) -> float:
+        return max(0.001, deadline - time.monotonic())
+
+    def deadline(self, timeout_s: float | None) -> float:
+        return time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+
+
+def as_spec(verifier: VerifierSpec | Mapping[str, Any]) -> VerifierSpec:
+    return verifier if isinstance(verifier, VerifierSpec) else VerifierSpec.from_dict(verifier)
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def channel_target(target: str | Sequence[str]) -> str:
+    """A gRPC target for one address, several (round-robin), or a resolver URI as given."""
+    addresses = [a.strip() for a in target.split(",")] if isinstance(target, str) else [a.strip() for a in target]
+    addresses = [a for a in addresses if a]
+    if not addresses:
+        raise InputError("no server address given")
+    if len(addresses) == 1:
+        return addresses[0]
+    resolved = [_resolve(address) for address in addresses]
+    family = "ipv6" if any(":" in host for host, _ in resolved) else "ipv4"
+    parts = [f"[{host}]:{port}" if family == "ipv6" else f"{host}:{port}" for host, port in resolved]
+    return f"{family}:{','.join(parts)}"
+
+
+def _resolve(address: str) -> tuple[str, str]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise InputError(f"address {address!r} must be host:port")
+    host = host.strip("[]")
+    try:
+        ipaddress.ip_address(host)
+        return host, port
+    except ValueError:
+        return str(socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0][4][0]), port

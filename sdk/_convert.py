@@ -1,0 +1,141 @@
+"""Protobuf <-> SDK types: the SDK's only proto edge besides the generated stubs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from protos.verifier.v1 import verifier_pb2 as pb
+from sdk._errors import InputError
+from sdk._types import Capabilities, Outcome, ScoreResult, VerifierInfo, VerifierSpec
+
+_OUTCOMES = {
+    pb.OUTCOME_OK: Outcome.OK,
+    pb.OUTCOME_INVALID_INPUT: Outcome.INVALID_INPUT,
+    pb.OUTCOME_ERROR: Outcome.ERROR,
+    pb.OUTCOME_TIMEOUT: Outcome.TIMEOUT,
+    pb.OUTCOME_NOT_APPLICABLE: Outcome.NOT_APPLICABLE,
+    pb.OUTCOME_UNSPECIFIED: Outcome.ERROR,
+}
+
+Text = str | Sequence[Mapping[str, Any]]
+"""Text, or chat messages as TRL passes them: ``[{"role": ..., "content": ...}]``."""
+
+
+def content(value: Any, what: str, index: int) -> pb.Content | None:
+    """A Content message; raises ``InputError`` naming the sample for unencodable values."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return pb.Content(text=value)
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        try:
+            messages = [pb.ChatMessage(role=str(m["role"]), content=_message_text(m["content"])) for m in value]
+        except (TypeError, KeyError) as exc:
+            raise InputError(f"{what}[{index}]: chat messages need 'role' and 'content' ({exc})") from None
+        return pb.Content(messages=pb.Conversation(messages=messages))
+    raise InputError(f"{what}[{index}] must be a string or a list of chat messages, got {type(value).__name__}")
+
+
+def _message_text(value: Any) -> str:
+    """Message content as text; multimodal content parts keep only their text parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "".join(part.get("text", "") for part in value if isinstance(part, Mapping))
+    raise TypeError(f"message content must be text, got {type(value).__name__}")
+
+
+def build_samples(
+    completions: Sequence[Any],
+    prompts: Sequence[Any] | None,
+    references: Sequence[Mapping[str, Any] | None] | None,
+    completion_ids: Sequence[Sequence[int] | None] | None,
+) -> list[pb.Sample]:
+    """One Sample per completion; per-sample columns must match its length."""
+    count = len(completions)
+    for name, column in (("prompts", prompts), ("references", references), ("completion_ids", completion_ids)):
+        if column is not None and len(column) != count:
+            raise InputError(f"{name} has {len(column)} items but completions has {count}")
+    samples = []
+    for i in range(count):
+        sample = pb.Sample()
+        completion = completions[i]
+        if isinstance(completion, str):
+            sample.completion.text = completion
+        elif completion is not None:
+            sample.completion.CopyFrom(content(completion, "completions", i))
+        if prompts is not None and prompts[i] is not None:
+            prompt = prompts[i]
+            if isinstance(prompt, str):
+                sample.prompt.text = prompt
+            else:
+                sample.prompt.CopyFrom(content(prompt, "prompts", i))
+        if references is not None and references[i]:
+            sample.reference_json = _reference_json(references[i], i)
+        if completion_ids is not None and completion_ids[i] is not None:
+            sample.completion_ids.extend(int(t) for t in completion_ids[i])  # type: ignore[union-attr]
+        samples.append(sample)
+    return samples
+
+
+def _reference_json(reference: Any, index: int) -> str:
+    if not isinstance(reference, Mapping):
+        raise InputError(f"references[{index}] must be a mapping of dataset columns, got {type(reference).__name__}")
+    try:
+        return json.dumps(reference, ensure_ascii=False, default=_jsonable)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"references[{index}] is not JSON-serializable: {exc}") from None
+
+
+def _jsonable(value: Any) -> Any:
+    """Numpy scalars and arrays, tensors and tuples that dataset columns commonly hold."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
+
+
+def result_from_proto(message: pb.ScoreResult) -> ScoreResult:
+    outcome = _OUTCOMES.get(message.outcome, Outcome.ERROR)
+    return ScoreResult(
+        score=message.score if outcome is Outcome.OK else None,
+        outcome=outcome,
+        reason=message.reason,
+        components=dict(message.components),
+        details=json.loads(message.details_json) if message.details_json else {},
+        latency_ms=message.latency_ms,
+    )
+
+
+def spec_to_proto(spec: VerifierSpec) -> pb.VerifierSpec:
+    return pb.VerifierSpec(
+        name=spec.name, kind=spec.kind, config_json=json.dumps(dict(spec.config)), description=spec.description
+    )
+
+
+def info_from_proto(message: pb.VerifierInfo) -> VerifierInfo:
+    spec = VerifierSpec(
+        name=message.spec.name,
+        kind=message.spec.kind,
+        config=json.loads(message.spec.config_json) if message.spec.config_json else {},
+        description=message.spec.description,
+    )
+    return VerifierInfo(
+        spec=spec, version=message.version, created_at_unix_s=message.created_at_unix_s, builtin=message.builtin
+    )
+
+
+def capabilities_from_proto(message: pb.Capabilities) -> Capabilities:
+    return Capabilities(
+        server_version=message.server_version,
+        kinds=tuple(message.kinds),
+        languages=tuple(message.languages),
+        sandbox_backends=tuple(message.sandbox_backends),
+        judge_backends=tuple(message.judge_backends),
+        max_samples_per_request=message.max_samples_per_request,
+        max_message_bytes=message.max_message_bytes,
+        builtin_verifiers=tuple(message.builtin_verifiers),
+    )

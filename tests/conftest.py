@@ -1,0 +1,43 @@
+"""Shared fixtures: a real server process on a free loopback port, and SDK clients for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sdk import VerifierClient
+from verifier_server.testing import ServerProcess, start_server_process
+
+StartServer = Callable[..., ServerProcess]
+
+
+@pytest.fixture(scope="session")
+def verifier_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the whole session (fresh data dir); tests must use unique verifier names."""
+    server = start_server_process(tmp_path_factory.mktemp("server"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(verifier_server: ServerProcess) -> Iterator[VerifierClient]:
+    with VerifierClient(verifier_server.address, timeout_s=120) as client:
+        yield client
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Start dedicated servers (own config, restarts); all are stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(data_dir: Path | None = None, **kwargs: Any) -> ServerProcess:
+        server = start_server_process(data_dir or tmp_path / f"server{len(started)}", **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

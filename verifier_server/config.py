@@ -1,0 +1,127 @@
+"""Server configuration: defaults, then a TOML file, then ``VERIFIER_*`` variables, then flags.
+
+Every setting has a field here with its unit in the name. Errors name the source
+(the file key or the environment variable) so a typo is found in one read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from verifier_server.errors import InvalidArgument
+
+ENV_PREFIX = "VERIFIER_"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    """Interface to listen on; ``0.0.0.0`` to accept remote clients (use auth and TLS then)."""
+    port: int = 50051
+    """gRPC port; 0 picks a free one (printed at start and written to ``port_file``)."""
+    data_dir: str = ".state"
+    """Where the SQLite registry and sandbox caches live."""
+    registry_url: str = ""
+    """``sqlite:///PATH`` or ``postgresql://...``; empty means SQLite under ``data_dir``."""
+    max_message_bytes: int = 64 * 1024 * 1024
+    """Largest request or response; the SDK chunks batches below it."""
+    max_samples_per_request: int = 100_000
+    """A request with more samples is refused with INVALID_ARGUMENT."""
+    drain_timeout_s: float = 30.0
+    """On SIGTERM: how long in-flight requests may take to finish before the server stops."""
+    log_level: str = "INFO"
+    log_format: str = "json"
+    """``json`` (one object per line) or ``text``."""
+    port_file: str = ""
+    """If set, the bound port is written here once the server is ready (tests and scripts use it)."""
+    sandbox_backend: str = "bwrap"
+    """``bwrap`` (default), ``docker``, or ``unsafe-local`` (development only; runs code unsandboxed)."""
+    workers: int = 0
+    """Worker processes for CPU-bound kinds (math); 0 means one per core."""
+    metrics_port: int = -1
+    """Prometheus metrics HTTP port; -1 disables, 0 picks a free one."""
+    auth_tokens_file: str = ""
+    """A file of ``token role`` lines (roles: ``score``, ``admin``); empty disables auth."""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    """When set with the cert and key, clients must present a certificate signed by this CA."""
+    max_inflight_samples: int = 0
+    """Admission control: samples in flight per kind before RESOURCE_EXHAUSTED; 0 is unbounded."""
+    kinds: Mapping[str, Any] = field(default_factory=dict)
+    """Per-kind settings (``[kinds.math] timeout_s = 5``), handed to kinds as ``resources.settings``."""
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def resolved_registry_url(self) -> str:
+        return self.registry_url or f"sqlite://{Path(self.data_dir).resolve() / 'registry.db'}"
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(ServerConfig)}
+
+
+def load_config(
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ServerConfig:
+    """Merge the sources in precedence order: defaults < file < environment < overrides."""
+    values: dict[str, Any] = {}
+    environ = os.environ if environ is None else environ
+    config_file = config_file or environ.get(f"{ENV_PREFIX}CONFIG") or None
+    if config_file:
+        values.update(_from_toml(Path(config_file)))
+    values.update(_from_environment(environ))
+    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return ServerConfig(**values)
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidArgument("config_file", f"cannot read {path}: {exc}") from None
+    section = data.get("server", data)
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        if key == "kinds" or key not in _FIELDS:
+            if key != "kinds" and key != "server":
+                raise InvalidArgument(f"{path}: {key}", f"unknown setting (known: {', '.join(sorted(_FIELDS))})")
+            continue
+        values[key] = _coerce(key, value, f"{path}: {key}")
+    if "kinds" in data or "kinds" in section:
+        values["kinds"] = data.get("kinds", section.get("kinds"))
+    return values
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, field_info in _FIELDS.items():
+        if name == "kinds":
+            continue
+        variable = ENV_PREFIX + name.upper()
+        if variable in environ:
+            values[name] = _coerce(field_info.name, environ[variable], variable)
+    return values
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    default = _FIELDS[name].default
+    try:
+        if isinstance(default, bool):
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(source, f"expected {type(default).__name__}, got {value!r}") from None

@@ -1,0 +1,112 @@
+"""Translation between protobuf messages and domain types: the server's only proto edge.
+
+Hot path: ``samples_from_proto`` and ``results_to_proto`` run per sample on every
+request, so they avoid per-field helper calls and skip JSON work for empty fields.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from protos.verifier.v1 import verifier_pb2 as pb
+from verifier_server.domain import Content, Message, Outcome, Sample, ScoreResult, VerifierRecord, VerifierSpec
+from verifier_server.errors import InvalidArgument
+
+OUTCOME_TO_PROTO = {
+    Outcome.OK: pb.OUTCOME_OK,
+    Outcome.INVALID_INPUT: pb.OUTCOME_INVALID_INPUT,
+    Outcome.ERROR: pb.OUTCOME_ERROR,
+    Outcome.TIMEOUT: pb.OUTCOME_TIMEOUT,
+    Outcome.NOT_APPLICABLE: pb.OUTCOME_NOT_APPLICABLE,
+}
+
+
+def content_from_proto(content: pb.Content) -> Content | None:
+    which = content.WhichOneof("value")
+    if which == "text":
+        return content.text
+    if which == "messages":
+        return tuple(Message(m.role, m.content) for m in content.messages.messages)
+    return None
+
+
+def samples_from_proto(samples: Sequence[pb.Sample]) -> list[Sample]:
+    """Domain samples; one whose reference does not decode carries ``input_error`` instead of failing."""
+    out: list[Sample] = []
+    for sample in samples:
+        reference: Any = {}
+        error = ""
+        if sample.reference_json:
+            try:
+                reference = json.loads(sample.reference_json)
+            except ValueError as exc:
+                reference, error = {}, f"reference is not valid JSON: {exc}"
+            if not isinstance(reference, dict):
+                reference, error = {}, "reference must be a JSON object"
+        out.append(
+            Sample(
+                completion=content_from_proto(sample.completion) if sample.HasField("completion") else None,
+                prompt=content_from_proto(sample.prompt) if sample.HasField("prompt") else None,
+                reference=reference,
+                completion_ids=tuple(sample.completion_ids) if sample.completion_ids else None,
+                input_error=error,
+            )
+        )
+    return out
+
+
+def result_to_proto(index: int, result: ScoreResult) -> pb.ScoreResult:
+    message = pb.ScoreResult(
+        index=index,
+        outcome=OUTCOME_TO_PROTO[result.outcome],
+        reason=result.reason,
+        latency_ms=result.latency_s * 1000.0,
+    )
+    if result.score is not None:
+        score = result.score
+        if math.isfinite(score):
+            message.score = score
+        else:
+            message.outcome = pb.OUTCOME_ERROR
+            message.reason = f"verifier produced a non-finite score ({score})"
+    if result.components:
+        message.components.update(result.components)
+    if result.details:
+        message.details_json = json.dumps(result.details, default=str, ensure_ascii=False)
+    return message
+
+
+def results_to_proto(results: Sequence[ScoreResult]) -> list[pb.ScoreResult]:
+    return [result_to_proto(index, result) for index, result in enumerate(results)]
+
+
+def spec_from_proto(spec: pb.VerifierSpec, field: str = "spec") -> VerifierSpec:
+    if not spec.kind:
+        raise InvalidArgument(f"{field}.kind", "is required")
+    config: Any = {}
+    if spec.config_json:
+        try:
+            config = json.loads(spec.config_json)
+        except ValueError as exc:
+            raise InvalidArgument(f"{field}.config_json", f"is not valid JSON: {exc}") from None
+        if not isinstance(config, dict):
+            raise InvalidArgument(f"{field}.config_json", "must be a JSON object")
+    return VerifierSpec(name=spec.name, kind=spec.kind, config=config, description=spec.description)
+
+
+def spec_to_proto(spec: VerifierSpec) -> pb.VerifierSpec:
+    return pb.VerifierSpec(
+        name=spec.name, kind=spec.kind, config_json=json.dumps(dict(spec.config)), description=spec.description
+    )
+
+
+def record_to_proto(record: VerifierRecord) -> pb.VerifierInfo:
+    return pb.VerifierInfo(
+        spec=spec_to_proto(record.spec),
+        version=record.version,
+        created_at_unix_s=record.created_at_unix_s,
+        builtin=record.builtin,
+    )

@@ -1,0 +1,51 @@
+"""``verifier serve``: parse flags, load configuration, run the server."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from verifier_server.config import load_config
+from verifier_server.errors import VerifierError
+from verifier_server.logs import configure_logging
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="verifier serve", description="Run the verifier gRPC server.")
+    parser.add_argument("--config", help="TOML config file (also VERIFIER_CONFIG)")
+    parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind; 0 picks a free one (default 50051)")
+    parser.add_argument("--data-dir", dest="data_dir", help="where the SQLite registry lives (default .state)")
+    parser.add_argument("--registry-url", dest="registry_url", help="sqlite:///PATH or postgresql://...")
+    parser.add_argument("--port-file", dest="port_file", help="write the bound port here when ready")
+    parser.add_argument("--sandbox-backend", dest="sandbox_backend", help="bwrap | docker | unsafe-local")
+    parser.add_argument("--workers", type=int, help="worker processes for CPU-bound kinds (0 = one per core)")
+    parser.add_argument("--metrics-port", dest="metrics_port", type=int, help="Prometheus port (-1 off)")
+    parser.add_argument("--auth-tokens-file", dest="auth_tokens_file", help="file of 'token role' lines")
+    parser.add_argument("--log-level", dest="log_level")
+    parser.add_argument("--log-format", dest="log_format", choices=("json", "text"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    config_file = args.pop("config")
+    try:
+        config = load_config(config_file, overrides=args)
+    except VerifierError as error:
+        print(f"verifier serve: {error.message}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level, config.log_format)
+    from verifier_server.server import serve
+
+    try:
+        asyncio.run(serve(config))
+    except OSError as error:
+        print(f"verifier serve: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The domain service behind the gRPC servicer: resolve verifiers, score batches, manage specs.
+
+It owns the rules that hold for every kind: names are validated, built-in names are
+reserved, specs are compiled (and so validated) before they are stored, compiled
+verifiers are cached per ``name@version``, and a bad *sample* never fails a batch —
+samples without a usable completion are answered ``invalid_input`` before the kind
+sees them, and a kind that crashes turns into per-sample ``error`` outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import hashlib
+import json
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from verifier_server import kinds
+from verifier_server.builtins import builtin_records
+from verifier_server.domain import (
+    Outcome,
+    Sample,
+    ScoreResult,
+    VerifierRecord,
+    VerifierRef,
+    VerifierSpec,
+)
+from verifier_server.errors import AlreadyExists, InternalError, InvalidArgument, NotFound, SpecError
+from verifier_server.kinds.base import ResourceBag, Verifier
+from verifier_server.registry.base import RegistryStore
+
+log = logging.getLogger(__name__)
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_LATEST_TTL_S = 1.0
+_INLINE_CACHE_SIZE = 256
+_STREAM_CHUNK = 16
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredBatch:
+    """Results of one request plus the verifier that produced them (``name@version``)."""
+
+    verifier: str
+    results: list[ScoreResult]
+
+
+@dataclass
+class _Compilation:
+    """One compile in progress: the chain of names being compiled, to catch cycles."""
+
+    service: VerifierService
+    chain: tuple[str, ...]
+    pending: Mapping[str, VerifierSpec] = field(default_factory=dict)
+
+    @property
+    def resources(self) -> ResourceBag:
+        return self.service.resources
+
+    async def resolve(self, ref: str) -> Verifier:
+        parsed = VerifierRef.parse(ref)
+        if parsed.name in self.chain:
+            cycle = " -> ".join((*self.chain, parsed.name))
+            raise SpecError("config.children", f"composite cycle: {cycle}")
+        if parsed.name in self.pending and parsed.version is None:
+            return await self.service.compile(self.pending[parsed.name], chain=(*self.chain, parsed.name))
+        record = await self.service.get(parsed)
+        return await self.service.compile_record(record, chain=(*self.chain, parsed.name))
+
+    async def compile_inline(self, spec: VerifierSpec) -> Verifier:
+        label = spec.name or "<inline>"
+        if label in self.chain:
+            raise SpecError("config.children", f"composite cycle: {' -> '.join((*self.chain, label))}")
+        return await self.service.compile(spec, chain=(*self.chain, label), pending=self.pending)
+
+
+class VerifierService:
+    """Everything the servicer calls; knows nothing about protobuf."""
+
+    def __init__(self, store: RegistryStore, resources: ResourceBag | None = None) -> None:
+        self.store = store
+        self.resources = resources or ResourceBag()
+        self._compiled: dict[tuple[str, int], Verifier] = {}
+        self._inline: OrderedDict[str, Verifier] = OrderedDict()
+        self._latest: dict[str, tuple[float, VerifierRecord]] = {}
+
+    # -- registry ---------------------------------------------------------------
+
+    async def register(self, spec: VerifierSpec) -> VerifierRecord:
+        _check_name(spec.name)
+        if spec.name in builtin_records():
+            raise AlreadyExists(f"{spec.name!r} is a built-in verifier; register under another name")
+        await self.compile(spec, chain=(spec.name,), pending={spec.name: spec})
+        record = await self.store.register(spec)
+        self._latest.pop(spec.name, None)
+        log.info("registered verifier", extra={"verifier": record.ref, "kind": spec.kind})
+        return record
+
+    async def get(self, ref: VerifierRef) -> VerifierRecord:
+        builtin = builtin_records().get(ref.name)
+        if builtin is not None:
+            if ref.version not in (None, 1):
+                raise NotFound(f"built-in verifier {ref.name!r} has only version 1")
+            return builtin
+        if ref.version is None:
+            cached = self._latest.get(ref.name)
+            if cached is not None and cached[0] > time.monotonic():
+                return cached[1]
+        record = await self.store.get(ref)
+        if record is None:
+            raise NotFound(await self._not_found_message(ref))
+        if ref.version is None:
+            self._latest[ref.name] = (time.monotonic() + _LATEST_TTL_S, record)
+        return record
+
+    async def list(self, *, all_versions: bool = False) -> list[VerifierRecord]:
+        stored = await self.store.list(all_versions=all_versions)
+        return sorted([*builtin_records().values(), *stored], key=lambda r: (r.spec.name, r.version))
+
+    async def delete(self, ref: VerifierRef) -> int:
+        if ref.name in builtin_records():
+            raise InvalidArgument("name", f"{ref.name!r} is a built-in verifier and cannot be deleted")
+        deleted = await self.store.delete(ref)
+        if deleted == 0:
+            raise NotFound(await self._not_found_message(ref))
+        self._latest.pop(ref.name, None)
+        for key in [key for key in self._compiled if key[0] == ref.name and ref.version in (None, key[1])]:
+            del self._compiled[key]
+        return deleted
+
+    async def _not_found_message(self, ref: VerifierRef) -> str:
+        names = sorted({*builtin_records(), *(r.spec.name for r in await self.store.list())})
+        if ref.version is not None and ref.name in names:
+            return f"verifier {ref.name!r} has no version {ref.version}"
+        close = difflib.get_close_matches(ref.name, names, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(n) for n in close)}?" if close else ""
+        return f"unknown verifier {str(ref)!r}{hint}"
+
+    # -- compiling --------------------------------------------------------------
+
+    async def compile(
+        self,
+        spec: VerifierSpec,
+        *,
+        chain: tuple[str, ...] = (),
+        pending: Mapping[str, VerifierSpec] | None = None,
+    ) -> Verifier:
+        """Build a verifier from a spec; ``SpecError`` names the offending field."""
+        kind = kinds.kind_class(spec.kind)
+        context = _Compilation(self, chain, pending or {})
+        verifier = kind.from_spec(spec.config, context)
+        validate = getattr(verifier, "validate", None)
+        if validate is not None:  # kinds with references to other verifiers check them eagerly
+            await validate()
+        return verifier
+
+    async def compile_record(self, record: VerifierRecord, *, chain: tuple[str, ...] = ()) -> Verifier:
+        key = (record.spec.name, record.version)
+        verifier = self._compiled.get(key)
+        if verifier is None:
+            verifier = await self.compile(record.spec, chain=chain or (record.spec.name,))
+            self._compiled[key] = verifier
+        return verifier
+
+    async def _inline_verifier(self, spec: VerifierSpec) -> Verifier:
+        key = hashlib.sha256(json.dumps([spec.kind, spec.config], sort_keys=True, default=str).encode()).hexdigest()
+        verifier = self._inline.get(key)
+        if verifier is None:
+            verifier = await self.compile(spec, chain=(spec.name or "<inline>",))
+            self._inline[key] = verifier
+            if len(self._inline) > _INLINE_CACHE_SIZE:
+                self._inline.popitem(last=False)
+        else:
+            self._inline.move_to_end(key)
+        return verifier
+
+    async def resolve(self, target: str | VerifierSpec) -> tuple[str, Verifier]:
+        """A compiled verifier for a ``name[@version]`` or an inline spec, and its label."""
+        if isinstance(target, VerifierSpec):
+            return f"{target.name or '<inline>'}@inline", await self._inline_verifier(target)
+        record = await self.get(VerifierRef.parse(target))
+        return record.ref, await self.compile_record(record)
+
+    # -- scoring ----------------------------------------------------------------
+
+    async def score(self, target: str | VerifierSpec, samples: Sequence[Sample]) -> ScoredBatch:
+        label, verifier = await self.resolve(target)
+        return ScoredBatch(label, await score_with(verifier, samples))
+
+    async def score_stream(
+        self, target: str | VerifierSpec, samples: Sequence[Sample]
+    ) -> AsyncIterator[tuple[int, ScoreResult]]:
+        """Results as soon as each chunk is scored, tagged with the sample's index."""
+        _, verifier = await self.resolve(target)
+
+        async def run_chunk(start: int) -> list[tuple[int, ScoreResult]]:
+            chunk = samples[start : start + _STREAM_CHUNK]
+            return list(enumerate(await score_with(verifier, chunk), start))
+
+        tasks = [asyncio.create_task(run_chunk(start)) for start in range(0, len(samples), _STREAM_CHUNK)]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                for item in await finished:
+                    yield item
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def aclose(self) -> None:
+        await self.resources.aclose()
+        await self.store.aclose()
+
+
+async def score_with(verifier: Verifier, samples: Sequence[Sample]) -> list[ScoreResult]:
+    """Score ``samples``, answering unusable ones ``invalid_input`` and containing kind crashes."""
+    if not samples:
+        return []
+    started = time.perf_counter()
+    results: list[ScoreResult | None] = [None] * len(samples)
+    valid_positions: list[int] = []
+    for position, sample in enumerate(samples):
+        problem = _sample_problem(sample)
+        if problem:
+            results[position] = ScoreResult.invalid(problem)
+        else:
+            valid_positions.append(position)
+    if valid_positions:
+        valid = samples if len(valid_positions) == len(samples) else [samples[i] for i in valid_positions]
+        for position, result in zip(valid_positions, await _contained(verifier, valid), strict=True):
+            results[position] = result
+    elapsed = time.perf_counter() - started
+    final: list[ScoreResult] = []
+    for maybe in results:
+        assert maybe is not None  # every position was filled above
+        result = maybe
+        if result.latency_s == 0.0:
+            result.latency_s = elapsed
+        if result.outcome is not Outcome.OK:
+            result.score = None
+        final.append(result)
+    return final
+
+
+async def _contained(verifier: Verifier, samples: Sequence[Sample]) -> list[ScoreResult]:
+    try:
+        results = await verifier.score_batch(samples)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.exception("verifier crashed on a batch")
+        reason = f"verifier failed: {type(exc).__name__}: {exc}"
+        return [ScoreResult.failed(Outcome.ERROR, reason) for _ in samples]
+    if len(results) != len(samples):
+        raise InternalError(f"verifier returned {len(results)} results for {len(samples)} samples")
+    return results
+
+
+def _sample_problem(sample: Sample) -> str:
+    if sample.input_error:
+        return sample.input_error
+    completion: Any = sample.completion
+    if completion is None:
+        return "completion is missing"
+    if isinstance(completion, tuple):
+        if not completion:
+            return "completion has no messages"
+        return ""
+    if not isinstance(completion, str):
+        return f"completion must be text or chat messages, got {type(completion).__name__}"
+    return ""
+
+
+def _check_name(name: str) -> None:
+    if not NAME_PATTERN.match(name or ""):
+        raise InvalidArgument(
+            "spec.name",
+            f"{name!r} is not a valid verifier name (letters, digits, '.', '_', '-'; at most 128; no '@')",
+        )
