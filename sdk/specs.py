@@ -144,13 +144,18 @@ def child(
     verifier: str | VerifierSpec,
     *,
     weight: float = 1.0,
-    gate: bool = False,
+    gate: bool | None = None,
     threshold: float = 1.0,
     label: str | None = None,
 ) -> dict[str, Any]:
-    """One composite child: a registered name (``name@version`` pins) or an inline spec."""
+    """One composite child: a registered name (``name@version`` pins) or an inline spec.
+
+    ``gate`` None leaves it to the composite (with ``combine="gate"`` the first child gates).
+    """
     target: Any = verifier if isinstance(verifier, str) else verifier.to_dict()
-    entry: dict[str, Any] = {"verifier": target, "weight": weight, "gate": gate, "threshold": threshold}
+    entry: dict[str, Any] = {"verifier": target, "weight": weight, "threshold": threshold}
+    if gate is not None:
+        entry["gate"] = gate
     if label is not None:
         entry["label"] = label
     return entry

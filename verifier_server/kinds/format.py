@@ -15,18 +15,19 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import jsonschema
+import regex as safe_regex
 
-from verifier_server.domain import Sample, ScoreResult
+from verifier_server.domain import Outcome, Sample, ScoreResult
 from verifier_server.kinds.base import BuildContext, ConfigReader
 
 Check = Callable[[Sample], ScoreResult]
 
 _REGEX_FLAGS = {
-    "IGNORECASE": re.IGNORECASE,
-    "MULTILINE": re.MULTILINE,
-    "DOTALL": re.DOTALL,
-    "VERBOSE": re.VERBOSE,
-    "ASCII": re.ASCII,
+    "IGNORECASE": safe_regex.IGNORECASE,
+    "MULTILINE": safe_regex.MULTILINE,
+    "DOTALL": safe_regex.DOTALL,
+    "VERBOSE": safe_regex.VERBOSE,
+    "ASCII": safe_regex.ASCII,
 }
 
 
@@ -57,6 +58,9 @@ class FormatKind:
 
 
 def _regex(reader: ConfigReader) -> Check:
+    """User patterns run on the ``regex`` engine: it has a per-match timeout, so a
+    catastrophically backtracking pattern costs one sample a ``timeout`` outcome
+    instead of freezing the server's event loop (``re`` cannot be interrupted)."""
     flag_names = reader.str_list("flags")
     flags = 0
     for flag in flag_names:
@@ -64,15 +68,24 @@ def _regex(reader: ConfigReader) -> Check:
         if known is None:
             raise reader.error("flags", f"unknown regex flag {flag!r} (known: {', '.join(_REGEX_FLAGS)})")
         flags |= known
-    pattern = reader.regex("pattern", flags)
+    source = reader.str("pattern")
+    try:
+        pattern = safe_regex.compile(source, flags)
+    except safe_regex.error as exc:
+        raise reader.error("pattern", f"invalid regular expression {source!r}: {exc}") from None
     mode = reader.str("mode", "search", choices=("match", "search", "fullmatch"))
+    timeout_s = reader.float("timeout_s", 1.0, minimum=0.001, maximum=60.0)
     matcher = getattr(pattern, mode)
     on_match, on_miss = _pass_fail_scores(reader)
-    describe = f"{mode} of /{pattern.pattern}/"
+    describe = f"{mode} of /{source}/"
 
     def check(sample: Sample) -> ScoreResult:
         text = sample.completion_text or ""
-        if matcher(text) is not None:
+        try:
+            matched = matcher(text, timeout=timeout_s) is not None
+        except TimeoutError:
+            return ScoreResult.failed(Outcome.TIMEOUT, f"regex did not finish within {timeout_s:g}s")
+        if matched:
             return ScoreResult(score=on_match)
         return ScoreResult(score=on_miss, reason=f"no {describe}")
 
