@@ -68,7 +68,9 @@ def test_named_children_follow_latest_version_and_pins_hold(client: VerifierClie
     child = unique("child")
     client.register(specs.regex(child, "a"))
     parent = unique("parent")
-    client.register(specs.composite(parent, [specs.child(child, label="latest"), specs.child(f"{child}@1", label="v1")]))
+    client.register(
+        specs.composite(parent, [specs.child(child, label="latest"), specs.child(f"{child}@1", label="v1")])
+    )
     client.register(specs.regex(child, "b"))
     import time
 
