@@ -1,0 +1,77 @@
+"""What a bubblewrap or fork-server sandbox sees of the host filesystem, in one place.
+
+Only system directories are visible, all read-only; `/etc` is reduced to the few files
+toolchains need (no shadow, no host config). The work dir and /tmp are private tmpfs
+mounts created per run. Both the bwrap argv and the fork server's pivot_root are
+built from this table, so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .languages import rust_sysroot
+
+WORKDIR = "/work"
+PATH = "/usr/local/bin:/usr/bin:/bin"
+#: The whole environment of a sandboxed program (plus Job.env). Nothing of the server's.
+BASE_ENV = {"PATH": PATH, "HOME": WORKDIR, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+#: Directories bound read-only when they exist; symlinks (merged /usr) are recreated as symlinks.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC_ENTRIES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "java-17-openjdk",
+               "java-21-openjdk", "ssl/openssl.cnf", "nsswitch.conf", "mime.types")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+#: Where a toolchain hidden in an unreadable home (rustup under /root) appears in the sandbox.
+RUST_MOUNT = "/opt/rust"
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One read-only bind (source -> dest) or one symlink (target at dest)."""
+
+    dest: str
+    source: str = ""
+    symlink: str = ""
+
+
+def system_mounts() -> list[Mount]:
+    """The read-only part of the sandbox filesystem, ordered parents first."""
+    mounts: list[Mount] = []
+    for path in SYSTEM_DIRS:
+        if os.path.islink(path):
+            mounts.append(Mount(path, symlink=os.readlink(path)))
+        elif os.path.isdir(path):
+            mounts.append(Mount(path, source=path))
+    for entry in ETC_ENTRIES:
+        path = f"/etc/{entry}"
+        if os.path.exists(path):
+            mounts.append(Mount(path, source=os.path.realpath(path) if entry != "alternatives" else path))
+    sysroot = rust_sysroot()
+    if sysroot is not None:
+        mounts.append(Mount(RUST_MOUNT, source=str(sysroot)))
+    return mounts
+
+
+def extra_path(rust: bool = False) -> str:
+    """PATH inside the sandbox, including optional toolchains mounted outside /usr."""
+    return f"{RUST_MOUNT}/bin:{PATH}" if rust else PATH
+
+
+def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(BASE_ENV, PATH=extra_path(rust_sysroot() is not None and readable_by_others(str(rust_sysroot()))))
+    env.update(extra or {})
+    return env
+
+
+def readable_by_others(path: str) -> bool:
+    """Whether an unprivileged uid can reach `path` (every parent dir world-executable)."""
+    p = Path(path)
+    for parent in [p, *p.parents]:
+        try:
+            if not parent.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,42 @@
+"""Turns what the kernel reported about a finished run into an `ExecStatus` and a reason, once for all backends."""
+
+from __future__ import annotations
+
+import signal as _signal
+from dataclasses import dataclass
+
+from ._types import ExecStatus, Limits
+
+
+@dataclass
+class RawOutcome:
+    """Facts a backend gathered: how the process ended and which limits tripped."""
+
+    exit_code: int | None = None
+    signal: int | None = None
+    wall_timeout: bool = False
+    output_overflow: bool = False
+    memory_hit: bool = False
+    cpu_time_s: float = 0.0
+    error: str = ""
+
+
+def classify(raw: RawOutcome, limits: Limits) -> tuple[ExecStatus, str]:
+    """Order matters: a run killed for one limit often trips a second one on the way down."""
+    if raw.error:
+        return ExecStatus.SANDBOX_ERROR, raw.error
+    if raw.output_overflow:
+        return ExecStatus.OUTPUT_LIMIT, f"output exceeded {limits.output_bytes} bytes on a stream"
+    if raw.wall_timeout:
+        return ExecStatus.TIMEOUT, f"wall time limit of {limits.wall_time_s:g}s exceeded"
+    if raw.signal == _signal.SIGXCPU or (raw.signal == _signal.SIGKILL and raw.cpu_time_s >= limits.cpu_time_s):
+        return ExecStatus.TIMEOUT, f"CPU time limit of {limits.cpu_time_s:g}s exceeded"
+    failed = raw.signal is not None or (raw.exit_code or 0) != 0
+    if raw.memory_hit and failed:
+        return ExecStatus.MEMORY, f"memory limit of {limits.memory_bytes} bytes exceeded"
+    if raw.signal is not None:
+        name = _signal.Signals(raw.signal).name if raw.signal in _signal.valid_signals() else str(raw.signal)
+        return ExecStatus.NONZERO_EXIT, f"killed by signal {name}"
+    if raw.exit_code:
+        return ExecStatus.NONZERO_EXIT, f"exit code {raw.exit_code}"
+    return ExecStatus.OK, ""

@@ -1,0 +1,110 @@
+"""Concurrency slots: each concurrent run gets its own host uid, cgroups and work-dir mount point.
+
+Distinct uids per slot mean two runs that happen to overlap can never signal, ptrace
+or read each other's files even if both escaped their namespaces; the cgroups are
+reused across runs (see cgroups.py). The pool size is the backend's concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cgroups import CgroupSlot
+
+_libc = ctypes.CDLL(None, use_errno=True)
+MNT_DETACH = 2
+MS_NOSUID, MS_NODEV = 2, 4
+
+
+@dataclass
+class Slot:
+    index: int
+    uid: int
+    gid: int
+    cgroup: CgroupSlot | None
+    workdir: Path
+
+
+class SlotPool:
+    """A fixed set of slots handed out by an asyncio queue."""
+
+    def __init__(self, size: int, *, uid_base: int, tag: str, privileged: bool) -> None:
+        self.privileged = privileged
+        base = Path("/run/sandboxes") if privileged else Path(tempfile.gettempdir())
+        base.mkdir(parents=True, exist_ok=True)
+        self.base = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=base))
+        self.base.chmod(0o711)
+        self.slots: list[Slot] = []
+        self._free: asyncio.Queue[Slot] = asyncio.Queue()
+        for i in range(size):
+            uid = uid_base + i if privileged else os.getuid()
+            gid = uid_base + i if privileged else os.getgid()
+            cgroup = CgroupSlot.create(f"{tag}-{os.getpid()}-{i}") if privileged else None
+            slot = Slot(i, uid, gid, cgroup, self.base / f"slot-{i}")
+            slot.workdir.mkdir()
+            self.slots.append(slot)
+            self._free.put_nowait(slot)
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[Slot]:
+        slot = await self._free.get()
+        try:
+            yield slot
+        finally:
+            self._free.put_nowait(slot)
+
+    def close(self) -> None:
+        for slot in self.slots:
+            if slot.cgroup is not None:
+                slot.cgroup.remove()
+            unmount_workdir(slot)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:
+    """A fresh, size-capped tmpfs owned by the slot's uid (root); a plain empty dir otherwise."""
+    unmount_workdir(slot)
+    if not slot.workdir.exists():
+        slot.workdir.mkdir()
+    if os.geteuid() == 0:
+        opts = f"size={size_bytes},nr_inodes={inodes},mode=0700,uid={slot.uid},gid={slot.gid}".encode()
+        if _libc.mount(b"tmpfs", str(slot.workdir).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"mounting the work dir tmpfs failed: {os.strerror(err)}")
+
+
+def unmount_workdir(slot: Slot) -> None:
+    """Drop the previous run's work dir entirely: nothing written there survives."""
+    path = str(slot.workdir).encode()
+    if os.geteuid() == 0:
+        while _libc.umount2(path, MNT_DETACH) == 0:
+            pass
+    if slot.workdir.exists():
+        for child in slot.workdir.iterdir():
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    child.unlink()
+
+
+def write_files(slot: Slot, files: dict[str, bytes]) -> None:
+    """Write the job's files into the work dir, owned by the slot's uid."""
+    for rel, content in files.items():
+        path = slot.workdir / rel
+        for parent in reversed(path.relative_to(slot.workdir).parents[:-1]):
+            d = slot.workdir / parent
+            if not d.exists():
+                d.mkdir()
+                os.chown(d, slot.uid, slot.gid) if os.geteuid() == 0 else None
+        path.write_bytes(content)
+        if os.geteuid() == 0:
+            os.chown(path, slot.uid, slot.gid)

@@ -1,0 +1,259 @@
+"""The default backend: every phase of a job runs in a fresh bubblewrap sandbox.
+
+bwrap is started with an empty environment (its pid 1 would otherwise expose ours via
+/proc/1/environ), as the slot's unprivileged host uid, inside the slot's cgroups and
+under rlimits; it then creates user, pid, net, mount, ipc, uts and cgroup namespaces,
+binds the system read-only, forbids nested user namespaces and loads our seccomp
+filter. The work dir is a per-run tmpfs mounted on the host, so a compile phase and a
+run phase can share it. Python jobs go to the warm fork server (forkserver.py) when
+one could be started; everything else, and Python as a fallback, runs here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import resource
+import shutil
+import signal
+import time
+from collections.abc import Callable
+
+from . import seccomp
+from ._io import CappedReader, feed
+from ._layout import DEVICES, WORKDIR, readable_by_others, sandbox_env, system_mounts
+from ._outcome import RawOutcome, classify
+from ._slots import Slot, SlotPool, mount_workdir, unmount_workdir, write_files
+from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
+from .languages import LANGUAGES, host_languages
+
+log = logging.getLogger(__name__)
+
+#: bwrap's own processes (outer monitor, namespace init) count against the pids limit.
+BWRAP_PROCESS_OVERHEAD = 3
+#: Runtimes that reserve far more address space than they use; RLIMIT_AS would break them.
+NO_RLIMIT_AS = frozenset({"javascript", "java", "go", "rust"})
+
+
+def _rlimits(limits: Limits, language: str, cgroup: bool) -> list[tuple[int, int]]:
+    cpu = math.ceil(limits.cpu_time_s)
+    pairs = [
+        (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NPROC, limits.processes + BWRAP_PROCESS_OVERHEAD),
+        (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0),
+    ]
+    if not cgroup and language not in NO_RLIMIT_AS:
+        pairs.append((resource.RLIMIT_AS, limits.memory_bytes))
+    return pairs
+
+
+def _preexec(slot: Slot, procs_fds: list[int], rlimits: list[tuple[int, int]], drop: bool) -> Callable[[], None]:
+    """Runs in the forked child before exec(bwrap): cgroups first (as root), then rlimits, then the uid."""
+
+    def child() -> None:
+        for fd in procs_fds:
+            os.write(fd, b"0")
+        for which, value in rlimits:
+            hard = value + 1 if which == resource.RLIMIT_CPU else value
+            resource.setrlimit(which, (value, hard))
+        if drop:
+            os.setgroups([])
+            os.setresgid(slot.gid, slot.gid, slot.gid)
+            os.setresuid(slot.uid, slot.uid, slot.uid)
+
+    return child
+
+
+class BwrapSandbox:
+    """bubblewrap per run, plus an optional warm Python fork server. See the module docstring."""
+
+    name = "bwrap"
+
+    def __init__(self, *, concurrency: int | None = None, uid_base: int = 60000, bwrap_path: str | None = None,
+                 forkserver: bool = True) -> None:
+        """`concurrency` defaults to 2 x cores; `forkserver=False` forces bwrap per run for Python too."""
+        path = bwrap_path or shutil.which("bwrap")
+        if path is None:
+            raise SandboxError("bubblewrap (bwrap) is not installed; apt-get install bubblewrap")
+        self.bwrap = path
+        self.concurrency = concurrency or 2 * (os.cpu_count() or 1)
+        self.privileged = os.geteuid() == 0
+        self._uid_base = uid_base
+        self._pool: SlotPool | None = None
+        self._mounts = [m for m in system_mounts() if m.symlink or readable_by_others(m.source)
+                        or not self.privileged]
+        self._languages = [lang for lang in host_languages()
+                           if lang != "rust" or any(m.dest == "/opt/rust" for m in self._mounts)]
+        self._use_forkserver = forkserver and self.privileged
+        self._forkserver: object | None = None
+        seccomp.bpf_program()  # fail at construction, not on the first job
+
+    def languages(self) -> list[str]:
+        return list(self._languages)
+
+    def pool(self) -> SlotPool:
+        if self._pool is None:
+            self._pool = SlotPool(self.concurrency, uid_base=self._uid_base, tag="bwrap", privileged=self.privileged)
+        return self._pool
+
+    async def _python_forkserver(self) -> object | None:
+        if not self._use_forkserver:
+            return None
+        if self._forkserver is None:
+            from .forkserver import ForkServer
+
+            try:
+                self._forkserver = await ForkServer.start(self._mounts)
+            except (OSError, SandboxError) as exc:
+                log.warning("python fork server unavailable, falling back to bwrap per run: %s", exc)
+                self._use_forkserver = False
+                return None
+        return self._forkserver
+
+    async def run(self, job: Job) -> Execution:
+        recipe = LANGUAGES.get(job.language)
+        if recipe is None or job.language not in self._languages:
+            return sandbox_error(f"language {job.language!r} is not available (have: {self._languages})", self.name)
+        entry = job.entrypoint or recipe.default_entrypoint
+        started = time.monotonic()
+        async with self.pool().acquire() as slot:
+            server = await self._python_forkserver() if job.language == "python" and job.command is None else None
+            if server is not None:
+                from .forkserver import ForkServer
+
+                assert isinstance(server, ForkServer)
+                return await server.run(job, slot, entry)
+            try:
+                compile_limits = job.compile_limits or DEFAULT_COMPILE_LIMITS
+                size = max(job.limits.workdir_bytes, compile_limits.workdir_bytes if recipe.compile else 0)
+                mount_workdir(slot, size)
+                write_files(slot, job.file_bytes())
+                compile_output = ""
+                if recipe.compile and job.command is None:
+                    comp = await self._phase(slot, recipe.argv(recipe.compile, entry), compile_limits, b"", job)
+                    compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
+                    if comp.status is not ExecStatus.OK:
+                        reason = comp.reason if comp.status is not ExecStatus.SANDBOX_ERROR else comp.reason
+                        return Execution(ExecStatus.COMPILE_ERROR if comp.status is not ExecStatus.SANDBOX_ERROR
+                                         else comp.status, comp.exit_code, comp.signal, b"", b"", False, False,
+                                         time.monotonic() - started, comp.cpu_time_s, comp.peak_memory_bytes,
+                                         compile_output=compile_output, reason=f"compile failed: {reason}",
+                                         backend=self.name)
+                argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
+                result = await self._phase(slot, argv, job.limits, job.stdin_bytes, job)
+                if compile_output:
+                    result = Execution(**{**result.__dict__, "compile_output": compile_output})
+                return result
+            except OSError as exc:
+                return sandbox_error(f"bwrap backend setup failed: {exc}", self.name, time.monotonic() - started)
+            finally:
+                if slot.cgroup is not None:
+                    slot.cgroup.kill_all()
+                unmount_workdir(slot)
+
+    def _argv(self, slot: Slot, limits: Limits, argv: list[str], env: dict[str, str], seccomp_fd: int) -> list[str]:
+        args = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+                "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
+                "--uid", str(slot.uid), "--gid", str(slot.gid)]
+        for m in self._mounts:
+            args += ["--symlink", m.symlink, m.dest] if m.symlink else ["--ro-bind", m.source, m.dest]
+        args += ["--dev", "/dev"] if not DEVICES else ["--dev", "/dev"]
+        args += ["--proc", "/proc", "--bind", str(slot.workdir), WORKDIR,
+                 "--size", str(limits.workdir_bytes), "--tmpfs", "/tmp",
+                 "--remount-ro", "/", "--chdir", WORKDIR, "--seccomp", str(seccomp_fd)]
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        return [*args, "--", *argv]
+
+    async def _phase(self, slot: Slot, argv: list[str], limits: Limits, stdin: bytes, job: Job) -> Execution:
+        """One bwrap invocation under `limits`; never raises for the program's behaviour."""
+        cg = slot.cgroup
+        if cg is not None:
+            cg.prepare(limits.memory_bytes, limits.processes + BWRAP_PROCESS_OVERHEAD)
+        procs_fds = cg.procs_fds() if cg is not None else []
+        seccomp_fd = seccomp.bpf_fd()
+        raw = RawOutcome()
+        started = time.monotonic()
+        (in_r, in_w), (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe(), os.pipe()
+        try:
+            os.set_inheritable(seccomp_fd, True)
+            cmd = self._argv(slot, limits, argv, sandbox_env(dict(job.env)), seccomp_fd)
+            proc = await asyncio.create_subprocess_exec(
+                *cmd, stdin=in_r, stdout=out_w, stderr=err_w, env={}, pass_fds=(seccomp_fd,), start_new_session=True,
+                preexec_fn=_preexec(slot, procs_fds, _rlimits(limits, job.language, cg is not None), self.privileged))
+        except OSError as exc:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            return sandbox_error(f"could not start bwrap: {exc}", self.name)
+        finally:
+            for fd in [*procs_fds, seccomp_fd, in_r, out_w, err_w]:
+                os.close(fd)
+        kill = _killer(proc, slot)
+
+        def overflow() -> None:
+            raw.output_overflow = True
+            kill()
+
+        out = CappedReader(out_r, limits.output_bytes, overflow)
+        err = CappedReader(err_r, limits.output_bytes, overflow)
+        feeder = asyncio.ensure_future(feed(in_w, stdin))
+        try:
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=limits.wall_time_s)
+            except TimeoutError:
+                raw.wall_timeout = True
+                kill()
+                await proc.wait()
+            kill()  # orphans that outlived the namespace init (cannot happen, but cheap)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(out.done, err.done), timeout=2.0)
+        except BaseException:
+            kill()  # cancelled by the caller: nothing of the run may survive
+            raise
+        finally:
+            out.close()
+            err.close()
+            feeder.cancel()
+        rc = proc.returncode
+        if rc is not None and rc < 0:
+            raw.signal = -rc
+        elif rc is not None and rc > 128 and rc - 128 in signal.valid_signals():
+            raw.signal = rc - 128  # bwrap reports a child killed by a signal as 128 + signo
+        else:
+            raw.exit_code = rc
+        wall = time.monotonic() - started
+        raw.cpu_time_s = (cg.cpu_time_s() if cg is not None else None) or 0.0
+        raw.memory_hit = cg.hit_memory_limit() if cg is not None else False
+        if rc == 1 and not out.data and err.data.startswith(b"bwrap:"):
+            raw.error = "bwrap failed: " + err.data.decode("utf-8", "replace").strip()
+        status, reason = classify(raw, limits)
+        return Execution(status, raw.exit_code, raw.signal, out.data, err.data, out.truncated, err.truncated, wall,
+                         raw.cpu_time_s, cg.peak_memory() if cg is not None else None, reason=reason,
+                         backend=self.name)
+
+    async def aclose(self) -> None:
+        if self._forkserver is not None:
+            from .forkserver import ForkServer
+
+            assert isinstance(self._forkserver, ForkServer)
+            await self._forkserver.aclose()
+            self._forkserver = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+
+
+def _killer(proc: asyncio.subprocess.Process, slot: Slot) -> Callable[[], None]:
+    def kill() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        if slot.cgroup is not None:
+            slot.cgroup.kill_all()
+
+    return kill

@@ -1,0 +1,146 @@
+"""Per-slot cgroups (v1 memory, pids, cpuacct, freezer) that bound and measure a run's process tree.
+
+A slot is one concurrent run. Its cgroups are created once and reused: before each run
+the limits are rewritten and the counters reset; after each run every process still in
+it is killed (frozen first, so a fork bomb cannot outrun the killer). Processes join by
+writing "0" to a `cgroup.procs` fd opened here, which works from inside any namespace.
+Where the host offers no writable v1 controllers (unprivileged, pure v2 without
+delegation) `CgroupSlot.create` returns None and callers fall back to rlimits only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+CONTROLLERS = ("memory", "pids", "cpuacct", "freezer")
+
+
+def _own_path(controller: str) -> str:
+    """This process's cgroup in `controller`, so our slots nest under whatever confines us."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, names, path = line.split(":", 2)
+            if controller in names.split(","):
+                return path.lstrip("/")
+    return ""
+
+
+@dataclass
+class CgroupSlot:
+    """The cgroups of one slot, one directory per controller."""
+
+    name: str
+    dirs: dict[str, Path] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, name: str) -> CgroupSlot | None:
+        """Create (or adopt) `sandboxes/<name>` in each controller; None if memory or pids is missing."""
+        slot = cls(name)
+        for controller in CONTROLLERS:
+            base = ROOT / controller
+            if not (base / "cgroup.procs").exists():
+                continue
+            path = base / _own_path(controller) / "sandboxes" / name
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError:
+                continue
+            slot.dirs[controller] = path
+        if "memory" not in slot.dirs or "pids" not in slot.dirs:
+            slot.remove()
+            return None
+        return slot
+
+    def _write(self, controller: str, knob: str, value: str) -> bool:
+        if controller not in self.dirs:
+            return False
+        try:
+            (self.dirs[controller] / knob).write_text(value)
+            return True
+        except OSError:
+            return False
+
+    def _read_int(self, controller: str, knob: str) -> int | None:
+        try:
+            return int((self.dirs[controller] / knob).read_text().split()[0])
+        except (KeyError, OSError, ValueError, IndexError):
+            return None
+
+    def prepare(self, memory_bytes: int, processes: int) -> None:
+        """Empty the slot, set this run's limits and zero its counters."""
+        self.kill_all()
+        self._write("memory", "memory.limit_in_bytes", str(memory_bytes))
+        self._write("memory", "memory.memsw.limit_in_bytes", str(memory_bytes))  # no swap escape hatch
+        self._write("memory", "memory.max_usage_in_bytes", "0")
+        self._write("memory", "memory.failcnt", "0")
+        self._write("pids", "pids.max", str(processes))
+        self._write("cpuacct", "cpuacct.usage", "0")
+        self.oom_kills_before = self.oom_kills()
+
+    oom_kills_before: int = 0
+
+    def procs_fds(self) -> list[int]:
+        """Write-only fds on each cgroup.procs; writing b"0" moves the writer into the slot."""
+        return [os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for path in self.dirs.values()]
+
+    def pids(self) -> list[int]:
+        found: set[int] = set()
+        for path in self.dirs.values():
+            with contextlib.suppress(OSError, ValueError):
+                found.update(int(x) for x in (path / "cgroup.procs").read_text().split())
+        return sorted(found)
+
+    def kill_all(self, timeout_s: float = 5.0) -> bool:
+        """SIGKILL every process in the slot; True once it is empty."""
+        deadline = time.monotonic() + timeout_s
+        frozen = False
+        while pids := self.pids():
+            if not frozen:
+                frozen = self._write("freezer", "freezer.state", "FROZEN")
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            if frozen:
+                self._write("freezer", "freezer.state", "THAWED")  # killed tasks only die once thawed
+                frozen = False
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+        return True
+
+    def peak_memory(self) -> int | None:
+        return self._read_int("memory", "memory.max_usage_in_bytes")
+
+    def cpu_time_s(self) -> float | None:
+        ns = self._read_int("cpuacct", "cpuacct.usage")
+        return None if ns is None else ns / 1e9
+
+    def oom_kills(self) -> int:
+        try:
+            for line in (self.dirs["memory"] / "memory.oom_control").read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+        except (KeyError, OSError, ValueError):
+            pass
+        return 0
+
+    def hit_memory_limit(self) -> bool:
+        """An OOM kill happened in this run, or an allocation failed at the limit."""
+        failcnt = self._read_int("memory", "memory.failcnt") or 0
+        return self.oom_kills() > self.oom_kills_before or failcnt > 0
+
+    def hit_pids_limit(self) -> bool:
+        current, limit = self._read_int("pids", "pids.current"), self._read_int("pids", "pids.max")
+        return current is not None and limit is not None and current >= limit
+
+    def remove(self) -> None:
+        self.kill_all(timeout_s=2.0)
+        for path in self.dirs.values():
+            with contextlib.suppress(OSError):
+                path.rmdir()
