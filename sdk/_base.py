@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import random
 import socket
 import time
@@ -26,6 +27,7 @@ from sdk._types import VerifierSpec
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 REQUEST_ID_HEADER = "x-request-id"
+CLIENT_ID_HEADER = "x-client-id"
 RETRY_AFTER_HEADER = "retry-after-ms"
 SERVICE_NAME = "verifier.v1.VerifierService"
 
@@ -86,6 +88,7 @@ class BaseClient:
         max_message_bytes: int = 64 * 1024 * 1024,
         max_chunk_samples: int = 1024,
         max_concurrent_chunks: int = 4,
+        client_id: str | None = None,
     ) -> None:
         """
         Args:
@@ -96,6 +99,8 @@ class BaseClient:
             token: a bearer token sent with every call (servers with auth enabled).
             tls: TLS settings; None means a plaintext channel.
             max_chunk_samples: a batch larger than this is sent as several requests.
+            client_id: who this client is, for the server's per-client fairness (default
+                ``hostname:pid``, so each training process counts as one client).
         """
         self.target = channel_target(target)
         self.timeout_s = timeout_s
@@ -104,6 +109,7 @@ class BaseClient:
         self.max_chunk_samples = max_chunk_samples
         self.max_concurrent_chunks = max_concurrent_chunks
         self._token = token
+        self.client_id = client_id or f"{socket.gethostname()}:{os.getpid()}"
         self._tls = tls
         self._balanced = self.target.startswith(("ipv4:", "ipv6:", "dns:"))
 
@@ -127,7 +133,7 @@ class BaseClient:
         return self._tls.credentials() if self._tls else None
 
     def metadata(self, request_id: str | None = None) -> tuple[tuple[str, str], ...]:
-        entries = [(REQUEST_ID_HEADER, request_id or new_request_id())]
+        entries = [(REQUEST_ID_HEADER, request_id or new_request_id()), (CLIENT_ID_HEADER, self.client_id)]
         if self._token:
             entries.append(("authorization", f"Bearer {self._token}"))
         return tuple(entries)

@@ -53,7 +53,12 @@ class ServerConfig:
     tls_client_ca_file: str = ""
     """When set with the cert and key, clients must present a certificate signed by this CA."""
     max_inflight_samples: int = 0
-    """Admission control: samples in flight per kind before RESOURCE_EXHAUSTED; 0 is unbounded."""
+    """Admission control: samples in flight per kind before RESOURCE_EXHAUSTED; 0 is unbounded.
+    A kind's own bound goes in ``[kinds.NAME] max_inflight_samples``."""
+    per_client_fraction: float = 1.0
+    """Fairness: the share of a kind's bound one client may hold while other clients are active."""
+    retry_after_s: float = 0.5
+    """The retry-after hint sent with RESOURCE_EXHAUSTED."""
     kinds: Mapping[str, Any] = field(default_factory=dict)
     """Per-kind settings (``[kinds.math] timeout_s = 5``), handed to kinds as ``resources.settings``."""
 

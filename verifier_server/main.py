@@ -23,6 +23,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, help="worker processes for CPU-bound kinds (0 = one per core)")
     parser.add_argument("--metrics-port", dest="metrics_port", type=int, help="Prometheus port (-1 off)")
     parser.add_argument("--auth-tokens-file", dest="auth_tokens_file", help="file of 'token role' lines")
+    parser.add_argument("--tls-cert-file", dest="tls_cert_file")
+    parser.add_argument("--tls-key-file", dest="tls_key_file")
+    parser.add_argument("--tls-client-ca-file", dest="tls_client_ca_file", help="require client certs (mTLS)")
+    parser.add_argument(
+        "--max-inflight-samples", dest="max_inflight_samples", type=int, help="admission bound per kind (0 = unbounded)"
+    )
+    parser.add_argument("--drain-timeout-s", dest="drain_timeout_s", type=float)
     parser.add_argument("--log-level", dest="log_level")
     parser.add_argument("--log-format", dest="log_format", choices=("json", "text"))
     return parser
@@ -41,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         asyncio.run(serve(config))
+    except VerifierError as error:
+        print(f"verifier serve: {error.message}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"verifier serve: {error}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,11 @@ from grpc_reflection.v1alpha import reflection
 
 from protos.verifier.v1 import verifier_pb2 as pb
 from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
+from verifier_server.admission import AdmissionController, AdmissionLimits
+from verifier_server.auth import TokenAuthInterceptor, load_tokens
 from verifier_server.config import ServerConfig
 from verifier_server.kinds.base import ResourceBag
+from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry
 from verifier_server.service import VerifierService
 from verifier_server.servicer import VerifierServicer
@@ -35,6 +39,8 @@ class RunningServer:
     health: health_aio.HealthServicer
     port: int
     config: ServerConfig
+    metrics: Metrics
+    metrics_port: int | None = None
 
     async def drain_and_stop(self) -> None:
         """Stop taking new calls, let in-flight calls finish (up to the drain timeout), then close."""
@@ -47,37 +53,96 @@ class RunningServer:
 
 async def start_server(config: ServerConfig) -> RunningServer:
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    admission = AdmissionController(_admission_limits(config))
+    metrics = Metrics(admission)
     resources = ResourceBag(
         settings={
             "workers": config.workers,
             "sandbox_backend": config.sandbox_backend,
             "data_dir": config.data_dir,
+            "metrics": metrics,
             **config.kinds,
         }
     )
-    service = VerifierService(open_registry(config.resolved_registry_url()), resources)
+    service = VerifierService(
+        open_registry(config.resolved_registry_url()), resources, admission=admission, observer=metrics
+    )
+    interceptors: list[grpc.aio.ServerInterceptor] = [metrics.interceptor()]
+    tokens = load_tokens(config.auth_tokens_file, os.environ.get("VERIFIER_AUTH_TOKENS", ""))
+    if tokens:
+        interceptors.insert(0, TokenAuthInterceptor(tokens))
     options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
-    server = grpc.aio.server(options=options)
+    server = grpc.aio.server(options=options, interceptors=interceptors)
     pb_grpc.add_VerifierServiceServicer_to_server(
         VerifierServicer(service, config.max_samples_per_request, config.max_message_bytes), server
     )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(config.address)
+    credentials = _server_credentials(config)
+    if credentials is None:
+        port = server.add_insecure_port(config.address)
+    else:
+        port = server.add_secure_port(config.address, credentials)
     if port == 0:
         raise OSError(f"could not bind {config.address}")
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    metrics_port = metrics.serve_http(config.host, config.metrics_port) if config.metrics_port >= 0 else None
     if config.port_file:
         Path(config.port_file).write_text(str(port))
-    log.info("serving", extra={"address": f"{config.host}:{port}", "registry": config.resolved_registry_url()})
-    return RunningServer(server, service, health_servicer, port, config)
+    log.info(
+        "serving",
+        extra={
+            "address": f"{config.host}:{port}",
+            "registry": _redacted(config.resolved_registry_url()),
+            "tls": credentials is not None,
+            "auth": bool(tokens),
+            "metrics_port": metrics_port,
+        },
+    )
+    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port)
+
+
+def _admission_limits(config: ServerConfig) -> AdmissionLimits:
+    per_kind = {
+        kind: int(settings["max_inflight_samples"])
+        for kind, settings in config.kinds.items()
+        if isinstance(settings, dict) and "max_inflight_samples" in settings
+    }
+    return AdmissionLimits(
+        max_inflight_samples=config.max_inflight_samples,
+        per_client_fraction=config.per_client_fraction,
+        retry_after_s=config.retry_after_s,
+        per_kind=per_kind,
+    )
+
+
+def _server_credentials(config: ServerConfig) -> grpc.ServerCredentials | None:
+    """TLS when a certificate and key are configured; mutual TLS when a client CA is too."""
+    if not (config.tls_cert_file and config.tls_key_file):
+        return None
+    cert = Path(config.tls_cert_file).read_bytes()
+    key = Path(config.tls_key_file).read_bytes()
+    client_ca = Path(config.tls_client_ca_file).read_bytes() if config.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def _redacted(url: str) -> str:
+    """A registry URL fit for logs: the password (if any) replaced."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{host}"
 
 
 async def serve(config: ServerConfig) -> None:

@@ -19,9 +19,10 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from verifier_server import kinds
+from verifier_server.admission import AdmissionController, Ticket
 from verifier_server.builtins import builtin_records
 from verifier_server.domain import (
     Outcome,
@@ -31,7 +32,14 @@ from verifier_server.domain import (
     VerifierRef,
     VerifierSpec,
 )
-from verifier_server.errors import AlreadyExists, InternalError, InvalidArgument, NotFound, SpecError
+from verifier_server.errors import (
+    AlreadyExists,
+    InternalError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    SpecError,
+)
 from verifier_server.kinds.base import ResourceBag, Verifier
 from verifier_server.registry.base import RegistryStore
 
@@ -41,6 +49,22 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _LATEST_TTL_S = 1.0
 _INLINE_CACHE_SIZE = 256
 _STREAM_CHUNK = 16
+
+
+class ScoringObserver(Protocol):
+    """Told about every scored batch (metrics implement it; the service stays metrics-agnostic)."""
+
+    def scored(self, kind: str, results: Sequence[ScoreResult], elapsed_s: float) -> None: ...
+
+    def rejected(self, kind: str) -> None: ...
+
+
+class _NoObserver:
+    def scored(self, kind: str, results: Sequence[ScoreResult], elapsed_s: float) -> None:
+        pass
+
+    def rejected(self, kind: str) -> None:
+        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,9 +107,18 @@ class _Compilation:
 class VerifierService:
     """Everything the servicer calls; knows nothing about protobuf."""
 
-    def __init__(self, store: RegistryStore, resources: ResourceBag | None = None) -> None:
+    def __init__(
+        self,
+        store: RegistryStore,
+        resources: ResourceBag | None = None,
+        *,
+        admission: AdmissionController | None = None,
+        observer: ScoringObserver | None = None,
+    ) -> None:
         self.store = store
         self.resources = resources or ResourceBag()
+        self.admission = admission or AdmissionController()
+        self.observer: ScoringObserver = observer or _NoObserver()
         self._compiled: dict[tuple[str, int], Verifier] = {}
         self._inline: OrderedDict[str, Verifier] = OrderedDict()
         self._latest: dict[str, tuple[float, VerifierRecord]] = {}
@@ -180,37 +213,52 @@ class VerifierService:
             self._inline.move_to_end(key)
         return verifier
 
-    async def resolve(self, target: str | VerifierSpec) -> tuple[str, Verifier]:
-        """A compiled verifier for a ``name[@version]`` or an inline spec, and its label."""
+    async def resolve(self, target: str | VerifierSpec) -> tuple[str, str, Verifier]:
+        """A compiled verifier for a ``name[@version]`` or an inline spec, with its label and kind."""
         if isinstance(target, VerifierSpec):
-            return f"{target.name or '<inline>'}@inline", await self._inline_verifier(target)
+            return f"{target.name or '<inline>'}@inline", target.kind, await self._inline_verifier(target)
         record = await self.get(VerifierRef.parse(target))
-        return record.ref, await self.compile_record(record)
+        return record.ref, record.spec.kind, await self.compile_record(record)
 
     # -- scoring ----------------------------------------------------------------
 
-    async def score(self, target: str | VerifierSpec, samples: Sequence[Sample]) -> ScoredBatch:
-        label, verifier = await self.resolve(target)
-        return ScoredBatch(label, await score_with(verifier, samples))
+    async def score(self, target: str | VerifierSpec, samples: Sequence[Sample], client: str = "") -> ScoredBatch:
+        label, kind, verifier = await self.resolve(target)
+        with self._admitted(kind, len(samples), client):
+            started = time.perf_counter()
+            results = await score_with(verifier, samples)
+        self.observer.scored(kind, results, time.perf_counter() - started)
+        return ScoredBatch(label, results)
 
     async def score_stream(
-        self, target: str | VerifierSpec, samples: Sequence[Sample]
+        self, target: str | VerifierSpec, samples: Sequence[Sample], client: str = ""
     ) -> AsyncIterator[tuple[int, ScoreResult]]:
         """Results as soon as each chunk is scored, tagged with the sample's index."""
-        _, verifier = await self.resolve(target)
+        _, kind, verifier = await self.resolve(target)
 
         async def run_chunk(start: int) -> list[tuple[int, ScoreResult]]:
             chunk = samples[start : start + _STREAM_CHUNK]
-            return list(enumerate(await score_with(verifier, chunk), start))
+            started = time.perf_counter()
+            results = await score_with(verifier, chunk)
+            self.observer.scored(kind, results, time.perf_counter() - started)
+            return list(enumerate(results, start))
 
-        tasks = [asyncio.create_task(run_chunk(start)) for start in range(0, len(samples), _STREAM_CHUNK)]
+        with self._admitted(kind, len(samples), client):
+            tasks = [asyncio.create_task(run_chunk(start)) for start in range(0, len(samples), _STREAM_CHUNK)]
+            try:
+                for finished in asyncio.as_completed(tasks):
+                    for item in await finished:
+                        yield item
+            finally:
+                for task in tasks:
+                    task.cancel()
+
+    def _admitted(self, kind: str, count: int, client: str) -> Ticket:
         try:
-            for finished in asyncio.as_completed(tasks):
-                for item in await finished:
-                    yield item
-        finally:
-            for task in tasks:
-                task.cancel()
+            return self.admission.admit(kind, count, client)
+        except ResourceExhausted:
+            self.observer.rejected(kind)
+            raise
 
     async def aclose(self) -> None:
         await self.resources.aclose()

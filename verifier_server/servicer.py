@@ -25,6 +25,7 @@ from verifier_server.status_map import status_for
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
+CLIENT_ID_HEADER = "x-client-id"
 RETRY_AFTER_HEADER = "retry-after-ms"
 
 
@@ -38,7 +39,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         with _bound_request_id(context):
             try:
                 target, samples = self._score_input(request)
-                scored = await self._service.score(target, samples)
+                scored = await self._service.score(target, samples, _client_id(context))
             except VerifierError as error:
                 await _abort(context, error)
             return pb.ScoreResponse(results=convert.results_to_proto(scored.results), verifier=scored.verifier)
@@ -49,7 +50,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         with _bound_request_id(context):
             try:
                 target, samples = self._score_input(request)
-                async for index, result in self._service.score_stream(target, samples):
+                async for index, result in self._service.score_stream(target, samples, _client_id(context)):
                     yield convert.result_to_proto(index, result)
             except VerifierError as error:
                 await _abort(context, error)
@@ -129,6 +130,15 @@ async def _abort(context: grpc.aio.ServicerContext, error: VerifierError) -> Non
     if code is grpc.StatusCode.INTERNAL:
         log.error("internal error: %s", error.message)
     await context.abort(code, error.message)
+
+
+def _client_id(context: grpc.aio.ServicerContext) -> str:
+    """Who is asking, for per-client fairness: the SDK's client id, else the peer's host."""
+    for key, value in context.invocation_metadata() or ():
+        if key == CLIENT_ID_HEADER and isinstance(value, str):
+            return value
+    peer = context.peer() or ""
+    return peer.rsplit(":", 1)[0]
 
 
 @contextlib.contextmanager
