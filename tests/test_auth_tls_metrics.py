@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from conftest import StartServer
 from sdk import (
+    NotFoundError,
     PermissionDeniedError,
     ServerUnavailableError,
     TLSConfig,
@@ -132,7 +133,7 @@ def test_prometheus_metrics(start_server: StartServer):
     server = start_server(extra_args=["--metrics-port", "0"])
     with VerifierClient(server.address) as client:
         client.score("think-answer-format", ["<think>a</think><answer>b</answer>", "nope", None])
-        with pytest.raises(Exception):
+        with pytest.raises(NotFoundError):
             client.score("no-such-verifier", ["x"])
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port(server)}/metrics", timeout=10) as response:
         text = response.read().decode()
