@@ -1,0 +1,283 @@
+"""Symbolic equivalence of a gold and an answer: math-verify parsing, our comparison rules.
+
+Runs only inside worker processes (it may take unbounded time in sympy; the pool
+kills it). math-verify is called with its signal-based timeouts disabled
+(``parsing_timeout=None``, ``timeout_seconds=None``) because the pool enforces time.
+
+We parse with math-verify (its LaTeX grammar is the best available) but decide
+equality ourselves first, where math-verify is known to be wrong:
+numbers compare by relative tolerance (math-verify's ``evalf(chop=True)`` calls
+``1/2^99`` and ``1/2^98`` equal), equations compare as proportional polynomials,
+single-variable inequalities compare as sets, and intervals compare their ends.
+Whatever we do not recognise falls through to ``math_verify.verify``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import sympy
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+from sympy import Basic, MatrixBase
+
+from verifier_server.kinds.math.numeric import Tolerance, values_close
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)
+
+_LATEX_CONFIG = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
+_EXPR_CONFIG = (ExprExtractionConfig(),)
+_PRECISION = 60
+_MAX_SET_SIZE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class CompareOptions:
+    """What the worker needs to judge equivalence; pickled once per chunk."""
+
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    equation_as_value: bool = True
+    """``x=3`` equals ``3`` (and the other way round) when one side is a single-variable assignment."""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A worker's answer for one (gold, answer) pair."""
+
+    match: bool
+    method: str
+    reason: str = ""
+    parsed_gold: str = ""
+    parsed_answer: str = ""
+
+
+Parsed: TypeAlias = Any
+"""A sympy object (``Basic`` or ``MatrixBase``) or, for non-math answers, lower-cased text."""
+
+
+def parse_math(norm: str) -> Parsed | None:
+    """A normalized answer as a sympy object; the lower-cased text when it is not math; None if empty."""
+    if not norm.strip():
+        return None
+    if norm.count("{") != norm.count("}"):
+        return None
+    for text, config in ((f"\\boxed{{{norm}}}", _LATEX_CONFIG), (norm, _EXPR_CONFIG)):
+        found = parse(text, list(config), fallback_mode="no_fallback", parsing_timeout=None)  # type: ignore[arg-type]
+        for item in found:
+            if isinstance(item, Basic | MatrixBase):
+                return item
+    return norm.lower()
+
+
+def judge(gold: Parsed, answer_norm: str, options: CompareOptions) -> Verdict:
+    """Compare a parsed gold with one normalized answer."""
+    answer = parse_math(answer_norm)
+    if answer is None:
+        return Verdict(False, "unparseable", "answer could not be parsed", _show(gold), "")
+    if isinstance(gold, str) or isinstance(answer, str):
+        same = _text(gold) == _text(answer)
+        reason = "" if same else "not equal (compared as text)"
+        return Verdict(same, "text", reason, _show(gold), _show(answer))
+    same, method = equivalent(gold, answer, options)
+    return Verdict(same, method, "" if same else "not equal", _show(gold), _show(answer))
+
+
+def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, str]:
+    """Whether two parsed objects are the same mathematical answer, and which rule decided."""
+    if gold == answer:
+        return True, "structural"
+    if options.equation_as_value:
+        gold_value, answer_value = _assigned_value(gold), _assigned_value(answer)
+        if (gold_value is not None) != (answer_value is not None):
+            return equivalent(
+                gold if gold_value is None else gold_value, answer if answer_value is None else answer_value, options
+            )
+    if _is_number(gold) and _is_number(answer):
+        return _numbers_equal(gold, answer, options.tolerance), "numeric"
+    if isinstance(gold, sympy.Eq) and isinstance(answer, sympy.Eq):
+        return _equations_equal(gold, answer), "equation"
+    if _is_relational(gold) or _is_relational(answer):
+        return _as_set_equal(gold, answer, options)
+    if isinstance(gold, sympy.Set) and isinstance(answer, sympy.Set):
+        return _sets_equal(gold, answer, options), "set"
+    if isinstance(gold, sympy.Tuple) and isinstance(answer, sympy.Tuple | sympy.Interval):
+        return _sequence_equal(gold.args, _tuple_args(answer), options), "tuple"
+    if isinstance(gold, sympy.Interval) and isinstance(answer, sympy.Tuple):
+        return _sequence_equal(_tuple_args(gold), answer.args, options), "tuple"
+    if isinstance(gold, MatrixBase) and isinstance(answer, MatrixBase):
+        return _matrices_equal(gold, answer, options), "matrix"
+    if _is_expr(gold) and _is_expr(answer):
+        return _expressions_equal(gold, answer, options), "symbolic"
+    return bool(verify(gold, answer, timeout_seconds=None)), "math_verify"
+
+
+# ---------------------------------------------------------------------------
+# numbers
+# ---------------------------------------------------------------------------
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, sympy.Expr) and not x.free_symbols and bool(x.is_number)
+
+
+def _numbers_equal(gold: sympy.Expr, answer: sympy.Expr, tol: Tolerance) -> bool:
+    if gold.has(sympy.zoo, sympy.nan) or answer.has(sympy.zoo, sympy.nan):
+        return False
+    if gold.is_infinite or answer.is_infinite:
+        return bool(sympy.simplify(gold - answer) == 0) if gold.is_infinite and answer.is_infinite else False
+    g = complex(sympy.N(gold, _PRECISION))
+    a = complex(sympy.N(answer, _PRECISION))
+    inexact = gold.has(sympy.Float) or answer.has(sympy.Float) or _is_percent(gold) or _is_percent(answer)
+    if inexact:
+        return values_close(g.real, a.real, tol) and values_close(g.imag, a.imag, tol)
+    # Both exact: equal unless they differ beyond evaluation noise, relative to their size.
+    if g == a:
+        return True
+    scale = max(abs(g), abs(a))
+    if abs(g - a) > 1e-12 * scale:
+        return False
+    return bool(sympy.simplify(gold - answer) == 0) or abs(g - a) <= 1e-40 * scale
+
+
+def _is_percent(x: sympy.Expr) -> bool:
+    return any(isinstance(a, sympy.Rational) and a == sympy.Rational(1, 100) for a in sympy.preorder_traversal(x))
+
+
+def _expressions_equal(gold: sympy.Expr, answer: sympy.Expr, options: CompareOptions) -> bool:
+    diff = sympy.simplify(gold - answer)
+    if diff == 0:
+        return True
+    if gold.has(sympy.Float) or answer.has(sympy.Float):
+        return bool(verify(gold, answer, timeout_seconds=None))
+    return False
+
+
+def _is_expr(x: Any) -> bool:
+    return isinstance(x, sympy.Expr)
+
+
+# ---------------------------------------------------------------------------
+# equations and inequalities
+# ---------------------------------------------------------------------------
+
+
+def _assigned_value(x: Any) -> Any:
+    """``x = 3`` -> ``3``: the value of an assignment to a single variable, else None."""
+    if isinstance(x, sympy.Eq) and isinstance(x.lhs, sympy.Symbol) and x.lhs not in x.rhs.free_symbols:
+        return x.rhs
+    return None
+
+
+def _equations_equal(gold: sympy.Eq, answer: sympy.Eq) -> bool:
+    """Same solution set: ``lhs - rhs`` of one is a nonzero constant multiple of the other's."""
+    g = sympy.expand(gold.lhs - gold.rhs)
+    a = sympy.expand(answer.lhs - answer.rhs)
+    if g == 0 or a == 0:
+        return bool(g == a)
+    if g.free_symbols != a.free_symbols:
+        return False
+    ratio = sympy.simplify(g / a)
+    return bool(ratio.free_symbols == set() and ratio != 0 and ratio.is_finite)
+
+
+def _is_relational(x: Any) -> bool:
+    return isinstance(x, sympy.Rel | sympy.And | sympy.Or) and not isinstance(x, sympy.Eq)
+
+
+def _as_set(x: Any) -> Any:
+    if isinstance(x, sympy.Set):
+        return x
+    if isinstance(x, sympy.Rel | sympy.And | sympy.Or) and len(x.free_symbols) == 1:
+        try:
+            return x.as_set()
+        except (NotImplementedError, TypeError, ValueError):
+            return None
+    return None
+
+
+def _as_set_equal(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, str]:
+    gold_set, answer_set = _as_set(gold), _as_set(answer)
+    if gold_set is None or answer_set is None:
+        return bool(verify(gold, answer, timeout_seconds=None)), "math_verify"
+    if _is_relational(gold) and _is_relational(answer) and gold.free_symbols != answer.free_symbols:
+        return False, "inequality"
+    return _sets_equal(gold_set, answer_set, options), "inequality"
+
+
+# ---------------------------------------------------------------------------
+# sets, intervals, tuples, matrices
+# ---------------------------------------------------------------------------
+
+
+def _sets_equal(gold: sympy.Set, answer: sympy.Set, options: CompareOptions) -> bool:
+    if isinstance(gold, sympy.Interval) and isinstance(answer, sympy.Interval):
+        return (
+            gold.left_open == answer.left_open
+            and gold.right_open == answer.right_open
+            and equivalent(gold.start, answer.start, options)[0]
+            and equivalent(gold.end, answer.end, options)[0]
+        )
+    if isinstance(gold, sympy.FiniteSet) and isinstance(answer, sympy.FiniteSet):
+        return _unordered_equal(list(gold.args), list(answer.args), options)
+    if isinstance(gold, sympy.Union) and isinstance(answer, sympy.Union):
+        return _unordered_equal(list(gold.args), list(answer.args), options)
+    try:
+        return bool(gold.symmetric_difference(answer) == sympy.S.EmptySet)
+    except (TypeError, ValueError, NotImplementedError):
+        return False
+
+
+def _unordered_equal(gold: list[Any], answer: list[Any], options: CompareOptions) -> bool:
+    """Every gold element matched by exactly one answer element: all required, none extra."""
+    if len(gold) != len(answer) or len(gold) > _MAX_SET_SIZE:
+        return False
+    remaining = list(answer)
+    for g in gold:
+        for i, a in enumerate(remaining):
+            if equivalent(g, a, options)[0]:
+                del remaining[i]
+                break
+        else:
+            return False
+    return True
+
+
+def _sequence_equal(gold: Any, answer: Any, options: CompareOptions) -> bool:
+    if gold is None or answer is None or len(gold) != len(answer):
+        return False
+    return all(equivalent(g, a, options)[0] for g, a in zip(gold, answer, strict=True))
+
+
+def _tuple_args(x: Any) -> tuple[Any, ...] | None:
+    """An open interval ``(a, b)`` read as the pair it may also denote (the notation is ambiguous)."""
+    if isinstance(x, sympy.Tuple):
+        return tuple(x.args)
+    if isinstance(x, sympy.Interval) and x.left_open and x.right_open:
+        return (x.start, x.end)
+    return None
+
+
+def _matrices_equal(gold: MatrixBase, answer: MatrixBase, options: CompareOptions) -> bool:
+    if gold.shape != answer.shape:
+        return False
+    return all(equivalent(g, a, options)[0] for g, a in zip(gold, answer, strict=True))
+
+
+# ---------------------------------------------------------------------------
+# display
+# ---------------------------------------------------------------------------
+
+
+def _text(x: Parsed) -> str:
+    return x if isinstance(x, str) else str(x)
+
+
+def _show(x: Parsed | None, limit: int = 200) -> str:
+    if x is None:
+        return ""
+    try:
+        text = x if isinstance(x, str) else sympy.sstr(x)
+    except Exception:  # printing huge expressions can itself fail
+        return "<unprintable>"
+    return text if len(text) <= limit else text[:limit] + "…"
