@@ -1,0 +1,196 @@
+"""Host side of the warm Python fork server: starts the zygote (_zygote.py) and runs jobs through it.
+
+Why: a fresh bwrap + interpreter costs ~25 ms per run; forking a pre-started, pre-imported
+interpreter into fresh namespaces costs a few. Isolation is per run, not per zygote:
+each run is a new fork that gets new namespaces, new tmpfs mounts, the slot's cgroups,
+rlimits, an unprivileged uid and the seccomp filter, and the zygote never sees job data.
+Requires host root (the zygote creates namespaces without a user namespace so the
+program runs as a real unprivileged host uid).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import marshal
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from . import seccomp
+from ._io import CappedReader, feed
+from ._layout import Mount, sandbox_env
+from ._outcome import RawOutcome, classify
+from ._slots import Slot
+from ._types import Execution, Job, Limits, SandboxError, sandbox_error
+from .bwrap import _rlimits
+
+ZYGOTE = Path(__file__).with_name("_zygote.py")
+#: The spawner and the namespace init also live in the slot's pids cgroup.
+PROCESS_OVERHEAD = 2
+STATUS_CAP = 65536
+
+
+class ForkServer:
+    """One zygote serving concurrent runs; restarted transparently if it dies."""
+
+    name = "bwrap"
+
+    def __init__(self, mounts: list[Mount], python: str) -> None:
+        self.mounts, self.python = mounts, python
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._root: str | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def start(cls, mounts: list[Mount], python: str = "/usr/bin/python3") -> ForkServer:
+        if os.geteuid() != 0:
+            raise SandboxError("the fork server needs host root")
+        if not os.path.exists(python):
+            raise SandboxError(f"{python} not found")
+        server = cls(mounts, python)
+        await server._ensure()
+        return server
+
+    async def _ensure(self) -> socket.socket:
+        async with self._lock:
+            if self._proc is not None and self._proc.poll() is None and self._sock is not None:
+                return self._sock
+            self._stop()
+            return await asyncio.get_running_loop().run_in_executor(None, self._spawn)
+
+    def _spawn(self) -> socket.socket:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
+        self._root = tempfile.mkdtemp(prefix="zygote-root-", dir="/run/sandboxes")
+        try:
+            self._proc = subprocess.Popen([self.python, "-I", "-B", str(ZYGOTE)], stdin=child,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={},
+                                          close_fds=True, start_new_session=True)
+        finally:
+            child.close()
+        setup = {"root": self._root, "mounts": [asdict(m) for m in self.mounts],
+                 "seccomp_hex": seccomp.bpf_program().hex()}
+        parent.settimeout(30)
+        parent.send(json.dumps(setup).encode())
+        try:
+            reply = parent.recv(65536).decode("utf-8", "replace")
+        except OSError as exc:
+            reply = f"error: {exc}"
+        if reply != "ready":
+            parent.close()
+            self._stop()
+            raise SandboxError(f"fork server did not start: {reply or 'exited'}")
+        self._sock = parent
+        return parent
+
+    def _stop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        if self._root is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self._root)  # the zygote's tmpfs lived in its own mount namespace
+            self._root = None
+
+    async def run(self, job: Job, slot: Slot, entry: str) -> Execution:
+        limits = job.limits
+        started = time.monotonic()
+        try:
+            sock = await self._ensure()
+        except SandboxError as exc:
+            return sandbox_error(str(exc), self.name)
+        cg = slot.cgroup
+        if cg is None:
+            return sandbox_error("the fork server needs cgroups", self.name)
+        cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD)
+        header = {"uid": slot.uid, "gid": slot.gid, "mode": "python", "workdir_bytes": limits.workdir_bytes,
+                  "inodes": 16384, "rlimits": _rlimits(limits, job.language, cgroup=True)}
+        payload = marshal.dumps({"files": job.file_bytes(), "entry": entry, "args": [],
+                                 "env": sandbox_env(dict(job.env)), "argv": []})
+        pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status
+        (in_r, in_w), (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (st_r, st_w) = pipes
+        procs = cg.procs_fds()
+        try:
+            sock.sendmsg([json.dumps(header).encode()],
+                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                           _fd_array([in_r, out_w, err_w, pay_r, st_w, *procs]))])
+        except OSError as exc:
+            for fd in (in_w, out_r, err_r, pay_w, st_r):
+                os.close(fd)
+            return sandbox_error(f"fork server unreachable: {exc}", self.name)
+        finally:
+            for fd in (in_r, out_w, err_w, pay_r, st_w, *procs):
+                os.close(fd)
+        return await self._collect(job.stdin_bytes, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
+
+    async def _collect(self, stdin: bytes, payload: bytes, limits: Limits, slot: Slot,
+                       fds: tuple[int, int, int, int, int], started: float) -> Execution:
+        in_w, out_r, err_r, pay_w, st_r = fds
+        cg = slot.cgroup
+        assert cg is not None
+        raw = RawOutcome()
+
+        def overflow() -> None:
+            raw.output_overflow = True
+            cg.kill_all()
+
+        out = CappedReader(out_r, limits.output_bytes, overflow)
+        err = CappedReader(err_r, limits.output_bytes, overflow)
+        status = CappedReader(st_r, STATUS_CAP, lambda: None)
+        feeders = [asyncio.ensure_future(feed(pay_w, payload)), asyncio.ensure_future(feed(in_w, stdin))]
+        try:
+            try:
+                await asyncio.wait_for(asyncio.shield(status.done), timeout=limits.wall_time_s)
+            except TimeoutError:
+                raw.wall_timeout = True
+            cg.kill_all()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(out.done, err.done), timeout=2.0)
+        except BaseException:
+            cg.kill_all()  # cancelled: nothing of the run may survive
+            raise
+        finally:
+            for reader in (out, err, status):
+                reader.close()
+            for task in feeders:
+                task.cancel()
+        report: dict[str, object] = {}
+        for line in status.data.decode("utf-8", "replace").splitlines():
+            with contextlib.suppress(ValueError):
+                report.update(json.loads(line))
+        if "error" in report:
+            raw.error = str(report["error"])
+        elif not raw.wall_timeout and not raw.output_overflow and not report:
+            raw.error = "the run ended without a status report (killed from outside?)"
+        raw.exit_code = report.get("exit_code") if isinstance(report.get("exit_code"), int) else None  # type: ignore[assignment]
+        raw.signal = report.get("signal") if isinstance(report.get("signal"), int) else None  # type: ignore[assignment]
+        raw.cpu_time_s = cg.cpu_time_s() or 0.0
+        raw.memory_hit = cg.hit_memory_limit()
+        if raw.wall_timeout and raw.exit_code is None and raw.signal is None:
+            raw.signal = 9
+        status_, reason = classify(raw, limits)
+        return Execution(status_, raw.exit_code, raw.signal, out.data, err.data, out.truncated, err.truncated,
+                         time.monotonic() - started, raw.cpu_time_s, cg.peak_memory(), reason=reason,
+                         backend=self.name)
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            self._stop()
+
+
+def _fd_array(fds: list[int]) -> bytes:
+    import array
+
+    return array.array("i", fds).tobytes()
