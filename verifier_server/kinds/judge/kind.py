@@ -1,0 +1,50 @@
+"""The ``judge`` kind: compiles a spec into an ``llm``, ``reward_model`` or ``similarity`` judge.
+
+Compiling validates everything that can be checked without loading a model (the
+config, the template, that the backend's libraries exist and the model directory
+is there), so a bad spec fails at registration; the model itself loads on first
+use, on a worker thread, and is shared through the server's ``ResourceBag``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from verifier_server.kinds.base import BuildContext, ConfigReader, Verifier
+from verifier_server.kinds.judge.config import BackendConfig, read_backend_config
+from verifier_server.kinds.judge.llm import LLMJudge, read_llm_config
+from verifier_server.kinds.judge.reward_model import RewardModelJudge, read_reward_model_config
+from verifier_server.kinds.judge.runner import ModelRunner, shared_runner
+from verifier_server.kinds.judge.similarity import SimilarityJudge, read_similarity_config
+
+_TASKS = {"llm": "causal_lm", "reward_model": "classification", "similarity": "embedding"}
+
+Build = Callable[[ModelRunner], Verifier]
+
+
+class JudgeKind:
+    name: ClassVar[str] = "judge"
+
+    @classmethod
+    def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> Verifier:
+        reader = ConfigReader(config)
+        judge_type = reader.str("type", choices=tuple(_TASKS))
+        settings = context.resources.settings.get("judge", {}) or {}
+        backend = read_backend_config(reader, _TASKS[judge_type], settings)
+        build = _read_judge(judge_type, reader, backend)
+        reader.finish()
+        return build(shared_runner(context.resources, backend))
+
+
+def _read_judge(judge_type: str, reader: ConfigReader, backend: BackendConfig) -> Build:
+    if judge_type == "llm":
+        llm = read_llm_config(reader, backend)
+        return lambda runner: LLMJudge(llm, runner)
+    if backend.backend == "openai" and judge_type == "reward_model":
+        raise reader.error("backend", "reward_model needs an in-process backend (transformers or vllm)")
+    if judge_type == "reward_model":
+        reward = read_reward_model_config(reader)
+        return lambda runner: RewardModelJudge(reward, runner)
+    similarity = read_similarity_config(reader)
+    return lambda runner: SimilarityJudge(similarity, runner)

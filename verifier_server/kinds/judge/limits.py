@@ -1,0 +1,58 @@
+"""Per-backend call limits: how many calls run at once and how fast they start.
+
+Hosted APIs bill and throttle per request, a GPU has room for a fixed number of
+concurrent batches; both limits belong to the shared backend, not to a verifier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+
+class RateLimiter:
+    """Spaces call starts at least ``1 / per_second`` apart (no bursts).
+
+    A strict spacing is what providers' per-second limits actually enforce; a
+    bucket that allowed bursts would earn 429s and then retries.
+    """
+
+    def __init__(self, per_second: float) -> None:
+        self._interval_s = 1.0 / per_second
+        self._next_slot = 0.0
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_slot)
+        self._next_slot = slot + self._interval_s
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class CallLimits:
+    """A concurrency cap and an optional rate limit, used as ``async with limits:``."""
+
+    def __init__(self, max_concurrency: int, max_requests_per_second: float | None) -> None:
+        self.max_concurrency = max_concurrency
+        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._rate = RateLimiter(max_requests_per_second) if max_requests_per_second else None
+        self.in_flight = 0
+        self.peak_in_flight = 0
+
+    async def __aenter__(self) -> None:
+        await self._semaphore.acquire()
+        try:
+            if self._rate is not None:
+                await self._rate.acquire()
+        except BaseException:
+            self._semaphore.release()
+            raise
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.in_flight -= 1
+        self._semaphore.release()
