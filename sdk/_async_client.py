@@ -68,7 +68,8 @@ class AsyncVerifierClient(BaseClient):
     ) -> list[ScoreResult]:
         """Score a batch; one result per completion, in order. See ``VerifierClient.score``."""
         stub = self._ensure_stub()
-        requests = self.score_requests(verifier, completions, prompts, references, completion_ids)
+        plan = self.plan_score(verifier, completions, prompts, references, completion_ids)
+        requests = plan.requests
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
         gate = asyncio.Semaphore(self.max_concurrent_chunks)
@@ -78,7 +79,7 @@ class AsyncVerifierClient(BaseClient):
                 return await self._call_until(stub.Score, request, deadline, metadata, retry=True)
 
         responses = await asyncio.gather(*(send(request) for request in requests))
-        return [_convert.result_from_proto(r) for response in responses for r in response.results]
+        return plan.results(responses)
 
     # -- registry -------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -23,7 +23,7 @@ import grpc
 from protos.verifier.v1 import verifier_pb2 as pb
 from sdk import _convert
 from sdk._errors import InputError, RPCError, StatusCode, error_for
-from sdk._types import VerifierSpec
+from sdk._types import Outcome, ScoreResult, VerifierSpec
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 REQUEST_ID_HEADER = "x-request-id"
@@ -72,6 +72,39 @@ class TLSConfig:
             private_key=read(self.client_key_file),
             certificate_chain=read(self.client_cert_file),
         )
+
+
+@dataclass
+class ScorePlan:
+    """The requests for one ``score`` call and how their results map back to the caller's batch."""
+
+    count: int
+    requests: list[pb.ScoreRequest] = field(default_factory=list)
+    positions: list[list[int]] = field(default_factory=list)
+    """For each request, the batch index of each of its samples."""
+    refused: dict[int, ScoreResult] = field(default_factory=dict)
+    """Samples answered ``invalid_input`` without sending them (not encodable)."""
+
+    def add(self, request: pb.ScoreRequest, positions: list[int]) -> None:
+        self.requests.append(request)
+        self.positions.append(positions)
+
+    def results(self, responses: Sequence[pb.ScoreResponse]) -> list[ScoreResult]:
+        """One result per sample of the caller's batch, in its order."""
+        results: list[ScoreResult | None] = [None] * self.count
+        for index, result in self.refused.items():
+            results[index] = result
+        for positions, response in zip(self.positions, responses, strict=True):
+            if len(response.results) != len(positions):
+                raise RPCError(
+                    StatusCode.INTERNAL, f"server returned {len(response.results)} results for {len(positions)} samples"
+                )
+            for message in response.results:
+                results[positions[message.index]] = _convert.result_from_proto(message)
+        missing = [index for index, result in enumerate(results) if result is None]
+        if missing:
+            raise RPCError(StatusCode.INTERNAL, f"server returned no result for sample(s) {missing[:10]}")
+        return results  # type: ignore[return-value]  # every position was filled above
 
 
 class BaseClient:
@@ -140,38 +173,41 @@ class BaseClient:
 
     # -- requests -----------------------------------------------------------------
 
-    def score_requests(
+    def plan_score(
         self,
         verifier: VerifierTarget,
         completions: Sequence[Any],
         prompts: Sequence[Any] | None,
         references: Sequence[Mapping[str, Any] | None] | None,
         completion_ids: Sequence[Sequence[int] | None] | None,
-    ) -> list[pb.ScoreRequest]:
-        """The batch as one or more requests, each under the message limit, in order."""
+    ) -> ScorePlan:
+        """The batch as one or more requests, each under the message and sample limits, in order.
+
+        Samples that cannot be encoded are not sent; the plan answers them ``invalid_input``.
+        """
         if isinstance(completions, str):
             raise InputError("completions must be a list of completions, not one string")
-        samples = _convert.build_samples(completions, prompts, references, completion_ids)
+        plan = ScorePlan(count=len(completions))
         budget = self.max_message_bytes // 2  # headroom for framing and the response
-        requests: list[pb.ScoreRequest] = []
         chunk: list[pb.Sample] = []
+        positions: list[int] = []
         chunk_bytes = 0
-        offset = 0
-        for sample in samples:
+        for index, sample in enumerate(_convert.build_samples(completions, prompts, references, completion_ids)):
+            if isinstance(sample, str):
+                plan.refused[index] = ScoreResult(score=None, outcome=Outcome.INVALID_INPUT, reason=sample)
+                continue
             size = sample.ByteSize() + 8
             if size > budget:
-                raise InputError(
-                    f"sample {offset + len(chunk)} is {size} bytes, over the {budget}-byte per-request budget"
-                )
+                raise InputError(f"sample {index} is {size} bytes, over the {budget}-byte per-request budget")
             if chunk and (len(chunk) >= self.max_chunk_samples or chunk_bytes + size > budget):
-                requests.append(self._score_request(verifier, chunk, offset))
-                offset += len(chunk)
-                chunk, chunk_bytes = [], 0
+                plan.add(self._score_request(verifier, chunk, positions[0]), positions)
+                chunk, positions, chunk_bytes = [], [], 0
             chunk.append(sample)
+            positions.append(index)
             chunk_bytes += size
-        if chunk or not requests:
-            requests.append(self._score_request(verifier, chunk, offset))
-        return requests
+        if chunk or not plan.requests:
+            plan.add(self._score_request(verifier, chunk, positions[0] if positions else 0), positions)
+        return plan
 
     def _score_request(self, verifier: VerifierTarget, samples: list[pb.Sample], offset: int) -> pb.ScoreRequest:
         request = pb.ScoreRequest(samples=samples, index_offset=offset)

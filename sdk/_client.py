@@ -55,7 +55,8 @@ class VerifierClient(BaseClient):
         Batches above the message limit are sent as several requests, several at a
         time, sharing one deadline (``timeout_s``, default the client's).
         """
-        requests = self.score_requests(verifier, completions, prompts, references, completion_ids)
+        plan = self.plan_score(verifier, completions, prompts, references, completion_ids)
+        requests = plan.requests
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
         responses: list[pb.ScoreResponse | None] = [None] * len(requests)
@@ -72,7 +73,7 @@ class VerifierClient(BaseClient):
                     responses[i] = self._retry_after_failure(
                         self._stub.Score, requests[i], self.translate(error), deadline, metadata
                     )
-        return [_convert.result_from_proto(r) for response in responses if response for r in response.results]
+        return plan.results([response for response in responses if response is not None])
 
     # -- registry -------------------------------------------------------------------
 

@@ -52,32 +52,55 @@ def build_samples(
     prompts: Sequence[Any] | None,
     references: Sequence[Mapping[str, Any] | None] | None,
     completion_ids: Sequence[Sequence[int] | None] | None,
-) -> list[pb.Sample]:
-    """One Sample per completion; per-sample columns must match its length."""
+) -> list[pb.Sample | str]:
+    """One Sample per completion, or the reason it cannot be encoded.
+
+    Per-sample columns must match the completions' length (else ``InputError``: the
+    batch as a whole is wrong). A single value that cannot be sent (a completion that
+    is neither text nor chat messages, a reference that is not a mapping) is answered
+    by its reason instead, so that sample alone comes back ``invalid_input``.
+    """
     count = len(completions)
     for name, column in (("prompts", prompts), ("references", references), ("completion_ids", completion_ids)):
         if column is not None and len(column) != count:
             raise InputError(f"{name} has {len(column)} items but completions has {count}")
-    samples = []
+    samples: list[pb.Sample | str] = []
     for i in range(count):
-        sample = pb.Sample()
-        completion = completions[i]
-        if isinstance(completion, str):
-            sample.completion.text = completion
-        elif completion is not None:
-            sample.completion.CopyFrom(content(completion, "completions", i))
-        if prompts is not None and prompts[i] is not None:
-            prompt = prompts[i]
-            if isinstance(prompt, str):
-                sample.prompt.text = prompt
-            else:
-                sample.prompt.CopyFrom(content(prompt, "prompts", i))
-        if references is not None and references[i]:
-            sample.reference_json = _reference_json(references[i], i)
-        if completion_ids is not None and completion_ids[i] is not None:
-            sample.completion_ids.extend(int(t) for t in completion_ids[i])  # type: ignore[union-attr]
-        samples.append(sample)
+        try:
+            samples.append(
+                _sample(
+                    i,
+                    completions[i],
+                    None if prompts is None else prompts[i],
+                    None if references is None else references[i],
+                    None if completion_ids is None else completion_ids[i],
+                )
+            )
+        except InputError as problem:
+            samples.append(str(problem))
     return samples
+
+
+def _sample(index: int, completion: Any, prompt: Any, reference: Any, ids: Sequence[int] | None) -> pb.Sample:
+    sample = pb.Sample()
+    if isinstance(completion, str):
+        sample.completion.text = completion
+    elif completion is not None:
+        sample.completion.CopyFrom(content(completion, "completions", index))
+    if isinstance(prompt, str):
+        sample.prompt.text = prompt
+    elif prompt is not None:
+        sample.prompt.CopyFrom(content(prompt, "prompts", index))
+    if reference is not None:
+        encoded = _reference_json(reference, index)
+        if encoded != "{}":
+            sample.reference_json = encoded
+    if ids is not None:
+        try:
+            sample.completion_ids.extend(int(t) for t in ids)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"completion_ids[{index}] must be a list of token ids ({exc})") from None
+    return sample
 
 
 def _reference_json(reference: Any, index: int) -> str:
