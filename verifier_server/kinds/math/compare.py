@@ -87,7 +87,7 @@ def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, s
     """Whether two parsed objects are the same mathematical answer, and which rule decided."""
     if gold == answer:
         return True, "structural"
-    if options.equation_as_value:
+    if options.equation_as_value and isinstance(gold, sympy.Eq) != isinstance(answer, sympy.Eq):
         gold_value, answer_value = _assigned_value(gold), _assigned_value(answer)
         if (gold_value is not None) != (answer_value is not None):
             return equivalent(
@@ -126,18 +126,20 @@ def _numbers_equal(gold: sympy.Expr, answer: sympy.Expr, tol: Tolerance) -> bool
         return False
     if gold.is_infinite or answer.is_infinite:
         return bool(sympy.simplify(gold - answer) == 0) if gold.is_infinite and answer.is_infinite else False
-    g = complex(sympy.N(gold, _PRECISION))
-    a = complex(sympy.N(answer, _PRECISION))
+    g_value, a_value = sympy.N(gold, _PRECISION), sympy.N(answer, _PRECISION)
     inexact = gold.has(sympy.Float) or answer.has(sympy.Float) or _is_percent(gold) or _is_percent(answer)
     if inexact:
+        g, a = complex(g_value), complex(a_value)
         return values_close(g.real, a.real, tol) and values_close(g.imag, a.imag, tol)
-    # Both exact: equal unless they differ beyond evaluation noise, relative to their size.
-    if g == a:
+    # Both exact: compare at 60 significant digits, relative to their size (never absolute:
+    # 2^-99 and 2^-98 differ by a factor of two however small both are).
+    diff = abs(sympy.N(gold - answer, _PRECISION))
+    scale = max(abs(g_value), abs(a_value))
+    if diff == 0 or (scale != 0 and diff <= scale * sympy.Float("1e-45")):
         return True
-    scale = max(abs(g), abs(a))
-    if abs(g - a) > 1e-12 * scale:
+    if diff > scale * sympy.Float("1e-30"):
         return False
-    return bool(sympy.simplify(gold - answer) == 0) or abs(g - a) <= 1e-40 * scale
+    return bool(sympy.simplify(gold - answer) == 0)
 
 
 def _is_percent(x: sympy.Expr) -> bool:

@@ -184,11 +184,22 @@ def _bold(text: str) -> str | None:
     return _strip_math_delims(inner.strip().rstrip("."))
 
 
+_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
+_PROSE_RE = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
+
+
 def _last_line(text: str) -> str | None:
+    """The last non-empty line if it reads as math: its last math span, or the line when it is not prose."""
     for line in reversed(text[-_TAIL_CHARS:].splitlines()):
         line = line.strip()
-        if line:
-            return _strip_math_delims(line.rstrip("."))
+        if not line:
+            continue
+        spans = _MATH_SPAN_RE.findall(line)
+        if spans:
+            return next(part for part in spans[-1] if part)
+        if _PROSE_RE.search(line):
+            return None
+        return _strip_math_delims(line.rstrip("."))
     return None
 
 

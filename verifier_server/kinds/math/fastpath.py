@@ -7,9 +7,14 @@ ways. Anything else returns None and goes to a worker.
 
 from __future__ import annotations
 
+import re
+
 from verifier_server.kinds.math.compare import CompareOptions, Verdict
 from verifier_server.kinds.math.normalize import answer_choice, gold_choice
 from verifier_server.kinds.math.numeric import numbers_close, parse_simple
+
+_WORDS_RE = re.compile(r"^[A-Za-z]{2,}(?: [A-Za-z]+)*$")
+"""A word answer (``yes``, ``East``): compared as text, case-insensitively, never as a product of symbols."""
 
 
 def fast_verdict(gold_norm: str, answer_norm: str, options: CompareOptions) -> Verdict | None:
@@ -23,6 +28,9 @@ def fast_verdict(gold_norm: str, answer_norm: str, options: CompareOptions) -> V
         return Verdict(same, "choice", "" if same else "not equal", letter, picked)
     if gold_norm == answer_norm:
         return Verdict(True, "exact", "", gold_norm, answer_norm)
+    if _WORDS_RE.match(gold_norm) and _WORDS_RE.match(answer_norm):
+        same = gold_norm.lower() == answer_norm.lower()
+        return Verdict(same, "text", "" if same else "not equal (compared as text)", gold_norm, answer_norm)
     gold_number = parse_simple(gold_norm)
     if gold_number is None:
         return None
