@@ -8,7 +8,7 @@ background loop), and using the client from another loop fails with a clear mess
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -80,6 +80,34 @@ class AsyncVerifierClient(BaseClient):
 
         responses = await asyncio.gather(*(send(request) for request in requests))
         return plan.results(responses)
+
+    async def score_stream(
+        self,
+        verifier: VerifierTarget,
+        completions: Sequence[Any],
+        prompts: Sequence[Any] | None = None,
+        references: Sequence[Mapping[str, Any] | None] | None = None,
+        completion_ids: Sequence[Sequence[int] | None] | None = None,
+        *,
+        timeout_s: float | None = None,
+        request_id: str | None = None,
+    ) -> AsyncIterator[tuple[int, ScoreResult]]:
+        """Yield ``(index, result)`` as each sample is scored. See ``VerifierClient.score_stream``."""
+        stub = self._ensure_stub()
+        plan = self.plan_score(verifier, completions, prompts, references, completion_ids)
+        deadline = self.deadline(timeout_s)
+        metadata = self.metadata(request_id)
+        for item in plan.refused.items():
+            yield item
+        for request, positions in zip(plan.requests, plan.positions, strict=True):
+            if not positions:
+                continue
+            try:
+                call = stub.ScoreStream(request, timeout=self.remaining_s(deadline), metadata=metadata)
+                async for message in call:
+                    yield positions[message.index], _convert.result_from_proto(message)
+            except grpc.RpcError as error:
+                raise self.translate(error) from None
 
     # -- registry -------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -74,6 +74,36 @@ class VerifierClient(BaseClient):
                         self._stub.Score, requests[i], self.translate(error), deadline, metadata
                     )
         return plan.results([response for response in responses if response is not None])
+
+    def score_stream(
+        self,
+        verifier: VerifierTarget,
+        completions: Sequence[Any],
+        prompts: Sequence[Any] | None = None,
+        references: Sequence[Mapping[str, Any] | None] | None = None,
+        completion_ids: Sequence[Sequence[int] | None] | None = None,
+        *,
+        timeout_s: float | None = None,
+        request_id: str | None = None,
+    ) -> Iterator[tuple[int, ScoreResult]]:
+        """Yield ``(index, result)`` as each sample is scored (completion order, not input order).
+
+        Chunks are streamed one after another; indices are positions in ``completions``.
+        Not retried once results have started to arrive, so none is ever yielded twice.
+        """
+        plan = self.plan_score(verifier, completions, prompts, references, completion_ids)
+        deadline = self.deadline(timeout_s)
+        metadata = self.metadata(request_id)
+        yield from plan.refused.items()
+        for request, positions in zip(plan.requests, plan.positions, strict=True):
+            if not positions:
+                continue
+            try:
+                call = self._stub.ScoreStream(request, timeout=self.remaining_s(deadline), metadata=metadata)
+                for message in call:
+                    yield positions[message.index], _convert.result_from_proto(message)
+            except grpc.RpcError as error:
+                raise self.translate(error) from None
 
     # -- registry -------------------------------------------------------------------
 
