@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sdk import VerifierClient
-from verifier_server.testing import ServerProcess, start_server_process
-
-StartServer = Callable[..., ServerProcess]
+from verifier_server.testing import ServerProcess, StartServer, start_server_process
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from conftest import StartServer
 from sdk import (
     NotFoundError,
     PermissionDeniedError,
@@ -21,7 +20,7 @@ from sdk import (
     VerifierClient,
     specs,
 )
-from verifier_server.testing import ServerProcess
+from verifier_server.testing import ServerProcess, StartServer
 
 ADMIN_TOKEN = "admin-secret-7f3a"
 SCORE_TOKEN = "score-secret-91bc"

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from conftest import StartServer
 from sdk import (
     AlreadyExistsError,
     AsyncVerifierClient,
@@ -29,7 +28,7 @@ from sdk import (
     VerifierClient,
     specs,
 )
-from verifier_server.testing import ServerProcess
+from verifier_server.testing import ServerProcess, StartServer
 
 GOOD = "<think>because</think><answer>4</answer>"
 BAD = "the answer is 4"

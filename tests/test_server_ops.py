@@ -12,11 +12,10 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from conftest import StartServer
 from sdk import Outcome, ServerUnavailableError, VerifierClient, specs
 from verifier_server.config import load_config
 from verifier_server.errors import InvalidArgument
-from verifier_server.testing import ServerProcess
+from verifier_server.testing import ServerProcess, StartServer
 
 
 def test_health_check_reports_serving(verifier_server: ServerProcess):

@@ -13,12 +13,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+StartServer = Callable[..., "ServerProcess"]
+"""The ``start_server`` test fixture: starts a dedicated server (kwargs of ``start_server_process``)."""
 
 
 @dataclass

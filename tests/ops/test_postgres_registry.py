@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from conftest import StartServer
+from verifier_server.testing import StartServer
 from sdk import NotFoundError, VerifierClient, specs
 from verifier_server.domain import VerifierRef, VerifierSpec
 from verifier_server.errors import InvalidArgument
