@@ -1,0 +1,136 @@
+"""UNSAFE development backend: runs programs as plain host subprocesses, with rlimits and a temp dir only.
+
+No namespaces, no seccomp, no filesystem or network isolation: a program can read and
+write anything the server can. It exists so the service can be developed on machines
+without bubblewrap or Docker, is only reachable by its loud name, and logs a warning
+every time it is opened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import resource
+import signal
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ._io import CappedReader, feed
+from ._layout import sandbox_env
+from ._outcome import RawOutcome, classify
+from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, sandbox_error
+from .bwrap import NO_RLIMIT_AS
+from .languages import LANGUAGES, host_languages
+
+log = logging.getLogger(__name__)
+
+
+class UnsafeLocalSandbox:
+    """Host subprocesses in a session of their own; see the module docstring for why this is unsafe."""
+
+    name = "unsafe-local"
+
+    def __init__(self, *, concurrency: int | None = None) -> None:
+        log.warning("UNSAFE sandbox backend 'unsafe-local' opened: untrusted code runs WITHOUT isolation. "
+                    "Use it for local development only.")
+        self._sem = asyncio.Semaphore(concurrency or 2 * (os.cpu_count() or 1))
+        self._languages = host_languages()
+
+    def languages(self) -> list[str]:
+        return list(self._languages)
+
+    async def run(self, job: Job) -> Execution:
+        recipe = LANGUAGES.get(job.language)
+        if recipe is None or job.language not in self._languages:
+            return sandbox_error(f"language {job.language!r} is not available", self.name)
+        entry = job.entrypoint or recipe.default_entrypoint
+        async with self._sem:
+            with tempfile.TemporaryDirectory(prefix="sbx-unsafe-") as work:
+                for rel, content in job.file_bytes().items():
+                    path = Path(work, rel)
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(content)
+                compile_output = ""
+                if recipe.compile and job.command is None:
+                    comp = await self._phase(work, recipe.argv(recipe.compile, entry),
+                                             job.compile_limits or DEFAULT_COMPILE_LIMITS, b"", job)
+                    compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
+                    if comp.status is not ExecStatus.OK:
+                        return Execution(ExecStatus.COMPILE_ERROR, comp.exit_code, comp.signal, b"", b"", False,
+                                         False, comp.wall_time_s, comp.cpu_time_s, None,
+                                         compile_output=compile_output, reason=f"compile failed: {comp.reason}",
+                                         backend=self.name)
+                argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
+                result = await self._phase(work, argv, job.limits, job.stdin_bytes, job)
+                return Execution(**{**result.__dict__, "compile_output": compile_output})
+
+    async def _phase(self, work: str, argv: list[str], limits: Limits, stdin: bytes, job: Job) -> Execution:
+        raw = RawOutcome()
+        started = time.monotonic()
+        env = dict(sandbox_env(dict(job.env)), HOME=work, TMPDIR=work)
+        (in_r, in_w), (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe(), os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=work, env=env, stdin=in_r, stdout=out_w, stderr=err_w, start_new_session=True,
+                preexec_fn=_limit(limits, job.language))
+        except OSError as exc:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            return sandbox_error(f"could not start {argv[0]}: {exc}", self.name)
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+
+        def kill() -> None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        def overflow() -> None:
+            raw.output_overflow = True
+            kill()
+
+        out = CappedReader(out_r, limits.output_bytes, overflow)
+        err = CappedReader(err_r, limits.output_bytes, overflow)
+        feeder = asyncio.ensure_future(feed(in_w, stdin))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        try:
+            try:
+                await asyncio.wait_for(proc.wait(), timeout=limits.wall_time_s)
+            except TimeoutError:
+                raw.wall_timeout = True
+                kill()
+                await proc.wait()
+            kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(out.done, err.done), timeout=2.0)
+        except BaseException:
+            kill()
+            raise
+        finally:
+            out.close()
+            err.close()
+            feeder.cancel()
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        raw.cpu_time_s = max(0.0, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime))
+        rc = proc.returncode
+        raw.signal, raw.exit_code = (-rc, None) if rc is not None and rc < 0 else (None, rc)
+        status, reason = classify(raw, limits)
+        return Execution(status, raw.exit_code, raw.signal, out.data, err.data, out.truncated, err.truncated,
+                         time.monotonic() - started, raw.cpu_time_s, None, reason=reason, backend=self.name)
+
+
+def _limit(limits: Limits, language: str) -> Callable[[], None]:
+    def child() -> None:
+        cpu = max(1, int(limits.cpu_time_s + 0.999))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if language not in NO_RLIMIT_AS:
+            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+
+    return child
