@@ -31,11 +31,13 @@ Pair = tuple[str, str]
 
 
 def shared_pool(context: BuildContext) -> MathPool:
-    """The server's one math pool (``settings.math.workers``, default every core)."""
-    settings: Mapping[str, Any] = context.resources.settings.get("math", {}) or {}
+    """The server's one math pool: ``[kinds.math] workers``, else the server's ``workers``; 0 means every core."""
+    all_settings = context.resources.settings
+    settings: Mapping[str, Any] = all_settings.get("math", {}) or {}
 
     def create() -> MathPool:
-        return MathPool(settings.get("workers"), start_method=settings.get("start_method", "forkserver"))
+        size = settings.get("workers") or all_settings.get("workers") or None
+        return MathPool(size, start_method=settings.get("start_method", "forkserver"))
 
     return context.resources.get_or_create("math.pool", create, close=lambda pool: pool.aclose())
 

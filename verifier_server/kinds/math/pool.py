@@ -94,7 +94,9 @@ class MathPool:
         self._lock = threading.Lock()
         self._closed = False
         self.kills = 0
-        """Workers killed for running past a deadline (for tests and metrics)."""
+        """Workers killed for running past a deadline or found dead (for tests and metrics)."""
+        self.pairs_sent = 0
+        """(gold, answer) pairs handed to workers, resends excluded (for tests and metrics)."""
 
     async def run_chunk(
         self, options: CompareOptions, golds: Sequence[GoldTask], pairs: Sequence[PairTask], timeout_s: float
@@ -102,6 +104,7 @@ class MathPool:
         """Judge ``pairs`` (after parsing their ``golds``); each task gets ``timeout_s`` on its own."""
         if self._closed:
             raise RuntimeError("math worker pool is closed")
+        self.pairs_sent += len(pairs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._run_chunk_blocking, options, golds, pairs, timeout_s)
 
