@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -20,9 +21,11 @@ class CountingModel:
     def __init__(self, release: asyncio.Event | None = None) -> None:
         self.batches: list[list[Hashable]] = []
         self.release = release
+        self.started = asyncio.Event()
 
     async def __call__(self, items: list[Hashable]) -> Sequence[Any]:
         self.batches.append(list(items))
+        self.started.set()
         if self.release is not None:
             await self.release.wait()
         if "boom" in items:
@@ -43,8 +46,7 @@ async def test_a_busy_model_lets_the_next_batch_fill_up() -> None:
     model = CountingModel(release)
     batcher = DynamicBatcher(model, max_batch_size=64, max_wait_s=0.0, gate=CallLimits(1, None))
     first = asyncio.ensure_future(batcher.submit(0))
-    while not model.batches:  # the first batch leaves alone and holds the only slot
-        await asyncio.sleep(0)
+    await model.started.wait()  # the first batch leaves alone and holds the only slot
     rest = [asyncio.ensure_future(batcher.submit(i)) for i in range(1, 30)]
     await asyncio.sleep(0.01)
     release.set()
@@ -108,5 +110,5 @@ async def test_rate_limiter_spaces_call_starts() -> None:
     for _ in range(4):
         await limiter.acquire()
         starts.append(loop.time())
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 0.019  # a lower bound the limiter guarantees, not a speed claim
