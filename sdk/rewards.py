@@ -65,7 +65,10 @@ class _RewardBase:
         self._skipped_columns: set[str] = set()
 
     def _references(self, count: int, columns: Mapping[str, Any]) -> list[dict[str, Any]]:
-        wanted = self.reference_columns or [key for key in columns if key not in TRAINER_KEYWORDS]
+        if self.reference_columns is not None:  # an empty selection means "send no references"
+            wanted: Sequence[str] = self.reference_columns
+        else:
+            wanted = [key for key in columns if key not in TRAINER_KEYWORDS]
         references: list[dict[str, Any]] = [{} for _ in range(count)]
         for key in wanted:
             values = columns.get(key)
