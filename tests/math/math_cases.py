@@ -24,6 +24,7 @@ def _b(x: str) -> str:
 
 
 C = Case
+_M = "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"
 CASES: list[Case] = [
     # -- integers and plain numbers ------------------------------------------------------
     C("number", "42", _b("42"), True),
@@ -182,10 +183,15 @@ CASES: list[Case] = [
     C("inequalities", "-1<x<3", _b("-1<x\\le 3"), False),
     C("inequalities", "x<5", _b("x<6"), False),
     # -- matrices ------------------------------------------------------------------------------
-    C("matrices", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", _b("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"), True),
-    C("matrices", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", _b("\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}"), True),
-    C("matrices", "\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}", _b("\\begin{pmatrix}1&2\\\\4&3\\end{pmatrix}"), False),
-    C("matrices", "\\begin{pmatrix}\\frac{1}{2}\\\\0\\end{pmatrix}", _b("\\begin{pmatrix}0.5\\\\0\\end{pmatrix}"), True),
+    C("matrices", _M, _b("\\begin{pmatrix}1&2\\\\3&4\\end{pmatrix}"), True),
+    C("matrices", _M, _b("\\begin{bmatrix}1&2\\\\3&4\\end{bmatrix}"), True),
+    C("matrices", _M, _b("\\begin{pmatrix}1&2\\\\4&3\\end{pmatrix}"), False),
+    C(
+        "matrices",
+        "\\begin{pmatrix}\\frac{1}{2}\\\\0\\end{pmatrix}",
+        _b("\\begin{pmatrix}0.5\\\\0\\end{pmatrix}"),
+        True,
+    ),
     C("matrices", "\\begin{pmatrix}1\\\\2\\end{pmatrix}", _b("\\begin{pmatrix}1&2\\end{pmatrix}"), False),
     # -- complex numbers -----------------------------------------------------------------------
     C("complex", "3+4i", _b("3+4i"), True),

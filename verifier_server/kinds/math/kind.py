@@ -162,10 +162,7 @@ class MathVerifier:
             return {}
         chunks = self._chunks(pairs)
         outcomes = await asyncio.gather(
-            *(
-                self.pool.run_chunk(self.config.compare, golds, tasks, self.config.timeout_s)
-                for golds, tasks in chunks
-            )
+            *(self.pool.run_chunk(self.config.compare, golds, tasks, self.config.timeout_s) for golds, tasks in chunks)
         )
         return _collect(pairs, outcomes)
 

@@ -29,7 +29,8 @@ _UNIT_TAIL_RE = re.compile(
     r"\s+(?:[a-zA-Z]+\.?(?:\^\{?\d\}?)?\s*(?:per\s+|/\s*)?)+$"
 )
 _KNOWN_UNITS = (
-    "cm|mm|km|m|kg|g|mg|s|sec|min|h|hr|hrs|hours|ml|l|in|ft|yd|mi|mph|units|sq|lb|lbs|oz|cents|dollars|meters|inches|feet"
+    "cm|mm|km|m|kg|g|mg|s|sec|min|h|hr|hrs|hours|ml|l|in|ft|yd|mi|mph|units|sq|lb|lbs|oz"
+    "|cents|dollars|meters|inches|feet"
 )
 _UNIT_NOSPACE_RE = re.compile(rf"^(?P<num>[+-]?\d+(?:\.\d+)?)(?:{_KNOWN_UNITS})(?:\^\{{?\d\}}?)?$")
 
