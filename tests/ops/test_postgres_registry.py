@@ -7,12 +7,12 @@ import threading
 
 import pytest
 
-from verifier_server.testing import StartServer
 from sdk import NotFoundError, VerifierClient, specs
 from verifier_server.domain import VerifierRef, VerifierSpec
 from verifier_server.errors import InvalidArgument
 from verifier_server.registry import open_registry
 from verifier_server.registry.postgres import PostgresRegistry
+from verifier_server.testing import StartServer
 
 pytestmark = pytest.mark.postgres
 

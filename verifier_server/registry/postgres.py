@@ -145,8 +145,7 @@ class PostgresRegistry:
                 sql = f"SELECT {_COLUMNS} FROM verifiers WHERE NOT deleted ORDER BY name, version"
             else:
                 sql = (
-                    f"SELECT DISTINCT ON (name) {_COLUMNS} FROM verifiers WHERE NOT deleted"
-                    " ORDER BY name, version DESC"
+                    f"SELECT DISTINCT ON (name) {_COLUMNS} FROM verifiers WHERE NOT deleted ORDER BY name, version DESC"
                 )
             cursor = await conn.execute(sql)
             return await cursor.fetchall()
