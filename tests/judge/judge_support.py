@@ -221,7 +221,7 @@ def make_app(state: FakeOpenAI, answers: ModelAnswers) -> Any:
         if fault == "shape":
             return web.json_response({"choices": []})
         if fault == "slow":
-            await asyncio.sleep(5)
+            await asyncio.sleep(1)
         return None
 
     def chat_text(body: dict[str, Any]) -> str:

@@ -194,8 +194,9 @@ def _first_token_reader(labels: tuple[str, ...]) -> Callable[[Any], dict[str, fl
         top = data["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
         found: dict[str, list[float]] = {}
         for entry in top:
-            found.setdefault(str(entry["token"]).strip(), []).append(float(entry["logprob"]))
-        return {label: _logsumexp(found.get(label.strip(), [])) for label in labels}
+            # "Yes", " yes" and "YES" are one verdict spelled differently: merge them
+            found.setdefault(str(entry["token"]).strip().lower(), []).append(float(entry["logprob"]))
+        return {label: _logsumexp(found.get(label.strip().lower(), [])) for label in labels}
 
     return read
 
