@@ -46,8 +46,10 @@ async def test_pathological_items_do_not_sink_the_batch(make_verifier: Make) -> 
 async def test_a_timeout_kills_only_the_item_in_flight(make_verifier: Make) -> None:
     """One chunk holds every pair; the tower in the middle times out, the rest come back scored."""
     verifier = make_verifier({"timeout_s": 1.0, "chunk_size": 1000})
-    completions = [f"\\boxed{{(x+{i})^2}}" for i in range(6)] + [TOWER] + [f"\\boxed{{(x+{i})^2}}" for i in range(6, 12)]
-    golds = [f"x^2+{2 * i}x+{i * i}" for i in range(6)] + ["2"] + [f"x^2+{2 * i}x+{i * i}" for i in range(6, 12)]
+    squares = [f"\\boxed{{(x+{i})^2}}" for i in range(12)]
+    expanded = [f"x^2+{2 * i}x+{i * i}" for i in range(12)]
+    completions = [*squares[:6], TOWER, *squares[6:]]
+    golds = [*expanded[:6], "2", *expanded[6:]]
     kills_before = verifier.pool.kills
     results = await verifier.score_batch(
         [Sample(completion=c, reference={"answer": g}) for c, g in zip(completions, golds, strict=True)]

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 TIMEOUT = "timeout"
 """Marker in chunk results for a task that ran past its deadline (its worker was killed)."""
+_STARTUP_TIMEOUT_S = 120.0
+
 CRASHED = "crashed"
 """Marker for a task whose worker died under it (out of memory, a native crash)."""
 
@@ -57,6 +59,16 @@ class _Worker:
         self.process.start()
         child_conn.close()
         self.conn: Connection = parent_conn
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Block until the worker has imported and warmed up, so start-up never eats an item's deadline."""
+        try:
+            ready = self.conn.poll(timeout_s) and self.conn.recv()[0] == "ready"
+        except (OSError, EOFError):
+            ready = False
+        if not ready:
+            self.kill()
+            raise RuntimeError(f"math worker did not start within {timeout_s:g}s")
 
     def alive(self) -> bool:
         return bool(self.process.is_alive())
@@ -182,6 +194,7 @@ class MathPool:
             with self._lock:
                 self._workers.discard(worker)
         fresh = _Worker(self._context)
+        fresh.wait_ready(_STARTUP_TIMEOUT_S)
         with self._lock:
             self._workers.add(fresh)
         return fresh

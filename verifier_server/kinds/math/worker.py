@@ -26,6 +26,7 @@ Chunk = tuple[CompareOptions, Sequence[GoldTask], Sequence[PairTask]]
 def worker_main(conn: Connection) -> None:
     """Serve chunks until the parent sends None or goes away."""
     parse_math("\\frac{1}{2}")  # warm up the LaTeX grammar before the first deadline starts
+    conn.send(("ready", None, None))
     golds: dict[str, Parsed | None] = {}
     while True:
         try:
