@@ -75,7 +75,9 @@ def test_clients_have_the_same_public_surface():
         assert [(p.name, p.kind, p.default, p.annotation) for p in sync_params] == [
             (p.name, p.kind, p.default, p.annotation) for p in async_params
         ], name
-        if name in vars(VerifierClient):  # I/O methods: blocking on one side, coroutines on the other
+        if name in vars(VerifierClient) and inspect.isgeneratorfunction(sync_method):  # streams
+            assert inspect.isasyncgenfunction(async_method), f"AsyncVerifierClient.{async_method.__name__}"
+        elif name in vars(VerifierClient):  # I/O methods: blocking on one side, coroutines on the other
             assert not inspect.iscoroutinefunction(sync_method), name
             assert inspect.iscoroutinefunction(async_method), f"AsyncVerifierClient.{async_method.__name__}"
         else:  # shared pure logic from the base: literally the same function
