@@ -153,6 +153,11 @@ class BaseClient:
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.max_send_message_length", self.max_message_bytes),
             ("grpc.enable_retries", 0),  # retries are ours, so they respect our deadline and hints
+            # gRPC's own reconnect backoff grows to 120 s: after a server restart of a minute, a
+            # training run's calls would fail fast for minutes more. Keep reconnects within our
+            # retry window instead.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", int(self.retry.max_backoff_s * 1000)),
         ]
         if self._balanced:
             service_config = {

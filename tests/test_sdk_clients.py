@@ -415,3 +415,17 @@ def test_capabilities(client: VerifierClient):
     assert {"format", "composite"} <= set(caps.kinds)
     assert {"think-answer-format", "json-valid"} <= set(caps.builtin_verifiers)
     assert caps.max_samples_per_request > 0 and caps.max_message_bytes > 0
+
+
+def test_client_recovers_after_the_server_restarts(start_server: StartServer, tmp_path: Path):
+    port = free_port()
+    first = start_server(data_dir=tmp_path / "restart", port=port)
+    retry = RetryPolicy(max_attempts=1000, initial_backoff_s=0.05, max_backoff_s=0.5)
+    with VerifierClient(first.address, timeout_s=30, retry=retry) as long_lived:
+        assert long_lived.score("think-answer-format", [GOOD])[0].score == 1.0
+        first.stop()
+        for _ in range(4):  # an outage long enough to grow gRPC's own reconnect backoff
+            with pytest.raises(ServerUnavailableError):
+                long_lived.score("think-answer-format", [GOOD], timeout_s=1.0)
+        start_server(data_dir=tmp_path / "restart", port=port)
+        assert long_lived.score("think-answer-format", [GOOD, BAD], timeout_s=5.0)[1].score == 0.0
