@@ -1,0 +1,87 @@
+"""An OpenRLHF ``reward_func`` backed by a remote verifier (checked against OpenRLHF 0.11.2).
+
+OpenRLHF loads a ``.py`` file given as ``--reward.remote_url`` (older releases:
+``--remote_rm_url``) and calls ``reward_func(queries, prompts, labels)`` from a worker
+thread (``asyncio.to_thread``); 0.11 sends one rollout per call. ``queries`` are the
+decoded prompt + response *with* special tokens, ``prompts`` the templated prompt
+texts, ``labels`` the ``--data.label_key`` column (strings). It expects
+``{"rewards": tensor, "scores": tensor, "extra_logs": {name: tensor}}``: ``rewards``
+drive advantages, ``scores`` dynamic filtering, ``extra_logs`` go to the logger.
+
+Skip value: OpenRLHF has none (one float per rollout), so a sample the verifier could
+not score gets ``failure_reward`` (default 0.0) and ``extra_logs["verified"]`` is 0 for it.
+
+The response is the query minus its prompt prefix, with trailing end-of-turn tokens
+stripped (format verifiers would otherwise see ``<|im_end|>`` after the answer). A
+label that is a JSON object becomes the reference; any other label is ``{"answer": label}``.
+The reward file is two lines, see ``examples/openrlhf_reward.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sdk.adapters._common import AdapterSettings, BatchScorer, score_or_none
+
+END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<eos>", "<end_of_turn>")
+
+
+class RemoteRewardFunc:
+    """Callable as OpenRLHF's ``reward_func``; returns torch tensors (imported on first call)."""
+
+    def __init__(
+        self,
+        verifier: str | None = None,
+        *,
+        target: str | None = None,
+        timeout_s: float | None = None,
+        token: str | None = None,
+        failure_reward: float = 0.0,
+        end_of_turn_tokens: Sequence[str] = END_OF_TURN_TOKENS,
+    ) -> None:
+        self.scorer = BatchScorer(AdapterSettings.from_env(verifier, target, timeout_s, token))
+        self.failure_reward = failure_reward
+        self.end_of_turn_tokens = tuple(end_of_turn_tokens)
+
+    def __call__(self, queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> dict:
+        import torch
+
+        completions = [self.response(query, prompt) for query, prompt in zip(queries, prompts, strict=True)]
+        references = [label_reference(label) for label in labels]
+        scores = [score_or_none(result) for result in self.scorer.score(completions, list(prompts), references)]
+        rewards = torch.tensor([self.failure_reward if s is None else s for s in scores], dtype=torch.float32)
+        verified = torch.tensor([0.0 if s is None else 1.0 for s in scores], dtype=torch.float32)
+        return {"rewards": rewards, "scores": rewards.clone(), "extra_logs": {"verified": verified}}
+
+    def response(self, query: str, prompt: str) -> str:
+        """The generated part of ``query``: after the prompt, without trailing end-of-turn tokens."""
+        text = query[len(prompt) :] if prompt and query.startswith(prompt) else query
+        stripped = True
+        while stripped:
+            stripped = False
+            text = text.rstrip()
+            for token in self.end_of_turn_tokens:
+                if text.endswith(token):
+                    text = text[: -len(token)]
+                    stripped = True
+        return text
+
+
+def label_reference(label: Any) -> dict[str, Any]:
+    if isinstance(label, dict):
+        return label
+    if isinstance(label, str) and label.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(label)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    return {} if label is None else {"answer": label}
+
+
+def reward_func_for(verifier: str | None = None, **options: Any) -> RemoteRewardFunc:
+    """``reward_func = reward_func_for("math", target=...)`` in the file OpenRLHF loads."""
+    return RemoteRewardFunc(verifier, **options)
