@@ -5,7 +5,8 @@ backends. Importing this package imports neither torch nor vLLM.
 """
 
 from verifier_server.kinds.judge.builtins import builtin_specs
+from verifier_server.kinds.judge.config import available_backends
 from verifier_server.kinds.judge.kind import JudgeKind
 from verifier_server.kinds.judge.templates import BUILTIN_TEMPLATES
 
-__all__ = ["BUILTIN_TEMPLATES", "JudgeKind", "builtin_specs"]
+__all__ = ["BUILTIN_TEMPLATES", "JudgeKind", "available_backends", "builtin_specs"]

@@ -115,7 +115,7 @@ def read_backend_config(reader: ConfigReader, task: str, settings: Mapping[str, 
     trust_remote_code = reader.bool("trust_remote_code", False)
     batching = _read_batching(reader, backend, settings)
     openai = _read_openai(reader) if backend == "openai" else None
-    vllm = _read_vllm(reader)
+    vllm = _read_vllm(reader) if backend == "vllm" else VLLMConfig()
     if backend != "openai":
         _check_local_backend(reader, backend, model, allow_download)
     return BackendConfig(
@@ -190,3 +190,9 @@ def _check_local_backend(reader: ConfigReader, backend: str, model: str, allow_d
             f"{model!r} is not a local model directory (no config.json); models load from local paths "
             "unless allow_download is true",
         )
+
+
+def available_backends() -> list[str]:
+    """Backends whose libraries this server has (checked without importing them)."""
+    needs = {"transformers": ("torch", "transformers"), "vllm": ("vllm",), "openai": ("aiohttp",)}
+    return [name for name in BACKENDS if all(importlib.util.find_spec(module) for module in needs[name])]
