@@ -10,6 +10,7 @@ typically a few hundred distinct pairs, most of them decided without sympy.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -205,8 +206,9 @@ def _gold_to_text(gold: Any) -> str:
     return str(gold)
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+")
+
+
 def _clean(text: str) -> str:
-    """Drop NUL and other control bytes that binary garbage brings (they break nothing but logs)."""
-    if text.isprintable():
-        return text
-    return "".join(ch for ch in text if ch.isprintable() or ch in "\n\t")
+    """Drop NUL and other control bytes that binary garbage brings, so details stay printable."""
+    return _CONTROL_RE.sub("", text) if _CONTROL_RE.search(text) else text
