@@ -38,12 +38,13 @@ BWRAP_PROCESS_OVERHEAD = 3
 NO_RLIMIT_AS = frozenset({"javascript", "java", "go", "rust"})
 
 
-def _rlimits(limits: Limits, language: str, cgroup: bool) -> list[tuple[int, int]]:
+def _rlimits(limits: Limits, language: str, cgroup: bool, helpers: int = 2) -> list[tuple[int, int]]:
+    """The rlimits of a phase; `helpers` are sandbox processes running under the program's uid."""
     cpu = math.ceil(limits.cpu_time_s)
     pairs = [
         (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_FSIZE, limits.file_size_bytes),
         (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NPROC, limits.processes + BWRAP_PROCESS_OVERHEAD),
+        (resource.RLIMIT_NPROC, limits.processes + helpers),
         (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0),
     ]
     if not cgroup and language not in NO_RLIMIT_AS:

@@ -36,7 +36,8 @@ from .languages import LANGUAGES
 
 log = logging.getLogger(__name__)
 USER = "65534:65534"
-DEFAULT_IMAGES: dict[str, str] = {"python": DEFAULT_TAG}
+#: The minbase image has bash as well as Python; compiled languages need images with their toolchains.
+DEFAULT_IMAGES: dict[str, str] = {"python": DEFAULT_TAG, "bash": DEFAULT_TAG}
 
 
 def _pool_key(image: str, limits: Limits) -> tuple[Any, ...]:
@@ -83,7 +84,7 @@ class DockerSandbox:
             image, ["sleep", "infinity"], detach=True, user=USER, working_dir="/work",
             network_mode="bridge" if limits.network else "none", read_only=True, cap_drop=["ALL"],
             security_opt=["no-new-privileges"], mem_limit=limits.memory_bytes, memswap_limit=limits.memory_bytes,
-            pids_limit=limits.processes + 2, ipc_mode="private", init=False, environment={},
+            pids_limit=limits.processes + 1,  # + the idle `sleep` (pid 1) ipc_mode="private", init=False, environment={},
             tmpfs={"/work": tmpfs_opts, "/tmp": f"size={limits.workdir_bytes},mode=1777,nosuid,nodev"},
             ulimits=[Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
                      Ulimit(name="fsize", soft=limits.file_size_bytes, hard=limits.file_size_bytes),

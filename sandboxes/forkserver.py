@@ -116,7 +116,7 @@ class ForkServer:
             return sandbox_error("the fork server needs cgroups", self.name)
         cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD)
         header = {"uid": slot.uid, "gid": slot.gid, "mode": "python", "workdir_bytes": limits.workdir_bytes,
-                  "inodes": 16384, "rlimits": _rlimits(limits, job.language, cgroup=True)}
+                  "inodes": 16384, "rlimits": _rlimits(limits, job.language, cgroup=True, helpers=0)}
         payload = marshal.dumps({"files": job.file_bytes(), "entry": entry, "args": [],
                                  "env": sandbox_env(dict(job.env)), "argv": []})
         pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status

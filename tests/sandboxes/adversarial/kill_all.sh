@@ -1,0 +1,3 @@
+sleep 1000 &
+kill -9 -1
+echo survived

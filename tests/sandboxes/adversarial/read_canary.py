@@ -1,0 +1,4 @@
+try:
+    print("ESCAPED", open("@@CANARY_PATH@@").read())
+except OSError as exc:
+    print("blocked", exc)
