@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build the server image without a registry: bootstrap a Debian base with debootstrap
+# (once; `docker import`ed as verifier-base:bookworm), build a wheelhouse of the project
+# and its dependencies on the host, then `docker build` deploy/Dockerfile.
+#
+#   deploy/build_image.sh [TAG]        default TAG: verifier-server:dev
+#   BASE_IMAGE=... MIRROR=... PYTHON=... deploy/build_image.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TAG="${1:-verifier-server:dev}"
+BASE_IMAGE="${BASE_IMAGE:-verifier-base:bookworm}"
+PYTHON="${PYTHON:-${ROOT}/.venv/bin/python}"
+MIRROR="${MIRROR:-$(grep -hoE 'https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1)}"
+MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+
+for tool in docker "${PYTHON}"; do
+    command -v "${tool}" >/dev/null || { echo "build_image.sh: ${tool} not found" >&2; exit 3; }
+done
+docker info >/dev/null 2>&1 || { echo "build_image.sh: no Docker engine reachable" >&2; exit 3; }
+
+if ! docker image inspect "${BASE_IMAGE}" >/dev/null 2>&1; then
+    command -v debootstrap >/dev/null || { echo "build_image.sh: debootstrap not installed" >&2; exit 3; }
+    rootfs="$(mktemp -d)"
+    trap 'rm -rf "${rootfs}"' EXIT
+    # python3 matches the host's 3.11 wheels (bookworm ships 3.11); bubblewrap is the sandbox.
+    debootstrap --variant=minbase --include=python3,python3-venv,bubblewrap,ca-certificates,passwd \
+        bookworm "${rootfs}" "${MIRROR}"
+    rm -rf "${rootfs}"/var/cache/apt/archives/*.deb "${rootfs}"/var/lib/apt/lists/*
+    tar -C "${rootfs}" -c . | docker import - "${BASE_IMAGE}"
+fi
+
+# Wheels for the image's Python (cp311, manylinux); pip reuses its cache between builds.
+rm -rf "${ROOT}/deploy/.wheelhouse"
+"${PYTHON}" -m pip wheel --quiet --wheel-dir "${ROOT}/deploy/.wheelhouse" "${ROOT}"
+
+# The context is deploy/ alone: the image needs only the wheelhouse, not the checkout or .venv.
+docker build --build-arg "BASE_IMAGE=${BASE_IMAGE}" -f "${ROOT}/deploy/Dockerfile" -t "${TAG}" "${ROOT}/deploy"
+echo "${TAG}"

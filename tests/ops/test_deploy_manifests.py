@@ -1,0 +1,182 @@
+"""Offline checks of deploy/: the Kubernetes manifests hang together and the config loads.
+
+No cluster and no schema download: the checks are the mistakes that bite in practice
+(selectors that match nothing, probes on a port the container does not open, a
+Service that is not headless so client-side balancing silently stops, a grace period
+shorter than the drain, a config the server would refuse at start).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from verifier_server.auth import load_tokens
+from verifier_server.config import load_config
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+K8S = DEPLOY / "k8s"
+API_VERSIONS = {
+    "Namespace": "v1",
+    "ConfigMap": "v1",
+    "Secret": "v1",
+    "Service": "v1",
+    "Deployment": "apps/v1",
+    "HorizontalPodAutoscaler": "autoscaling/v2",
+    "PodDisruptionBudget": "policy/v1",
+}
+
+
+def load_manifests() -> dict[str, dict[str, Any]]:
+    """Every object in deploy/k8s, keyed by kind (each kind appears once)."""
+    objects: dict[str, dict[str, Any]] = {}
+    for path in sorted(K8S.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for document in yaml.safe_load_all(path.read_text()):
+            assert document["kind"] not in objects, f"{path.name}: a second {document['kind']}"
+            objects[document["kind"]] = document
+    return objects
+
+
+@pytest.fixture(scope="module")
+def manifests() -> dict[str, dict[str, Any]]:
+    return load_manifests()
+
+
+@pytest.fixture(scope="module")
+def config_file(manifests: dict[str, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The ConfigMap's server.toml as a file, for the server's own loader."""
+    path = tmp_path_factory.mktemp("deploy") / "server.toml"
+    path.write_text(manifests["ConfigMap"]["data"]["server.toml"])
+    return str(path)
+
+
+def container(manifests: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    (server,) = manifests["Deployment"]["spec"]["template"]["spec"]["containers"]
+    return server
+
+
+def test_kinds_api_versions_and_metadata(manifests: dict[str, dict[str, Any]]):
+    assert set(manifests) == set(API_VERSIONS)
+    for kind, obj in manifests.items():
+        assert obj["apiVersion"] == API_VERSIONS[kind], kind
+        assert obj["metadata"]["name"], kind
+        if kind != "Namespace":
+            assert obj["metadata"]["namespace"] == manifests["Namespace"]["metadata"]["name"], kind
+
+
+def test_kustomization_lists_every_manifest():
+    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    files = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
+    assert set(kustomization["resources"]) == files
+
+
+def test_selectors_match_the_pod_labels(manifests: dict[str, dict[str, Any]]):
+    deployment = manifests["Deployment"]
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selectors = [
+        deployment["spec"]["selector"]["matchLabels"],
+        manifests["Service"]["spec"]["selector"],
+        manifests["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"],
+    ]
+    for selector in selectors:
+        assert selector and selector.items() <= pod_labels.items(), selector
+    target = manifests["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]
+    assert (target["apiVersion"], target["kind"], target["name"]) == (
+        deployment["apiVersion"],
+        "Deployment",
+        deployment["metadata"]["name"],
+    )
+
+
+def test_probes_use_grpc_health_on_the_grpc_port(manifests: dict[str, dict[str, Any]]):
+    server = container(manifests)
+    ports = {port["name"]: port["containerPort"] for port in server["ports"]}
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert set(server[probe]) >= {"grpc"}, f"{probe} must be a grpc: probe"
+        assert server[probe]["grpc"]["port"] == ports["grpc"], probe
+    assert server["readinessProbe"]["grpc"]["service"] == "verifier.v1.VerifierService"
+
+
+def test_service_is_headless_and_targets_container_ports(manifests: dict[str, dict[str, Any]]):
+    service = manifests["Service"]["spec"]
+    assert service["clusterIP"] == "None", "client-side round robin needs every pod's address from DNS"
+    names = {port["name"] for port in container(manifests)["ports"]}
+    assert {port["targetPort"] for port in service["ports"]} <= names
+
+
+def test_grace_period_covers_the_drain(manifests: dict[str, dict[str, Any]], config_file: str):
+    pod = manifests["Deployment"]["spec"]["template"]["spec"]
+    config = load_config(config_file, environ={})
+    pre_stop_s = float(container(manifests)["lifecycle"]["preStop"]["exec"]["command"][-1])
+    assert pod["terminationGracePeriodSeconds"] >= config.drain_timeout_s + pre_stop_s
+
+
+def test_config_map_toml_loads_with_the_server_loader(manifests: dict[str, dict[str, Any]], config_file: str):
+    config = load_config(config_file, environ={})
+    server = container(manifests)
+    ports = {port["name"]: port["containerPort"] for port in server["ports"]}
+    assert (config.host, config.port, config.metrics_port) == ("0.0.0.0", ports["grpc"], ports["metrics"])
+    mounts = {mount["mountPath"] for mount in server["volumeMounts"]}
+    assert config.data_dir in mounts
+    assert str(Path(config.auth_tokens_file).parent) in mounts
+    assert config.registry_url == "", "the registry URL holds a password: it comes from the Secret"
+
+
+def test_secret_provides_registry_url_and_parseable_tokens(manifests: dict[str, dict[str, Any]], tmp_path: Path):
+    secret = manifests["Secret"]["stringData"]
+    env = {item["name"]: item for item in container(manifests)["env"]}
+    ref = env["VERIFIER_REGISTRY_URL"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == manifests["Secret"]["metadata"]["name"]
+    assert secret[ref["key"]].startswith("postgresql://")
+    tokens = tmp_path / "tokens"
+    tokens.write_text(secret["tokens"])
+    assert set(load_tokens(str(tokens)).values()) == {"score", "admin"}
+
+
+def test_autoscaler_and_disruption_budget_keep_capacity(manifests: dict[str, dict[str, Any]]):
+    hpa = manifests["HorizontalPodAutoscaler"]["spec"]
+    assert 2 <= hpa["minReplicas"] <= hpa["maxReplicas"]
+    assert container(manifests)["resources"]["requests"]["cpu"], "CPU utilization targets need CPU requests"
+    pdb = manifests["PodDisruptionBudget"]["spec"]
+    assert pdb.get("maxUnavailable", 0) < hpa["minReplicas"] or pdb.get("minAvailable", 0) < hpa["minReplicas"]
+
+
+def test_dockerfile_runs_the_server_with_a_local_base():
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "ARG BASE_IMAGE=verifier-base:bookworm" in dockerfile
+    assert '"serve"' in dockerfile and "ENTRYPOINT [" in dockerfile, "exec form, so SIGTERM reaches the server"
+    assert subprocess.run(["bash", "-n", str(DEPLOY / "build_image.sh")]).returncode == 0
+
+
+def _docker_ready() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(not _docker_ready(), reason="no Docker engine reachable (dockerd not running)")
+def test_image_builds(tmp_path: Path):
+    base = os.environ.get("VERIFIER_BASE_IMAGE", "verifier-base:bookworm")
+    if subprocess.run(["docker", "image", "inspect", base], capture_output=True).returncode != 0:
+        pytest.skip(f"base image {base} missing; run deploy/build_image.sh once (debootstrap takes minutes)")
+    tag = "verifier-server:test"
+    built = subprocess.run(
+        [str(DEPLOY / "build_image.sh"), tag], capture_output=True, text=True, timeout=170, env={**os.environ}
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    version = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "/opt/verifier/bin/python", tag, "-c", "import verifier_server"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.returncode == 0, version.stderr
