@@ -162,6 +162,8 @@ def train(config: RecipeConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult
         trainer = build_trainer(config, server=server, callbacks=callbacks)
         trainer.train()
         trainer.save_model(config.output_dir)
+        # With checkpoints off TRL writes no state; keep the metric history (reward curves) anyway.
+        trainer.state.save_to_json(str(output_dir / "trainer_state.json"))
     return TrainResult(
         global_step=trainer.state.global_step,
         log_history=list(trainer.state.log_history),
