@@ -97,10 +97,8 @@ class MathPool:
         self.size = size or os.cpu_count() or 1
         self._context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
-            self._context.set_forkserver_preload(["verifier_server.kinds.math.worker"])
+            self._context.set_forkserver_preload(["verifier_server.kinds.math.preload"])
         self._idle: queue.SimpleQueue[_Worker | None] = queue.SimpleQueue()
-        for _ in range(self.size):
-            self._idle.put(None)  # a slot; the process starts on first use
         self._executor = ThreadPoolExecutor(max_workers=self.size, thread_name_prefix="math-pool")
         self._workers: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -109,6 +107,18 @@ class MathPool:
         """Workers killed for running past a deadline or found dead (for tests and metrics)."""
         self.pairs_sent = 0
         """(gold, answer) pairs handed to workers, resends excluded (for tests and metrics)."""
+        # Start (and warm) the workers in the background now, so the first batch does not pay for it.
+        threading.Thread(target=self._start_all, name="math-pool-start", daemon=True).start()
+
+    def _start_all(self) -> None:
+        for _ in range(self.size):
+            worker: _Worker | None
+            try:
+                worker = self._replace(None)
+            except Exception:
+                log.exception("math worker failed to start; it will be retried on first use")
+                worker = None
+            self._idle.put(worker)
 
     async def run_chunk(
         self, options: CompareOptions, golds: Sequence[GoldTask], pairs: Sequence[PairTask], timeout_s: float

@@ -13,6 +13,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from verifier_server.kinds.math.compare import CompareOptions, Parsed, Verdict, judge, parse_math
+from verifier_server.kinds.math.warmup import warm_up
 
 _GOLD_CACHE_SIZE = 4096
 
@@ -25,7 +26,7 @@ Chunk = tuple[CompareOptions, Sequence[GoldTask], Sequence[PairTask]]
 
 def worker_main(conn: Connection) -> None:
     """Serve chunks until the parent sends None or goes away."""
-    parse_math("\\frac{1}{2}")  # warm up the LaTeX grammar before the first deadline starts
+    warm_up()  # cheap when forked warm from the forkserver; needed under "spawn"
     conn.send(("ready", None, None))
     golds: dict[str, Parsed | None] = {}
     while True:
