@@ -147,12 +147,46 @@ def _is_percent(x: sympy.Expr) -> bool:
 
 
 def _expressions_equal(gold: sympy.Expr, answer: sympy.Expr, options: CompareOptions) -> bool:
-    diff = sympy.simplify(gold - answer)
-    if diff == 0:
+    """Cheap checks first: expansion, then evaluation at random points; ``simplify`` only when those cannot decide."""
+    diff = gold - answer
+    if sympy.expand(diff) == 0:
         return True
     if gold.has(sympy.Float) or answer.has(sympy.Float):
         return bool(verify(gold, answer, timeout_seconds=None))
-    return False
+    samples, gold_values, answer_values = _sample_values(diff), _sample_values(gold), _sample_values(answer)
+    if samples is not None and gold_values is not None and answer_values is not None:
+        scale = [max(abs(g), abs(a), 1.0) for g, a in zip(gold_values, answer_values, strict=True)]
+        if all(abs(d) <= 1e-12 * s for d, s in zip(samples, scale, strict=True)):
+            return True
+        if any(abs(d) > 1e-9 * s for d, s in zip(samples, scale, strict=True)):
+            return False
+    return bool(sympy.simplify(diff) == 0)
+
+
+_POINTS = (
+    (sympy.Rational(7, 13), sympy.Rational(11, 17), sympy.Rational(5, 19)),
+    (sympy.Rational(23, 7), sympy.Rational(-13, 11), sympy.Rational(17, 3)),
+    (sympy.Rational(-31, 29), sympy.Rational(37, 23), sympy.Rational(41, 43)),
+)
+"""Fixed, 'random-looking' rational points: deterministic verdicts, and a nonzero polynomial of
+modest degree vanishing at all three is vanishingly unlikely."""
+
+
+def _sample_values(expr: sympy.Expr) -> list[complex] | None:
+    """``expr`` evaluated at the sample points (symbols in sorted order), or None when it cannot be."""
+    symbols = sorted(expr.free_symbols, key=str)
+    if len(symbols) > len(_POINTS[0]):
+        return None
+    values = []
+    for point in _POINTS:
+        try:
+            value = complex(expr.xreplace(dict(zip(symbols, point, strict=False))).evalf(30))
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        if value != value or abs(value) == float("inf"):  # nan / inf: a pole at this point
+            return None
+        values.append(value)
+    return values
 
 
 def _is_expr(x: Any) -> bool:
@@ -179,6 +213,13 @@ def _equations_equal(gold: sympy.Eq, answer: sympy.Eq) -> bool:
         return bool(g == a)
     if g.free_symbols != a.free_symbols:
         return False
+    g_values, a_values = _sample_values(g), _sample_values(a)
+    if g_values is not None and a_values is not None and all(abs(v) > 1e-12 for v in a_values):
+        ratios = [gv / av for gv, av in zip(g_values, a_values, strict=True)]
+        if any(abs(r - ratios[0]) > 1e-9 * max(1.0, abs(ratios[0])) for r in ratios):
+            return False
+        if abs(ratios[0]) > 1e-12:
+            return True
     ratio = sympy.simplify(g / a)
     return bool(ratio.free_symbols == set() and ratio != 0 and ratio.is_finite)
 
