@@ -11,7 +11,9 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TAG="${1:-verifier-server:dev}"
 BASE_IMAGE="${BASE_IMAGE:-verifier-base:bookworm}"
 PYTHON="${PYTHON:-${ROOT}/.venv/bin/python}"
-MIRROR="${MIRROR:-$(grep -hoE 'https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null | head -n1 || true)}"
+# The mirror apt itself uses (a "URIs:" or "deb" line, not a commented one), so debootstrap reaches it.
+MIRROR="${MIRROR:-$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null \
+    | grep -oE 'https?://[^ ]+/debian' | head -n1 || true)}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 
 for tool in docker "${PYTHON}"; do
