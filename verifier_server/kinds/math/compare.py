@@ -22,6 +22,7 @@ import sympy
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
 from sympy import Basic, MatrixBase
 
+from verifier_server.kinds.math.lite import parse_lite
 from verifier_server.kinds.math.numeric import Tolerance, values_close
 
 logging.getLogger("math_verify").setLevel(logging.ERROR)
@@ -62,6 +63,9 @@ def parse_math(norm: str) -> Parsed | None:
         return None
     if norm.count("{") != norm.count("}"):
         return None
+    quick = parse_lite(norm)
+    if quick is not None:
+        return quick
     for text, config in ((f"\\boxed{{{norm}}}", _LATEX_CONFIG), (norm, _EXPR_CONFIG)):
         found = parse(text, list(config), fallback_mode="no_fallback", parsing_timeout=None)  # type: ignore[arg-type]
         for item in found:
