@@ -1,0 +1,73 @@
+"""The sandbox adversarial corpus replayed through the real service via the code kind.
+
+After the batch: the server still answers, no process of any run survives (no process
+owned by a sandbox slot uid), nothing planted on the host shows up in any output.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import pytest
+
+from verifier_server.testing import StartServer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandboxes"))
+from adversarial_corpus import CORPUS, HostFacts, render  # noqa: E402
+
+pytestmark = pytest.mark.slow
+FENCE = {"python": "python", "c": "c", "bash": "bash"}
+SANDBOX_UIDS = range(60000, 61000)
+
+
+def _sandbox_processes() -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if entry.stat().st_uid in SANDBOX_UIDS:
+                    found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:80]!r}")
+            except OSError:
+                continue
+    return found
+
+
+def test_corpus_is_contained_through_the_service(start_server: StartServer, tmp_path: Path) -> None:
+    canary = tmp_path / "canary.txt"
+    facts = HostFacts(canary_path=str(canary), canary_secret=secrets.token_hex(12), host_port=0,
+                      server_cwd=str(tmp_path / "server0"), env_secret=secrets.token_hex(12),
+                      escape_dir=str(tmp_path / "escape"))
+    canary.write_text(facts.canary_secret)
+    (tmp_path / "escape").mkdir()
+    server = start_server(env={"VERIFIER_ADVERSARIAL_SECRET": facts.env_secret})
+    facts = HostFacts(**{**facts.__dict__, "host_port": server.port})
+    from sdk import VerifierClient
+
+    completions, references = [], []
+    for case in CORPUS:
+        completions.append(f"```{FENCE[case.language]}\n{render(case.source, facts)}\n```")
+        stdin = case.expect.stdin.decode("latin-1")
+        references.append({"tests": [{"input": stdin, "output": "no program prints this " + secrets.token_hex(8)}]})
+    spec = {"kind": "code", "config": {"tests": "stdio", "time_limit_s": 2.0, "memory_mb": 128,
+                                       "output_limit_bytes": 64 * 1024, "snippet_chars": 100_000}}
+    with VerifierClient(server.address, timeout_s=300) as client:
+        results = client.score(spec, completions=completions, references=references)
+        for case, result in zip(CORPUS, results, strict=True):
+            text = f"{result.reason} {result.details}"
+            assert result.outcome in ("ok", "error"), (case.name, result.outcome, result.reason)
+            if result.outcome == "ok":
+                assert result.score == 0.0, case.name  # nothing can produce the expected output
+            assert "ESCAPED" not in text, (case.name, text[:500])
+            for secret in (facts.canary_secret, facts.env_secret):
+                assert secret not in text, case.name
+        health = client.score("stdio-tests", completions=["print(input())"],
+                              references=[{"tests": [{"input": "alive", "output": "alive"}]}])
+        assert health[0].score == 1.0
+    assert not list((tmp_path / "escape").iterdir())
+    assert server.process.poll() is None
+    leftovers = _sandbox_processes()
+    assert not leftovers, leftovers
+    assert os.path.exists(canary)
