@@ -123,6 +123,8 @@ def test_verifier_outage_mid_run_gives_none_rewards_and_the_run_finishes(
 
     server = start_server()
     model, data = tiny
+    with VerifierClient(server.address, timeout_s=120) as warm:  # a cold math worker pool can outlast 2 s
+        assert warm.score("math", ["\\boxed{4}"], references=[{"answer": "4"}])[0].score == 1.0
 
     class StopServerAfterFirstStep(TrainerCallback):  # type: ignore[misc]
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
