@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from math_verify import LatexExtractionConfig, parse
 
 from verifier_server.domain import Outcome, Sample
 from verifier_server.errors import SpecError
@@ -197,3 +198,27 @@ async def test_grpo_batch_dedups_and_caches_across_batches(make_verifier: Make) 
     second = await verifier.score_batch(batch)
     assert [r.score for r in second] == [r.score for r in first]
     assert verifier.pool.pairs_sent - sent_before == 3  # all three verdicts came from the cache
+
+
+# -- the fast parser agrees with math-verify where it answers at all -----------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x^2+14x+49", "y=2x+8", "[1,7)", "(2,\\infty)", "\\frac{\\sqrt{3}}{3}", "2^{-9}", "-x^2", "x(x+1)", "3\\sqrt{2}"],
+)
+def test_lite_parser_matches_math_verify(text: str) -> None:
+    from verifier_server.kinds.math.compare import CompareOptions, equivalent
+    from verifier_server.kinds.math.lite import parse_lite
+
+    quick = parse_lite(text)
+    reference = parse(f"\\boxed{{{text}}}", [LatexExtractionConfig(boxed_match_priority=0)], parsing_timeout=None)[0]
+    assert quick is not None
+    assert equivalent(reference, quick, CompareOptions())[0]
+
+
+@pytest.mark.parametrize("text", ["e^2", "3+4i", "x^23", "1/2x", "yes", "1,2", "(3,1)", "\\sin x", "0.5x"])
+def test_lite_parser_leaves_ambiguous_text_to_math_verify(text: str) -> None:
+    from verifier_server.kinds.math.lite import parse_lite
+
+    assert parse_lite(text) is None
