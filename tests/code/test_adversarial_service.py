@@ -16,7 +16,7 @@ import pytest
 from verifier_server.testing import StartServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandboxes"))
-from adversarial_corpus import CORPUS, HostFacts, render  # noqa: E402
+from adversarial_corpus import CORPUS, HostFacts, render
 
 pytestmark = pytest.mark.slow
 FENCE = {"python": "python", "c": "c", "bash": "bash"}

@@ -32,7 +32,7 @@ def test_exceptions_wrong_length_and_timeouts(client: VerifierClient) -> None:
 
 @pytest.mark.parametrize("source", ["def reward(:\n", "def score(p, c, r):\n    return []\n"])
 def test_bad_source_rejected_at_registration(client: VerifierClient, source: str) -> None:
-    with pytest.raises(Exception, match="config.source"):
+    with pytest.raises(Exception, match=r"config\.source"):
         register(client, "pyrew-bad", source)
 
 
