@@ -173,10 +173,27 @@ def test_image_builds(tmp_path: Path):
         [str(DEPLOY / "build_image.sh"), tag], capture_output=True, text=True, timeout=170, env={**os.environ}
     )
     assert built.returncode == 0, built.stderr[-3000:]
-    version = subprocess.run(
-        ["docker", "run", "--rm", "--entrypoint", "/opt/verifier/bin/python", tag, "-c", "import verifier_server"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert version.returncode == 0, version.stderr
+    name = f"verifier-image-test-{os.getpid()}"
+    subprocess.run(["docker", "run", "-d", "--name", name, tag], check=True, capture_output=True, timeout=60)
+    try:
+        # Scored from inside the container: the SDK ships in the image, and no port is published.
+        probe = (
+            "import time\nfrom sdk import VerifierClient\n"
+            "with VerifierClient('127.0.0.1:50051', timeout_s=60) as c:\n"
+            "    r = c.score('think-answer-format', ['<think>\\nx\\n</think>\\n<answer>\\n1\\n</answer>', 'no'])\n"
+            "    print([x.score for x in r])\n"
+        )
+        scored = subprocess.run(
+            ["docker", "exec", name, "/opt/verifier/bin/python", "-c", probe],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert scored.stdout.strip() == "[1.0, 0.0]", scored.stderr[-2000:]
+        subprocess.run(["docker", "stop", "-t", "40", name], check=True, capture_output=True, timeout=60)
+        state = subprocess.run(
+            ["docker", "inspect", "-f", "{{.State.ExitCode}}", name], capture_output=True, text=True, timeout=30
+        )
+        assert state.stdout.strip() == "0", "SIGTERM must reach the server (exec-form ENTRYPOINT) and drain cleanly"
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
