@@ -25,6 +25,10 @@ async def test_pathological_items_do_not_sink_the_batch(make_verifier: Make) -> 
         "unbalanced_latex": ("The answer is $\\frac{1}{2$", "\\frac{1}{2}"),
         "empty": ("", "3"),
         "garbage": (garbage, "3"),
+        # Inputs that make naive regex extraction quadratic or exponential.
+        "unclosed_tags": ("<answer>" * 12000, "3"),
+        "unclosed_boxes": ("\\boxed{" * 15000, "3"),
+        "unit_words": ("The answer is 5 " + "a" * 1900 + "!", "3"),
     }
     normal = [(f"So the answer is $\\boxed{{\\frac{{{i}}}{{7}}+x}}$", f"x+\\frac{{{i}}}{{7}}") for i in range(1, 13)]
     items = list(hostile.values()) + normal
@@ -34,11 +38,12 @@ async def test_pathological_items_do_not_sink_the_batch(make_verifier: Make) -> 
     assert by_name["tower"].outcome is Outcome.TIMEOUT
     assert by_name["tower"].score is None and "timeout" in by_name["tower"].reason
     assert by_name["huge"].outcome is Outcome.OK and by_name["huge"].score == 1.0
-    for name in ("nested", "unbalanced", "unbalanced_latex", "empty", "garbage"):
+    for name in ("nested", "unbalanced", "unbalanced_latex", "empty", "garbage", "unclosed_tags", "unclosed_boxes"):
         result = by_name[name]
         assert result.outcome is Outcome.OK, (name, result)
         assert result.score == 0.0 and result.reason, (name, result)
     assert by_name["empty"].reason == "no answer found"
+    assert by_name["unit_words"].outcome is Outcome.OK and by_name["unit_words"].score == 0.0
     assert [r.score for r in results[len(hostile) :]] == [1.0] * len(normal)
     assert all(r.outcome is Outcome.OK for r in results[len(hostile) :])
 

@@ -32,6 +32,8 @@ _TAIL_CHARS = 4000
 answer is at the end, and scanning 100 KB of reasoning for numbers buys nothing."""
 
 _MAX_ANSWER_CHARS = 2000
+_MAX_BOX_TRIES = 20
+"""Boxes tried from the end: a hostile text with thousands of unclosed boxes must stay linear."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +82,7 @@ def last_boxed(text: str) -> str | None:
     an earlier complete one.
     """
     starts = [m.end() for m in _BOX_RE.finditer(text)]
-    for start in reversed(starts):
+    for start in reversed(starts[-_MAX_BOX_TRIES:]):
         content = _braced(text, start)
         if content is not None:
             return content
@@ -96,10 +98,8 @@ def _braced(text: str, start: int) -> str | None:
     if start >= len(text) or text[start] != "{":
         return None
     depth = 0
-    for i in range(start, len(text)):
+    for i in range(start, min(len(text), start + _MAX_ANSWER_CHARS)):
         ch = text[i]
-        if ch == "\\":
-            continue
         if ch == "{" and text[i - 1 : i] != "\\":
             depth += 1
         elif ch == "}" and text[i - 1 : i] != "\\":
@@ -113,14 +113,17 @@ def _braced(text: str, start: int) -> str | None:
 # explicit markers
 # ---------------------------------------------------------------------------
 
-_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL | re.IGNORECASE)
-
 
 def _answer_tag(text: str) -> str | None:
-    matches = _TAG_RE.findall(text)
-    if not matches:
+    """The last complete ``<answer>...</answer>``: found with rfind, linear even for hostile input."""
+    lowered = text.lower()
+    close = lowered.rfind("</answer>")
+    if close == -1:
         return None
-    inner: str = matches[-1]
+    open_ = lowered.rfind("<answer>", 0, close)
+    if open_ == -1:
+        return None
+    inner = text[open_ + len("<answer>") : close]
     boxed = last_boxed(inner)
     return boxed if boxed is not None else _strip_math_delims(inner)
 
@@ -184,6 +187,7 @@ def _bold(text: str) -> str | None:
     return _strip_math_delims(inner.strip().rstrip("."))
 
 
+_LINE_CHARS = 500
 _MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
 _PROSE_RE = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
 
@@ -191,7 +195,7 @@ _PROSE_RE = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
 def _last_line(text: str) -> str | None:
     """The last non-empty line if it reads as math: its last math span, or the line when it is not prose."""
     for line in reversed(text[-_TAIL_CHARS:].splitlines()):
-        line = line.strip()
+        line = line.strip()[-_LINE_CHARS:]
         if not line:
             continue
         spans = _MATH_SPAN_RE.findall(line)
