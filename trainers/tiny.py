@@ -26,13 +26,18 @@ _CORPUS = (
     "What is 2 + 2? The answer is 4.",
     "What is 3 + 5? The answer is \\boxed{8}.",
     "<think> 3 plus 5 is 8 </think> <answer> 8 </answer>",
+    "Write a python function that returns the sum of two numbers.",
     "def add(a, b):\n    return a + b",
+    '{"answer": 42, "ok": true}',
 )
 TINY_MATH = (("What is 2 + 2?", "4"), ("What is 3 + 5?", "8"), ("What is 1 + 6?", "7"), ("What is 4 + 4?", "8"))
 
 
-def build_tokenizer() -> Any:
-    """Byte-level BPE with ChatML: ``<|im_end|>`` ends a turn (EOS), ``<|endoftext|>`` pads, left padding."""
+def build_tokenizer(*, chat: bool = True) -> Any:
+    """Byte-level BPE (any text encodes), ``<|endoftext|>`` pads, left padding (GRPOTrainer needs both).
+
+    ``chat`` installs a ChatML template and makes ``<|im_end|>`` (the end of a turn) the EOS token.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -44,20 +49,24 @@ def build_tokenizer() -> Any:
     )
     raw.train_from_iterator(list(_CORPUS) * 20, trainer)
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="left"
+        tokenizer_object=raw,
+        eos_token="<|im_end|>" if chat else "<|endoftext|>",
+        pad_token="<|endoftext|>",
+        padding_side="left",
     )
-    tokenizer.chat_template = CHATML_TEMPLATE
+    if chat:
+        tokenizer.chat_template = CHATML_TEMPLATE
     return tokenizer
 
 
-def build_tiny_model(path: str | Path, *, seed: int = 0) -> Path:
+def build_tiny_model(path: str | Path, *, seed: int = 0, chat: bool = True) -> Path:
     """Write a random Qwen2 (hidden 64, 2 layers) and its tokenizer to ``path`` with ``save_pretrained``."""
     import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer()
+    tokenizer = build_tokenizer(chat=chat)
     torch.manual_seed(seed)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
