@@ -167,6 +167,18 @@ def test_serve_in_process_with_gspo_and_text_prompts(tmp_path: Path) -> None:
     assert len(rows["math"]) == 2 * 4 and isinstance(rows["math"][0]["prompt"], str)
 
 
+@pytest.mark.slow
+def test_lora_training_with_peft(tiny: tuple[Path, Path], tmp_path: Path) -> None:
+    """``--peft-lora-r`` trains LoRA adapters (peft is in the ml extras) and saves them."""
+    pytest.importorskip("peft")
+    model, data = tiny
+    argv = ["train", "grpo", "--model", str(model), "--dataset", str(data), "--serve-in-process",
+            "--reward", "think-answer-format", "--peft-lora-r", "4", "--max-steps", "1",
+            "--max-completion-length", "8", "--output-dir", str(tmp_path / "run")]  # fmt: skip
+    assert verifier_cli(argv) == 0
+    assert (tmp_path / "run" / "adapter_config.json").exists()
+
+
 @pytest.mark.gpu
 def test_vllm_colocate_two_steps(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     """On a CUDA machine with vLLM: the same recipe generating with vLLM colocated."""
