@@ -66,12 +66,15 @@ def math_batch(rng: random.Random, size: int) -> Workload:
 
 
 def code_batch(rng: random.Random, size: int) -> Workload:
-    completions, references = [], []
+    """Programs run in the sandbox against a stdin/stdout case; one in four is wrong on purpose."""
+    completions, references, expected = [], [], []
     for _ in range(size):
         n = rng.randint(1, 9)
-        completions.append(f"```python\nprint(int(input()) * {n})\n```")
+        right = rng.random() < 0.75
+        completions.append(f"```python\nprint(int(input()) * {n if right else n + 1})\n```")
         references.append({"tests": [{"input": "3\n", "output": f"{3 * n}\n"}]})
-    return "python-tests", completions, references, [None] * size  # outcome counted, score unchecked
+        expected.append(1.0 if right else 0.0)
+    return "stdio-tests", completions, references, expected
 
 
 WORKLOADS = {"format": format_batch, "math": math_batch, "code": code_batch}
