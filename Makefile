@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 50051
 DATA_DIR ?= .state
 
-.PHONY: setup serve test test-fast protos check bench services
+.PHONY: setup serve test test-fast protos check bench services image
 
 setup:
 	@bash scripts/setup.sh
@@ -35,3 +35,7 @@ check: setup
 
 bench: setup
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The server's container image, built from a locally bootstrapped Debian base (no registry needed).
+image: setup
+	bash deploy/build_image.sh

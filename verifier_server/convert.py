@@ -42,7 +42,7 @@ def samples_from_proto(samples: Sequence[pb.Sample]) -> list[Sample]:
         if sample.reference_json:
             try:
                 reference = json.loads(sample.reference_json)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 reference, error = {}, f"reference is not valid JSON: {exc}"
             if not isinstance(reference, dict):
                 reference, error = {}, "reference must be a JSON object"
@@ -90,7 +90,7 @@ def spec_from_proto(spec: pb.VerifierSpec, field: str = "spec") -> VerifierSpec:
     if spec.config_json:
         try:
             config = json.loads(spec.config_json)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidArgument(f"{field}.config_json", f"is not valid JSON: {exc}") from None
         if not isinstance(config, dict):
             raise InvalidArgument(f"{field}.config_json", "must be a JSON object")

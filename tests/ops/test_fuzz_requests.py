@@ -263,11 +263,6 @@ def test_edge_requests(stub: pb_grpc.VerifierServiceStub):
     assert call(stub.GetCapabilities, pb.GetCapabilitiesRequest())[0] is grpc.StatusCode.OK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verifier_server/convert.py catches ValueError but not RecursionError from json.loads: "
-    "deep nesting answers UNKNOWN instead of a per-sample invalid_input / INVALID_ARGUMENT",
-)
 @pytest.mark.parametrize("field", ["reference_json", "config_json"])
 def test_deeply_nested_json(stub: pb_grpc.VerifierServiceStub, field: str):
     deep = deeply_nested(100_000)

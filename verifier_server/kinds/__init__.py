@@ -30,10 +30,9 @@ def kind_class(kind: str) -> type[VerifierKind]:
         raise SpecError("kind", f"unknown verifier kind {kind!r} (known: {', '.join(sorted(KIND_TABLE))})")
     module_name, _, attr = target.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
+        return getattr(importlib.import_module(module_name), attr)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as exc:
         raise SpecError("kind", f"verifier kind {kind!r} is not available on this server: {exc}") from None
-    return getattr(module, attr)  # type: ignore[no-any-return]
 
 
 def available_kinds() -> list[str]:
