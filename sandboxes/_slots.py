@@ -21,7 +21,7 @@ from .cgroups import CgroupSlot
 
 _libc = ctypes.CDLL(None, use_errno=True)
 MNT_DETACH = 2
-MS_NOSUID, MS_NODEV = 2, 4
+MS_NOSUID, MS_NODEV, MS_REMOUNT = 2, 4, 32
 
 
 @dataclass
@@ -79,6 +79,16 @@ def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:
         if _libc.mount(b"tmpfs", str(slot.workdir).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"mounting the work dir tmpfs failed: {os.strerror(err)}")
+
+
+def resize_workdir(slot: Slot, size_bytes: int) -> None:
+    """Shrink the work dir to the run phase's limit after a compile phase needed more (never below its usage)."""
+    if os.geteuid() != 0:
+        return
+    st = os.statvfs(slot.workdir)
+    used = (st.f_blocks - st.f_bfree) * st.f_frsize
+    opts = f"size={max(size_bytes, used)}".encode()
+    _libc.mount(b"tmpfs", str(slot.workdir).encode(), b"tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts)
 
 
 def unmount_workdir(slot: Slot) -> None:

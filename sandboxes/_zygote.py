@@ -16,6 +16,8 @@ or "error: ..."; then each message is a JSON header with fds
 [stdin, stdout, stderr, payload, status, *cgroup.procs] and gets no answer.
 """
 
+from __future__ import annotations
+
 import array
 import ctypes
 import json
@@ -25,6 +27,7 @@ import resource
 import signal
 import socket
 import sys
+from typing import Any, NoReturn
 
 libc = ctypes.CDLL(None, use_errno=True)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
@@ -36,23 +39,23 @@ MNT_DETACH = 2
 SETUP_FAILED = 121
 
 
-def check(rc, what):
+def check(rc: int, what: str) -> None:
     if rc != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def mount(src, dst, fstype, flags, data=None):
+def mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     check(libc.mount(src and src.encode(), dst.encode(), fstype and fstype.encode(), flags,
                      data and data.encode()), f"mount {dst}")
 
 
-def bind_ro(src, dst, extra=MS_NOSUID):
+def bind_ro(src: str, dst: str, extra: int = MS_NOSUID) -> None:
     mount(src, dst, None, MS_BIND | MS_REC)
     mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | extra)
 
 
-def build_root(root, mounts):
+def build_root(root: str, mounts: list[dict[str, str]]) -> None:
     """Private mount namespace with a read-only tmpfs root holding only the layout's binds."""
     check(libc.unshare(CLONE_NEWNS), "unshare(mount)")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
@@ -88,28 +91,28 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def load_seccomp(bpf):
+def load_seccomp(bpf: bytes) -> None:
     buf = ctypes.create_string_buffer(bpf, len(bpf))
     prog = SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
     check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "seccomp")
 
 
-def read_all(fd):
+def read_all(fd: int) -> bytes:
     chunks = []
     while chunk := os.read(fd, 1 << 20):
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def report(fd, **status):
+def report(fd: int, **status: object) -> None:
     try:
         os.write(fd, (json.dumps(status) + "\n").encode())
     except OSError:
         pass
 
 
-def run_python(job):
+def run_python(job: dict[str, Any]) -> NoReturn:
     """Execute the entrypoint as __main__ the way `python3 main.py` would, then leave without unwinding."""
     import atexit
     import io
@@ -120,15 +123,16 @@ def run_python(job):
     path = "/work/" + entry
     sys.argv = [entry, *job["args"]]
     sys.path.insert(0, os.path.dirname(path))
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
-                                                 encoding="utf-8")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                                   encoding="utf-8")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                                                   encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
+    stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
+    stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
+                              errors="backslashreplace", line_buffering=True)
+    sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
+    sys.stdout = sys.__stdout__ = stdout  # type: ignore[misc]
+    sys.stderr = sys.__stderr__ = stderr  # type: ignore[misc]
     main = types.ModuleType("__main__")
     main.__file__ = path
-    main.__builtins__ = __builtins__
+    main.__builtins__ = __builtins__  # type: ignore[attr-defined]
     sys.modules["__main__"] = main
     code = 0
     try:
@@ -142,8 +146,8 @@ def run_python(job):
         code = 1
     try:
         if "threading" in sys.modules:
-            sys.modules["threading"]._shutdown()
-        atexit._run_exitfuncs()
+            sys.modules["threading"]._shutdown()  # type: ignore[attr-defined]
+        atexit._run_exitfuncs()  # type: ignore[attr-defined]
     except SystemExit as exc:
         code = exit_code(exc)
     except BaseException:
@@ -156,7 +160,7 @@ def run_python(job):
     os._exit(code)
 
 
-def exit_code(exc):
+def exit_code(exc: SystemExit) -> int:
     if exc.code is None:
         return 0
     if isinstance(exc.code, int):
@@ -168,7 +172,7 @@ def exit_code(exc):
     return 1
 
 
-def user_process(h, fds, bpf):
+def user_process(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
     """P2: lock down, then become the program."""
     stdin, stdout, stderr, payload, status = fds[:5]
     try:
@@ -208,7 +212,7 @@ def user_process(h, fds, bpf):
         os._exit(127)
 
 
-def namespace_init(h, fds, bpf):
+def namespace_init(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
     """P1: pid 1 of the run's namespaces. Mounts the per-run filesystems, runs P2, reaps, reports."""
     status = fds[4]
     try:
@@ -242,7 +246,7 @@ def namespace_init(h, fds, bpf):
     os._exit(0)  # the kernel now kills whatever is left in the pid namespace
 
 
-def spawn(h, fds, bpf):
+def spawn(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
     """S: join the slot's cgroups, create the namespaces, fork their init, and leave."""
     status = fds[4]
     try:
@@ -265,7 +269,7 @@ PRELOAD = ("abc", "array", "bisect", "collections", "copy", "dataclasses", "deci
            "string", "sys", "time", "traceback", "types", "typing", "threading", "atexit")
 
 
-def serve(sock):
+def serve(sock: socket.socket) -> None:
     setup = json.loads(sock.recv(1 << 20))
     try:
         build_root(setup["root"], setup["mounts"])

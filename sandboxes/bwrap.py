@@ -24,9 +24,9 @@ from collections.abc import Callable
 
 from . import seccomp
 from ._io import CappedReader, feed
-from ._layout import DEVICES, WORKDIR, readable_by_others, sandbox_env, system_mounts
+from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
 from ._outcome import RawOutcome, classify
-from ._slots import Slot, SlotPool, mount_workdir, unmount_workdir, write_files
+from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .languages import LANGUAGES, host_languages
 
@@ -138,12 +138,13 @@ class BwrapSandbox:
                     comp = await self._phase(slot, recipe.argv(recipe.compile, entry), compile_limits, b"", job)
                     compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
                     if comp.status is not ExecStatus.OK:
-                        reason = comp.reason if comp.status is not ExecStatus.SANDBOX_ERROR else comp.reason
-                        return Execution(ExecStatus.COMPILE_ERROR if comp.status is not ExecStatus.SANDBOX_ERROR
-                                         else comp.status, comp.exit_code, comp.signal, b"", b"", False, False,
-                                         time.monotonic() - started, comp.cpu_time_s, comp.peak_memory_bytes,
-                                         compile_output=compile_output, reason=f"compile failed: {reason}",
-                                         backend=self.name)
+                        failed = comp.status is ExecStatus.SANDBOX_ERROR
+                        return Execution(
+                            ExecStatus.SANDBOX_ERROR if failed else ExecStatus.COMPILE_ERROR, comp.exit_code,
+                            comp.signal, b"", b"", False, False, time.monotonic() - started, comp.cpu_time_s,
+                            comp.peak_memory_bytes, compile_output=compile_output,
+                            reason=f"compile failed: {comp.reason}", backend=self.name)
+                    resize_workdir(slot, job.limits.workdir_bytes)
                 argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
                 result = await self._phase(slot, argv, job.limits, job.stdin_bytes, job)
                 if compile_output:
@@ -162,7 +163,7 @@ class BwrapSandbox:
                 "--uid", str(slot.uid), "--gid", str(slot.gid)]
         for m in self._mounts:
             args += ["--symlink", m.symlink, m.dest] if m.symlink else ["--ro-bind", m.source, m.dest]
-        args += ["--dev", "/dev"] if not DEVICES else ["--dev", "/dev"]
+        args += ["--dev", "/dev"]  # bwrap's minimal /dev: null, zero, full, random, urandom, tty, shm
         args += ["--proc", "/proc", "--bind", str(slot.workdir), WORKDIR,
                  "--size", str(limits.workdir_bytes), "--tmpfs", "/tmp",
                  "--remount-ro", "/", "--chdir", WORKDIR, "--seccomp", str(seccomp_fd)]

@@ -1,7 +1,7 @@
 """The Docker backend: the same contract through the Docker Engine API, one fresh container per job.
 
 Containers are created ahead of time (a warm pool per image and limits) with no network,
-a read-only root, every capability dropped, no-new-privileges, Docker's default seccomp
+a read-only root, every capability dropped, no-new-privileges, our seccomp deny list
 profile, memory/pid/rlimit limits and tmpfs /work and /tmp; each is used for exactly one
 job and then removed, so nothing can pass between jobs. Files go in as a tar stream on
 an exec's stdin (docker cp cannot write into tmpfs mounts). The SDK is blocking, so each
@@ -23,11 +23,12 @@ import socket
 import struct
 import tarfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from . import seccomp
 from ._layout import sandbox_env
 from ._outcome import RawOutcome, classify
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
@@ -83,8 +84,10 @@ class DockerSandbox:
         return self.client.containers.run(
             image, ["sleep", "infinity"], detach=True, user=USER, working_dir="/work",
             network_mode="bridge" if limits.network else "none", read_only=True, cap_drop=["ALL"],
-            security_opt=["no-new-privileges"], mem_limit=limits.memory_bytes, memswap_limit=limits.memory_bytes,
-            pids_limit=limits.processes + 1,  # + the idle `sleep` (pid 1) ipc_mode="private", init=False, environment={},
+            security_opt=["no-new-privileges", f"seccomp={seccomp.docker_profile()}"],
+            mem_limit=limits.memory_bytes, memswap_limit=limits.memory_bytes,
+            pids_limit=limits.processes + 1,  # + the idle `sleep` (pid 1)
+            ipc_mode="private", init=False, environment={},
             tmpfs={"/work": tmpfs_opts, "/tmp": f"size={limits.workdir_bytes},mode=1777,nosuid,nodev"},
             ulimits=[Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
                      Ulimit(name="fsize", soft=limits.file_size_bytes, hard=limits.file_size_bytes),
@@ -282,10 +285,10 @@ def _tar(files: dict[str, bytes]) -> bytes:
 
 def _cgroup_file(container: Any, name: str) -> str | None:
     """Read the container's v1 memory cgroup when the engine is local (best effort)."""
-    for base in (f"/sys/fs/cgroup/memory/docker/{container.id}", f"/sys/fs/cgroup/memory/system.slice/docker-{container.id}.scope"):
-        with contextlib.suppress(OSError):
-            with open(f"{base}/{name}") as f:
-                return f.read()
+    for base in (f"/sys/fs/cgroup/memory/docker/{container.id}",
+                 f"/sys/fs/cgroup/memory/system.slice/docker-{container.id}.scope"):
+        with contextlib.suppress(OSError), open(f"{base}/{name}") as f:
+            return f.read()
     return None
 
 

@@ -70,7 +70,7 @@ class ForkServer:
         Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
         self._root = tempfile.mkdtemp(prefix="zygote-root-", dir="/run/sandboxes")
         try:
-            self._proc = subprocess.Popen([self.python, "-I", "-B", str(ZYGOTE)], stdin=child,
+            self._proc = subprocess.Popen([self.python, "-I", "-B", str(ZYGOTE)], stdin=child.fileno(),
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={},
                                           close_fds=True, start_new_session=True)
         finally:

@@ -68,6 +68,9 @@ class UnsafeLocalSandbox:
                 result = await self._phase(work, argv, job.limits, job.stdin_bytes, job)
                 return Execution(**{**result.__dict__, "compile_output": compile_output})
 
+    async def aclose(self) -> None:
+        """Nothing warm to release."""
+
     async def _phase(self, work: str, argv: list[str], limits: Limits, stdin: bytes, job: Job) -> Execution:
         raw = RawOutcome()
         started = time.monotonic()

@@ -13,13 +13,16 @@ sys.path.append(str(Path(__file__).resolve().parents[2]))
 if getattr(sys.modules.get("sandboxes"), "__file__", "") is None:
     del sys.modules["sandboxes"]
 
-import pytest  # noqa: E402
-import pytest_asyncio  # noqa: E402
+import pytest
+import pytest_asyncio
 
-from sandboxes import Sandbox, available_backends, open_sandbox  # noqa: E402
+from sandboxes import Sandbox, available_backends, open_sandbox
 
-#: uids our backends run programs as: bwrap slots (60000 + slot) and the docker image's nobody.
-SANDBOX_UIDS = frozenset(range(60000, 60100)) | {65534}
+#: A uid range of our own for bwrap slots, so sandboxes that other processes on this host run
+#: (default base 60000) are never mistaken for survivors of ours.
+UID_BASE = 200_000 + (os.getpid() % 5000) * 64
+#: uids our backends run programs as: bwrap slots and the docker image's nobody.
+SANDBOX_UIDS = frozenset(range(UID_BASE, UID_BASE + 64)) | {65534}
 #: The docker pool's idle containers run this as nobody; it is not a leftover of any run.
 POOL_IDLE_CMDLINE = b"sleep\0infinity\0"
 
@@ -46,7 +49,7 @@ def _open(name: str) -> Sandbox:
     reason = available_backends()["bwrap"]
     if reason != "ok":
         pytest.skip(f"bwrap backend unavailable: {reason}")
-    return open_sandbox("bwrap", forkserver=(name == "bwrap"))
+    return open_sandbox("bwrap", forkserver=(name == "bwrap"), uid_base=UID_BASE)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)
@@ -59,17 +62,21 @@ async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[Sandbox]:
 
 
 def sandbox_processes() -> list[tuple[int, str]]:
-    """Host processes running as a sandbox uid (excluding idle pool containers): must be empty between runs."""
+    """Live host processes running as one of our sandbox uids (zombies hold no code; idle pool containers are
+    not runs): must be empty between runs."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            uids = next(line for line in (entry / "status").read_text().splitlines() if line.startswith("Uid:"))
+            status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
             cmdline = (entry / "cmdline").read_bytes()
-        except (OSError, StopIteration):
+        except (OSError, ValueError):
             continue
-        if int(uids.split()[1]) in SANDBOX_UIDS and cmdline != POOL_IDLE_CMDLINE:
+        uid, state = int(status["Uid"].split()[1]), status["State"].split()[0]
+        if uid == 65534 and "docker" not in (entry / "cgroup").read_text():
+            continue
+        if uid in SANDBOX_UIDS and state not in ("Z", "X") and cmdline != POOL_IDLE_CMDLINE:
             found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode("utf-8", "replace")))
     return found
 
@@ -80,6 +87,6 @@ async def assert_no_survivors(timeout_s: float = 5.0) -> None:
     import time
 
     deadline = time.monotonic() + timeout_s
-    while (left := sandbox_processes()) and time.monotonic() < deadline:
+    while (left := sandbox_processes()) and time.monotonic() < deadline:  # noqa: ASYNC110 - polling /proc
         await asyncio.sleep(0.02)
     assert not left, f"processes of a finished run survived: {left}"

@@ -7,8 +7,8 @@ import json
 import os
 
 import pytest
-from conftest import assert_no_survivors
 
+from conftest import assert_no_survivors
 from sandboxes import ExecStatus, Job, Limits, Sandbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -105,8 +105,8 @@ async def test_output_just_under_the_limit_is_ok(sandbox: Sandbox) -> None:
 
 async def test_process_limit(sandbox: Sandbox) -> None:
     source = ("import os, time\nn = 0\ntry:\n    for _ in range(100):\n        if os.fork() == 0:\n"
-              "            time.sleep(3); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('refused', e.errno)\n"
-              "print(n)")
+              "            time.sleep(3); os._exit(0)\n        n += 1\n"
+              "except OSError as e:\n    print('refused', e.errno)\nprint(n)")
     r = await sandbox.run(py(source, limits=Limits(processes=16, wall_time_s=10)))
     assert r.status is ExecStatus.OK, r
     assert b"refused" in r.stdout and int(r.stdout.split()[-1]) < 16
@@ -114,7 +114,8 @@ async def test_process_limit(sandbox: Sandbox) -> None:
 
 
 async def test_open_files_limit(sandbox: Sandbox) -> None:
-    source = "fs = []\ntry:\n    while True: fs.append(open('/dev/null'))\nexcept OSError as e:\n    print(len(fs), e.errno)"
+    source = ("fs = []\ntry:\n    while True: fs.append(open('/dev/null'))\n"
+              "except OSError as e:\n    print(len(fs), e.errno)")
     r = await sandbox.run(py(source, limits=Limits(open_files=32)))
     count, errno_ = map(int, r.stdout.split())
     assert r.status is ExecStatus.OK and count < 32 and errno_ == 24  # EMFILE
@@ -202,7 +203,8 @@ async def test_custom_command(sandbox: Sandbox) -> None:
 
 HELLO = {
     "c": ("main.c", '#include <stdio.h>\nint main(void){char s[8]; scanf("%7s", s); printf("c %s\\n", s); return 0;}'),
-    "cpp": ("main.cpp", '#include <iostream>\nint main(){std::string s; std::cin >> s; std::cout << "cpp " << s << "\\n";}'),
+    "cpp": ("main.cpp", '#include <iostream>\nint main(){std::string s; std::cin >> s; '
+            'std::cout << "cpp " << s << "\\n";}'),
     "javascript": ("main.js", "const s = require('fs').readFileSync(0, 'utf8').trim(); console.log('javascript ' + s)"),
     "bash": ("main.sh", 'read s; echo "bash $s"'),
     "java": ("Main.java", 'public class Main { public static void main(String[] a) { '

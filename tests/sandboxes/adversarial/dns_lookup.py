@@ -1,4 +1,5 @@
 import socket
+
 for name in ("example.com", "pypi.org", "deb.debian.org"):
     try:
         print("ESCAPED dns", name, socket.getaddrinfo(name, 80)[0][4])

@@ -1,4 +1,5 @@
 import socket
+
 for path in ("/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock"):
     s = socket.socket(socket.AF_UNIX)
     try:

@@ -1,4 +1,3 @@
-import os
 n = 0
 try:
     while n < 2_000_000:

@@ -1,5 +1,7 @@
 # keyctl, bpf, perf_event_open, io_uring_setup, userfaultfd: must fail; arguments are harmless if they did not.
-import ctypes, os
+import ctypes
+import os
+
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
 checks = {"keyctl": (250, 0, 0), "add_key": (248, 0, 0), "bpf": (321, 0, 0, 0), "perf_event_open": (298, 0, 0, -1, -1, 0),

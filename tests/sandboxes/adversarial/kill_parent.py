@@ -1,4 +1,6 @@
-import os, signal
+import os
+import signal
+
 for pid in (os.getppid(), 1):
     for sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGSTOP):
         try:

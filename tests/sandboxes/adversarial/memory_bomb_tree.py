@@ -1,5 +1,6 @@
 # Many children each under a per-process limit but together far over the job's memory.
 import os
+
 pids = []
 for _ in range(8):
     pid = os.fork()

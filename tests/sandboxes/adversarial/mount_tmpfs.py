@@ -1,4 +1,6 @@
-import ctypes, os
+import ctypes
+import os
+
 libc = ctypes.CDLL(None, use_errno=True)
 os.makedirs("/work/m", exist_ok=True)
 if libc.mount(b"none", b"/work/m", b"tmpfs", 0, None) == 0:

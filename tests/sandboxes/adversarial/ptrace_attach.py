@@ -1,4 +1,6 @@
-import ctypes, os
+import ctypes
+import os
+
 libc = ctypes.CDLL(None, use_errno=True)
 PTRACE_ATTACH = 16
 for pid in (os.getppid(), 1):

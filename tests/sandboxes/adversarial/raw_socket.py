@@ -1,4 +1,5 @@
 import socket
+
 for family, kind, proto in ((socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
                             (socket.AF_PACKET, socket.SOCK_RAW, 0x0300),
                             (socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)):

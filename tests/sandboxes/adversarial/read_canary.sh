@@ -1,3 +1,3 @@
 cat "@@CANARY_PATH@@" 2>&1
-find / -name "@@CANARY_NAME@@" 2>/dev/null
+find /etc /usr/local /work /tmp /var /srv /home -name "@@CANARY_NAME@@" 2>/dev/null
 echo done

@@ -1,4 +1,5 @@
 import os
+
 for path in ("@@SERVER_CWD@@", "/work/main", "/root", "/home"):
     try:
         print("listing", path, os.listdir(path))

@@ -1,4 +1,5 @@
 import os
+
 print(dict(os.environ))
 for pid in os.listdir("/proc"):
     if pid.isdigit():

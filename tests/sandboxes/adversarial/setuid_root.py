@@ -1,4 +1,5 @@
 import os
+
 for fn, arg in ((os.setuid, 0), (os.setgid, 0), (os.seteuid, 0)):
     try:
         fn(arg)

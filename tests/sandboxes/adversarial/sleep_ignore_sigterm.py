@@ -1,4 +1,6 @@
-import signal, time
+import signal
+import time
+
 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
     signal.signal(sig, signal.SIG_IGN)
 while True:

@@ -1,3 +1,4 @@
 import sys
+
 data = sys.stdin.buffer.read()
 print("read", len(data))

@@ -1,4 +1,6 @@
-import threading, time
+import threading
+import time
+
 threads = []
 while True:
     try:

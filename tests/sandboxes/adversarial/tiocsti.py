@@ -1,4 +1,6 @@
-import fcntl, termios
+import fcntl
+import termios
+
 for fd in (0, 1, 2):
     try:
         fcntl.ioctl(fd, termios.TIOCSTI, b"x")

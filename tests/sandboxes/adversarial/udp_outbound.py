@@ -1,4 +1,5 @@
 import socket
+
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 try:
     s.sendto(b"\x00" * 12, ("8.8.8.8", 53))

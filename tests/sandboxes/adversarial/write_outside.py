@@ -1,4 +1,3 @@
-import os
 for path in ("/usr/escape", "/etc/escape", "/escape", "/proc/escape", "@@ESCAPE_DIR@@/escape-py"):
     try:
         with open(path, "w") as f:
