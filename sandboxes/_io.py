@@ -16,8 +16,9 @@ from collections.abc import Callable
 class CappedReader:
     """Reads one non-blocking fd to EOF, keeping at most `limit` bytes."""
 
-    def __init__(self, fd: int, limit: int, on_overflow: Callable[[], None]) -> None:
-        self.fd, self.limit, self.on_overflow = fd, limit, on_overflow
+    def __init__(self, fd: int, limit: int, on_overflow: Callable[[], None], until: bytes = b"") -> None:
+        """`until`: stop (done) as soon as this byte string arrives, without waiting for EOF."""
+        self.fd, self.limit, self.on_overflow, self.until = fd, limit, on_overflow, until
         self.chunks: list[bytes] = []
         self.size = 0
         self.truncated = False
@@ -46,6 +47,8 @@ class CappedReader:
             return
         self.chunks.append(data)
         self.size += len(data)
+        if self.until and self.until in data:
+            self.close()
 
     def close(self) -> None:
         if self.fd < 0:

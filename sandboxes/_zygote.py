@@ -1,15 +1,17 @@
 """The fork server's zygote: a pre-started interpreter that forks one fresh, fully isolated process tree per run.
 
 Runs as a standalone script under the sandbox's Python (stdlib only) as host root.
-Once, it builds a read-only root from the host's layout table and pivots into it; per
-request it forks S, which joins the slot's cgroups and unshares mount/pid/net/ipc/uts/
-cgroup namespaces, then forks P1 (pid 1 of the new pid namespace: mounts /proc, a
-read-only /proc/sys and fresh tmpfs /work and /tmp) which forks P2. P2 applies rlimits,
-drops to the slot's unprivileged uid, sets no_new_privs, loads the seccomp filter and
-only then reads the job (files, argv) from its own pipe, so the zygote never holds a
-job's data and nothing can pass from one run to the next: every run is a fresh fork
-of a zygote that has never executed user code. When P2 exits, P1 reports its status
-and exits, and the kernel kills everything left in the pid namespace.
+Once, it builds a read-only root from the host's layout table and pivots into it. It
+keeps a few warm chains ready, because fork is the dominant cost here (~0.6 ms each):
+for a chain it forks S, which unshares mount/pid/net/ipc/uts/cgroup namespaces and
+forks P1 (pid 1 of the new pid namespace: mounts /proc with a read-only /proc/sys),
+which pre-forks P2 and waits. A job is handed to one chain, used exactly once: P1
+moves P2 into the slot's cgroups and mounts fresh tmpfs /work and /tmp; P2
+applies rlimits, drops to the slot's unprivileged uid, sets no_new_privs, loads the
+seccomp filter and only then reads the job (files, argv) from its own pipe. The zygote
+never holds a job's data and no chain has executed user code before its job, so
+nothing can pass from one run to the next. When P2 exits, P1 reports its status and
+exits, and the kernel kills everything left in the pid namespace.
 
 Protocol on fd 0 (SOCK_SEQPACKET): first message is the JSON setup, answered "ready"
 or "error: ..."; then each message is a JSON header with fds
@@ -212,22 +214,74 @@ def user_process(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
         os._exit(127)
 
 
-def namespace_init(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
-    """P1: pid 1 of the run's namespaces. Mounts the per-run filesystems, runs P2, reaps, reports."""
-    status = fds[4]
+FD_SIZE = array.array("i").itemsize
+MAX_FDS = 16
+
+
+def recv_request(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
+    """One header + fds message; None when the peer closed the socket."""
+    msg, ancdata, _flags, _addr = sock.recvmsg(1 << 16, socket.CMSG_SPACE(MAX_FDS * FD_SIZE))
+    fds = array.array("i")
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % FD_SIZE)])
+    if not msg:
+        for fd in fds:
+            os.close(fd)
+        return None
+    return json.loads(msg), list(fds)
+
+
+def send_request(sock: socket.socket, h: dict[str, Any], fds: list[int]) -> None:
+    sock.sendmsg([json.dumps(h).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())])
+
+
+def namespace_init(ctrl: socket.socket, bpf: bytes) -> NoReturn:
+    """P1: pid 1 of a warm chain's fresh namespaces. Prepared ahead of any job; used for exactly one.
+
+    Before a job: mounts /proc (read-only /proc/sys), pre-forks P2 and waits. On the job:
+    moves P2 into the slot's cgroups, mounts the job's tmpfs /work and /tmp,
+    hands the job to P2, then reaps until P2 exits, reports, and exits (which kills
+    everything left in the pid namespace).
+    """
     try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         bind_ro("/proc/sys", "/proc/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        socket.sethostname("sandbox")
+        to_child, from_parent = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        child = os.fork()
+    except BaseException:
+        os._exit(SETUP_FAILED)
+    if child == 0:
+        ctrl.close()
+        to_child.close()
+        request = recv_request(from_parent)
+        if request is None:
+            os._exit(0)
+        from_parent.close()
+        user_process(request[0], request[1], bpf)
+    from_parent.close()
+    request = recv_request(ctrl)
+    if request is None:
+        os._exit(0)  # the zygote went away before using this chain
+    ctrl.close()
+    h, fds = request
+    status = fds[4]
+    try:
+        for fd in fds[5:]:
+            # Only P2 joins (by its pid in this namespace): its whole tree is the job. P1 stays
+            # outside, so the limits count only the program and each write is one migration.
+            os.write(fd, str(child).encode())
+            os.close(fd)
         opts = f"size={h['workdir_bytes']},nr_inodes={h['inodes']},uid={h['uid']},gid={h['gid']}"
         mount("tmpfs", "/work", "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=0700")
         mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=1777")
-        socket.sethostname("sandbox")
-        child = os.fork()
+        send_request(to_child, h, fds[:5])
     except BaseException as exc:
         report(status, error=f"sandbox setup failed in the namespace init: {exc!r}")
         os._exit(SETUP_FAILED)
-    if child == 0:
-        user_process(h, fds, bpf)
+    to_child.close()
     for fd in fds[:4]:
         os.close(fd)
     while True:
@@ -246,22 +300,21 @@ def namespace_init(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
     os._exit(0)  # the kernel now kills whatever is left in the pid namespace
 
 
-def spawn(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
-    """S: join the slot's cgroups, create the namespaces, fork their init, and leave."""
-    status = fds[4]
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in fds[5:]:
-            os.write(fd, b"0")
-            os.close(fd)
-        check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
-                           | CLONE_NEWCGROUP), "unshare")
-        if os.fork() == 0:
-            namespace_init(h, fds[:5], bpf)
-    except BaseException as exc:
-        report(status, error=f"sandbox setup failed in the spawner: {exc!r}")
-        os._exit(SETUP_FAILED)
-    os._exit(0)
+def make_chain(bpf: bytes) -> socket.socket:
+    """Fork S, which creates fresh namespaces and their init P1, then leaves; returns P1's control socket."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    if os.fork() == 0:
+        try:
+            ours.close()
+            check(libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
+                               | CLONE_NEWCGROUP), "unshare")
+            if os.fork() == 0:
+                namespace_init(theirs, bpf)
+        except BaseException:
+            os._exit(SETUP_FAILED)
+        os._exit(0)
+    theirs.close()
+    return ours
 
 
 PRELOAD = ("abc", "array", "bisect", "collections", "copy", "dataclasses", "decimal", "enum", "fractions",
@@ -270,35 +323,38 @@ PRELOAD = ("abc", "array", "bisect", "collections", "copy", "dataclasses", "deci
 
 
 def serve(sock: socket.socket) -> None:
+    """Hand each request to a warm chain; refill chains only while no request is waiting."""
+    import select
+
     setup = json.loads(sock.recv(1 << 20))
     try:
         build_root(setup["root"], setup["mounts"])
         for name in PRELOAD:
             __import__(name)
         bpf = bytes.fromhex(setup["seccomp_hex"])
+        warm = int(setup.get("warm", 2))
     except BaseException as exc:
         sock.send(f"error: {exc!r}".encode())
         return
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # auto-reap spawners and orphaned inits
+    chains = [make_chain(bpf) for _ in range(warm)]
     sock.send(b"ready")
-    fd_size = array.array("i").itemsize
     while True:
-        msg, ancdata, _flags, _addr = sock.recvmsg(1 << 16, socket.CMSG_SPACE(16 * fd_size))
-        if not msg:
-            return  # the host closed the socket: shut down
-        fds = array.array("i")
-        for level, kind, data in ancdata:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(data[: len(data) - (len(data) % fd_size)])
+        while len(chains) < warm and not select.select([sock], [], [], 0)[0]:
+            chains.append(make_chain(bpf))
+        request = recv_request(sock)
+        if request is None:
+            return  # the host closed the socket: shut down (idle chains see EOF and exit)
+        h, fds = request
+        chain = chains.pop(0) if chains else make_chain(bpf)
         try:
-            h = json.loads(msg)
-            if os.fork() == 0:
-                spawn(h, list(fds), bpf)
+            send_request(chain, h, fds)
         except BaseException as exc:
             if len(fds) > 4:
                 report(fds[4], error=f"fork server could not start the run: {exc!r}")
         finally:
+            chain.close()
             for fd in fds:
                 os.close(fd)
 

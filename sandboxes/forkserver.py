@@ -31,8 +31,8 @@ from ._types import Execution, Job, Limits, SandboxError, sandbox_error
 from .bwrap import _rlimits
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
-#: The spawner and the namespace init also live in the slot's pids cgroup.
-PROCESS_OVERHEAD = 2
+#: Only the program's own tree lives in the slot's cgroups (the namespace init stays outside).
+PROCESS_OVERHEAD = 0
 STATUS_CAP = 65536
 
 
@@ -41,20 +41,21 @@ class ForkServer:
 
     name = "bwrap"
 
-    def __init__(self, mounts: list[Mount], python: str) -> None:
-        self.mounts, self.python = mounts, python
+    def __init__(self, mounts: list[Mount], python: str, warm: int = 2) -> None:
+        self.mounts, self.python, self.warm = mounts, python, warm
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._root: str | None = None
         self._lock = asyncio.Lock()
 
     @classmethod
-    async def start(cls, mounts: list[Mount], python: str = "/usr/bin/python3") -> ForkServer:
+    async def start(cls, mounts: list[Mount], python: str = "/usr/bin/python3", warm: int = 2) -> ForkServer:
+        """`warm`: chains (fresh namespaces with a pre-forked process) kept ready ahead of jobs."""
         if os.geteuid() != 0:
             raise SandboxError("the fork server needs host root")
         if not os.path.exists(python):
             raise SandboxError(f"{python} not found")
-        server = cls(mounts, python)
+        server = cls(mounts, python, warm)
         await server._ensure()
         return server
 
@@ -76,7 +77,7 @@ class ForkServer:
         finally:
             child.close()
         setup = {"root": self._root, "mounts": [asdict(m) for m in self.mounts],
-                 "seccomp_hex": seccomp.bpf_program().hex()}
+                 "seccomp_hex": seccomp.bpf_program().hex(), "warm": self.warm}
         parent.settimeout(30)
         parent.send(json.dumps(setup).encode())
         try:
@@ -148,7 +149,8 @@ class ForkServer:
 
         out = CappedReader(out_r, limits.output_bytes, overflow)
         err = CappedReader(err_r, limits.output_bytes, overflow)
-        status = CappedReader(st_r, STATUS_CAP, lambda: None)
+        # P1 writes one JSON line when the program exits; no need to wait for P1's own exit.
+        status = CappedReader(st_r, STATUS_CAP, lambda: None, until=b"\n")
         feeders = [asyncio.ensure_future(feed(pay_w, payload)), asyncio.ensure_future(feed(in_w, stdin))]
         try:
             try:

@@ -71,10 +71,11 @@ def sandbox_processes() -> list[tuple[int, str]]:
         try:
             status = dict(line.split(":", 1) for line in (entry / "status").read_text().splitlines() if ":" in line)
             cmdline = (entry / "cmdline").read_bytes()
+            cgroups = (entry / "cgroup").read_text()
         except (OSError, ValueError):
-            continue
+            continue  # exited meanwhile
         uid, state = int(status["Uid"].split()[1]), status["State"].split()[0]
-        if uid == 65534 and "docker" not in (entry / "cgroup").read_text():
+        if uid == 65534 and "docker" not in cgroups:
             continue
         if uid in SANDBOX_UIDS and state not in ("Z", "X") and cmdline != POOL_IDLE_CMDLINE:
             found.append((int(entry.name), cmdline.replace(b"\0", b" ").decode("utf-8", "replace")))
