@@ -123,9 +123,8 @@ LOGPROBS = {"template": "reference-equivalence"}
 MODES: dict[str, dict[str, Any]] = {"generate": GENERATE, "logprobs": LOGPROBS}
 
 
-async def run_batched(model_dir: Path, samples: list[Sample], mode: dict[str, Any]) -> tuple[float, list[Any]]:
-    context = _Context()
-    config = {
+def judge_config(model_dir: Path, mode: dict[str, Any]) -> dict[str, Any]:
+    return {
         "type": "llm",
         "model": str(model_dir),
         "device": "cpu",
@@ -135,6 +134,34 @@ async def run_batched(model_dir: Path, samples: list[Sample], mode: dict[str, An
         "cache_size": 0,
         **mode,
     }
+
+
+async def run_service(model_dir: Path, samples: list[Sample], mode: dict[str, Any]) -> tuple[float, list[Any]]:
+    """Through a real server: 512 concurrent one-sample Score calls (many reward calls in
+    flight at once), which the server gathers into model batches."""
+    from sdk import AsyncVerifierClient
+    from verifier_server.testing import start_server_process
+
+    with start_server_process(extra_args=["--log-level", "WARNING"]) as server:
+        async with AsyncVerifierClient(server.address, timeout_s=300) as client:
+            await client.register({"name": "bench-judge", "kind": "judge", "config": judge_config(model_dir, mode)})
+
+            async def one(sample: Sample) -> Any:
+                (result,) = await client.score(
+                    "bench-judge", [sample.completion], prompts=[sample.prompt], references=[dict(sample.reference)]
+                )
+                return result
+
+            await asyncio.gather(*(one(s) for s in samples[:2]))  # load the model before timing
+            start = time.perf_counter()
+            results = await asyncio.gather(*(one(s) for s in samples))
+            elapsed = time.perf_counter() - start
+    return elapsed, [r.score for r in results]
+
+
+async def run_batched(model_dir: Path, samples: list[Sample], mode: dict[str, Any]) -> tuple[float, list[Any]]:
+    context = _Context()
+    config = judge_config(model_dir, mode)
     judge = JudgeKind.from_spec(config, context)
     await judge.score_batch(samples[:2])  # load the model before timing
     start = time.perf_counter()
@@ -201,7 +228,7 @@ async def run_per_sample(model_dir: Path, samples: list[Sample], mode: dict[str,
 def measure(model_dir: Path, mode_name: str, how: str) -> None:
     """One measurement, printed as JSON; run in its own process (see ``main``)."""
     mode = MODES[mode_name]
-    run = run_batched if how == "batched" else run_per_sample
+    run = {"batched": run_batched, "service": run_service, "per-sample": run_per_sample}[how]
     elapsed_s, scores = asyncio.run(run(model_dir, make_samples(), mode))
     print(json.dumps({"elapsed_s": elapsed_s, "scores": scores}))
 
@@ -210,7 +237,7 @@ def spawn(model_dir: Path, mode_name: str, how: str) -> tuple[float, list[float 
     """A fresh interpreter per measurement: torch's OpenMP threads left spinning by one
     measurement would otherwise slow down the next, whichever it is."""
     command = [sys.executable, __file__, "--measure", str(model_dir), mode_name, how]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if out.returncode != 0:
         raise SystemExit(f"measurement {mode_name}/{how} failed:\n{out.stderr[-2000:]}")
     lines = [line for line in out.stdout.splitlines() if line.strip()]
@@ -223,6 +250,7 @@ def spawn(model_dir: Path, mode_name: str, how: str) -> tuple[float, list[float 
 def compare(model_dir: Path, mode_name: str) -> None:
     per_sample_s, expected = spawn(model_dir, mode_name, "per-sample")
     batched_s, got = spawn(model_dir, mode_name, "batched")
+    service_s, through_service = spawn(model_dir, mode_name, "service")
     if mode_name == "logprobs":
         worst = max(abs(a - b) for a, b in zip(expected, got, strict=True) if a is not None and b is not None)
         agreement = f"max score difference {worst:.1e}"
@@ -234,7 +262,13 @@ def compare(model_dir: Path, mode_name: str) -> None:
         agreement = f"same verdict {same}/{CALLS}"
     print(f"  per-sample (one model call per sample): {CALLS / per_sample_s:8.1f} judge calls/s ({per_sample_s:.2f} s)")
     print(f"  dynamic batching (judge kind):          {CALLS / batched_s:8.1f} judge calls/s ({batched_s:.2f} s)")
-    print(f"  {mode_name}: speedup {per_sample_s / batched_s:.1f}x ({agreement})")
+    print(f"  through the service (512 concurrent calls): {CALLS / service_s:8.1f} judge calls/s ({service_s:.2f} s)")
+    print(
+        f"  {mode_name}: speedup {per_sample_s / batched_s:.1f}x in-kind, "
+        f"{per_sample_s / service_s:.1f}x through the service ({agreement})"
+    )
+    if any(score is None for score in through_service) and mode_name == "logprobs":
+        raise SystemExit("some judge calls through the service failed")
 
 
 def main() -> None:
