@@ -9,12 +9,12 @@ from ._factory import available_backends, open_sandbox
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, Sandbox, SandboxError
 from .languages import LANGUAGES, Recipe
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted(), pinned by tests/sandboxes/test_api.py
     "DEFAULT_COMPILE_LIMITS",
-    "LANGUAGES",
     "ExecStatus",
     "Execution",
     "Job",
+    "LANGUAGES",
     "Limits",
     "Recipe",
     "Sandbox",

@@ -345,7 +345,15 @@ def serve(sock: socket.socket) -> None:
             chains.append(make_chain(bpf))
         request = recv_request(sock)
         if request is None:
-            return  # the host closed the socket: shut down (idle chains see EOF and exit)
+            # The host closed the socket: close idle chains (their inits see EOF and exit) and
+            # wait until every child is gone, so none is left for the host's init to reap.
+            for chain in chains:
+                chain.close()
+            try:
+                os.waitpid(-1, 0)  # with SIGCHLD ignored: blocks until no child remains
+            except ChildProcessError:
+                pass
+            return
         h, fds = request
         chain = chains.pop(0) if chains else make_chain(bpf)
         try:

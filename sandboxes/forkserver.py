@@ -96,9 +96,12 @@ class ForkServer:
             self._sock.close()
             self._sock = None
         if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError):
-                self._proc.kill()
-            self._proc.wait()
+            try:
+                self._proc.wait(timeout=2.0)  # EOF on its socket: it drains its chains and exits
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.kill()
+                self._proc.wait()
             self._proc = None
         if self._root is not None:
             with contextlib.suppress(OSError):

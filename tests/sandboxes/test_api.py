@@ -1,0 +1,96 @@
+"""The package surface: exports, validation, backend probing, the CLI, the seccomp program and the unsafe backend."""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from pathlib import Path
+
+import pytest
+
+import sandboxes
+from sandboxes import ExecStatus, Job, Limits, SandboxError, available_backends, open_sandbox
+from sandboxes.cli import main as cli_main
+from sandboxes.seccomp import BLOCKED_SYSCALLS, bpf_program, docker_profile
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert sandboxes.__all__ == sorted(sandboxes.__all__)
+    assert set(sandboxes.__all__) == {
+        "DEFAULT_COMPILE_LIMITS", "LANGUAGES", "ExecStatus", "Execution", "Job", "Limits", "Recipe", "Sandbox",
+        "SandboxError", "available_backends", "open_sandbox"}
+    for name in sandboxes.__all__:
+        assert getattr(sandboxes, name) is not None
+
+
+def test_defaults_are_safe() -> None:
+    limits = Limits()
+    assert limits.network is False and limits.wall_time_s == 10.0 and limits.memory_bytes == 256 * 1024 * 1024
+    assert limits.output_bytes == 1024 * 1024 and limits.processes == 64
+
+
+@pytest.mark.parametrize("field", ["wall_time_s", "memory_bytes", "processes", "output_bytes"])
+def test_limits_reject_non_positive(field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        Limits(**{field: 0})
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "../x", "a/../../x", "", "a//b", "./x"])
+def test_job_rejects_paths_outside_the_work_dir(path: str) -> None:
+    with pytest.raises(ValueError, match="relative"):
+        Job("python", {path: "x"})
+
+
+def test_languages_table() -> None:
+    assert {"python", "c", "cpp", "javascript", "bash", "java", "rust", "go"} <= set(sandboxes.LANGUAGES)
+    assert sandboxes.LANGUAGES["java"].default_entrypoint == "Main.java"
+
+
+def test_available_backends_names_every_backend() -> None:
+    found = available_backends()
+    assert set(found) == {"bwrap", "docker", "unsafe-local"}
+    assert all(isinstance(v, str) and v for v in found.values())
+
+
+def test_unknown_backend_is_a_clear_error() -> None:
+    with pytest.raises(SandboxError, match="unknown sandbox backend"):
+        open_sandbox("chroot")
+
+
+def test_seccomp_program_is_well_formed() -> None:
+    program = bpf_program()
+    assert program and len(program) % 8 == 0
+    ret_allow = [struct.unpack("<HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    assert any(code == 0x06 and k == 0x7FFF0000 for code, _, _, k in ret_allow)  # BPF_RET|K, SECCOMP_RET_ALLOW
+    profile = json.loads(docker_profile())
+    assert profile["defaultAction"] == "SCMP_ACT_ALLOW"
+    assert {"mount", "ptrace", "bpf", "io_uring_setup", "unshare"} <= set(profile["syscalls"][0]["names"])
+    assert {"keyctl", "perf_event_open", "kexec_load", "init_module", "pivot_root", "setns"} <= set(BLOCKED_SYSCALLS)
+
+
+async def test_unsafe_local_is_loud_and_runs(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        box = open_sandbox("unsafe-local")
+    assert any("UNSAFE" in r.getMessage() for r in caplog.records)
+    try:
+        r = await box.run(Job("python", {"main.py": "print(input()[::-1])"}, stdin="abc\n"))
+        assert (r.status, r.stdout, r.backend) == (ExecStatus.OK, b"cba\n", "unsafe-local")
+        r = await box.run(Job("python", {"main.py": "import time; time.sleep(30)"}, limits=Limits(wall_time_s=0.5)))
+        assert r.status is ExecStatus.TIMEOUT
+    finally:
+        await box.aclose()
+
+
+@pytest.mark.parametrize("backend", ["bwrap", "unsafe-local"])
+def test_cli_prints_the_execution_as_json(tmp_path: Path, capsys: pytest.CaptureFixture[str], backend: str) -> None:
+    if backend == "bwrap" and available_backends()["bwrap"] != "ok":
+        pytest.skip(available_backends()["bwrap"])
+    program = tmp_path / "p.py"
+    program.write_text("import sys; print('got', sys.stdin.read().strip()); sys.exit(3)")
+    stdin = tmp_path / "in.txt"
+    stdin.write_text("data")
+    code = cli_main(["run", "--language", "python", str(program), "--stdin", str(stdin), "--time", "5",
+                     "--memory", "128", "--backend", backend])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["status"] == "nonzero_exit" and out["exit_code"] == 3 and out["stdout"] == "got data\n"
