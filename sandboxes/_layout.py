@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from .languages import rust_sysroot
@@ -36,8 +37,9 @@ class Mount:
     symlink: str = ""
 
 
-def system_mounts() -> list[Mount]:
-    """The read-only part of the sandbox filesystem, ordered parents first."""
+@cache
+def system_mounts() -> tuple[Mount, ...]:
+    """The read-only part of the sandbox filesystem, ordered parents first (computed once per process)."""
     mounts: list[Mount] = []
     for path in SYSTEM_DIRS:
         if os.path.islink(path):
@@ -50,8 +52,38 @@ def system_mounts() -> list[Mount]:
             mounts.append(Mount(path, source=os.path.realpath(path) if entry != "alternatives" else path))
     sysroot = rust_sysroot()
     if sysroot is not None:
-        mounts.append(Mount(RUST_MOUNT, source=str(sysroot)))
-    return mounts
+        source = str(sysroot) if readable_by_others(str(sysroot)) else expose_readonly(str(sysroot), "rust")
+        if source:
+            mounts.append(Mount(RUST_MOUNT, source=source))
+    return tuple(mounts)
+
+
+def expose_readonly(path: str, name: str) -> str:
+    """Bind a toolchain that sits under an unreadable home (rustup in /root) read-only at a reachable path.
+
+    Only root can; the sandbox uid then reaches it without seeing anything else of the home.
+    Returns the new path, or "" when that is not possible here.
+    """
+    import ctypes
+
+    target = Path("/run/sandboxes/toolchains") / name
+    if os.geteuid() != 0:
+        return ""
+    try:
+        # A bind mount from the same filesystem is invisible to os.path.ismount; ask the kernel.
+        if str(target) in (line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()):
+            return str(target)
+        target.mkdir(parents=True, exist_ok=True)
+        for parent in (target, *list(target.parents)[:2]):  # toolchains/ and sandboxes/ under /run
+            parent.chmod(parent.stat().st_mode | 0o755)
+    except OSError:
+        return ""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ms_bind, ms_rec, ms_remount, ms_rdonly, ms_nosuid = 4096, 16384, 32, 1, 2
+    if libc.mount(path.encode(), str(target).encode(), None, ms_bind | ms_rec, None) != 0:
+        return ""
+    libc.mount(None, str(target).encode(), None, ms_bind | ms_remount | ms_rdonly | ms_nosuid, None)
+    return str(target)
 
 
 def extra_path(rust: bool = False) -> str:
@@ -60,7 +92,7 @@ def extra_path(rust: bool = False) -> str:
 
 
 def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(BASE_ENV, PATH=extra_path(rust_sysroot() is not None and readable_by_others(str(rust_sysroot()))))
+    env = dict(BASE_ENV, PATH=extra_path(any(m.dest == RUST_MOUNT for m in system_mounts())))
     env.update(extra or {})
     return env
 
