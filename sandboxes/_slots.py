@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import _netns
 from .cgroups import CgroupSlot
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -31,6 +32,8 @@ class Slot:
     gid: int
     cgroup: CgroupSlot | None
     workdir: Path
+    netns: Path | None = None
+    """The slot's pinned network namespace (root only; see _netns.py)."""
 
 
 class SlotPool:
@@ -50,6 +53,9 @@ class SlotPool:
             cgroup = CgroupSlot.create(f"{tag}-{os.getpid()}-{i}") if privileged else None
             slot = Slot(i, uid, gid, cgroup, self.base / f"slot-{i}")
             slot.workdir.mkdir()
+            if privileged:
+                slot.netns = self.base / f"netns-{i}"
+                _netns.create(slot.netns)
             self.slots.append(slot)
             self._free.put_nowait(slot)
 
@@ -65,6 +71,8 @@ class SlotPool:
         for slot in self.slots:
             if slot.cgroup is not None:
                 slot.cgroup.remove()
+            if slot.netns is not None:
+                _netns.remove(slot.netns)
             unmount_workdir(slot)
         shutil.rmtree(self.base, ignore_errors=True)
 

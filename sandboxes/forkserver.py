@@ -116,8 +116,8 @@ class ForkServer:
         except SandboxError as exc:
             return sandbox_error(str(exc), self.name)
         cg = slot.cgroup
-        if cg is None:
-            return sandbox_error("the fork server needs cgroups", self.name)
+        if cg is None or slot.netns is None:
+            return sandbox_error("the fork server needs cgroups and a slot network namespace", self.name)
         cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD)
         header = {"uid": slot.uid, "gid": slot.gid, "mode": "python", "workdir_bytes": limits.workdir_bytes,
                   "inodes": 16384, "rlimits": _rlimits(limits, job.language, cgroup=True, helpers=0)}
@@ -125,7 +125,7 @@ class ForkServer:
                                  "env": sandbox_env(dict(job.env)), "argv": []})
         pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status
         (in_r, in_w), (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (st_r, st_w) = pipes
-        procs = cg.procs_fds()
+        procs = [os.open(slot.netns, os.O_RDONLY | os.O_CLOEXEC), *cg.procs_fds()]
         try:
             sock.sendmsg([json.dumps(header).encode()],
                          [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
