@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+
+# Must happen before grpc is imported. The server forks (sandbox launches, worker pools)
+# while gRPC threads run; with gRPC's fork support on, a forked child restarts gRPC's
+# poller between fork() and exec(), which then crashes on the fds subprocess closes:
+# sandboxed runs died with SIGSEGV/SIGABRT under load. The server never uses gRPC in a
+# forked child, so it needs none of that support.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 from verifier_server.config import load_config
 from verifier_server.errors import VerifierError

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,16 +24,39 @@ FENCE = {"python": "python", "c": "c", "bash": "bash"}
 SANDBOX_UIDS = range(60000, 61000)
 
 
-def _sandbox_processes() -> list[str]:
-    found = []
+def _sandbox_processes() -> dict[int, bytes]:
+    """Every process on the host running as a sandbox uid: pid -> cmdline."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if entry.stat().st_uid in SANDBOX_UIDS:
-                    found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:80]!r}")
+                    found[int(entry.name)] = (entry / "cmdline").read_bytes()[:80]
             except OSError:
                 continue
     return found
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _leftovers(before: set[int], server_pid: int) -> list[str]:
+    """Sandbox-uid processes that appeared during the run, except the server's own warm
+    fork server (its direct child, alive by design); waits a little for reaping."""
+    deadline = time.monotonic() + 10
+    while True:
+        left = [
+            f"{pid}: {cmdline!r}"
+            for pid, cmdline in _sandbox_processes().items()
+            if pid not in before and not (b"_zygote.py" in cmdline and _parent(pid) == server_pid)
+        ]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
 
 
 def test_corpus_is_contained_through_the_service(start_server: StartServer, tmp_path: Path) -> None:
@@ -53,6 +77,7 @@ def test_corpus_is_contained_through_the_service(start_server: StartServer, tmp_
         references.append({"tests": [{"input": stdin, "output": "no program prints this " + secrets.token_hex(8)}]})
     spec = {"kind": "code", "config": {"tests": "stdio", "time_limit_s": 2.0, "memory_mb": 128,
                                        "output_limit_bytes": 64 * 1024, "snippet_chars": 100_000}}
+    before = set(_sandbox_processes())
     with VerifierClient(server.address, timeout_s=300) as client:
         results = client.score(spec, completions=completions, references=references)
         for case, result in zip(CORPUS, results, strict=True):
@@ -68,6 +93,6 @@ def test_corpus_is_contained_through_the_service(start_server: StartServer, tmp_
         assert health[0].score == 1.0
     assert not list((tmp_path / "escape").iterdir())
     assert server.process.poll() is None
-    leftovers = _sandbox_processes()
+    leftovers = _leftovers(before, server.pid)
     assert not leftovers, leftovers
     assert os.path.exists(canary)

@@ -64,9 +64,14 @@ def test_compile_error_and_other_languages(client: VerifierClient) -> None:
     ref = {"tests": [{"input": "1 2\n", "output": "3"}]}
     js = "```javascript\nconst [a, b] = require('fs').readFileSync(0, 'utf8').split(' ').map(Number);\n" \
          "console.log(a + b)\n```"
-    results = score(client, "stdio-tests", [js, "```c\nint main() { x }\n```"], [ref, ref])
-    assert results[0].score == 1.0
-    assert results[1].details["tests"][0]["verdict"] in ("compile_error", "runtime_error")
+    c = "```c\n#include <stdio.h>\nint main(){int a,b;scanf(\"%d %d\",&a,&b);printf(\"%d\\n\",a+b);}\n```"
+    cpp = "```cpp\n#include <iostream>\nint main(){int a,b;std::cin>>a>>b;std::cout<<a+b<<std::endl;}\n```"
+    bash = "```bash\nread a b\necho $((a + b))\n```"
+    # Several rounds, concurrently: sandbox launches from the threaded server must be reliable.
+    programs = [js, c, cpp, bash] * 3
+    results = score(client, "stdio-tests", [*programs, "```c\nint main() { x }\n```"], [ref] * (len(programs) + 1))
+    assert [r.score for r in results[:-1]] == [1.0] * len(programs), [r.details for r in results if r.score != 1.0]
+    assert results[-1].details["tests"][0]["verdict"] == "compile_error"
 
 
 TAMPER = {
