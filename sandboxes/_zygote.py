@@ -61,15 +61,29 @@ def bind_ro(src: str, dst: str, extra: int = MS_NOSUID) -> None:
 
 
 def build_root(root: str, mounts: list[dict[str, str]]) -> None:
-    """Private mount namespace with a read-only tmpfs root holding only the layout's binds."""
+    """Private mount namespace with a read-only tmpfs root holding only the layout's entries.
+
+    Every chain copies this mount table and tears its copy down after the run, so it is kept
+    short: small /etc entries are copied into the root instead of bound, and /dev holds
+    device nodes instead of bind mounts.
+    """
+    import shutil
+    import stat
+
     check(libc.unshare(CLONE_NEWNS), "unshare(mount)")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
-    mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=1m,mode=0755")
+    mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=16m,mode=0755")
     for m in mounts:
         dest = root + m["dest"]
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         if m["symlink"]:
             os.symlink(m["symlink"], dest)
+        elif m["dest"].startswith("/etc/"):
+            if os.path.isdir(m["source"]):
+                shutil.copytree(m["source"], dest, symlinks=True)
+            else:
+                shutil.copyfile(m["source"], dest)
+                os.chmod(dest, 0o644)
         elif os.path.isdir(m["source"]):
             os.makedirs(dest, exist_ok=True)
             bind_ro(m["source"], dest, MS_NOSUID | MS_NODEV)
@@ -78,10 +92,9 @@ def build_root(root: str, mounts: list[dict[str, str]]) -> None:
             bind_ro(m["source"], dest, MS_NOSUID | MS_NODEV)
     for d in ("dev", "proc", "work", "tmp", "old"):
         os.makedirs(f"{root}/{d}", exist_ok=True)
-    for dev in ("null", "zero", "full", "random", "urandom"):
-        open(f"{root}/dev/{dev}", "w").close()
-        bind_ro(f"/dev/{dev}", f"{root}/dev/{dev}")
-        mount(None, f"{root}/dev/{dev}", None, MS_BIND | MS_REMOUNT | MS_NOSUID)  # writable /dev/null
+    for dev, minor in (("null", 3), ("zero", 5), ("full", 7), ("random", 8), ("urandom", 9)):
+        os.mknod(f"{root}/dev/{dev}", 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+        os.chmod(f"{root}/dev/{dev}", 0o666)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")

@@ -192,7 +192,7 @@ class BwrapSandbox:
                 os.close(fd)
             return sandbox_error(f"could not start bwrap: {exc}", self.name)
         finally:
-            for fd in [*procs_fds, seccomp_fd, in_r, out_w, err_w]:
+            for fd in (seccomp_fd, in_r, out_w, err_w):  # the slot keeps its cgroup fds
                 os.close(fd)
         kill = _killer(proc, slot)
 
@@ -229,7 +229,8 @@ class BwrapSandbox:
             raw.exit_code = rc
         wall = time.monotonic() - started
         raw.cpu_time_s = (cg.cpu_time_s() if cg is not None else None) or 0.0
-        raw.memory_hit = cg.hit_memory_limit() if cg is not None else False
+        failed = raw.signal is not None or bool(raw.exit_code)
+        raw.memory_hit = failed and cg is not None and cg.hit_memory_limit()
         if rc == 1 and not out.data and err.data.startswith(b"bwrap:"):
             raw.error = "bwrap failed: " + err.data.decode("utf-8", "replace").strip()
         status, reason = classify(raw, limits)

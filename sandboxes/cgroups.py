@@ -57,44 +57,70 @@ class CgroupSlot:
             return None
         return slot
 
+    _fds: dict[str, int] = field(default_factory=dict)
+    _limits: tuple[int, int] | None = None
+    oom_kills_before: int = 0
+
+    def _fd(self, controller: str, knob: str, flags: int) -> int:
+        """Knob files stay open: a run touches about ten, and open/close would dominate."""
+        key = f"{controller}/{knob}/{flags}"
+        fd = self._fds.get(key)
+        if fd is None:
+            fd = self._fds[key] = os.open(self.dirs[controller] / knob, flags | os.O_CLOEXEC)
+        return fd
+
     def _write(self, controller: str, knob: str, value: str) -> bool:
         if controller not in self.dirs:
             return False
         try:
-            (self.dirs[controller] / knob).write_text(value)
+            os.write(self._fd(controller, knob, os.O_WRONLY), value.encode())
             return True
         except OSError:
             return False
 
+    def _read(self, controller: str, knob: str) -> str:
+        try:
+            return os.pread(self._fd(controller, knob, os.O_RDONLY), 65536, 0).decode()
+        except (KeyError, OSError):
+            return ""
+
     def _read_int(self, controller: str, knob: str) -> int | None:
         try:
-            return int((self.dirs[controller] / knob).read_text().split()[0])
-        except (KeyError, OSError, ValueError, IndexError):
+            return int(self._read(controller, knob).split()[0])
+        except (ValueError, IndexError):
             return None
 
     def prepare(self, memory_bytes: int, processes: int) -> None:
-        """Empty the slot, set this run's limits and zero its counters."""
-        self.kill_all()
-        self._write("memory", "memory.limit_in_bytes", str(memory_bytes))
-        self._write("memory", "memory.memsw.limit_in_bytes", str(memory_bytes))  # no swap escape hatch
+        """Empty the slot, set this run's limits (when they changed) and zero its counters."""
+        if self.pids():
+            self.kill_all()
+        if self._limits != (memory_bytes, processes):
+            self._write("memory", "memory.limit_in_bytes", str(memory_bytes))
+            self._write("memory", "memory.memsw.limit_in_bytes", str(memory_bytes))  # no swap escape hatch
+            self._write("pids", "pids.max", str(processes))
+            self._limits = (memory_bytes, processes)
         self._write("memory", "memory.max_usage_in_bytes", "0")
         self._write("memory", "memory.failcnt", "0")
-        self._write("pids", "pids.max", str(processes))
         self._write("cpuacct", "cpuacct.usage", "0")
         self.oom_kills_before = self.oom_kills()
 
-    oom_kills_before: int = 0
-
     def procs_fds(self) -> list[int]:
-        """Write-only fds on each cgroup.procs; writing b"0" moves the writer into the slot."""
-        return [os.open(path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC) for path in self.dirs.values()]
+        """Write-only fds on each cgroup.procs (owned by the slot; send copies, never close them).
+
+        Writing a pid (or b"0" for the writer itself) moves that process into the slot.
+        """
+        return [self._fd(controller, "cgroup.procs", os.O_WRONLY) for controller in self.dirs]
 
     def pids(self) -> list[int]:
-        found: set[int] = set()
-        for path in self.dirs.values():
-            with contextlib.suppress(OSError, ValueError):
-                found.update(int(x) for x in (path / "cgroup.procs").read_text().split())
-        return sorted(found)
+        """Processes in the slot. Every process joins all controllers before it runs, so pids/ suffices.
+
+        Opened afresh each time: v1 caches a pid list per open file, so a kept fd reads stale pids.
+        """
+        try:
+            with open(self.dirs["pids"] / "cgroup.procs") as f:
+                return [int(x) for x in f.read().split()]
+        except (KeyError, OSError, ValueError):
+            return []
 
     def kill_all(self, timeout_s: float = 5.0) -> bool:
         """SIGKILL every process in the slot; True once it is empty."""
@@ -111,7 +137,7 @@ class CgroupSlot:
                 frozen = False
             if time.monotonic() > deadline:
                 return False
-            time.sleep(0.001)
+            time.sleep(0.0002)
         return True
 
     def peak_memory(self) -> int | None:
@@ -122,12 +148,9 @@ class CgroupSlot:
         return None if ns is None else ns / 1e9
 
     def oom_kills(self) -> int:
-        try:
-            for line in (self.dirs["memory"] / "memory.oom_control").read_text().splitlines():
-                if line.startswith("oom_kill "):
-                    return int(line.split()[1])
-        except (KeyError, OSError, ValueError):
-            pass
+        for line in self._read("memory", "memory.oom_control").splitlines():
+            if line.startswith("oom_kill "):
+                return int(line.split()[1])
         return 0
 
     def hit_memory_limit(self) -> bool:
@@ -141,6 +164,9 @@ class CgroupSlot:
 
     def remove(self) -> None:
         self.kill_all(timeout_s=2.0)
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
         for path in self.dirs.values():
             with contextlib.suppress(OSError):
                 path.rmdir()

@@ -47,6 +47,7 @@ class ForkServer:
         self._sock: socket.socket | None = None
         self._root: str | None = None
         self._lock = asyncio.Lock()
+        self._netns_fds: dict[int, int] = {}
 
     @classmethod
     async def start(cls, mounts: list[Mount], python: str = "/usr/bin/python3", warm: int = 2) -> ForkServer:
@@ -125,7 +126,9 @@ class ForkServer:
                                  "env": sandbox_env(dict(job.env)), "argv": []})
         pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status
         (in_r, in_w), (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (st_r, st_w) = pipes
-        procs = [os.open(slot.netns, os.O_RDONLY | os.O_CLOEXEC), *cg.procs_fds()]
+        if slot.index not in self._netns_fds:
+            self._netns_fds[slot.index] = os.open(slot.netns, os.O_RDONLY | os.O_CLOEXEC)
+        procs = [self._netns_fds[slot.index], *cg.procs_fds()]  # kept open: sent as copies
         try:
             sock.sendmsg([json.dumps(header).encode()],
                          [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
@@ -135,7 +138,7 @@ class ForkServer:
                 os.close(fd)
             return sandbox_error(f"fork server unreachable: {exc}", self.name)
         finally:
-            for fd in (in_r, out_w, err_w, pay_r, st_w, *procs):
+            for fd in (in_r, out_w, err_w, pay_r, st_w):
                 os.close(fd)
         return await self._collect(job.stdin_bytes, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
 
@@ -182,7 +185,7 @@ class ForkServer:
         raw.exit_code = report.get("exit_code") if isinstance(report.get("exit_code"), int) else None  # type: ignore[assignment]
         raw.signal = report.get("signal") if isinstance(report.get("signal"), int) else None  # type: ignore[assignment]
         raw.cpu_time_s = cg.cpu_time_s() or 0.0
-        raw.memory_hit = cg.hit_memory_limit()
+        raw.memory_hit = (raw.signal is not None or bool(raw.exit_code)) and cg.hit_memory_limit()
         if raw.wall_timeout and raw.exit_code is None and raw.signal is None:
             raw.signal = 9
         status_, reason = classify(raw, limits)
@@ -193,6 +196,9 @@ class ForkServer:
     async def aclose(self) -> None:
         async with self._lock:
             self._stop()
+            for fd in self._netns_fds.values():
+                os.close(fd)
+            self._netns_fds.clear()
 
 
 def _fd_array(fds: list[int]) -> bytes:
