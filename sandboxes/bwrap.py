@@ -108,7 +108,7 @@ class BwrapSandbox:
             from .forkserver import ForkServer
 
             try:
-                self._forkserver = await ForkServer.start(self._mounts)
+                self._forkserver = await ForkServer.start(self._mounts, warm=min(self.concurrency, 4))
             except (OSError, SandboxError) as exc:
                 log.warning("python fork server unavailable, falling back to bwrap per run: %s", exc)
                 self._use_forkserver = False
