@@ -122,6 +122,10 @@ async def main(seconds: float, workers: int) -> None:
                     r = await measure(sandbox_runner(box, program), workers=workers, seconds=seconds,
                                       max_runs=4000, warmup=20)
                     print(line(label, program, r, bare))
+                    if options["forkserver"]:  # unloaded latency: one run at a time
+                        r = await measure(sandbox_runner(box, program), workers=1, seconds=seconds / 2,
+                                          max_runs=2000, warmup=5)
+                        print(line(label[:-1] + ", 1 worker)", program, r, None))
                 finally:
                     await box.aclose()
         else:

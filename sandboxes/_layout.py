@@ -98,12 +98,12 @@ def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def readable_by_others(path: str) -> bool:
-    """Whether an unprivileged uid can reach `path` (every parent dir world-executable)."""
+    """Whether an unprivileged uid can read `path`: world-readable itself, every parent world-searchable."""
     p = Path(path)
-    for parent in [p, *p.parents]:
-        try:
-            if not parent.stat().st_mode & 0o001:
-                return False
-        except OSError:
+    try:
+        mode = p.stat().st_mode
+        if not mode & 0o004 or (p.is_dir() and not mode & 0o001):
             return False
-    return True
+        return all(parent.stat().st_mode & 0o001 for parent in p.parents)
+    except OSError:
+        return False

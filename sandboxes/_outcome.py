@@ -21,6 +21,17 @@ class RawOutcome:
     error: str = ""
 
 
+#: What programs print when an allocation fails under RLIMIT_AS (no cgroup to ask).
+_OOM_MARKERS = (b"MemoryError", b"std::bad_alloc", b"Cannot allocate memory", b"out of memory",
+                b"OutOfMemoryError", b"JavaScript heap out of memory")
+
+
+def looks_like_oom(stderr: bytes) -> bool:
+    """Best-effort memory-limit detection from the tail of stderr, for hosts without cgroups."""
+    tail = stderr[-4096:]
+    return any(marker in tail for marker in _OOM_MARKERS)
+
+
 def classify(raw: RawOutcome, limits: Limits) -> tuple[ExecStatus, str]:
     """Order matters: a run killed for one limit often trips a second one on the way down."""
     if raw.error:

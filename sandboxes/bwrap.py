@@ -25,7 +25,7 @@ from collections.abc import Callable
 from . import seccomp
 from ._io import CappedReader, feed
 from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
-from ._outcome import RawOutcome, classify
+from ._outcome import RawOutcome, classify, looks_like_oom
 from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .languages import LANGUAGES, host_languages
@@ -230,7 +230,10 @@ class BwrapSandbox:
         wall = time.monotonic() - started
         raw.cpu_time_s = (cg.cpu_time_s() if cg is not None else None) or 0.0
         failed = raw.signal is not None or bool(raw.exit_code)
-        raw.memory_hit = failed and cg is not None and cg.hit_memory_limit()
+        if cg is not None:
+            raw.memory_hit = failed and cg.hit_memory_limit()
+        else:
+            raw.memory_hit = failed and looks_like_oom(err.data)
         if rc == 1 and not out.data and err.data.startswith(b"bwrap:"):
             raw.error = "bwrap failed: " + err.data.decode("utf-8", "replace").strip()
         status, reason = classify(raw, limits)

@@ -94,3 +94,52 @@ def test_cli_prints_the_execution_as_json(tmp_path: Path, capsys: pytest.Capture
                      "--memory", "128", "--backend", backend])
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["status"] == "nonzero_exit" and out["exit_code"] == 3 and out["stdout"] == "got data\n"
+
+
+UNPRIVILEGED_SCRIPT = """
+import asyncio, json, sys
+sys.path.insert(0, sys.argv[1])
+from sandboxes import Job, Limits, open_sandbox
+async def main():
+    box = open_sandbox("bwrap")
+    out = []
+    for src in ["import os; print(os.getuid())", "x = bytearray(512 << 20)", "while True: pass",
+                "import socket; socket.create_connection(('1.1.1.1', 53), timeout=2)"]:
+        r = await box.run(Job("python", {"main.py": src}, limits=Limits(wall_time_s=5, cpu_time_s=1,
+                                                                       memory_bytes=128 << 20)))
+        out.append([r.status.value, r.stdout.decode()])
+    await box.aclose()
+    print(json.dumps(out))
+asyncio.run(main())
+"""
+
+
+def test_bwrap_works_unprivileged() -> None:
+    """Without root: bwrap per run in a user namespace, rlimits instead of cgroups (the documented fallback)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from sandboxes._layout import readable_by_others
+
+    repo = Path(sandboxes.__file__).resolve().parents[1]
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not Path("/usr/bin/python3").exists():
+        pytest.skip("needs root (to drop to nobody), setpriv and /usr/bin/python3")
+    if not readable_by_others(str(repo / "sandboxes" / "__init__.py")):
+        pytest.skip("the checkout is not readable by other users")
+    work = Path(tempfile.mkdtemp(prefix="sbx-unpriv-", dir="/var/tmp"))  # pytest's tmp is root-only
+    try:
+        work.chmod(0o755)
+        script = work / "unpriv.py"
+        script.write_text(UNPRIVILEGED_SCRIPT)
+        script.chmod(0o644)
+        done = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+                               "/usr/bin/python3", str(script), str(repo)], capture_output=True, text=True,
+                              timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results[0] == ["ok", "65534\n"]
+    assert [r[0] for r in results[1:]] == ["memory", "timeout", "nonzero_exit"]
