@@ -79,7 +79,7 @@ class PythonRewardVerifier:
     async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
         """Chunks of `max_batch` samples, one sandbox run each, concurrently."""
         size = self.config.max_batch
-        chunks = [samples[i:i + size] for i in range(0, len(samples), size)]
+        chunks = [samples[i : i + size] for i in range(0, len(samples), size)]
         import asyncio
 
         parts = await asyncio.gather(*(self._chunk(chunk) for chunk in chunks))
@@ -88,13 +88,23 @@ class PythonRewardVerifier:
     async def _chunk(self, samples: Sequence[Sample]) -> list[ScoreResult]:
         cfg = self.config
         nonce = new_nonce()
-        args = [[_content(s.prompt) for s in samples], [_content(s.completion) for s in samples],
-                [dict(s.reference) for s in samples]]
+        args = [
+            [_content(s.prompt) for s in samples],
+            [_content(s.completion) for s in samples],
+            [dict(s.reference) for s in samples],
+        ]
         request = {"nonce": nonce, "op": "batch", "fn": cfg.function, "args": args}
-        job = Job(language="python", files={"main.py": harness.source("userfn"), "user.py": cfg.source},
-                  stdin=json.dumps(request, default=str),
-                  limits=Limits(wall_time_s=cfg.time_limit_s, cpu_time_s=cfg.time_limit_s,
-                                memory_bytes=cfg.memory_bytes, output_bytes=16 * MiB))
+        job = Job(
+            language="python",
+            files={"main.py": harness.source("userfn"), "user.py": cfg.source},
+            stdin=json.dumps(request, default=str),
+            limits=Limits(
+                wall_time_s=cfg.time_limit_s,
+                cpu_time_s=cfg.time_limit_s,
+                memory_bytes=cfg.memory_bytes,
+                output_bytes=16 * MiB,
+            ),
+        )
         execution = await self.sandbox.run(job)
         n = len(samples)
         if execution.status is ExecStatus.TIMEOUT:

@@ -10,12 +10,30 @@ _UNCLOSED = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*)\Z", r
 
 #: Fence tags as models write them -> our language names (keys of sandboxes.LANGUAGES).
 TAG_LANGUAGES: dict[str, str] = {
-    "python": "python", "py": "python", "python3": "python", "py3": "python",
-    "c": "c", "h": "c",
-    "cpp": "cpp", "c++": "cpp", "cxx": "cpp", "cc": "cpp", "hpp": "cpp",
-    "javascript": "javascript", "js": "javascript", "node": "javascript", "nodejs": "javascript",
-    "bash": "bash", "sh": "bash", "shell": "bash", "zsh": "bash",
-    "java": "java", "rust": "rust", "rs": "rust", "go": "go", "golang": "go",
+    "python": "python",
+    "py": "python",
+    "python3": "python",
+    "py3": "python",
+    "c": "c",
+    "h": "c",
+    "cpp": "cpp",
+    "c++": "cpp",
+    "cxx": "cpp",
+    "cc": "cpp",
+    "hpp": "cpp",
+    "javascript": "javascript",
+    "js": "javascript",
+    "node": "javascript",
+    "nodejs": "javascript",
+    "bash": "bash",
+    "sh": "bash",
+    "shell": "bash",
+    "zsh": "bash",
+    "java": "java",
+    "rust": "rust",
+    "rs": "rust",
+    "go": "go",
+    "golang": "go",
 }
 
 
@@ -28,8 +46,9 @@ class Extracted:
     fenced: bool
 
 
-def extract_code(text: str, *, block: str = "last", require_fence: bool = False,
-                 language: str | None = None) -> Extracted | None:
+def extract_code(
+    text: str, *, block: str = "last", require_fence: bool = False, language: str | None = None
+) -> Extracted | None:
     """Pick one fenced block (`block`: last, first or longest), preferring blocks tagged `language`.
 
     Why prefer tagged blocks: models often show an example input in an untagged fence after

@@ -88,10 +88,10 @@ class CodeKind:
             float_abs_tol=reader.float("float_abs_tol", 1e-6, minimum=0.0),
             scoring=reader.str("scoring", "fraction", choices=scoring.SCORINGS),
             stop_on_failure=reader.bool("stop_on_failure", False),
-            time_limit_s=reader.float("time_limit_s", float(settings.get("time_limit_s", 4.0)), minimum=0.01,
-                                      maximum=120.0),
-            memory_bytes=reader.int("memory_mb", int(settings.get("memory_mb", 256)), minimum=16,
-                                    maximum=16384) * MiB,
+            time_limit_s=reader.float(
+                "time_limit_s", float(settings.get("time_limit_s", 4.0)), minimum=0.01, maximum=120.0
+            ),
+            memory_bytes=reader.int("memory_mb", int(settings.get("memory_mb", 256)), minimum=16, maximum=16384) * MiB,
             output_limit_bytes=reader.int("output_limit_bytes", 1 * MiB, minimum=1024, maximum=64 * MiB),
             compile_time_limit_s=reader.float("compile_time_limit_s", 30.0, minimum=1.0, maximum=300.0),
             max_tests=reader.optional_int("max_tests", minimum=1),
@@ -127,18 +127,25 @@ class CodeVerifier:
         if sample.input_error:
             return ScoreResult.invalid(sample.input_error)
         try:
-            suite = parse_tests(sample.reference, style=cfg.style, field_name=cfg.tests_field, fn_name=cfg.fn_name,
-                                max_tests=cfg.max_tests)
+            suite = parse_tests(
+                sample.reference,
+                style=cfg.style,
+                field_name=cfg.tests_field,
+                fn_name=cfg.fn_name,
+                max_tests=cfg.max_tests,
+            )
         except TestsError as exc:
             return ScoreResult.invalid(str(exc))
-        found = extract_code(sample.completion_text or "", block=cfg.block, require_fence=cfg.require_fence,
-                             language=cfg.language)
+        found = extract_code(
+            sample.completion_text or "", block=cfg.block, require_fence=cfg.require_fence, language=cfg.language
+        )
         if found is None:
             return ScoreResult.ok(cfg.no_code_score, "no code found in the completion", tests=[])
         language = cfg.language or found.tag_language or "python"
         if language not in self.sandbox.languages():
-            return ScoreResult.invalid(f"language {language!r} is not available on this server "
-                                       f"(have: {', '.join(self.sandbox.languages())})")
+            return ScoreResult.invalid(
+                f"language {language!r} is not available on this server (have: {', '.join(self.sandbox.languages())})"
+            )
         if suite.style != "stdio" and language != "python":
             return ScoreResult.invalid(f"{suite.style} tests need Python code, got {language}")
         code = self._with_prompt(found.code, sample, suite)
@@ -149,8 +156,9 @@ class CodeVerifier:
         mode, prompt = self.config.prepend_prompt, sample.prompt_text
         if mode == "never" or not prompt or not isinstance(sample.prompt, str):
             return code
-        if mode == "always" or (suite.entry_point and f"def {suite.entry_point}" not in code
-                                and f"def {suite.entry_point}" in prompt):
+        if mode == "always" or (
+            suite.entry_point and f"def {suite.entry_point}" not in code and f"def {suite.entry_point}" in prompt
+        ):
             return prompt + code
         return code
 
@@ -167,10 +175,19 @@ class CodeVerifier:
     def _job(self, code: str, language: str, suite: TestSuite, nonce: str) -> Job:
         cfg = self.config
         recipe = LANGUAGES[language]
-        limits = {"wall_time_s": cfg.time_limit_s, "cpu_time_s": cfg.time_limit_s, "memory_bytes": cfg.memory_bytes,
-                  "output_bytes": cfg.output_limit_bytes}
-        request: dict[str, Any] = {"nonce": nonce, "mode": MODES[suite.style], "limits": limits,
-                                   "stop_on_failure": cfg.stop_on_failure, "tests": _wire_tests(suite)}
+        limits = {
+            "wall_time_s": cfg.time_limit_s,
+            "cpu_time_s": cfg.time_limit_s,
+            "memory_bytes": cfg.memory_bytes,
+            "output_bytes": cfg.output_limit_bytes,
+        }
+        request: dict[str, Any] = {
+            "nonce": nonce,
+            "mode": MODES[suite.style],
+            "limits": limits,
+            "stop_on_failure": cfg.stop_on_failure,
+            "tests": _wire_tests(suite),
+        }
         if suite.style == "function":
             request["fn_name"] = suite.fn_name
         if suite.setup:
@@ -191,27 +208,38 @@ class CodeVerifier:
             request["candidate"] = {"argv": recipe.argv(recipe.run, entry), "rlimit_as": language not in NO_RLIMIT_AS}
             command = ("python3", "main.py")
             if recipe.compile:
-                compile_limits = {"wall_time_s": cfg.compile_time_limit_s, "cpu_time_s": cfg.compile_time_limit_s,
-                                  "memory_bytes": None, "output_bytes": 256 * 1024}
+                compile_limits = {
+                    "wall_time_s": cfg.compile_time_limit_s,
+                    "cpu_time_s": cfg.compile_time_limit_s,
+                    "memory_bytes": None,
+                    "output_bytes": 256 * 1024,
+                }
                 request["compile"] = {"argv": recipe.argv(recipe.compile, entry), "limits": compile_limits}
                 wall += cfg.compile_time_limit_s
                 memory = max(memory, 1024 * MiB)
         n = max(1, len(request["tests"]))
         job_limits = Limits(
-            wall_time_s=min(wall, cfg.max_job_wall_s), cpu_time_s=min(wall, cfg.max_job_wall_s),
-            memory_bytes=memory + HARNESS_OVERHEAD_BYTES, processes=64, open_files=256,
+            wall_time_s=min(wall, cfg.max_job_wall_s),
+            cpu_time_s=min(wall, cfg.max_job_wall_s),
+            memory_bytes=memory + HARNESS_OVERHEAD_BYTES,
+            processes=64,
+            open_files=256,
             output_bytes=min(n * cfg.output_limit_bytes * 2 + MiB, 256 * MiB),
             workdir_bytes=256 * MiB if recipe.compile else 64 * MiB,
         )
         return Job(language=language, files=files, command=command, stdin=json.dumps(request), limits=job_limits)
 
-    async def _verdicts(self, suite: TestSuite, report: dict[str, Any] | None,
-                        execution: Execution) -> list[dict[str, Any]]:
+    async def _verdicts(
+        self, suite: TestSuite, report: dict[str, Any] | None, execution: Execution
+    ) -> list[dict[str, Any]]:
         """One entry per test; anything the harness did not vouch for is a failure, never a pass."""
         cases = suite.cases or (Case(name="script"),)
         if report is None:
-            verdict = {ExecStatus.TIMEOUT: "timeout", ExecStatus.MEMORY: "memory",
-                       ExecStatus.OUTPUT_LIMIT: "output_limit"}.get(execution.status, "runtime_error")
+            verdict = {
+                ExecStatus.TIMEOUT: "timeout",
+                ExecStatus.MEMORY: "memory",
+                ExecStatus.OUTPUT_LIMIT: "output_limit",
+            }.get(execution.status, "runtime_error")
             tail = execution.stderr[-300:].decode("utf-8", "replace")
             why = f"the test harness gave no verdict (run ended: {execution.reason or execution.status.value}) {tail}"
             return [{"name": c.name, "verdict": verdict, "error": why} for c in cases]
@@ -222,8 +250,10 @@ class CodeVerifier:
         results = report.get("results")
         results = results if isinstance(results, list) else []
         if suite.style == "script":
-            cases = tuple(Case(name=str(r.get("name", f"test {i}"))) for i, r in enumerate(results)
-                          if isinstance(r, dict)) or cases
+            cases = (
+                tuple(Case(name=str(r.get("name", f"test {i}"))) for i, r in enumerate(results) if isinstance(r, dict))
+                or cases
+            )
         tests = []
         for i, case in enumerate(cases):
             raw = results[i] if i < len(results) and isinstance(results[i], dict) else None
@@ -264,8 +294,10 @@ class CodeVerifier:
                 entry["verdict"] = "passed" if checkers.values_equal(value, case.expected, rel) else "wrong_answer"
                 entry["returned"] = self._snip(repr(value))
             else:
-                entry.update(verdict=status if status in scoring.VERDICTS else "runtime_error",
-                             error=self._snip(str(raw.get("error", ""))))
+                entry.update(
+                    verdict=status if status in scoring.VERDICTS else "runtime_error",
+                    error=self._snip(str(raw.get("error", ""))),
+                )
         else:
             entry["verdict"] = status if status in scoring.VERDICTS else "runtime_error"
             if status != "passed":
@@ -287,9 +319,12 @@ class CodeVerifier:
         items = [[suite.cases[i].stdin, t["_output"], str(suite.cases[i].expected)] for i, t in todo]
         request = {"nonce": nonce, "op": "map", "fn": "check", "items": items}
         assert self.config.checker_source is not None
-        job = Job(language="python", files={"main.py": harness.source("userfn"), "user.py": self.config.checker_source},
-                  stdin=json.dumps(request),
-                  limits=Limits(wall_time_s=10.0 + len(items), memory_bytes=512 * MiB, output_bytes=8 * MiB))
+        job = Job(
+            language="python",
+            files={"main.py": harness.source("userfn"), "user.py": self.config.checker_source},
+            stdin=json.dumps(request),
+            limits=Limits(wall_time_s=10.0 + len(items), memory_bytes=512 * MiB, output_bytes=8 * MiB),
+        )
         execution = await self.sandbox.run(job)
         report = read_report(execution, nonce)
         verdicts = report.get("results") if report else None
@@ -301,15 +336,21 @@ class CodeVerifier:
                 error = (report or {}).get("error") or execution.reason or "no reply"
                 test["error"] = self._snip(f"checker program failed: {error}")
 
-    def _result(self, suite: TestSuite, tests: list[dict[str, Any]], language: str,
-                report: dict[str, Any] | None) -> ScoreResult:
+    def _result(
+        self, suite: TestSuite, tests: list[dict[str, Any]], language: str, report: dict[str, Any] | None
+    ) -> ScoreResult:
         for test in tests:
             test.pop("_output", None)
         verdicts = [t["verdict"] for t in tests]
         weights = [c.weight for c in suite.cases] if suite.cases else [1.0] * len(tests)
         value = scoring.score(verdicts, weights + [1.0] * (len(tests) - len(weights)), self.config.scoring)
-        details: dict[str, Any] = {"language": language, "style": suite.style,
-                                   "passed": verdicts.count("passed"), "total": len(tests), "tests": tests[:100]}
+        details: dict[str, Any] = {
+            "language": language,
+            "style": suite.style,
+            "passed": verdicts.count("passed"),
+            "total": len(tests),
+            "tests": tests[:100],
+        }
         compiled = (report or {}).get("compile")
         if isinstance(compiled, dict) and compiled.get("output"):
             details["compile_output"] = self._snip(str(compiled["output"]))
@@ -338,5 +379,3 @@ def _skip_after_first_failure(tests: list[dict[str, Any]]) -> None:
         if failed:
             test.update(verdict="skipped", error="not counted: an earlier test failed (stop_on_failure)")
         failed = failed or test["verdict"] != "passed"
-
-

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 SCORINGS = ("fraction", "all_or_nothing", "weighted")
-VERDICTS = ("passed", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "compile_error",
-            "skipped")
+VERDICTS = ("passed", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "compile_error", "skipped")
 
 
 def score(verdicts: Sequence[str], weights: Sequence[float], mode: str) -> float:

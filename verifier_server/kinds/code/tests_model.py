@@ -50,8 +50,14 @@ class TestSuite:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
-def parse_tests(reference: Mapping[str, Any], *, style: str = "auto", field_name: str | None = None,
-                fn_name: str | None = None, max_tests: int | None = None) -> TestSuite:
+def parse_tests(
+    reference: Mapping[str, Any],
+    *,
+    style: str = "auto",
+    field_name: str | None = None,
+    fn_name: str | None = None,
+    max_tests: int | None = None,
+) -> TestSuite:
     """The sample's tests; `field_name` forces where to look, `style` what they must be."""
     keys = (field_name,) if field_name else KNOWN_FIELDS
     for key in keys:
@@ -64,8 +70,9 @@ def parse_tests(reference: Mapping[str, Any], *, style: str = "auto", field_name
         if not suite.cases and suite.style != "script":
             raise TestsError(f"reference.{key}: contains no test cases")
         if max_tests is not None:
-            suite = TestSuite(suite.style, suite.cases[:max_tests], suite.fn_name, suite.setup, suite.script,
-                              suite.entry_point)
+            suite = TestSuite(
+                suite.style, suite.cases[:max_tests], suite.fn_name, suite.setup, suite.script, suite.entry_point
+            )
         return suite
     where = f"reference.{field_name}" if field_name else "reference.tests"
     also = "" if field_name else f" (looked for {', '.join(KNOWN_FIELDS)})"
@@ -80,8 +87,9 @@ def _parse_field(key: str, value: Any, reference: Mapping[str, Any], fn_name: st
     if key == "test_list":
         return _mbpp(value, reference)
     if key == "inputs":
-        return _io_lists(key, {"inputs": value, "outputs": reference.get("outputs"),
-                               "fn_name": reference.get("fn_name")}, fn_name)
+        return _io_lists(
+            key, {"inputs": value, "outputs": reference.get("outputs"), "fn_name": reference.get("fn_name")}, fn_name
+        )
     if isinstance(value, str):
         try:
             value = json.loads(value)

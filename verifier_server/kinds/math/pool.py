@@ -182,7 +182,10 @@ class MathPool:
                     for p in pairs:
                         if p[1] == key:
                             result.pairs[p[0]] = failure
-                    return self._replace(worker), golds[gold_index + 1 :], rest_pairs
+                    # The fresh worker has parsed nothing: resend every gold the remaining
+                    # pairs need, including those the killed worker had already parsed.
+                    needed = {p[1] for p in rest_pairs}
+                    return self._replace(worker), [g for g in golds if g[0] in needed], rest_pairs
                 if pair_index < len(pairs):
                     result.pairs[pairs[pair_index][0]] = failure
                     still_needed = {p[1] for p in pairs[pair_index + 1 :]}

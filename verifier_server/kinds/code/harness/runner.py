@@ -88,7 +88,7 @@ def dec(value, depth=0):
     if t is list:
         return [dec(v, depth + 1) for v in value]
     if t is dict and len(value) == 1:
-        (tag, inner), = value.items()
+        ((tag, inner),) = value.items()
         if tag == "$int" and type(inner) is str:
             return int(inner)
         if tag == "$float" and inner in ("inf", "-inf", "nan"):
@@ -227,10 +227,15 @@ def run_python_candidate(spec):
     import io
 
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
-                                                   encoding="utf-8")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
-                                                   encoding="utf-8", errors="backslashreplace", line_buffering=True)
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8"
+    )
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
     path = spec["source"]
     sys.argv = [path]
     with open(path, "rb") as f:
@@ -262,7 +267,7 @@ def run_python_candidate(spec):
 def send(fd, obj):
     data = (json.dumps(obj) + "\n").encode()
     while data:
-        data = data[os.write(fd, data):]
+        data = data[os.write(fd, data) :]
 
 
 def serve_candidate(source, path):
@@ -510,8 +515,11 @@ class Remote:
                     msg = self.z.wait_exit(pid, time.monotonic() + 2.0) or {}
                 os.close(self.req_w)
                 self.resp.close()
-                verdict = "memory" if msg.get("code") == MEMORY_EXIT or msg.get("signal") == signal.SIGKILL \
+                verdict = (
+                    "memory"
+                    if msg.get("code") == MEMORY_EXIT or msg.get("signal") == signal.SIGKILL
                     else "runtime_error"
+                )
                 raise CandidateFault(verdict, "the solution process exited (%s)" % (msg or "unknown status"))
             line += chunk
             if len(line) > 64 << 20:
@@ -527,8 +535,12 @@ class Remote:
         deadline = self.deadline or time.monotonic() + 10
         self.ensure(deadline)
         try:
-            payload = {"fn": name, "args": enc(tuple(args)), "kwargs": enc(dict(kwargs)),
-                       "solution_class": solution_class}
+            payload = {
+                "fn": name,
+                "args": enc(tuple(args)),
+                "kwargs": enc(dict(kwargs)),
+                "solution_class": solution_class,
+            }
         except TypeError as exc:
             raise TypeError("argument cannot be sent to the solution: %s" % exc) from None
         send(self.req_w, payload)
@@ -652,8 +664,10 @@ def mode_assert(z, req):
                 exec(compile(test["code"], "test", "exec"), ns)
                 ns["check"](ns.get(entry) or proxy(remote, entry))
         else:
+
             def body(test=test, i=i):
                 exec(compile(test["code"], "test_%d" % i, "exec"), ns)
+
         res = run_test(remote, req["limits"], body)
         results.append(res)
         if req.get("stop_on_failure") and res["status"] != "passed":
@@ -746,7 +760,7 @@ def main():
         report["harness_error"] = describe(exc)
     data = (json.dumps(report) + "\n").encode()
     while data:
-        data = data[os.write(verdict_fd, data):]
+        data = data[os.write(verdict_fd, data) :]
     os._exit(0)
 
 

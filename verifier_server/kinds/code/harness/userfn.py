@@ -45,7 +45,7 @@ def main():
         text = json.dumps({"nonce": report["nonce"], "error": tail[-2000:]})
     data = (text + "\n").encode()
     while data:
-        data = data[os.write(reply_fd, data):]
+        data = data[os.write(reply_fd, data) :]
     os._exit(0)
 
 
