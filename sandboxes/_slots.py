@@ -43,7 +43,9 @@ class SlotPool:
         self.privileged = privileged
         base = Path("/run/sandboxes") if privileged else Path(tempfile.gettempdir())
         base.mkdir(parents=True, exist_ok=True)
-        self.base = Path(tempfile.mkdtemp(prefix=f"{tag}-", dir=base))
+        if privileged:
+            collect_stale(base, tag)
+        self.base = Path(tempfile.mkdtemp(prefix=f"{tag}-{os.getpid()}-", dir=base))
         self.base.chmod(0o711)
         self.slots: list[Slot] = []
         self._free: asyncio.Queue[Slot] = asyncio.Queue()
@@ -75,6 +77,36 @@ class SlotPool:
                 _netns.remove(slot.netns)
             unmount_workdir(slot)
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def collect_stale(base: Path, tag: str) -> None:
+    """Remove what pools of dead server processes left behind (a crash skips `close`): mounts, dirs, cgroups."""
+    from .cgroups import CgroupSlot, stale_slot_names
+
+    for pool_dir in base.glob(f"{tag}-*-*"):
+        pid = pool_dir.name.split("-")[1]
+        if not pid.isdigit() or _pid_alive(int(pid)):
+            continue
+        for entry in pool_dir.iterdir():
+            while _libc.umount2(str(entry).encode(), MNT_DETACH) == 0:
+                pass
+        shutil.rmtree(pool_dir, ignore_errors=True)
+    for name in stale_slot_names(tag):
+        pid = name.split("-")[1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            stale = CgroupSlot.create(name)
+            if stale is not None:
+                stale.remove()
 
 
 def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:

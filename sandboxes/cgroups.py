@@ -31,6 +31,15 @@ def _own_path(controller: str) -> str:
     return ""
 
 
+def stale_slot_names(tag: str) -> list[str]:
+    """Slot cgroup names `<tag>-<pid>-<n>` present in the pids hierarchy (for cleanup of dead servers)."""
+    parent = ROOT / "pids" / _own_path("pids") / "sandboxes"
+    try:
+        return [p.name for p in parent.iterdir() if p.is_dir() and p.name.startswith(f"{tag}-")]
+    except OSError:
+        return []
+
+
 @dataclass
 class CgroupSlot:
     """The cgroups of one slot, one directory per controller."""

@@ -70,7 +70,8 @@ class ForkServer:
     def _spawn(self) -> socket.socket:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
-        self._root = tempfile.mkdtemp(prefix="zygote-root-", dir="/run/sandboxes")
+        _collect_stale_roots(Path("/run/sandboxes"))
+        self._root = tempfile.mkdtemp(prefix=f"zygote-root-{os.getpid()}-", dir="/run/sandboxes")
         try:
             self._proc = subprocess.Popen([self.python, "-I", "-B", str(ZYGOTE)], stdin=child.fileno(),
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={},
@@ -199,6 +200,17 @@ class ForkServer:
             for fd in self._netns_fds.values():
                 os.close(fd)
             self._netns_fds.clear()
+
+
+def _collect_stale_roots(base: Path) -> None:
+    """Remove root mount points of zygotes whose server died without closing (only dirs of dead pids)."""
+    from ._slots import _pid_alive
+
+    for path in base.glob("zygote-root-*-*"):
+        pid = path.name.split("-")[2]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
 
 
 def _fd_array(fds: list[int]) -> bytes:

@@ -143,3 +143,26 @@ def test_bwrap_works_unprivileged() -> None:
     results = json.loads(done.stdout)
     assert results[0] == ["ok", "65534\n"]
     assert [r[0] for r in results[1:]] == ["memory", "timeout", "nonzero_exit"]
+
+
+def test_leftovers_of_dead_servers_are_collected() -> None:
+    """A crashed server skips close(); the next pool removes its work dirs, mounts and cgroups."""
+    import os
+    import subprocess
+
+    from sandboxes._slots import collect_stale
+    from sandboxes.cgroups import CgroupSlot
+
+    if os.geteuid() != 0:
+        pytest.skip("pools only leave host state behind when running as root")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    base = Path("/run/sandboxes")
+    base.mkdir(parents=True, exist_ok=True)
+    stale_dir = base / f"testpool-{dead.pid}-abc"
+    (stale_dir / "slot-0").mkdir(parents=True)
+    cgroup = CgroupSlot.create(f"testpool-{dead.pid}-0")
+    collect_stale(base, "testpool")
+    assert not stale_dir.exists()
+    if cgroup is not None:
+        assert not any(path.exists() for path in cgroup.dirs.values())
