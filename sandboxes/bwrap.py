@@ -21,6 +21,7 @@ import shutil
 import signal
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from . import seccomp
 from ._io import CappedReader, feed
@@ -29,6 +30,9 @@ from ._outcome import RawOutcome, classify, looks_like_oom
 from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .languages import LANGUAGES, host_languages
+
+if TYPE_CHECKING:  # forkserver imports this module's rlimit helper; import it lazily at run time
+    from .forkserver import ForkServer
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,7 @@ class BwrapSandbox:
         self._languages = [lang for lang in host_languages()
                            if lang != "rust" or any(m.dest == "/opt/rust" for m in self._mounts)]
         self._use_forkserver = forkserver and self.privileged
-        self._forkserver: object | None = None
+        self._forkserver: ForkServer | None = None
         seccomp.bpf_program()  # fail at construction, not on the first job
 
     def languages(self) -> list[str]:
@@ -101,7 +105,7 @@ class BwrapSandbox:
             self._pool = SlotPool(self.concurrency, uid_base=self._uid_base, tag="bwrap", privileged=self.privileged)
         return self._pool
 
-    async def _python_forkserver(self) -> object | None:
+    async def _python_forkserver(self) -> ForkServer | None:
         if not self._use_forkserver:
             return None
         if self._forkserver is None:
@@ -124,9 +128,6 @@ class BwrapSandbox:
         async with self.pool().acquire() as slot:
             server = await self._python_forkserver() if job.language == "python" and job.command is None else None
             if server is not None:
-                from .forkserver import ForkServer
-
-                assert isinstance(server, ForkServer)
                 return await server.run(job, slot, entry)
             try:
                 compile_limits = job.compile_limits or DEFAULT_COMPILE_LIMITS
@@ -243,9 +244,6 @@ class BwrapSandbox:
 
     async def aclose(self) -> None:
         if self._forkserver is not None:
-            from .forkserver import ForkServer
-
-            assert isinstance(self._forkserver, ForkServer)
             await self._forkserver.aclose()
             self._forkserver = None
         if self._pool is not None:
