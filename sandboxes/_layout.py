@@ -21,8 +21,18 @@ PATH = "/usr/local/bin:/usr/bin:/bin"
 BASE_ENV = {"PATH": PATH, "HOME": WORKDIR, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 #: Directories bound read-only when they exist; symlinks (merged /usr) are recreated as symlinks.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-ETC_ENTRIES = ("alternatives", "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "java-17-openjdk",
-               "java-21-openjdk", "ssl/openssl.cnf", "nsswitch.conf", "mime.types")
+ETC_ENTRIES = (
+    "alternatives",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "localtime",
+    "java-17-openjdk",
+    "java-21-openjdk",
+    "ssl/openssl.cnf",
+    "nsswitch.conf",
+    "mime.types",
+)
 DEVICES = ("null", "zero", "full", "random", "urandom")
 #: Where a toolchain hidden in an unreadable home (rustup under /root) appears in the sandbox.
 RUST_MOUNT = "/opt/rust"

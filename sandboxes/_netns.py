@@ -26,8 +26,10 @@ def create(path: Path) -> None:
     path.touch(mode=0o600)
     pid = os.fork()
     if pid == 0:  # the child unshares so this process keeps its own namespace
-        ok = _libc.unshare(CLONE_NEWNET) == 0 and _libc.mount(b"/proc/self/ns/net", str(path).encode(), None,
-                                                              MS_BIND, None) == 0
+        ok = (
+            _libc.unshare(CLONE_NEWNET) == 0
+            and _libc.mount(b"/proc/self/ns/net", str(path).encode(), None, MS_BIND, None) == 0
+        )
         os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     if status != 0:

@@ -22,8 +22,14 @@ class RawOutcome:
 
 
 #: What programs print when an allocation fails under RLIMIT_AS (no cgroup to ask).
-_OOM_MARKERS = (b"MemoryError", b"std::bad_alloc", b"Cannot allocate memory", b"out of memory",
-                b"OutOfMemoryError", b"JavaScript heap out of memory")
+_OOM_MARKERS = (
+    b"MemoryError",
+    b"std::bad_alloc",
+    b"Cannot allocate memory",
+    b"out of memory",
+    b"OutOfMemoryError",
+    b"JavaScript heap out of memory",
+)
 
 
 def looks_like_oom(stderr: bytes) -> bool:

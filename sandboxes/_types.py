@@ -43,16 +43,31 @@ class Limits:
     """Only the docker and unsafe-local backends can grant network; bwrap always denies it."""
 
     def __post_init__(self) -> None:
-        for name in ("wall_time_s", "cpu_time_s", "memory_bytes", "processes", "open_files",
-                     "output_bytes", "file_size_bytes", "workdir_bytes"):
+        for name in (
+            "wall_time_s",
+            "cpu_time_s",
+            "memory_bytes",
+            "processes",
+            "open_files",
+            "output_bytes",
+            "file_size_bytes",
+            "workdir_bytes",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
 
 
 #: Compilers need more room than the programs they build.
-DEFAULT_COMPILE_LIMITS = Limits(wall_time_s=30.0, cpu_time_s=20.0, memory_bytes=1024 * MiB, processes=64,
-                                open_files=256, output_bytes=256 * 1024, file_size_bytes=128 * MiB,
-                                workdir_bytes=256 * MiB)
+DEFAULT_COMPILE_LIMITS = Limits(
+    wall_time_s=30.0,
+    cpu_time_s=20.0,
+    memory_bytes=1024 * MiB,
+    processes=64,
+    open_files=256,
+    output_bytes=256 * 1024,
+    file_size_bytes=128 * MiB,
+    workdir_bytes=256 * MiB,
+)
 
 
 @dataclass(frozen=True)
@@ -146,8 +161,20 @@ class Execution:
 
 def sandbox_error(reason: str, backend: str, wall_time_s: float = 0.0) -> Execution:
     """An Execution for a run the backend could not carry out."""
-    return Execution(ExecStatus.SANDBOX_ERROR, None, None, b"", b"", False, False, wall_time_s, 0.0, None,
-                     reason=reason, backend=backend)
+    return Execution(
+        ExecStatus.SANDBOX_ERROR,
+        None,
+        None,
+        b"",
+        b"",
+        False,
+        False,
+        wall_time_s,
+        0.0,
+        None,
+        reason=reason,
+        backend=backend,
+    )
 
 
 @runtime_checkable

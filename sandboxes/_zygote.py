@@ -34,9 +34,23 @@ from typing import Any, NoReturn
 
 libc = ctypes.CDLL(None, use_errno=True)
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = (
-    1, 2, 4, 8, 32, 4096, 16384, 1 << 18)
+    1,
+    2,
+    4,
+    8,
+    32,
+    4096,
+    16384,
+    1 << 18,
+)
 CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = (
-    0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x20000000, 0x40000000)
+    0x00020000,
+    0x02000000,
+    0x04000000,
+    0x08000000,
+    0x20000000,
+    0x40000000,
+)
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG = 38, 22, 2, 36, 1
 MNT_DETACH = 2
 SYS_CLONE = 56  # x86_64
@@ -51,8 +65,10 @@ def check(rc: int, what: str) -> None:
 
 
 def mount(src: str | None, dst: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    check(libc.mount(src and src.encode(), dst.encode(), fstype and fstype.encode(), flags,
-                     data and data.encode()), f"mount {dst}")
+    check(
+        libc.mount(src and src.encode(), dst.encode(), fstype and fstype.encode(), flags, data and data.encode()),
+        f"mount {dst}",
+    )
 
 
 def bind_ro(src: str, dst: str, extra: int = MS_NOSUID) -> None:
@@ -95,8 +111,12 @@ def build_root(root: str, mounts: list[dict[str, str]]) -> None:
     for dev, minor in (("null", 3), ("zero", 5), ("full", 7), ("random", 8), ("urandom", 9)):
         os.mknod(f"{root}/dev/{dev}", 0o666 | stat.S_IFCHR, os.makedev(1, minor))
         os.chmod(f"{root}/dev/{dev}", 0o666)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")):
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(target, f"{root}/dev/{name}")
     check(libc.syscall(155, root.encode(), f"{root}/old".encode()), "pivot_root")  # SYS_pivot_root on x86_64
     os.chdir("/")
@@ -143,8 +163,12 @@ def run_python(job: dict[str, Any]) -> NoReturn:
     sys.path.insert(0, os.path.dirname(path))
     stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
     stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8")
-    stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)), encoding="utf-8",
-                              errors="backslashreplace", line_buffering=True)
+    stderr = io.TextIOWrapper(
+        io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
     sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
     sys.stdout = sys.__stdout__ = stdout  # type: ignore[misc]
     sys.stderr = sys.__stderr__ = stderr  # type: ignore[misc]
@@ -348,9 +372,35 @@ def make_chain(bpf: bytes) -> socket.socket:
     return ours
 
 
-PRELOAD = ("abc", "array", "bisect", "collections", "copy", "dataclasses", "decimal", "enum", "fractions",
-           "functools", "heapq", "io", "itertools", "json", "math", "operator", "random", "re", "statistics",
-           "string", "sys", "time", "traceback", "types", "typing", "threading", "atexit")
+PRELOAD = (
+    "abc",
+    "array",
+    "bisect",
+    "collections",
+    "copy",
+    "dataclasses",
+    "decimal",
+    "enum",
+    "fractions",
+    "functools",
+    "heapq",
+    "io",
+    "itertools",
+    "json",
+    "math",
+    "operator",
+    "random",
+    "re",
+    "statistics",
+    "string",
+    "sys",
+    "time",
+    "traceback",
+    "types",
+    "typing",
+    "threading",
+    "atexit",
+)
 
 
 def serve(sock: socket.socket) -> None:

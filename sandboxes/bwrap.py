@@ -46,10 +46,13 @@ def _rlimits(limits: Limits, language: str, cgroup: bool, helpers: int = 2) -> l
     """The rlimits of a phase; `helpers` are sandbox processes running under the program's uid."""
     cpu = math.ceil(limits.cpu_time_s)
     pairs = [
-        (resource.RLIMIT_CPU, cpu), (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-        (resource.RLIMIT_NOFILE, limits.open_files), (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_CORE, 0),
         (resource.RLIMIT_NPROC, limits.processes + helpers),
-        (resource.RLIMIT_MEMLOCK, 0), (resource.RLIMIT_MSGQUEUE, 0),
+        (resource.RLIMIT_MEMLOCK, 0),
+        (resource.RLIMIT_MSGQUEUE, 0),
     ]
     if not cgroup and language not in NO_RLIMIT_AS:
         pairs.append((resource.RLIMIT_AS, limits.memory_bytes))
@@ -78,8 +81,14 @@ class BwrapSandbox:
 
     name = "bwrap"
 
-    def __init__(self, *, concurrency: int | None = None, uid_base: int = 60000, bwrap_path: str | None = None,
-                 forkserver: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int | None = None,
+        uid_base: int = 60000,
+        bwrap_path: str | None = None,
+        forkserver: bool = True,
+    ) -> None:
         """`concurrency` defaults to 2 x cores; `forkserver=False` forces bwrap per run for Python too."""
         path = bwrap_path or shutil.which("bwrap")
         if path is None:
@@ -89,10 +98,10 @@ class BwrapSandbox:
         self.privileged = os.geteuid() == 0
         self._uid_base = uid_base
         self._pool: SlotPool | None = None
-        self._mounts = [m for m in system_mounts() if m.symlink or readable_by_others(m.source)
-                        or not self.privileged]
-        self._languages = [lang for lang in host_languages()
-                           if lang != "rust" or any(m.dest == "/opt/rust" for m in self._mounts)]
+        self._mounts = [m for m in system_mounts() if m.symlink or readable_by_others(m.source) or not self.privileged]
+        self._languages = [
+            lang for lang in host_languages() if lang != "rust" or any(m.dest == "/opt/rust" for m in self._mounts)
+        ]
         self._use_forkserver = forkserver and self.privileged
         self._forkserver: ForkServer | None = None
         seccomp.bpf_program()  # fail at construction, not on the first job
@@ -141,10 +150,20 @@ class BwrapSandbox:
                     if comp.status is not ExecStatus.OK:
                         failed = comp.status is ExecStatus.SANDBOX_ERROR
                         return Execution(
-                            ExecStatus.SANDBOX_ERROR if failed else ExecStatus.COMPILE_ERROR, comp.exit_code,
-                            comp.signal, b"", b"", False, False, time.monotonic() - started, comp.cpu_time_s,
-                            comp.peak_memory_bytes, compile_output=compile_output,
-                            reason=f"compile failed: {comp.reason}", backend=self.name)
+                            ExecStatus.SANDBOX_ERROR if failed else ExecStatus.COMPILE_ERROR,
+                            comp.exit_code,
+                            comp.signal,
+                            b"",
+                            b"",
+                            False,
+                            False,
+                            time.monotonic() - started,
+                            comp.cpu_time_s,
+                            comp.peak_memory_bytes,
+                            compile_output=compile_output,
+                            reason=f"compile failed: {comp.reason}",
+                            backend=self.name,
+                        )
                     resize_workdir(slot, job.limits.workdir_bytes)
                 argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
                 result = await self._phase(slot, argv, job.limits, job.stdin_bytes, job)
@@ -159,15 +178,42 @@ class BwrapSandbox:
                 unmount_workdir(slot)
 
     def _argv(self, slot: Slot, limits: Limits, argv: list[str], env: dict[str, str], seccomp_fd: int) -> list[str]:
-        args = [self.bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-                "--new-session", "--cap-drop", "ALL", "--hostname", "sandbox",
-                "--uid", str(slot.uid), "--gid", str(slot.gid)]
+        args = [
+            self.bwrap,
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--hostname",
+            "sandbox",
+            "--uid",
+            str(slot.uid),
+            "--gid",
+            str(slot.gid),
+        ]
         for m in self._mounts:
             args += ["--symlink", m.symlink, m.dest] if m.symlink else ["--ro-bind", m.source, m.dest]
         args += ["--dev", "/dev"]  # bwrap's minimal /dev: null, zero, full, random, urandom, tty, shm
-        args += ["--proc", "/proc", "--bind", str(slot.workdir), WORKDIR,
-                 "--size", str(limits.workdir_bytes), "--tmpfs", "/tmp",
-                 "--remount-ro", "/", "--chdir", WORKDIR, "--seccomp", str(seccomp_fd)]
+        args += [
+            "--proc",
+            "/proc",
+            "--bind",
+            str(slot.workdir),
+            WORKDIR,
+            "--size",
+            str(limits.workdir_bytes),
+            "--tmpfs",
+            "/tmp",
+            "--remount-ro",
+            "/",
+            "--chdir",
+            WORKDIR,
+            "--seccomp",
+            str(seccomp_fd),
+        ]
         for key, value in env.items():
             args += ["--setenv", key, value]
         return [*args, "--", *argv]
@@ -186,8 +232,15 @@ class BwrapSandbox:
             os.set_inheritable(seccomp_fd, True)
             cmd = self._argv(slot, limits, argv, sandbox_env(dict(job.env)), seccomp_fd)
             proc = await asyncio.create_subprocess_exec(
-                *cmd, stdin=in_r, stdout=out_w, stderr=err_w, env={}, pass_fds=(seccomp_fd,), start_new_session=True,
-                preexec_fn=_preexec(slot, procs_fds, _rlimits(limits, job.language, cg is not None), self.privileged))
+                *cmd,
+                stdin=in_r,
+                stdout=out_w,
+                stderr=err_w,
+                env={},
+                pass_fds=(seccomp_fd,),
+                start_new_session=True,
+                preexec_fn=_preexec(slot, procs_fds, _rlimits(limits, job.language, cg is not None), self.privileged),
+            )
         except OSError as exc:
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
@@ -238,9 +291,20 @@ class BwrapSandbox:
         if rc == 1 and not out.data and err.data.startswith(b"bwrap:"):
             raw.error = "bwrap failed: " + err.data.decode("utf-8", "replace").strip()
         status, reason = classify(raw, limits)
-        return Execution(status, raw.exit_code, raw.signal, out.data, err.data, out.truncated, err.truncated, wall,
-                         raw.cpu_time_s, cg.peak_memory() if cg is not None else None, reason=reason,
-                         backend=self.name)
+        return Execution(
+            status,
+            raw.exit_code,
+            raw.signal,
+            out.data,
+            err.data,
+            out.truncated,
+            err.truncated,
+            wall,
+            raw.cpu_time_s,
+            cg.peak_memory() if cg is not None else None,
+            reason=reason,
+            backend=self.name,
+        )
 
     async def aclose(self) -> None:
         if self._forkserver is not None:

@@ -42,8 +42,16 @@ DEFAULT_IMAGES: dict[str, str] = {"python": DEFAULT_TAG, "bash": DEFAULT_TAG}
 
 
 def _pool_key(image: str, limits: Limits) -> tuple[Any, ...]:
-    return (image, limits.memory_bytes, limits.processes, limits.workdir_bytes, limits.open_files,
-            limits.file_size_bytes, math.ceil(limits.cpu_time_s), limits.network)
+    return (
+        image,
+        limits.memory_bytes,
+        limits.processes,
+        limits.workdir_bytes,
+        limits.open_files,
+        limits.file_size_bytes,
+        math.ceil(limits.cpu_time_s),
+        limits.network,
+    )
 
 
 class DockerSandbox:
@@ -51,8 +59,14 @@ class DockerSandbox:
 
     name = "docker"
 
-    def __init__(self, *, images: Mapping[str, str] | None = None, concurrency: int | None = None,
-                 pool_size: int | None = None, client: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        images: Mapping[str, str] | None = None,
+        concurrency: int | None = None,
+        pool_size: int | None = None,
+        client: Any = None,
+    ) -> None:
         """`images` maps language -> image tag (default: the locally built Python image)."""
         import docker
 
@@ -82,17 +96,31 @@ class DockerSandbox:
         cpu = math.ceil(limits.cpu_time_s)
         tmpfs_opts = f"size={limits.workdir_bytes},mode=0700,uid=65534,gid=65534,nosuid,nodev"
         return self.client.containers.run(
-            image, ["sleep", "infinity"], detach=True, user=USER, working_dir="/work",
-            network_mode="bridge" if limits.network else "none", read_only=True, cap_drop=["ALL"],
+            image,
+            ["sleep", "infinity"],
+            detach=True,
+            user=USER,
+            working_dir="/work",
+            network_mode="bridge" if limits.network else "none",
+            read_only=True,
+            cap_drop=["ALL"],
             security_opt=["no-new-privileges", f"seccomp={seccomp.docker_profile()}"],
-            mem_limit=limits.memory_bytes, memswap_limit=limits.memory_bytes,
+            mem_limit=limits.memory_bytes,
+            memswap_limit=limits.memory_bytes,
             pids_limit=limits.processes + 1,  # + the idle `sleep` (pid 1)
-            ipc_mode="private", init=False, environment={},
+            ipc_mode="private",
+            init=False,
+            environment={},
             tmpfs={"/work": tmpfs_opts, "/tmp": f"size={limits.workdir_bytes},mode=1777,nosuid,nodev"},
-            ulimits=[Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
-                     Ulimit(name="fsize", soft=limits.file_size_bytes, hard=limits.file_size_bytes),
-                     Ulimit(name="cpu", soft=cpu, hard=cpu + 1), Ulimit(name="core", soft=0, hard=0)],
-            labels={"sandboxes.backend": "docker"}, auto_remove=False, stop_signal="SIGKILL",
+            ulimits=[
+                Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
+                Ulimit(name="fsize", soft=limits.file_size_bytes, hard=limits.file_size_bytes),
+                Ulimit(name="cpu", soft=cpu, hard=cpu + 1),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+            labels={"sandboxes.backend": "docker"},
+            auto_remove=False,
+            stop_signal="SIGKILL",
         )
 
     def _take(self, image: str, limits: Limits) -> Any:
@@ -144,8 +172,11 @@ class DockerSandbox:
             finally:
                 # Kill what runs in it right away (cancellation included), remove it off the hot path.
                 _kill_container_processes(container)
-                task = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(
-                    self._recycler, self._recycle, container, image, job.limits))
+                task = asyncio.ensure_future(
+                    asyncio.get_running_loop().run_in_executor(
+                        self._recycler, self._recycle, container, image, job.limits
+                    )
+                )
                 self._bg.add(task)
                 task.add_done_callback(self._bg.discard)
 
@@ -162,13 +193,26 @@ class DockerSandbox:
             return sandbox_error(f"could not write the job's files: {unpack.stderr[:500]!r}", self.name)
         compile_output = ""
         if recipe.compile and job.command is None:
-            comp = self._exec(container, recipe.argv(recipe.compile, entry), b"", env,
-                              job.compile_limits or DEFAULT_COMPILE_LIMITS)
+            comp = self._exec(
+                container, recipe.argv(recipe.compile, entry), b"", env, job.compile_limits or DEFAULT_COMPILE_LIMITS
+            )
             compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
             if comp.status is not ExecStatus.OK:
-                return Execution(ExecStatus.COMPILE_ERROR, comp.exit_code, comp.signal, b"", b"", False, False,
-                                 time.monotonic() - started, comp.cpu_time_s, None, compile_output=compile_output,
-                                 reason=f"compile failed: {comp.reason}", backend=self.name)
+                return Execution(
+                    ExecStatus.COMPILE_ERROR,
+                    comp.exit_code,
+                    comp.signal,
+                    b"",
+                    b"",
+                    False,
+                    False,
+                    time.monotonic() - started,
+                    comp.cpu_time_s,
+                    None,
+                    compile_output=compile_output,
+                    reason=f"compile failed: {comp.reason}",
+                    backend=self.name,
+                )
         argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
         result = self._exec(container, argv, job.stdin_bytes, env, job.limits)
         return Execution(**{**result.__dict__, "compile_output": compile_output})
@@ -205,7 +249,7 @@ class DockerSandbox:
                     kind, size = struct.unpack(">BxxxL", bytes(buf[:8]))
                     if len(buf) < 8 + size:
                         break
-                    data, buf = bytes(buf[8:8 + size]), buf[8 + size:]
+                    data, buf = bytes(buf[8 : 8 + size]), buf[8 + size :]
                     stream = streams.get(kind)
                     if stream is None:
                         continue
@@ -233,9 +277,20 @@ class DockerSandbox:
             raw.exit_code = code
         raw.memory_hit = raw.signal == 9 and not raw.wall_timeout and _oom_killed(container)
         status, reason = classify(raw, limits)
-        return Execution(status, raw.exit_code, raw.signal, bytes(streams[1]), bytes(streams[2]), truncated[1],
-                         truncated[2], time.monotonic() - started, 0.0, _peak_memory(container), reason=reason,
-                         backend=self.name)
+        return Execution(
+            status,
+            raw.exit_code,
+            raw.signal,
+            bytes(streams[1]),
+            bytes(streams[2]),
+            truncated[1],
+            truncated[2],
+            time.monotonic() - started,
+            0.0,
+            _peak_memory(container),
+            reason=reason,
+            backend=self.name,
+        )
 
     async def aclose(self) -> None:
         with self._lock:
@@ -285,8 +340,10 @@ def _tar(files: dict[str, bytes]) -> bytes:
 
 def _cgroup_file(container: Any, name: str) -> str | None:
     """Read the container's v1 memory cgroup when the engine is local (best effort)."""
-    for base in (f"/sys/fs/cgroup/memory/docker/{container.id}",
-                 f"/sys/fs/cgroup/memory/system.slice/docker-{container.id}.scope"):
+    for base in (
+        f"/sys/fs/cgroup/memory/docker/{container.id}",
+        f"/sys/fs/cgroup/memory/system.slice/docker-{container.id}.scope",
+    ):
         with contextlib.suppress(OSError), open(f"{base}/{name}") as f:
             return f.read()
     return None

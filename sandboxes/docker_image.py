@@ -51,8 +51,14 @@ def build_image(tag: str = DEFAULT_TAG, mirror: str | None = None, suite: str = 
             raise RuntimeError(f"{tool} is not installed; see sandboxes/SETUP.md")
     with tempfile.TemporaryDirectory(prefix="sbx-rootfs-") as root:
         subprocess.run(
-            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", suite, root,
-             mirror or apt_mirror()],
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={','.join(PACKAGES)}",
+                suite,
+                root,
+                mirror or apt_mirror(),
+            ],
             check=True,
         )
         # Drop caches that only bloat the image.

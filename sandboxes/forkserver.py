@@ -73,13 +73,23 @@ class ForkServer:
         _collect_stale_roots(Path("/run/sandboxes"))
         self._root = tempfile.mkdtemp(prefix=f"zygote-root-{os.getpid()}-", dir="/run/sandboxes")
         try:
-            self._proc = subprocess.Popen([self.python, "-I", "-B", str(ZYGOTE)], stdin=child.fileno(),
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={},
-                                          close_fds=True, start_new_session=True)
+            self._proc = subprocess.Popen(
+                [self.python, "-I", "-B", str(ZYGOTE)],
+                stdin=child.fileno(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={},
+                close_fds=True,
+                start_new_session=True,
+            )
         finally:
             child.close()
-        setup = {"root": self._root, "mounts": [asdict(m) for m in self.mounts],
-                 "seccomp_hex": seccomp.bpf_program().hex(), "warm": self.warm}
+        setup = {
+            "root": self._root,
+            "mounts": [asdict(m) for m in self.mounts],
+            "seccomp_hex": seccomp.bpf_program().hex(),
+            "warm": self.warm,
+        }
         parent.settimeout(30)
         parent.send(json.dumps(setup).encode())
         try:
@@ -121,19 +131,27 @@ class ForkServer:
         if cg is None or slot.netns is None:
             return sandbox_error("the fork server needs cgroups and a slot network namespace", self.name)
         cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD)
-        header = {"uid": slot.uid, "gid": slot.gid, "mode": "python", "workdir_bytes": limits.workdir_bytes,
-                  "inodes": 16384, "rlimits": _rlimits(limits, job.language, cgroup=True, helpers=0)}
-        payload = marshal.dumps({"files": job.file_bytes(), "entry": entry, "args": [],
-                                 "env": sandbox_env(dict(job.env)), "argv": []})
+        header = {
+            "uid": slot.uid,
+            "gid": slot.gid,
+            "mode": "python",
+            "workdir_bytes": limits.workdir_bytes,
+            "inodes": 16384,
+            "rlimits": _rlimits(limits, job.language, cgroup=True, helpers=0),
+        }
+        payload = marshal.dumps(
+            {"files": job.file_bytes(), "entry": entry, "args": [], "env": sandbox_env(dict(job.env)), "argv": []}
+        )
         pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status
         (in_r, in_w), (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (st_r, st_w) = pipes
         if slot.index not in self._netns_fds:
             self._netns_fds[slot.index] = os.open(slot.netns, os.O_RDONLY | os.O_CLOEXEC)
         procs = [self._netns_fds[slot.index], *cg.procs_fds()]  # kept open: sent as copies
         try:
-            sock.sendmsg([json.dumps(header).encode()],
-                         [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
-                           _fd_array([in_r, out_w, err_w, pay_r, st_w, *procs]))])
+            sock.sendmsg(
+                [json.dumps(header).encode()],
+                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array([in_r, out_w, err_w, pay_r, st_w, *procs]))],
+            )
         except OSError as exc:
             for fd in (in_w, out_r, err_r, pay_w, st_r):
                 os.close(fd)
@@ -143,8 +161,15 @@ class ForkServer:
                 os.close(fd)
         return await self._collect(job.stdin_bytes, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
 
-    async def _collect(self, stdin: bytes, payload: bytes, limits: Limits, slot: Slot,
-                       fds: tuple[int, int, int, int, int], started: float) -> Execution:
+    async def _collect(
+        self,
+        stdin: bytes,
+        payload: bytes,
+        limits: Limits,
+        slot: Slot,
+        fds: tuple[int, int, int, int, int],
+        started: float,
+    ) -> Execution:
         in_w, out_r, err_r, pay_w, st_r = fds
         cg = slot.cgroup
         assert cg is not None
@@ -190,9 +215,20 @@ class ForkServer:
         if raw.wall_timeout and raw.exit_code is None and raw.signal is None:
             raw.signal = 9
         status_, reason = classify(raw, limits)
-        return Execution(status_, raw.exit_code, raw.signal, out.data, err.data, out.truncated, err.truncated,
-                         time.monotonic() - started, raw.cpu_time_s, cg.peak_memory(), reason=reason,
-                         backend=self.name)
+        return Execution(
+            status_,
+            raw.exit_code,
+            raw.signal,
+            out.data,
+            err.data,
+            out.truncated,
+            err.truncated,
+            time.monotonic() - started,
+            raw.cpu_time_s,
+            cg.peak_memory(),
+            reason=reason,
+            backend=self.name,
+        )
 
     async def aclose(self) -> None:
         async with self._lock:

@@ -41,16 +41,29 @@ LANGUAGES: dict[str, Recipe] = {
     recipe.name: recipe
     for recipe in (
         Recipe("python", "py", ("python3", "{entry}"), tool="python3"),
-        Recipe("c", "c", ("./{stem}",), ("gcc", "-O2", "-std=gnu17", "-pipe", "-o", "{stem}", "{entry}", "-lm"),
-               tool="gcc"),
-        Recipe("cpp", "cpp", ("./{stem}",), ("g++", "-O2", "-std=gnu++17", "-pipe", "-o", "{stem}", "{entry}"),
-               tool="g++"),
+        Recipe(
+            "c", "c", ("./{stem}",), ("gcc", "-O2", "-std=gnu17", "-pipe", "-o", "{stem}", "{entry}", "-lm"), tool="gcc"
+        ),
+        Recipe(
+            "cpp", "cpp", ("./{stem}",), ("g++", "-O2", "-std=gnu++17", "-pipe", "-o", "{stem}", "{entry}"), tool="g++"
+        ),
         Recipe("javascript", "js", ("node", "--max-old-space-size=192", "{entry}"), tool="node"),
         Recipe("bash", "sh", ("bash", "{entry}"), tool="bash"),
-        Recipe("java", "java", ("java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss8m", "-cp", ".", "{stem}"),
-               ("javac", "-J-XX:+UseSerialGC", "-d", ".", "{entry}"), entry_name="Main", tool="javac"),
-        Recipe("rust", "rs", ("./{stem}",), ("rustc", "-O", "-C", "codegen-units=1", "-o", "{stem}", "{entry}"),
-               tool="rustc"),
+        Recipe(
+            "java",
+            "java",
+            ("java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss8m", "-cp", ".", "{stem}"),
+            ("javac", "-J-XX:+UseSerialGC", "-d", ".", "{entry}"),
+            entry_name="Main",
+            tool="javac",
+        ),
+        Recipe(
+            "rust",
+            "rs",
+            ("./{stem}",),
+            ("rustc", "-O", "-C", "codegen-units=1", "-o", "{stem}", "{entry}"),
+            tool="rustc",
+        ),
         Recipe("go", "go", ("./{stem}",), ("go", "build", "-o", "{stem}", "{entry}"), tool="go"),
     )
 }

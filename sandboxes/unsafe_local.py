@@ -35,8 +35,10 @@ class UnsafeLocalSandbox:
     name = "unsafe-local"
 
     def __init__(self, *, concurrency: int | None = None) -> None:
-        log.warning("UNSAFE sandbox backend 'unsafe-local' opened: untrusted code runs WITHOUT isolation. "
-                    "Use it for local development only.")
+        log.warning(
+            "UNSAFE sandbox backend 'unsafe-local' opened: untrusted code runs WITHOUT isolation. "
+            "Use it for local development only."
+        )
         self._sem = asyncio.Semaphore(concurrency or 2 * (os.cpu_count() or 1))
         self._languages = host_languages()
 
@@ -56,14 +58,26 @@ class UnsafeLocalSandbox:
                     path.write_bytes(content)
                 compile_output = ""
                 if recipe.compile and job.command is None:
-                    comp = await self._phase(work, recipe.argv(recipe.compile, entry),
-                                             job.compile_limits or DEFAULT_COMPILE_LIMITS, b"", job)
+                    comp = await self._phase(
+                        work, recipe.argv(recipe.compile, entry), job.compile_limits or DEFAULT_COMPILE_LIMITS, b"", job
+                    )
                     compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
                     if comp.status is not ExecStatus.OK:
-                        return Execution(ExecStatus.COMPILE_ERROR, comp.exit_code, comp.signal, b"", b"", False,
-                                         False, comp.wall_time_s, comp.cpu_time_s, None,
-                                         compile_output=compile_output, reason=f"compile failed: {comp.reason}",
-                                         backend=self.name)
+                        return Execution(
+                            ExecStatus.COMPILE_ERROR,
+                            comp.exit_code,
+                            comp.signal,
+                            b"",
+                            b"",
+                            False,
+                            False,
+                            comp.wall_time_s,
+                            comp.cpu_time_s,
+                            None,
+                            compile_output=compile_output,
+                            reason=f"compile failed: {comp.reason}",
+                            backend=self.name,
+                        )
                 argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
                 result = await self._phase(work, argv, job.limits, job.stdin_bytes, job)
                 return Execution(**{**result.__dict__, "compile_output": compile_output})
@@ -78,8 +92,15 @@ class UnsafeLocalSandbox:
         (in_r, in_w), (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe(), os.pipe()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, cwd=work, env=env, stdin=in_r, stdout=out_w, stderr=err_w, start_new_session=True,
-                preexec_fn=_limit(limits, job.language))
+                *argv,
+                cwd=work,
+                env=env,
+                stdin=in_r,
+                stdout=out_w,
+                stderr=err_w,
+                start_new_session=True,
+                preexec_fn=_limit(limits, job.language),
+            )
         except OSError as exc:
             for fd in (in_w, out_r, err_r):
                 os.close(fd)
@@ -123,8 +144,20 @@ class UnsafeLocalSandbox:
         raw.signal, raw.exit_code = (-rc, None) if rc is not None and rc < 0 else (None, rc)
         raw.memory_hit = (raw.signal is not None or bool(raw.exit_code)) and looks_like_oom(err.data)
         status, reason = classify(raw, limits)
-        return Execution(status, raw.exit_code, raw.signal, out.data, err.data, out.truncated, err.truncated,
-                         time.monotonic() - started, raw.cpu_time_s, None, reason=reason, backend=self.name)
+        return Execution(
+            status,
+            raw.exit_code,
+            raw.signal,
+            out.data,
+            err.data,
+            out.truncated,
+            err.truncated,
+            time.monotonic() - started,
+            raw.cpu_time_s,
+            None,
+            reason=reason,
+            backend=self.name,
+        )
 
 
 def _limit(limits: Limits, language: str) -> Callable[[], None]:
