@@ -228,7 +228,10 @@ class BaseClient:
         """How long to wait before retrying, or None when the error is final."""
         if attempt >= self.retry.max_attempts:
             return None
-        if error.status is StatusCode.UNAVAILABLE:
+        if error.status in (StatusCode.UNAVAILABLE, StatusCode.CANCELLED):
+            # CANCELLED here comes from the server (a replica shutting down as the call
+            # arrived): our own cancellations surface as CancelledError, never as an RPC
+            # error, and only idempotent calls reach this retry path.
             delay = self.retry.backoff_s(attempt)
         elif error.status is StatusCode.RESOURCE_EXHAUSTED:
             hint = getattr(error, "retry_after_s", None)

@@ -33,6 +33,9 @@ class ServerConfig:
     """Largest request or response; the SDK chunks batches below it."""
     max_samples_per_request: int = 100_000
     """A request with more samples is refused with INVALID_ARGUMENT."""
+    drain_notice_s: float = 1.0
+    """On SIGTERM: how long the health status says NOT_SERVING before new calls are refused,
+    so health-checking clients route new work elsewhere first."""
     drain_timeout_s: float = 30.0
     """On SIGTERM: how long in-flight requests may take to finish before the server stops."""
     log_level: str = "INFO"

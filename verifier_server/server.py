@@ -46,6 +46,7 @@ class RunningServer:
         """Stop taking new calls, let in-flight calls finish (up to the drain timeout), then close."""
         log.info("draining", extra={"grace_s": self.config.drain_timeout_s})
         await self.health.enter_graceful_shutdown()
+        await asyncio.sleep(self.config.drain_notice_s)
         await self.server.stop(grace=self.config.drain_timeout_s)
         await self.service.aclose()
         log.info("stopped")
