@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sdk import AsyncRemoteReward
+from sdk import AsyncRemoteReward, RemoteReward
 from trainers.local_server import local_server
 from trainers.tiny import build_tiny_model, write_tiny_math_dataset
 
@@ -145,7 +145,7 @@ def run(label: str, model: Path, data: Path, rewards: list[Callable[..., Any]], 
     step_s = statistics.fmean(s for s, _ in steps)
     reward_s = statistics.fmean(r for _, r in steps)
     return (
-        f"{label:<11} step={step_s * 1000:8.1f} ms  reward={reward_s * 1000:7.1f} ms  "
+        f"{label:<12} step={step_s * 1000:8.1f} ms  reward={reward_s * 1000:7.1f} ms  "
         f"reward share={100 * reward_s / step_s:5.1f}%  ({len(steps)} steps, 8 completions/step)"
     )
 
@@ -160,11 +160,19 @@ def main() -> None:
     data = write_tiny_math_dataset(workdir / "data.jsonl", repeat=8)
     lines = [run("in-process", model, data, [accuracy_reward, format_reward], args)]
     with local_server(workdir / "server") as address:
-        remote = [
+        # Both adapter styles: async rewards run concurrently on TRL's background loop (best
+        # when verifiers are slow); sync rewards run one after another on the main thread
+        # (no thread hop, best when every verifier answers in a few milliseconds).
+        remote_async = [
             AsyncRemoteReward("math", target=address, timeout_s=30).as_function(),
             AsyncRemoteReward("think-answer-format", target=address, timeout_s=30).as_function(),
         ]
-        lines.append(run("remote", model, data, remote, args))
+        lines.append(run("remote async", model, data, remote_async, args))
+        remote_sync = [
+            RemoteReward("math", target=address, timeout_s=30),
+            RemoteReward("think-answer-format", target=address, timeout_s=30),
+        ]
+        lines.append(run("remote sync ", model, data, remote_sync, args))
     print("\n".join(lines))
 
 
