@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal as _signal
 from dataclasses import dataclass
 
-from ._types import ExecStatus, Limits
+from ._types import ExecStatus, Execution, Limits
 
 
 @dataclass
@@ -57,3 +57,33 @@ def classify(raw: RawOutcome, limits: Limits) -> tuple[ExecStatus, str]:
     if raw.exit_code:
         return ExecStatus.NONZERO_EXIT, f"exit code {raw.exit_code}"
     return ExecStatus.OK, ""
+
+
+def finish(
+    raw: RawOutcome,
+    limits: Limits,
+    *,
+    stdout: bytes,
+    stderr: bytes,
+    stdout_truncated: bool,
+    stderr_truncated: bool,
+    wall_time_s: float,
+    peak_memory_bytes: int | None,
+    backend: str,
+) -> Execution:
+    """The `Execution` every backend returns for a finished run: classified once, here."""
+    status, reason = classify(raw, limits)
+    return Execution(
+        status,
+        raw.exit_code,
+        raw.signal,
+        stdout,
+        stderr,
+        stdout_truncated,
+        stderr_truncated,
+        wall_time_s,
+        raw.cpu_time_s,
+        peak_memory_bytes,
+        reason=reason,
+        backend=backend,
+    )

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from . import seccomp
 from ._io import CappedReader, feed
 from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
-from ._outcome import RawOutcome, classify, looks_like_oom
+from ._outcome import RawOutcome, finish, looks_like_oom
 from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .languages import LANGUAGES, host_languages
@@ -290,19 +290,15 @@ class BwrapSandbox:
             raw.memory_hit = failed and looks_like_oom(err.data)
         if rc == 1 and not out.data and err.data.startswith(b"bwrap:"):
             raw.error = "bwrap failed: " + err.data.decode("utf-8", "replace").strip()
-        status, reason = classify(raw, limits)
-        return Execution(
-            status,
-            raw.exit_code,
-            raw.signal,
-            out.data,
-            err.data,
-            out.truncated,
-            err.truncated,
-            wall,
-            raw.cpu_time_s,
-            cg.peak_memory() if cg is not None else None,
-            reason=reason,
+        return finish(
+            raw,
+            limits,
+            stdout=out.data,
+            stderr=err.data,
+            stdout_truncated=out.truncated,
+            stderr_truncated=err.truncated,
+            wall_time_s=wall,
+            peak_memory_bytes=cg.peak_memory() if cg is not None else None,
             backend=self.name,
         )
 

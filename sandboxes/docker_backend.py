@@ -30,7 +30,7 @@ from typing import Any
 
 from . import seccomp
 from ._layout import sandbox_env
-from ._outcome import RawOutcome, classify
+from ._outcome import RawOutcome, finish
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .docker_image import DEFAULT_TAG
 from .languages import LANGUAGES
@@ -276,19 +276,15 @@ class DockerSandbox:
         elif isinstance(code, int) and not info.get("Running"):
             raw.exit_code = code
         raw.memory_hit = raw.signal == 9 and not raw.wall_timeout and _oom_killed(container)
-        status, reason = classify(raw, limits)
-        return Execution(
-            status,
-            raw.exit_code,
-            raw.signal,
-            bytes(streams[1]),
-            bytes(streams[2]),
-            truncated[1],
-            truncated[2],
-            time.monotonic() - started,
-            0.0,
-            _peak_memory(container),
-            reason=reason,
+        return finish(
+            raw,
+            limits,
+            stdout=bytes(streams[1]),
+            stderr=bytes(streams[2]),
+            stdout_truncated=truncated[1],
+            stderr_truncated=truncated[2],
+            wall_time_s=time.monotonic() - started,
+            peak_memory_bytes=_peak_memory(container),
             backend=self.name,
         )
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from . import seccomp
 from ._io import CappedReader, feed
 from ._layout import Mount, sandbox_env
-from ._outcome import RawOutcome, classify
+from ._outcome import RawOutcome, finish
 from ._slots import Slot
 from ._types import Execution, Job, Limits, SandboxError, sandbox_error
 from .bwrap import _rlimits
@@ -214,19 +214,15 @@ class ForkServer:
         raw.memory_hit = (raw.signal is not None or bool(raw.exit_code)) and cg.hit_memory_limit()
         if raw.wall_timeout and raw.exit_code is None and raw.signal is None:
             raw.signal = 9
-        status_, reason = classify(raw, limits)
-        return Execution(
-            status_,
-            raw.exit_code,
-            raw.signal,
-            out.data,
-            err.data,
-            out.truncated,
-            err.truncated,
-            time.monotonic() - started,
-            raw.cpu_time_s,
-            cg.peak_memory(),
-            reason=reason,
+        return finish(
+            raw,
+            limits,
+            stdout=out.data,
+            stderr=err.data,
+            stdout_truncated=out.truncated,
+            stderr_truncated=err.truncated,
+            wall_time_s=time.monotonic() - started,
+            peak_memory_bytes=cg.peak_memory(),
             backend=self.name,
         )
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ._io import CappedReader, feed
 from ._layout import sandbox_env
-from ._outcome import RawOutcome, classify, looks_like_oom
+from ._outcome import RawOutcome, finish, looks_like_oom
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, sandbox_error
 from .bwrap import NO_RLIMIT_AS
 from .languages import LANGUAGES, host_languages
@@ -143,19 +143,15 @@ class UnsafeLocalSandbox:
         rc = proc.returncode
         raw.signal, raw.exit_code = (-rc, None) if rc is not None and rc < 0 else (None, rc)
         raw.memory_hit = (raw.signal is not None or bool(raw.exit_code)) and looks_like_oom(err.data)
-        status, reason = classify(raw, limits)
-        return Execution(
-            status,
-            raw.exit_code,
-            raw.signal,
-            out.data,
-            err.data,
-            out.truncated,
-            err.truncated,
-            time.monotonic() - started,
-            raw.cpu_time_s,
-            None,
-            reason=reason,
+        return finish(
+            raw,
+            limits,
+            stdout=out.data,
+            stderr=err.data,
+            stdout_truncated=out.truncated,
+            stderr_truncated=err.truncated,
+            wall_time_s=time.monotonic() - started,
+            peak_memory_bytes=None,
             backend=self.name,
         )
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 from adversarial_corpus import CORPUS, CORPUS_LIMITS, Case, HostFacts, render
+from sandbox_probe import assert_no_survivors
 
-from conftest import assert_no_survivors
 from sandboxes import DEFAULT_COMPILE_LIMITS, Job, Sandbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

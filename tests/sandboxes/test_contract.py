@@ -7,8 +7,8 @@ import json
 import os
 
 import pytest
+from sandbox_probe import assert_no_survivors
 
-from conftest import assert_no_survivors
 from sandboxes import ExecStatus, Job, Limits, Sandbox
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -7,6 +7,7 @@ its kernels, so the loop keeps serving other requests while a batch runs.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import threading
 from collections.abc import Callable
@@ -20,7 +21,7 @@ M = TypeVar("M")
 R = TypeVar("R")
 
 
-class InProcessBackend(Generic[M]):
+class InProcessBackend(abc.ABC, Generic[M]):
     """Owns a lazily loaded model ``M`` and the threads that call it."""
 
     limits_per_request = False
@@ -35,9 +36,9 @@ class InProcessBackend(Generic[M]):
         self._model: M | None = None
         self._load_error: JudgeFailure | None = None
 
+    @abc.abstractmethod
     def load(self) -> M:
         """Build the model; runs on a worker thread. Subclasses implement it."""
-        raise NotImplementedError
 
     def model(self) -> M:
         """The loaded model, loading it on first use (worker thread only)."""
