@@ -26,14 +26,17 @@ def create(path: Path) -> None:
     path.touch(mode=0o600)
     pid = os.fork()
     if pid == 0:  # the child unshares so this process keeps its own namespace
-        ok = (
-            _libc.unshare(CLONE_NEWNET) == 0
-            and _libc.mount(b"/proc/self/ns/net", str(path).encode(), None, MS_BIND, None) == 0
-        )
-        os._exit(0 if ok else 1)
+        if _libc.unshare(CLONE_NEWNET) != 0:
+            os._exit(100 + min(ctypes.get_errno(), 99))
+        if _libc.mount(b"/proc/self/ns/net", str(path).encode(), None, MS_BIND, None) != 0:
+            os._exit(200 + min(ctypes.get_errno(), 49))
+        os._exit(0)
     _, status = os.waitpid(pid, 0)
     if status != 0:
-        raise OSError(f"could not create a network namespace at {path}")
+        code = os.waitstatus_to_exitcode(status)
+        step, errno = ("unshare", code - 100) if 100 <= code < 200 else ("mount", code - 200)
+        detail = f"{step} failed: {os.strerror(errno)}" if code >= 100 else f"child ended with {code}"
+        raise OSError(f"could not create a network namespace at {path}: {detail}")
 
 
 def remove(path: Path) -> None:

@@ -23,7 +23,6 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 # Commands that belong to other packages, loaded only when used so the client CLI
 # never imports the server (or the sandbox) otherwise.
 _DELEGATED = {
-    "serve": "verifier_server.main",
     "sandbox": "sandboxes.cli",
     "train": "trainers.cli",
 }
@@ -31,6 +30,11 @@ _DELEGATED = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        # A fresh interpreter: this one has already loaded gRPC (the SDK), and the server
+        # must configure gRPC's fork handling before gRPC loads (see verifier_server.main).
+        environment = {**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "false"}
+        os.execve(sys.executable, [sys.executable, "-m", "verifier_server", *argv], environment)
     if argv and argv[0] in _DELEGATED:
         module = importlib.import_module(_DELEGATED[argv[0]])
         return int(module.main(argv[1:]) or 0)
