@@ -53,7 +53,9 @@ def build_model(root: Path) -> Path:
     """A random-weight Qwen2 (hidden 64, 2 layers) with a BPE tokenizer trained in-process."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import PreTrainedTokenizerFast, Qwen2ForCausalLM
+
+    from trainers.tiny import tiny_qwen2_config
 
     torch.manual_seed(0)
     # repeated so that frequent words (and the labels Yes / No) become single tokens
@@ -75,18 +77,7 @@ def build_model(root: Path) -> Path:
     )
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tokenizer.chat_template = CHAT_TEMPLATE
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
+    config = tiny_qwen2_config(tokenizer, max_positions=1024)
     path = root / "tiny-judge"
     model = Qwen2ForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id

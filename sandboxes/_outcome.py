@@ -87,3 +87,27 @@ def finish(
         reason=reason,
         backend=backend,
     )
+
+
+def compile_failed(compilation: Execution, wall_time_s: float, compile_output: str, backend: str) -> Execution:
+    """The run's result when its compile step did not succeed: the program never ran.
+
+    A sandbox failure while compiling stays SANDBOX_ERROR (not the candidate's fault);
+    anything else the compiler reported is COMPILE_ERROR.
+    """
+    failed = compilation.status is ExecStatus.SANDBOX_ERROR
+    return Execution(
+        ExecStatus.SANDBOX_ERROR if failed else ExecStatus.COMPILE_ERROR,
+        compilation.exit_code,
+        compilation.signal,
+        b"",
+        b"",
+        False,
+        False,
+        wall_time_s,
+        compilation.cpu_time_s,
+        compilation.peak_memory_bytes,
+        compile_output=compile_output,
+        reason=f"compile failed: {compilation.reason}",
+        backend=backend,
+    )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import os
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 from . import seccomp
 from ._io import CappedReader, feed
 from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
-from ._outcome import RawOutcome, finish, looks_like_oom
+from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
 from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .languages import LANGUAGES, host_languages
@@ -148,27 +149,12 @@ class BwrapSandbox:
                     comp = await self._phase(slot, recipe.argv(recipe.compile, entry), compile_limits, b"", job)
                     compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
                     if comp.status is not ExecStatus.OK:
-                        failed = comp.status is ExecStatus.SANDBOX_ERROR
-                        return Execution(
-                            ExecStatus.SANDBOX_ERROR if failed else ExecStatus.COMPILE_ERROR,
-                            comp.exit_code,
-                            comp.signal,
-                            b"",
-                            b"",
-                            False,
-                            False,
-                            time.monotonic() - started,
-                            comp.cpu_time_s,
-                            comp.peak_memory_bytes,
-                            compile_output=compile_output,
-                            reason=f"compile failed: {comp.reason}",
-                            backend=self.name,
-                        )
+                        return compile_failed(comp, time.monotonic() - started, compile_output, self.name)
                     resize_workdir(slot, job.limits.workdir_bytes)
                 argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
                 result = await self._phase(slot, argv, job.limits, job.stdin_bytes, job)
                 if compile_output:
-                    result = Execution(**{**result.__dict__, "compile_output": compile_output})
+                    result = dataclasses.replace(result, compile_output=compile_output)
                 return result
             except OSError as exc:
                 return sandbox_error(f"bwrap backend setup failed: {exc}", self.name, time.monotonic() - started)

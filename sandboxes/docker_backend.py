@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import io
 import logging
 import math
@@ -30,7 +31,7 @@ from typing import Any
 
 from . import seccomp
 from ._layout import sandbox_env
-from ._outcome import RawOutcome, finish
+from ._outcome import RawOutcome, compile_failed, finish
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .docker_image import DEFAULT_TAG
 from .languages import LANGUAGES
@@ -198,24 +199,10 @@ class DockerSandbox:
             )
             compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
             if comp.status is not ExecStatus.OK:
-                return Execution(
-                    ExecStatus.COMPILE_ERROR,
-                    comp.exit_code,
-                    comp.signal,
-                    b"",
-                    b"",
-                    False,
-                    False,
-                    time.monotonic() - started,
-                    comp.cpu_time_s,
-                    None,
-                    compile_output=compile_output,
-                    reason=f"compile failed: {comp.reason}",
-                    backend=self.name,
-                )
+                return compile_failed(comp, time.monotonic() - started, compile_output, self.name)
         argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
         result = self._exec(container, argv, job.stdin_bytes, env, job.limits)
-        return Execution(**{**result.__dict__, "compile_output": compile_output})
+        return dataclasses.replace(result, compile_output=compile_output)
 
     def _exec(self, container: Any, argv: list[str], stdin: bytes, env: dict[str, str], limits: Limits) -> Execution:
         api = self.client.api

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import resource
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from ._io import CappedReader, feed
 from ._layout import sandbox_env
-from ._outcome import RawOutcome, finish, looks_like_oom
+from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, sandbox_error
 from .bwrap import NO_RLIMIT_AS
 from .languages import LANGUAGES, host_languages
@@ -63,24 +64,10 @@ class UnsafeLocalSandbox:
                     )
                     compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
                     if comp.status is not ExecStatus.OK:
-                        return Execution(
-                            ExecStatus.COMPILE_ERROR,
-                            comp.exit_code,
-                            comp.signal,
-                            b"",
-                            b"",
-                            False,
-                            False,
-                            comp.wall_time_s,
-                            comp.cpu_time_s,
-                            None,
-                            compile_output=compile_output,
-                            reason=f"compile failed: {comp.reason}",
-                            backend=self.name,
-                        )
+                        return compile_failed(comp, comp.wall_time_s, compile_output, self.name)
                 argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
                 result = await self._phase(work, argv, job.limits, job.stdin_bytes, job)
-                return Execution(**{**result.__dict__, "compile_output": compile_output})
+                return dataclasses.replace(result, compile_output=compile_output)
 
     async def aclose(self) -> None:
         """Nothing warm to release."""

@@ -59,28 +59,40 @@ def build_tokenizer(*, chat: bool = True) -> Any:
     return tokenizer
 
 
-def build_tiny_model(path: str | Path, *, seed: int = 0, chat: bool = True) -> Path:
-    """Write a random Qwen2 (hidden 64, 2 layers) and its tokenizer to ``path`` with ``save_pretrained``."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
+def tiny_qwen2_config(tokenizer: Any, *, max_positions: int = 512, **overrides: Any) -> Any:
+    """The one tiny Qwen2 shape (hidden 64, 2 layers, ~100k parameters) sized to ``tokenizer``.
 
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(chat=chat)
-    torch.manual_seed(seed)
-    config = Qwen2Config(
+    Tests, judges and benchmarks build their random models from it; ``overrides`` go to
+    ``Qwen2Config`` (e.g. ``num_labels=1`` for a reward model).
+    """
+    from transformers import Qwen2Config
+
+    return Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=64,
         intermediate_size=128,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=512,
+        max_position_embeddings=max_positions,
         tie_word_embeddings=True,
         bos_token_id=None,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
+        **overrides,
     )
+
+
+def build_tiny_model(path: str | Path, *, seed: int = 0, chat: bool = True) -> Path:
+    """Write a random Qwen2 (hidden 64, 2 layers) and its tokenizer to ``path`` with ``save_pretrained``."""
+    import torch
+    from transformers import Qwen2ForCausalLM
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = build_tokenizer(chat=chat)
+    torch.manual_seed(seed)
+    config = tiny_qwen2_config(tokenizer)
     model = Qwen2ForCausalLM(config)
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id

@@ -61,24 +61,13 @@ def build_tokenizer() -> Any:
 
 def build_tiny_models(root: Path) -> tuple[Path, Path]:
     import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM, Qwen2ForSequenceClassification
+    from transformers import Qwen2ForCausalLM, Qwen2ForSequenceClassification
+
+    from trainers.tiny import tiny_qwen2_config
 
     torch.manual_seed(0)
     tokenizer = build_tokenizer()
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        num_labels=1,
-    )
+    config = tiny_qwen2_config(tokenizer, max_positions=2048, num_labels=1)
     paths = []
     for name, cls in (("tiny-lm", Qwen2ForCausalLM), ("tiny-rm", Qwen2ForSequenceClassification)):
         model = cls(config)
