@@ -1,17 +1,19 @@
-"""The fork server's zygote: a pre-started interpreter that forks one fresh, fully isolated process tree per run.
+"""The fork server's zygote: a pre-started interpreter that forks one fresh, fully isolated process per run.
 
 Runs as a standalone script under the sandbox's Python (stdlib only) as host root.
 Once, it builds a read-only root from the host's layout table and pivots into it. It
-keeps a few warm chains ready, because fork is the dominant cost here (~0.6 ms each):
-for a chain it forks S, which unshares mount/pid/ipc/uts/cgroup namespaces and
-forks P1 (pid 1 of the new pid namespace: mounts /proc with a read-only /proc/sys),
-which pre-forks P2 and waits. A job is handed to one chain, used exactly once: P1
-moves P2 into the slot's cgroups and mounts fresh tmpfs /work and /tmp; P2
-joins the slot's network namespace, applies rlimits, drops to the slot's unprivileged uid, sets no_new_privs, loads the
-seccomp filter and only then reads the job (files, argv) from its own pipe. The zygote
-never holds a job's data and no chain has executed user code before its job, so
-nothing can pass from one run to the next. When P2 exits, P1 reports its status and
-exits, and the kernel kills everything left in the pid namespace.
+keeps a few warm chains ready, because fork is the dominant cost here: for a chain it
+creates a new pid namespace whose pid 1 is a tiny C init (init.c, spawned with vfork +
+exec, so no copy of this interpreter) and forks the run process R into it. R unshares
+mount/ipc/uts/cgroup namespaces, mounts /proc with a read-only /proc/sys, and waits.
+A job is handed to one chain, used exactly once: R joins the slot's cgroups, mounts
+fresh tmpfs /work and /tmp, joins the slot's network namespace, applies rlimits, drops
+to the slot's unprivileged uid, sets no_new_privs, loads the seccomp filter and only
+then reads the job (files, argv) from its own pipe. The zygote never holds a job's data
+and no chain has executed user code before its job, so nothing can pass from one run
+to the next. The zygote reaps R (its exit status comes from the kernel, out of the
+program's reach), reports it, and kills the chain's init: the kernel then kills
+everything left in the pid namespace.
 
 Protocol on fd 0 (SOCK_SEQPACKET): first message is the JSON setup, answered "ready"
 or "error: ..."; then each message is a JSON header with fds
@@ -51,11 +53,13 @@ CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NE
     0x20000000,
     0x40000000,
 )
-PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_CHILD_SUBREAPER, PR_SET_PDEATHSIG = 38, 22, 2, 36, 1
+PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_PDEATHSIG = 38, 22, 2, 1
 MNT_DETACH = 2
-SYS_CLONE = 56  # x86_64
 libc.syscall.restype = ctypes.c_long
 SETUP_FAILED = 121
+INIT_DIR = ".sandbox"
+INIT_PATH = f"/{INIT_DIR}/init"
+MAX_FD = 1 << 16
 
 
 def check(rc: int, what: str) -> None:
@@ -76,7 +80,7 @@ def bind_ro(src: str, dst: str, extra: int = MS_NOSUID) -> None:
     mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | extra)
 
 
-def build_root(root: str, mounts: list[dict[str, str]]) -> None:
+def build_root(root: str, mounts: list[dict[str, str]], init: str) -> None:
     """Private mount namespace with a read-only tmpfs root holding only the layout's entries.
 
     Every chain copies this mount table and tears its copy down after the run, so it is kept
@@ -106,8 +110,10 @@ def build_root(root: str, mounts: list[dict[str, str]]) -> None:
         else:
             open(dest, "w").close()
             bind_ro(m["source"], dest, MS_NOSUID | MS_NODEV)
-    for d in ("dev", "proc", "work", "tmp", "old"):
+    for d in ("dev", "proc", "work", "tmp", "old", INIT_DIR):
         os.makedirs(f"{root}/{d}", exist_ok=True)
+    shutil.copyfile(init, root + INIT_PATH)
+    os.chmod(root + INIT_PATH, 0o755)
     for dev, minor in (("null", 3), ("zero", 5), ("full", 7), ("random", 8), ("urandom", 9)):
         os.mknod(f"{root}/dev/{dev}", 0o666 | stat.S_IFCHR, os.makedev(1, minor))
         os.chmod(f"{root}/dev/{dev}", 0o666)
@@ -183,8 +189,10 @@ def run_python(job: dict[str, Any]) -> NoReturn:
         exec(compile(source, path, "exec"), main.__dict__)
     except SystemExit as exc:
         code = exit_code(exc)
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:
+        # Start at the program's own frame, as `python main.py` would: not at this file's host path.
+        tb = exc.__traceback__
+        traceback.print_exception(type(exc), exc, tb.tb_next if tb is not None else None)
         code = 1
     try:
         if "threading" in sys.modules:
@@ -214,10 +222,41 @@ def exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def user_process(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
-    """P2: lock down, then become the program."""
+def run_process(ctrl: socket.socket, bpf: bytes) -> NoReturn:
+    """R: prepared ahead of any job in its fresh namespaces; used for exactly one job, then it becomes the program.
+
+    Before the job: drops every fd but its control socket, restores default signal
+    handling, unshares the remaining namespaces and mounts /proc. A failure there is kept
+    and reported on the job's status pipe, so it is never mistaken for the program's exit.
+    """
+    setup_error: BaseException | None = None
+    try:
+        signal.set_wakeup_fd(-1)  # before closing fds: the zygote's wakeup pipe must not be written by us
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        os.closerange(3, ctrl.fileno())
+        os.closerange(ctrl.fileno() + 1, MAX_FD)
+        check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP), "unshare")
+        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        bind_ro("/proc/sys", "/proc/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        socket.sethostname("sandbox")
+    except BaseException as exc:
+        setup_error = exc
+    request = recv_request(ctrl)
+    if request is None:
+        os._exit(0)  # the zygote closed this chain unused
+    ctrl.close()
+    h, fds = request
     stdin, stdout, stderr, payload, status, netns = fds[:6]
     try:
+        if setup_error is not None:
+            raise setup_error
+        for fd in fds[6:]:
+            os.write(fd, b"0")  # join the slot's cgroups: from here on, this process tree is the job
+            os.close(fd)
+        opts = f"size={h['workdir_bytes']},nr_inodes={h['inodes']},uid={h['uid']},gid={h['gid']}"
+        mount("tmpfs", "/work", "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=0700")
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=1777")
         check(libc.setns(netns, CLONE_NEWNET), "setns(slot network namespace)")
         os.close(netns)
         os.setsid()
@@ -240,13 +279,13 @@ def user_process(h: dict[str, Any], fds: list[int], bpf: bytes) -> NoReturn:
         os.dup2(stdin, 0)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
-        os.closerange(3, 1 << 16)
+        os.closerange(3, MAX_FD)
         os.environ.clear()
         os.environ.update(job["env"])
         os.umask(0o022)
         gc.enable()
     except BaseException as exc:
-        report(status, error=f"sandbox setup failed in the program process: {exc!r}")
+        report(status, error=f"sandbox setup failed in the run process: {exc!r}")
         os._exit(SETUP_FAILED)
     if h["mode"] == "python":
         run_python(job)
@@ -279,97 +318,116 @@ def send_request(sock: socket.socket, h: dict[str, Any], fds: list[int]) -> None
     sock.sendmsg([json.dumps(h).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())])
 
 
-def namespace_init(ctrl: socket.socket, bpf: bytes) -> NoReturn:
-    """P1: pid 1 of a warm chain's fresh namespaces. Prepared ahead of any job; used for exactly one.
+class Chain:
+    """A run process R waiting for its job, and the init of its pid namespace."""
 
-    Before a job: mounts /proc (read-only /proc/sys), pre-forks P2 and waits. On the job:
-    moves P2 into the slot's cgroups, mounts the job's tmpfs /work and /tmp,
-    hands the job to P2, then reaps until P2 exits, reports, and exits (which kills
-    everything left in the pid namespace).
-    """
-    try:
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        bind_ro("/proc/sys", "/proc/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        socket.sethostname("sandbox")
-        to_child, from_parent = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        child = os.fork()
-    except BaseException:
-        os._exit(SETUP_FAILED)
-    if child == 0:
-        ctrl.close()
-        to_child.close()
-        request = recv_request(from_parent)
-        if request is None:
-            os._exit(0)
-        from_parent.close()
-        user_process(request[0], request[1], bpf)
-    from_parent.close()
-    request = recv_request(ctrl)
-    if request is None:
-        os._exit(0)  # the zygote went away before using this chain
-    ctrl.close()
-    h, fds = request
-    status = fds[4]
-    try:
-        for fd in fds[6:]:
-            # Only P2 joins (by its pid in this namespace): its whole tree is the job. P1 stays
-            # outside, so the limits count only the program and each write is one migration.
-            os.write(fd, str(child).encode())
-            os.close(fd)
-        opts = f"size={h['workdir_bytes']},nr_inodes={h['inodes']},uid={h['uid']},gid={h['gid']}"
-        mount("tmpfs", "/work", "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=0700")
-        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=1777")
-        send_request(to_child, h, fds[:6])
-    except BaseException as exc:
-        report(status, error=f"sandbox setup failed in the namespace init: {exc!r}")
-        os._exit(SETUP_FAILED)
-    to_child.close()
-    for fd in (*fds[:4], fds[5]):
-        os.close(fd)
-    while True:
+    def __init__(self, pid: int, init: int, sock: socket.socket) -> None:
+        self.pid, self.init, self.sock = pid, init, sock
+
+
+class Zygote:
+    """Creates chains, hands each job to one, reaps run processes and reports their status."""
+
+    def __init__(self, bpf: bytes, own_pidns: int, warm: int) -> None:
+        self.bpf, self.own_pidns, self.warm = bpf, own_pidns, warm
+        # Inits watch the read end: EOF (this process gone) makes them exit, killing their namespace.
+        self.live_r, self.live_w = os.pipe()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)  # only to wake select via wake_r
+        self.chains: list[Chain] = []
+        self.inits: dict[int, int] = {}  # run pid -> its init's pid, for every chain not yet reaped
+        self.status: dict[int, int] = {}  # run pid -> status fd of the job it runs
+
+    def make_chain(self) -> Chain:
+        """A new pid namespace (the C init as pid 1) with R forked into it.
+
+        unshare(CLONE_NEWPID) only redirects this process's *future children* into a new
+        namespace, and only once: setns back to our own namespace first re-arms it.
+        """
+        check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
+        check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+        init = os.posix_spawn(INIT_PATH, [INIT_PATH], {}, file_actions=[(os.POSIX_SPAWN_DUP2, self.live_r, 0)])
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            pid, wstatus = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(0)
-        except InterruptedError:
-            continue
-        if pid == child:
-            break
-    if os.WIFSIGNALED(wstatus):
-        report(status, signal=os.WTERMSIG(wstatus))
-    else:
-        report(status, exit_code=os.WEXITSTATUS(wstatus))
-    os._exit(0)  # the kernel now kills whatever is left in the pid namespace
+            pid = os.fork()
+        except BaseException:
+            os.kill(init, signal.SIGKILL)
+            ours.close()
+            theirs.close()
+            raise
+        if pid == 0:
+            ours.close()
+            run_process(theirs, self.bpf)
+        theirs.close()
+        self.inits[pid] = init
+        return Chain(pid, init, ours)
 
+    def reap(self) -> None:
+        """Collect exited children: a run process's status goes to its job; its init is killed with it."""
+        while True:
+            try:
+                pid, wstatus = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            init = self.inits.pop(pid, None)
+            if init is None:
+                continue  # an init: nothing to report
+            os.kill(init, signal.SIGKILL)  # our unreaped child: its pid cannot have been reused
+            fd = self.status.pop(pid, None)
+            if fd is None:
+                self.chains = [c for c in self.chains if c.pid != pid]  # an idle chain died
+                continue
+            if os.WIFSIGNALED(wstatus):
+                report(fd, signal=os.WTERMSIG(wstatus))
+            else:
+                report(fd, exit_code=os.WEXITSTATUS(wstatus))
+            os.close(fd)
 
-def clone_into_namespaces() -> int:
-    """fork() that also creates the chain's namespaces: the child is pid 1 of a new pid namespace.
+    def start(self, h: dict[str, Any], fds: list[int]) -> None:
+        """Hand one job to a warm chain (a fresh one if none is ready); its status fd is kept until R exits."""
+        chain: Chain | None = None
+        try:
+            chain = self.chains.pop(0) if self.chains else self.make_chain()
+            send_request(chain.sock, h, fds)
+            self.status[chain.pid] = fds[4]
+            fds = fds[:4] + fds[5:]
+        except BaseException as exc:
+            if len(fds) > 4:
+                report(fds[4], error=f"fork server could not start the run: {exc!r}")
+            if chain is not None:
+                os.kill(chain.pid, signal.SIGKILL)
+        finally:
+            if chain is not None:
+                chain.sock.close()
+            for fd in fds:
+                os.close(fd)
 
-    A raw clone(2) saves the intermediate process that unshare + fork would need (a fork
-    costs ~0.6 ms here). No CLONE_NEWNET: P2 joins its slot's network namespace (_netns.py).
-    Like os.fork, the child then runs CPython's after-fork hooks.
-    """
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | signal.SIGCHLD
-    ctypes.pythonapi.PyOS_BeforeFork()
-    pid = libc.syscall(SYS_CLONE, flags, 0, None, None, 0)
-    if pid == 0:
-        ctypes.pythonapi.PyOS_AfterFork_Child()
-    else:
-        ctypes.pythonapi.PyOS_AfterFork_Parent()
-    if pid < 0:
-        check(-1, "clone")
-    return int(pid)
+    def stop(self) -> None:
+        """Kill every namespace (idle or running) and wait until no child is left for the host's init to reap."""
+        for chain in self.chains:
+            chain.sock.close()
+        for init in self.inits.values():
+            os.kill(init, signal.SIGKILL)
+        for fd in self.status.values():
+            os.close(fd)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        while True:
+            try:
+                os.waitpid(-1, 0)
+            except ChildProcessError:
+                return
 
-
-def make_chain(bpf: bytes) -> socket.socket:
-    """Create fresh namespaces with their init P1; returns P1's control socket."""
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    if clone_into_namespaces() == 0:
-        ours.close()
-        namespace_init(theirs, bpf)
-    theirs.close()
-    return ours
+    def drain_wakeups(self) -> None:
+        try:
+            while os.read(self.wake_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
 
 
 PRELOAD = (
@@ -404,53 +462,43 @@ PRELOAD = (
 
 
 def serve(sock: socket.socket) -> None:
-    """Hand each request to a warm chain; refill chains only while no request is waiting."""
+    """Hand each request to a warm chain; refill chains only while nothing else is waiting."""
     import select
 
     setup = json.loads(sock.recv(1 << 20))
     try:
-        build_root(setup["root"], setup["mounts"])
+        own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)  # before /proc leaves our root
+        build_root(setup["root"], setup["mounts"], setup["init"])
         for name in PRELOAD:
             __import__(name)
         bpf = bytes.fromhex(setup["seccomp_hex"])
         warm = int(setup.get("warm", 2))
         # Children must not walk (and so copy-on-write) the zygote's objects: freeze them out of
-        # the collector, and collect nothing in the zygote and its helpers; P2 turns GC back on.
+        # the collector, and collect nothing in the zygote; R turns GC back on.
         gc.collect()
         gc.freeze()
         gc.disable()
+        zygote = Zygote(bpf, own_pidns, warm)
+        zygote.chains = [zygote.make_chain() for _ in range(warm)]
     except BaseException as exc:
         sock.send(f"error: {exc!r}".encode())
         return
-    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # auto-reap spawners and orphaned inits
-    chains = [make_chain(bpf) for _ in range(warm)]
     sock.send(b"ready")
+    watched: list[int] = [sock.fileno(), zygote.wake_r]
     while True:
-        while len(chains) < warm and not select.select([sock], [], [], 0)[0]:
-            chains.append(make_chain(bpf))
+        zygote.reap()
+        while len(zygote.chains) < zygote.warm and not select.select(watched, [], [], 0)[0]:
+            zygote.chains.append(zygote.make_chain())
+        ready = select.select(watched, [], [])[0]
+        if zygote.wake_r in ready:
+            zygote.drain_wakeups()
+        if sock.fileno() not in ready:
+            continue
         request = recv_request(sock)
         if request is None:
-            # The host closed the socket: close idle chains (their inits see EOF and exit) and
-            # wait until every child is gone, so none is left for the host's init to reap.
-            for chain in chains:
-                chain.close()
-            try:
-                os.waitpid(-1, 0)  # with SIGCHLD ignored: blocks until no child remains
-            except ChildProcessError:
-                pass
+            zygote.stop()  # the host closed the socket
             return
-        h, fds = request
-        chain = chains.pop(0) if chains else make_chain(bpf)
-        try:
-            send_request(chain, h, fds)
-        except BaseException as exc:
-            if len(fds) > 4:
-                report(fds[4], error=f"fork server could not start the run: {exc!r}")
-        finally:
-            chain.close()
-            for fd in fds:
-                os.close(fd)
+        zygote.start(*request)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Why: a fresh bwrap + interpreter costs ~25 ms per run; forking a pre-started, pre-imported
 interpreter into fresh namespaces costs a few. Isolation is per run, not per zygote:
-each run is a new fork that gets new namespaces, new tmpfs mounts, the slot's cgroups,
+each run is a new fork that gets new namespaces (its pid namespace's init is the small C
+program init.c, built once by _init_binary.py), new tmpfs mounts, the slot's cgroups,
 rlimits, an unprivileged uid and the seccomp filter, and the zygote never sees job data.
 Requires host root (the zygote creates namespaces without a user namespace so the
 program runs as a real unprivileged host uid).
@@ -23,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import seccomp
+from ._init_binary import init_binary
 from ._io import CappedReader, feed
 from ._layout import Mount, sandbox_env
 from ._outcome import RawOutcome, finish
@@ -31,7 +33,7 @@ from ._types import Execution, Job, Limits, SandboxError, sandbox_error
 from .bwrap import _rlimits
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
-#: Only the program's own tree lives in the slot's cgroups (the namespace init stays outside).
+#: Only the program's own tree lives in the slot's cgroups (the namespace's C init stays outside).
 PROCESS_OVERHEAD = 0
 STATUS_CAP = 65536
 
@@ -68,8 +70,9 @@ class ForkServer:
             return await asyncio.get_running_loop().run_in_executor(None, self._spawn)
 
     def _spawn(self) -> socket.socket:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
+        init = init_binary()  # before anything is started: a missing compiler fails cleanly here
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         _collect_stale_roots(Path("/run/sandboxes"))
         self._root = tempfile.mkdtemp(prefix=f"zygote-root-{os.getpid()}-", dir="/run/sandboxes")
         try:
@@ -88,6 +91,7 @@ class ForkServer:
             "root": self._root,
             "mounts": [asdict(m) for m in self.mounts],
             "seccomp_hex": seccomp.bpf_program().hex(),
+            "init": str(init),
             "warm": self.warm,
         }
         parent.settimeout(30)
@@ -181,7 +185,7 @@ class ForkServer:
 
         out = CappedReader(out_r, limits.output_bytes, overflow)
         err = CappedReader(err_r, limits.output_bytes, overflow)
-        # P1 writes one JSON line when the program exits; no need to wait for P1's own exit.
+        # The zygote writes one JSON line when the run process exits (or R reports a setup error).
         status = CappedReader(st_r, STATUS_CAP, lambda: None, until=b"\n")
         feeders = [asyncio.ensure_future(feed(pay_w, payload)), asyncio.ensure_future(feed(in_w, stdin))]
         try:

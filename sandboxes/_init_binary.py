@@ -1,0 +1,52 @@
+"""Builds the fork server's namespace init (init.c) once per source version and host boot.
+
+Why compile at run time: the package stays pure Python to install, and every host that
+runs C jobs already has a C compiler (the sandbox's C/C++ support needs one anyway). The
+binary is cached under /run/sandboxes by a hash of its source, so an upgrade rebuilds it
+and a reboot (tmpfs /run) starts clean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from ._types import SandboxError
+
+SOURCE = Path(__file__).with_name("init.c")
+CACHE = Path("/run/sandboxes")
+
+
+def init_binary(cache: Path = CACHE) -> Path:
+    """Path of the built init; builds it (statically when the C library allows) on first use."""
+    source = SOURCE.read_bytes()
+    target = cache / f"sandbox-init-{hashlib.sha256(source).hexdigest()[:12]}"
+    if target.exists():
+        return target
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise SandboxError("the Python fork server needs a C compiler (cc) to build its namespace init")
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    errors = ""
+    # Static first: exec of a static binary maps nothing but itself (a run pays that exec).
+    for link in (["-static"], []):
+        built = subprocess.run(
+            [compiler, *link, "-O2", "-o", str(partial), str(SOURCE)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if built.returncode == 0:
+            break
+        errors = built.stderr.strip()[-2000:]
+    else:
+        partial.unlink(missing_ok=True)
+        raise SandboxError(f"building the fork server's namespace init failed: {errors}")
+    partial.chmod(0o755)
+    os.replace(partial, target)  # atomic: concurrent servers never exec a half-written file
+    return target

@@ -1,0 +1,168 @@
+"""The warm Python fork server's own guarantees: a real init per run, reaped orphans, no leaked namespaces."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sandbox_probe import UID_BASE, assert_no_survivors
+
+from sandboxes import ExecStatus, Job, Limits, SandboxError, available_backends, open_sandbox
+from sandboxes._init_binary import init_binary
+from sandboxes.bwrap import BwrapSandbox
+
+module_loop = pytest.mark.asyncio(loop_scope="module")
+INIT_CMDLINE = b"/.sandbox/init\0"
+WARM = 2
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def box() -> AsyncIterator[BwrapSandbox]:
+    if os.geteuid() != 0:
+        pytest.skip("the fork server needs host root")
+    if available_backends()["bwrap"] != "ok":
+        pytest.skip(available_backends()["bwrap"])
+    sandbox = open_sandbox("bwrap", forkserver=True, uid_base=UID_BASE, concurrency=WARM)
+    assert isinstance(sandbox, BwrapSandbox)
+    try:
+        yield sandbox
+    finally:
+        await sandbox.aclose()
+
+
+def py(source: str, **kw: object) -> Job:
+    return Job("python", {"main.py": source}, **kw)  # type: ignore[arg-type]
+
+
+def zygote_pid(box: BwrapSandbox) -> int:
+    server = box._forkserver
+    assert server is not None and server._proc is not None, "python jobs did not go to the fork server"
+    return server._proc.pid
+
+
+def children(pid: int) -> dict[int, bytes]:
+    """Live children of `pid` -> cmdline."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[1]) == pid and stat[0] not in ("Z", "X"):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+@module_loop
+async def test_the_program_is_not_pid_1_of_its_namespace(box: BwrapSandbox) -> None:
+    r = await box.run(py("import os; print(os.getpid()); print(open('/proc/1/cmdline', 'rb').read())"))
+    assert r.status is ExecStatus.OK, r
+    pid, init = r.stdout.decode().splitlines()
+    assert int(pid) != 1
+    assert init == repr(INIT_CMDLINE)
+    zygote_pid(box)
+
+
+@module_loop
+async def test_a_program_can_kill_itself(box: BwrapSandbox) -> None:
+    """pid 1 would ignore its own SIGKILL; the program is not pid 1, so the signal ends it."""
+    r = await box.run(py("import os, signal; os.kill(os.getpid(), signal.SIGKILL); print('survived')"))
+    assert (r.status, r.signal, r.stdout) == (ExecStatus.NONZERO_EXIT, 9, b"")
+    r = await box.run(py("import os; os.abort()"))
+    assert r.signal == signal.SIGABRT
+
+
+@module_loop
+async def test_orphans_are_reaped_during_the_run(box: BwrapSandbox) -> None:
+    """Each round leaves an orphan that exits at once. Unreaped, the zombies would exhaust the
+    process limit (a zombie still counts) long before the 60 rounds are done."""
+    source = (
+        "import os\n"
+        "for i in range(60):\n"
+        "    child = os.fork()\n"
+        "    if child == 0:\n"
+        "        try:\n"
+        "            if os.fork() == 0:\n"
+        "                os._exit(0)\n"
+        "        except OSError:\n"
+        "            os._exit(1)\n"
+        "        os._exit(0)\n"
+        "    if os.waitpid(child, 0)[1] != 0:\n"
+        "        raise SystemExit(f'fork failed in round {i}')\n"
+        "print('done')\n"
+    )
+    r = await box.run(py(source, limits=Limits(processes=12, wall_time_s=10.0)))
+    assert (r.status, r.stdout) == (ExecStatus.OK, b"done\n"), r
+
+
+@module_loop
+async def test_no_namespace_outlives_its_run(box: BwrapSandbox) -> None:
+    programs = [
+        "print('ok')",
+        "raise SystemExit(3)",
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    time.sleep(60)\nprint('parent leaves')",
+        "while True: pass",
+        "import os; os.kill(os.getpid(), 9)",
+    ]
+    limits = Limits(wall_time_s=1.0, cpu_time_s=0.5)
+    for _ in range(3):
+        results = await asyncio.gather(*(box.run(py(p, limits=limits)) for p in programs))
+        assert all(r.status is not ExecStatus.SANDBOX_ERROR for r in results), results
+    await assert_no_survivors()
+    zygote = zygote_pid(box)
+    deadline = time.monotonic() + 5
+    while True:
+        inits = [pid for pid, cmdline in children(zygote).items() if cmdline == INIT_CMDLINE]
+        if len(inits) <= WARM or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert len(inits) <= WARM, f"{len(inits)} namespace inits alive for {WARM} warm chains"
+
+
+@module_loop
+async def test_a_dead_zygote_takes_its_warm_namespaces_along(box: BwrapSandbox) -> None:
+    r = await box.run(py("print(1)"))
+    assert r.status is ExecStatus.OK
+    zygote = zygote_pid(box)
+    warm = children(zygote)
+    assert any(cmdline == INIT_CMDLINE for cmdline in warm.values()), warm
+    os.kill(zygote, signal.SIGKILL)
+    alive = list(warm)
+    for _ in range(100):
+        alive = [pid for pid in alive if _state(pid) not in "ZX"]
+        if not alive:
+            break
+        await asyncio.sleep(0.05)
+    assert not alive, f"chains of a dead zygote still alive: {alive}"
+    r = await box.run(py("print('restarted')"))  # and the next job gets a fresh zygote
+    assert (r.status, r.stdout) == (ExecStatus.OK, b"restarted\n"), r
+    assert zygote_pid(box) != zygote
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
+def test_init_is_built_once_and_cached(tmp_path: Path) -> None:
+    first = init_binary(tmp_path)
+    assert first.exists() and os.access(first, os.X_OK)
+    mtime = first.stat().st_mtime_ns
+    assert init_binary(tmp_path) == first and first.stat().st_mtime_ns == mtime
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_missing_compiler_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sandboxes._init_binary.shutil.which", lambda _name: None)
+    with pytest.raises(SandboxError, match="C compiler"):
+        init_binary(tmp_path)
