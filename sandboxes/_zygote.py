@@ -16,7 +16,7 @@ program's reach), reports it, and kills the chain's init: the kernel then kills
 everything left in the pid namespace.
 
 Protocol on fd 0 (SOCK_SEQPACKET): first message is the JSON setup, answered "ready"
-or "error: ..."; then each message is a JSON header with fds
+or "error: ..."; then each message is a marshal-encoded header with fds
 [stdin, stdout, stderr, payload, status, netns, *cgroup.procs] and gets no answer.
 """
 
@@ -135,11 +135,17 @@ class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def load_seccomp(bpf: bytes) -> None:
-    buf = ctypes.create_string_buffer(bpf, len(bpf))
-    prog = SockFprog(len(bpf) // 8, ctypes.cast(buf, ctypes.c_void_p))
-    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
-    check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0), "seccomp")
+class Seccomp:
+    """The filter as the kernel wants it, built once in the zygote: a run only makes two prctl calls."""
+
+    def __init__(self, bpf: bytes) -> None:
+        self.buffer = ctypes.create_string_buffer(bpf, len(bpf))
+        self.prog = SockFprog(len(bpf) // 8, ctypes.cast(self.buffer, ctypes.c_void_p))
+        self.ref = ctypes.byref(self.prog)
+
+    def load(self) -> None:
+        check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+        check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, self.ref, 0, 0), "seccomp")
 
 
 def read_all(fd: int) -> bytes:
@@ -222,7 +228,7 @@ def exit_code(exc: SystemExit) -> int:
     return 1
 
 
-def run_process(ctrl: socket.socket, bpf: bytes) -> NoReturn:
+def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
     """R: prepared ahead of any job in its fresh namespaces; used for exactly one job, then it becomes the program.
 
     Before the job: drops every fd but its control socket, restores default signal
@@ -247,11 +253,12 @@ def run_process(ctrl: socket.socket, bpf: bytes) -> NoReturn:
     if request is None:
         os._exit(0)  # the zygote closed this chain unused
     ctrl.close()
-    h, fds = request
+    header, fds = request
     stdin, stdout, stderr, payload, status, netns = fds[:6]
     try:
         if setup_error is not None:
             raise setup_error
+        h = marshal.loads(header)
         for fd in fds[6:]:
             os.write(fd, b"0")  # join the slot's cgroups: from here on, this process tree is the job
             os.close(fd)
@@ -269,7 +276,7 @@ def run_process(ctrl: socket.socket, bpf: bytes) -> NoReturn:
         os.setresgid(h["gid"], h["gid"], h["gid"])
         os.setresuid(h["uid"], h["uid"], h["uid"])
         os.chdir("/work")
-        load_seccomp(bpf)
+        seccomp.load()
         job = marshal.loads(read_all(payload))
         for rel, content in job["files"].items():
             parent = os.path.dirname(rel)
@@ -301,8 +308,8 @@ FD_SIZE = array.array("i").itemsize
 MAX_FDS = 16
 
 
-def recv_request(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
-    """One header + fds message; None when the peer closed the socket."""
+def recv_request(sock: socket.socket) -> tuple[bytes, list[int]] | None:
+    """One header + fds message (the header undecoded: only R reads it); None when the peer closed."""
     msg, ancdata, _flags, _addr = sock.recvmsg(1 << 16, socket.CMSG_SPACE(MAX_FDS * FD_SIZE))
     fds = array.array("i")
     for level, kind, data in ancdata:
@@ -312,11 +319,11 @@ def recv_request(sock: socket.socket) -> tuple[dict[str, Any], list[int]] | None
         for fd in fds:
             os.close(fd)
         return None
-    return json.loads(msg), list(fds)
+    return msg, list(fds)
 
 
-def send_request(sock: socket.socket, h: dict[str, Any], fds: list[int]) -> None:
-    sock.sendmsg([json.dumps(h).encode()], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())])
+def send_request(sock: socket.socket, header: bytes, fds: list[int]) -> None:
+    sock.sendmsg([header], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())])
 
 
 class Chain:
@@ -329,8 +336,8 @@ class Chain:
 class Zygote:
     """Creates chains, hands each job to one, reaps run processes and reports their status."""
 
-    def __init__(self, bpf: bytes, own_pidns: int, warm: int) -> None:
-        self.bpf, self.own_pidns, self.warm = bpf, own_pidns, warm
+    def __init__(self, seccomp: Seccomp, own_pidns: int, warm: int) -> None:
+        self.seccomp, self.own_pidns, self.warm = seccomp, own_pidns, warm
         # Inits watch the read end: EOF (this process gone) makes them exit, killing their namespace.
         self.live_r, self.live_w = os.pipe()
         self.wake_r, self.wake_w = os.pipe()
@@ -361,7 +368,7 @@ class Zygote:
             raise
         if pid == 0:
             ours.close()
-            run_process(theirs, self.bpf)
+            run_process(theirs, self.seccomp)
         theirs.close()
         self.inits[pid] = init
         return Chain(pid, init, ours)
@@ -389,12 +396,12 @@ class Zygote:
                 report(fd, exit_code=os.WEXITSTATUS(wstatus))
             os.close(fd)
 
-    def start(self, h: dict[str, Any], fds: list[int]) -> None:
+    def start(self, header: bytes, fds: list[int]) -> None:
         """Hand one job to a warm chain (a fresh one if none is ready); its status fd is kept until R exits."""
         chain: Chain | None = None
         try:
             chain = self.chains.pop(0) if self.chains else self.make_chain()
-            send_request(chain.sock, h, fds)
+            send_request(chain.sock, header, fds)
             self.status[chain.pid] = fds[4]
             fds = fds[:4] + fds[5:]
         except BaseException as exc:
@@ -474,14 +481,14 @@ def serve(sock: socket.socket) -> None:
         build_root(setup["root"], setup["mounts"], setup["init"])
         for name in PRELOAD:
             __import__(name)
-        bpf = bytes.fromhex(setup["seccomp_hex"])
+        seccomp = Seccomp(bytes.fromhex(setup["seccomp_hex"]))
         warm = int(setup.get("warm", 2))
         # Children must not walk (and so copy-on-write) the zygote's objects: freeze them out of
         # the collector, and collect nothing in the zygote; R turns GC back on.
         gc.collect()
         gc.freeze()
         gc.disable()
-        zygote = Zygote(bpf, own_pidns, warm)
+        zygote = Zygote(seccomp, own_pidns, warm)
         zygote.chains = [zygote.make_chain() for _ in range(warm)]
     except BaseException as exc:
         sock.send(f"error: {exc!r}".encode())

@@ -153,7 +153,7 @@ class ForkServer:
         procs = [self._netns_fds[slot.index], *cg.procs_fds()]  # kept open: sent as copies
         try:
             sock.sendmsg(
-                [json.dumps(header).encode()],
+                [marshal.dumps(header)],
                 [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array([in_r, out_w, err_w, pay_r, st_w, *procs]))],
             )
         except OSError as exc:
