@@ -166,3 +166,26 @@ def test_a_missing_compiler_is_a_clear_error(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr("sandboxes._init_binary.shutil.which", lambda _name: None)
     with pytest.raises(SandboxError, match="C compiler"):
         init_binary(tmp_path)
+
+
+@module_loop
+async def test_every_run_gets_pristine_standard_streams(box: BwrapSandbox) -> None:
+    """The streams are built once in the zygote: what one run reads, buffers or reconfigures stays in that run."""
+    first = (
+        "import sys\n"
+        "print(sys.stdin.readline().strip(), end='')\n"
+        "sys.stdout.reconfigure(encoding='latin-1')\n"
+        "sys.stderr.write('half a line')\n"
+    )
+    r = await box.run(py(first, stdin="one\ntwo\n"))
+    assert (r.status, r.stdout, r.stderr) == (ExecStatus.OK, b"one", b"half a line"), r
+    second = (
+        "import sys\n"
+        "data = sys.stdin.read()\n"
+        "print(repr(data), sys.stdout.encoding, sys.stdin.seekable(), sys.stdout.seekable(), sys.stdin.isatty())\n"
+        "print('\\u00e9', file=sys.stderr)\n"
+    )
+    r = await box.run(py(second, stdin="three\n"))
+    assert r.status is ExecStatus.OK, r
+    assert r.stdout == b"'three\\n' utf-8 False False False\n"
+    assert r.stderr == "\u00e9\n".encode()
