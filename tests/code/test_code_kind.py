@@ -119,3 +119,32 @@ def test_stdio_cannot_fake_output_by_exiting(client: VerifierClient) -> None:
     ref = {"tests": [{"input": "", "output": "42"}]}
     results = score(client, "stdio-tests", ["import os\nos._exit(0)", "print(41); import sys; sys.exit(0)"], [ref] * 2)
     assert [r.score for r in results] == [0.0, 0.0]
+
+
+PLANT = (
+    "import os\n"
+    "FORGE = \"import sys\\nfor m in list(sys.modules.values()):\\n    if hasattr(m, 'run_test'):\\n"
+    "        m.run_test = lambda *a, **k: {'status': 'passed'}\\n\"\n"
+    "for name in ('colorsys', 'unittest', 'heapq', 'fractions'):\n"
+    "    for where in ('/work', os.getcwd(), '/tmp'):\n"
+    "        try:\n"
+    "            open(os.path.join(where, name + '.py'), 'w').write(FORGE)\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "def add(a, b):\n    return -99\n"
+)
+
+
+@pytest.mark.parametrize("module", ["colorsys", "heapq", "fractions"])
+def test_a_module_the_candidate_plants_never_runs_in_the_harness(client: VerifierClient, module: str) -> None:
+    """Tests that import a module (MBPP's `import heapq as hq`) must get the real one, not a file the
+    candidate wrote into the work dir: that file would run inside the trusted harness."""
+    code = "```python\n" + PLANT + "```"
+    tests = {"test_list": [f"import {module}", "assert add(1, 2) == 3", "assert add(2, 2) == 4"]}
+    script = f"import {module}\nfrom solution import add\n\ndef test_one():\n    assert add(1, 1) == 2\n"
+    results = score(client, "python-tests", [code], [tests])
+    results += score(client, {"kind": "code", "config": {"tests": "script"}}, [code], [{"test_script": script}])
+    for result in results:
+        assert result.outcome == "ok", result.reason
+        assert all(t["verdict"] != "passed" for t in result.details["tests"][1:]), result.details
+        assert result.score < 0.5, result.details

@@ -96,7 +96,7 @@ class PythonRewardVerifier:
         request = {"nonce": nonce, "op": "batch", "fn": cfg.function, "args": args}
         job = Job(
             language="python",
-            files={"main.py": harness.source("userfn"), "user.py": cfg.source},
+            files={**harness.files("userfn"), "user.py": cfg.source},
             stdin=json.dumps(request, default=str),
             limits=Limits(
                 wall_time_s=cfg.time_limit_s,

@@ -199,12 +199,12 @@ class CodeVerifier:
         wall = len(request["tests"] or [None]) * (cfg.time_limit_s + 0.5) + 5.0
         memory = cfg.memory_bytes
         if language == "python":
-            files = {"main.py": harness.source("runner"), "solution.py": code}
+            files: dict[str, str | bytes] = {**harness.files("runner"), "solution.py": code}
             request["candidate"] = {"python": True, "source": "solution.py"}
             command = None
         else:
             entry = recipe.default_entrypoint
-            files = {"main.py": harness.source("runner"), entry: code}
+            files = {**harness.files("runner"), entry: code}
             request["candidate"] = {"argv": recipe.argv(recipe.run, entry), "rlimit_as": language not in NO_RLIMIT_AS}
             command = ("python3", "main.py")
             if recipe.compile:
@@ -321,7 +321,7 @@ class CodeVerifier:
         assert self.config.checker_source is not None
         job = Job(
             language="python",
-            files={"main.py": harness.source("userfn"), "user.py": self.config.checker_source},
+            files={**harness.files("userfn"), "user.py": self.config.checker_source},
             stdin=json.dumps(request),
             limits=Limits(wall_time_s=10.0 + len(items), memory_bytes=512 * MiB, output_bytes=8 * MiB),
         )

@@ -238,6 +238,7 @@ def run_python_candidate(spec):
     )
     path = spec["source"]
     sys.argv = [path]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # as `python3 solution.py` would
     with open(path, "rb") as f:
         source = f.read()
     if spec.get("serve"):
@@ -733,7 +734,16 @@ def unittest_runner(case):
 MODES = {"stdio": mode_stdio, "call": mode_call, "assert": mode_assert, "script": mode_script}
 
 
+def trusted_imports_only():
+    """Drop the work dir from sys.path: the candidate can write files there, and a test that
+    imports a module (MBPP's `import heapq as hq`) must never load one of those into this
+    process, which holds the nonce."""
+    work = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != work]
+
+
 def main():
+    trusted_imports_only()
     nondumpable()
     verdict_fd = os.dup(1)
     p_sock, z_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
