@@ -58,7 +58,7 @@ CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NE
     0x20000000,
     0x40000000,
 )
-PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_PDEATHSIG = 38, 22, 2, 1
+PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_PDEATHSIG, PR_SET_NAME = 38, 22, 2, 1, 15
 MNT_DETACH = 2
 libc.syscall.restype = ctypes.c_long
 SETUP_FAILED = 121
@@ -295,7 +295,7 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
     """
     setup_error: BaseException | None = None
     try:
-        libc.prctl(15, b"sbx-run", 0, 0, 0)
+        libc.prctl(PR_SET_NAME, b"python3", 0, 0, 0)  # what the program would see under `python3 main.py`
         signal.set_wakeup_fd(-1)  # before closing fds: the zygote's wakeup pipe must not be written by us
         # _signal, not signal: the latter's enum conversions touch (and copy-on-write) ~70 pages.
         _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
@@ -572,5 +572,5 @@ def serve(sock: socket.socket) -> None:
 
 if __name__ == "__main__":
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    libc.prctl(15, b"sbx-zygote", 0, 0, 0)
+    libc.prctl(PR_SET_NAME, b"sandbox-zygote", 0, 0, 0)  # tells it apart from its runs in ps/top
     serve(socket.socket(fileno=0))
