@@ -110,6 +110,8 @@ async def main(seconds: float, workers: int) -> None:
     backends = available_backends()
     docker_ok = backends["docker"] == "ok" and image_exists(DEFAULT_TAG)
     print(f"# {workers} concurrent workers, up to {seconds:g}s per measurement; python: {PYTHON}")
+    forkserver: dict[str, Result] = {}
+    docker_run: dict[str, Result] = {}
     for program in PROGRAMS:
         bare = await measure(subprocess_runner(lambda code: [PYTHON, "-c", code], program),
                              workers=workers, seconds=seconds, max_runs=2000, warmup=5)
@@ -123,6 +125,7 @@ async def main(seconds: float, workers: int) -> None:
                                       max_runs=4000, warmup=20)
                     print(line(label, program, r, bare))
                     if options["forkserver"]:  # unloaded latency: one run at a time
+                        forkserver[program] = r
                         r = await measure(sandbox_runner(box, program), workers=1, seconds=seconds / 2,
                                           max_runs=2000, warmup=5)
                         print(line(label[:-1] + ", 1 worker)", program, r, None))
@@ -144,10 +147,26 @@ async def main(seconds: float, workers: int) -> None:
             r = await measure(subprocess_runner(
                 lambda code: ["docker", "run", "--rm", "--network=none", DEFAULT_TAG, "python3", "-c", code], program),
                 workers=workers, seconds=seconds, max_runs=12, warmup=1)
+            docker_run[program] = r
             print(line("docker run --rm per job", program, r, bare))
         else:
             reason = backends["docker"] if backends["docker"] != "ok" else f"image {DEFAULT_TAG} not built"
             print(f"docker: skipped ({reason})")
+    summary(forkserver, docker_run)
+
+
+def summary(forkserver: dict[str, Result], docker_run: dict[str, Result]) -> None:
+    """The issue's goals for the trivial program: fork server p50 <= 4 ms, >= 400 runs/s, >= 50x docker run."""
+    r = forkserver.get("trivial")
+    if r is None:
+        return
+    verdict = "met" if r.p50_ms <= 4.0 and r.runs_per_s >= 400 else "MISSED"
+    print(f"goal (trivial, fork server): p50 {r.p50_ms:.2f} ms <= 4 ms and {r.runs_per_s:.0f} runs/s >= 400: {verdict}")
+    d = docker_run.get("trivial")
+    if d is not None:
+        speedup = r.runs_per_s / d.runs_per_s
+        print(f"goal (trivial): fork server vs docker run --rm: x{speedup:.1f} runs/s, "
+              f"x{d.p50_ms / r.p50_ms:.1f} p50 (>= 50x: {'met' if speedup >= 50 else 'MISSED'})")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 Runs as a standalone script under the sandbox's Python (stdlib only) as host root.
 Once, it builds a read-only root from the host's layout table and pivots into it. It
 keeps a few warm chains ready, because fork is the dominant cost here: for a chain it
-creates a new pid namespace whose pid 1 is a tiny C init (init.c, spawned with vfork +
-exec, so no copy of this interpreter) and forks the run process R into it. R unshares
+creates a new pid namespace whose pid 1 is a tiny C init (init.c: a clone sharing this
+process's memory, so neither a copy of this interpreter nor an exec) and forks the run
+process R into it. R unshares
 mount/ipc/uts/cgroup namespaces, mounts /proc with a read-only /proc/sys, and waits.
 A job is handed to one chain, used exactly once: R joins the slot's cgroups, mounts
 fresh tmpfs /work and /tmp, joins the slot's network namespace, applies rlimits, drops
@@ -62,8 +63,6 @@ PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_PDEATHSIG, PR_S
 MNT_DETACH = 2
 libc.syscall.restype = ctypes.c_long
 SETUP_FAILED = 121
-INIT_DIR = ".sandbox"
-INIT_PATH = f"/{INIT_DIR}/init"
 MAX_FD = 1 << 16
 
 
@@ -85,7 +84,7 @@ def bind_ro(src: str, dst: str, extra: int = MS_NOSUID) -> None:
     mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | extra)
 
 
-def build_root(root: str, mounts: list[dict[str, str]], init: str) -> None:
+def build_root(root: str, mounts: list[dict[str, str]]) -> None:
     """Private mount namespace with a read-only tmpfs root holding only the layout's entries.
 
     Every chain copies this mount table and tears its copy down after the run, so it is kept
@@ -115,10 +114,8 @@ def build_root(root: str, mounts: list[dict[str, str]], init: str) -> None:
         else:
             open(dest, "w").close()
             bind_ro(m["source"], dest, MS_NOSUID | MS_NODEV)
-    for d in ("dev", "proc", "work", "tmp", "old", INIT_DIR):
+    for d in ("dev", "proc", "work", "tmp", "old"):
         os.makedirs(f"{root}/{d}", exist_ok=True)
-    shutil.copyfile(init, root + INIT_PATH)
-    os.chmod(root + INIT_PATH, 0o755)
     for dev, minor in (("null", 3), ("zero", 5), ("full", 7), ("random", 8), ("urandom", 9)):
         os.mknod(f"{root}/dev/{dev}", 0o666 | stat.S_IFCHR, os.makedev(1, minor))
         os.chmod(f"{root}/dev/{dev}", 0o666)
@@ -215,6 +212,16 @@ def job_streams() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]
         os.close(pipe_r)
         os.close(pipe_w)
     return stdin, stdout, stderr
+
+
+def load_init_library(path: str) -> ctypes.CDLL:
+    """init.c's sandbox_spawn_init / sandbox_init_reaped (see there for why a library)."""
+    lib = ctypes.CDLL(path, use_errno=True)
+    lib.sandbox_spawn_init.argtypes = [ctypes.c_int]
+    lib.sandbox_spawn_init.restype = ctypes.c_int
+    lib.sandbox_init_reaped.argtypes = [ctypes.c_int]
+    lib.sandbox_init_reaped.restype = ctypes.c_int
+    return lib
 
 
 def read_all(fd: int) -> bytes:
@@ -393,8 +400,8 @@ class Chain:
 class Zygote:
     """Creates chains, hands each job to one, reaps run processes and reports their status."""
 
-    def __init__(self, seccomp: Seccomp, own_pidns: int, warm: int) -> None:
-        self.seccomp, self.own_pidns, self.warm = seccomp, own_pidns, warm
+    def __init__(self, seccomp: Seccomp, own_pidns: int, warm: int, init_lib: ctypes.CDLL) -> None:
+        self.seccomp, self.own_pidns, self.warm, self.init_lib = seccomp, own_pidns, warm, init_lib
         # Inits watch the read end: EOF (this process gone) makes them exit, killing their namespace.
         self.live_r, self.live_w = os.pipe()
         self.wake_r, self.wake_w = os.pipe()
@@ -414,7 +421,9 @@ class Zygote:
         """
         check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
         check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
-        init = os.posix_spawn(INIT_PATH, [INIT_PATH], {}, file_actions=[(os.POSIX_SPAWN_DUP2, self.live_r, 0)])
+        init = self.init_lib.sandbox_spawn_init(self.live_r)
+        if init < 0:
+            check(-1, "starting the namespace init")
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             pid = os.fork()
@@ -441,16 +450,21 @@ class Zygote:
                 return
             init = self.inits.pop(pid, None)
             if init is None:
-                continue  # an init: nothing to report
+                self.init_lib.sandbox_init_reaped(pid)  # an init: free its stack
+                continue
             os.kill(init, signal.SIGKILL)  # our unreaped child: its pid cannot have been reused
             fd = self.status.pop(pid, None)
             if fd is None:
                 self.chains = [c for c in self.chains if c.pid != pid]  # an idle chain died
                 continue
             if os.WIFSIGNALED(wstatus):
-                report(fd, signal=os.WTERMSIG(wstatus))
+                line = b'{"signal": %d}\n' % os.WTERMSIG(wstatus)
             else:
-                report(fd, exit_code=os.WEXITSTATUS(wstatus))
+                line = b'{"exit_code": %d}\n' % os.WEXITSTATUS(wstatus)
+            try:
+                os.write(fd, line)  # not json.dumps: this runs once per run in the zygote
+            except OSError:
+                pass  # the host gave up on this run (timeout, cancellation)
             os.close(fd)
 
     def start(self, header: bytes, fds: list[int]) -> None:
@@ -535,7 +549,8 @@ def serve(sock: socket.socket) -> None:
     setup = json.loads(sock.recv(1 << 20))
     try:
         own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)  # before /proc leaves our root
-        build_root(setup["root"], setup["mounts"], setup["init"])
+        init_lib = load_init_library(setup["init"])  # before the host's files leave our root
+        build_root(setup["root"], setup["mounts"])
         for name in PRELOAD:
             __import__(name)
         global JOB_STREAMS
@@ -547,7 +562,7 @@ def serve(sock: socket.socket) -> None:
         gc.collect()
         gc.freeze()
         gc.disable()
-        zygote = Zygote(seccomp, own_pidns, warm)
+        zygote = Zygote(seccomp, own_pidns, warm, init_lib)
         zygote.chains = [zygote.make_chain() for _ in range(warm)]
     except BaseException as exc:
         sock.send(f"error: {exc!r}".encode())
@@ -557,7 +572,10 @@ def serve(sock: socket.socket) -> None:
     while True:
         zygote.reap()
         while len(zygote.chains) < zygote.warm and not select.select(watched, [], [], 0)[0]:
-            zygote.chains.append(zygote.make_chain())
+            try:
+                zygote.chains.append(zygote.make_chain())
+            except OSError:
+                break  # out of pids or memory: the next job makes its own chain, or reports why not
         ready = select.select(watched, [], [])[0]
         if zygote.wake_r in ready:
             zygote.drain_wakeups()

@@ -3,7 +3,7 @@
 Why: a fresh bwrap + interpreter costs ~25 ms per run; forking a pre-started, pre-imported
 interpreter into fresh namespaces costs a few. Isolation is per run, not per zygote:
 each run is a new fork that gets new namespaces (its pid namespace's init is the small C
-program init.c, built once by _init_binary.py), new tmpfs mounts, the slot's cgroups,
+program init.c, built once by _init_library.py), new tmpfs mounts, the slot's cgroups,
 rlimits, an unprivileged uid and the seccomp filter, and the zygote never sees job data.
 Requires host root (the zygote creates namespaces without a user namespace so the
 program runs as a real unprivileged host uid).
@@ -24,7 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import seccomp
-from ._init_binary import init_binary
+from ._init_library import init_library
 from ._io import CappedReader, feed
 from ._layout import Mount, sandbox_env
 from ._outcome import RawOutcome, finish
@@ -71,7 +71,7 @@ class ForkServer:
 
     def _spawn(self) -> socket.socket:
         Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
-        init = init_binary()  # before anything is started: a missing compiler fails cleanly here
+        init = init_library()  # before anything is started: a missing compiler fails cleanly here
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         _collect_stale_roots(Path("/run/sandboxes"))
         self._root = tempfile.mkdtemp(prefix=f"zygote-root-{os.getpid()}-", dir="/run/sandboxes")

@@ -14,11 +14,11 @@ import pytest_asyncio
 from sandbox_probe import UID_BASE, assert_no_survivors
 
 from sandboxes import ExecStatus, Job, Limits, SandboxError, available_backends, open_sandbox
-from sandboxes._init_binary import init_binary
+from sandboxes._init_library import init_library
 from sandboxes.bwrap import BwrapSandbox
 
 module_loop = pytest.mark.asyncio(loop_scope="module")
-INIT_CMDLINE = b"/.sandbox/init\0"
+INIT_COMM = b"sandbox-init\n"
 WARM = 2
 
 
@@ -47,7 +47,7 @@ def zygote_pid(box: BwrapSandbox) -> int:
 
 
 def children(pid: int) -> dict[int, bytes]:
-    """Live children of `pid` -> cmdline."""
+    """Live children of `pid` -> comm."""
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -55,7 +55,7 @@ def children(pid: int) -> dict[int, bytes]:
         try:
             stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
             if int(stat[1]) == pid and stat[0] not in ("Z", "X"):
-                found[int(entry.name)] = (entry / "cmdline").read_bytes()
+                found[int(entry.name)] = (entry / "comm").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
     return found
@@ -63,11 +63,11 @@ def children(pid: int) -> dict[int, bytes]:
 
 @module_loop
 async def test_the_program_is_not_pid_1_of_its_namespace(box: BwrapSandbox) -> None:
-    r = await box.run(py("import os; print(os.getpid()); print(open('/proc/1/cmdline', 'rb').read())"))
+    r = await box.run(py("import os; print(os.getpid()); print(open('/proc/1/comm', 'rb').read())"))
     assert r.status is ExecStatus.OK, r
     pid, init = r.stdout.decode().splitlines()
     assert int(pid) != 1
-    assert init == repr(INIT_CMDLINE)
+    assert init == repr(INIT_COMM)
     zygote_pid(box)
 
 
@@ -120,7 +120,7 @@ async def test_no_namespace_outlives_its_run(box: BwrapSandbox) -> None:
     zygote = zygote_pid(box)
     deadline = time.monotonic() + 5
     while True:
-        inits = [pid for pid, cmdline in children(zygote).items() if cmdline == INIT_CMDLINE]
+        inits = [pid for pid, comm in children(zygote).items() if comm == INIT_COMM]
         if len(inits) <= WARM or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.05)
@@ -133,7 +133,7 @@ async def test_a_dead_zygote_takes_its_warm_namespaces_along(box: BwrapSandbox) 
     assert r.status is ExecStatus.OK
     zygote = zygote_pid(box)
     warm = children(zygote)
-    assert any(cmdline == INIT_CMDLINE for cmdline in warm.values()), warm
+    assert any(comm == INIT_COMM for comm in warm.values()), warm
     os.kill(zygote, signal.SIGKILL)
     alive = list(warm)
     for _ in range(100):
@@ -155,17 +155,17 @@ def _state(pid: int) -> str:
 
 
 def test_init_is_built_once_and_cached(tmp_path: Path) -> None:
-    first = init_binary(tmp_path)
-    assert first.exists() and os.access(first, os.X_OK)
+    first = init_library(tmp_path)
+    assert first.exists() and first.read_bytes()[:4] == b"\x7fELF"
     mtime = first.stat().st_mtime_ns
-    assert init_binary(tmp_path) == first and first.stat().st_mtime_ns == mtime
+    assert init_library(tmp_path) == first and first.stat().st_mtime_ns == mtime
     assert not list(tmp_path.glob("*.partial"))
 
 
 def test_a_missing_compiler_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sandboxes._init_binary.shutil.which", lambda _name: None)
+    monkeypatch.setattr("sandboxes._init_library.shutil.which", lambda _name: None)
     with pytest.raises(SandboxError, match="C compiler"):
-        init_binary(tmp_path)
+        init_library(tmp_path)
 
 
 @module_loop
@@ -189,3 +189,16 @@ async def test_every_run_gets_pristine_standard_streams(box: BwrapSandbox) -> No
     assert r.status is ExecStatus.OK, r
     assert r.stdout == b"'three\\n' utf-8 False False False\n"
     assert r.stderr == "\u00e9\n".encode()
+
+
+@module_loop
+async def test_more_runs_than_the_init_table_holds(box: BwrapSandbox) -> None:
+    """Each run's init gets a stack that must be released when it is reaped: 1,100 runs through
+    one zygote would exhaust the 1,024-entry table (sandbox errors) if one were ever leaked."""
+    job = py("print('ok')")
+    assert (await box.run(job)).stdout == b"ok\n"
+    zygote = zygote_pid(box)
+    for _ in range(275):
+        results = await asyncio.gather(*(box.run(job) for _ in range(4)))
+        assert all(r.stdout == b"ok\n" for r in results), [r for r in results if r.stdout != b"ok\n"][:1]
+    assert zygote_pid(box) == zygote, "the zygote was restarted"

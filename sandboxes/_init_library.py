@@ -1,0 +1,46 @@
+"""Builds the fork server's namespace init (init.c, a small shared library) once per source version and boot.
+
+Why compile at run time: the package stays pure Python to install, and every host that
+runs C jobs already has a C compiler (the sandbox's C/C++ support needs one anyway). The
+library is cached under /run/sandboxes by a hash of its source, so an upgrade rebuilds it
+and a reboot (tmpfs /run) starts clean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from ._types import SandboxError
+
+SOURCE = Path(__file__).with_name("init.c")
+CACHE = Path("/run/sandboxes")
+
+
+def init_library(cache: Path = CACHE) -> Path:
+    """Path of the built library; builds it on first use."""
+    source = SOURCE.read_bytes()
+    target = cache / f"libsandbox-init-{hashlib.sha256(source).hexdigest()[:12]}.so"
+    if target.exists():
+        return target
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise SandboxError("the Python fork server needs a C compiler (cc) to build its namespace init")
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    built = subprocess.run(
+        [compiler, "-shared", "-fPIC", "-O2", "-Wall", "-o", str(partial), str(SOURCE)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if built.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise SandboxError(f"building the fork server's namespace init failed: {built.stderr.strip()[-2000:]}")
+    partial.chmod(0o755)
+    os.replace(partial, target)  # atomic: concurrent servers never load a half-written file
+    return target
