@@ -17,6 +17,7 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 from verifier_server.config import load_config
 from verifier_server.errors import VerifierError
 from verifier_server.logs import configure_logging
+from verifier_server.pid1 import become_init_if_pid1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
+    become_init_if_pid1()  # before anything starts threads
     config_file = args.pop("config")
     try:
         config = load_config(config_file, overrides=args)

@@ -7,6 +7,7 @@ with SIGTERM (the same drain path production uses).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -34,6 +35,8 @@ class ServerProcess:
     data_dir: Path
     log_path: Path
     args: list[str] = field(default_factory=list)
+    wrapped: bool = False
+    """Started under a ``wrapper`` (``process`` is the wrapper; the server is its only child)."""
 
     @property
     def address(self) -> str:
@@ -41,6 +44,12 @@ class ServerProcess:
 
     @property
     def pid(self) -> int:
+        """The server's own pid (not the wrapper's)."""
+        if self.wrapped:
+            wrapper = self.process.pid
+            children = Path(f"/proc/{wrapper}/task/{wrapper}/children").read_text().split()
+            if children:
+                return int(children[0])
         return self.process.pid
 
     def log_text(self) -> str:
@@ -49,16 +58,19 @@ class ServerProcess:
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM, wait for the drain, SIGKILL if it does not exit in time; returns the exit code."""
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)  # a wrapper (unshare) would not pass it on; it exits with the server
             try:
                 self.process.wait(timeout_s)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                self.kill()
         return int(self.process.returncode)
 
     def kill(self) -> None:
         if self.process.poll() is None:
+            if self.wrapped:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
             self.process.kill()
             self.process.wait()
 
@@ -71,6 +83,24 @@ class ServerProcess:
         self.stop()
 
 
+#: An outer layer for destructive tests (root only): the server runs as pid 1 of its own pid,
+#: mount, ipc and uts namespaces, so whatever a sandbox bug let through (a stray process, a
+#: mount, a reboot or hostname call) stays in namespaces that vanish with the server.
+#: SIGTERM to the wrapper reaches the server (--kill-child) for a normal drain.
+THROWAWAY_NAMESPACES = [
+    "unshare",
+    "--pid",
+    "--fork",
+    "--kill-child=SIGTERM",
+    "--mount",
+    "--propagation",
+    "private",
+    "--mount-proc",
+    "--ipc",
+    "--uts",
+]
+
+
 def start_server_process(
     data_dir: str | Path | None = None,
     *,
@@ -79,8 +109,13 @@ def start_server_process(
     env: dict[str, str] | None = None,
     port: int = 0,
     startup_timeout_s: float = 60.0,
+    wrapper: list[str] | None = None,
 ) -> ServerProcess:
-    """Start a server and wait until it listens. ``config`` is written as its TOML config file."""
+    """Start a server and wait until it listens. ``config`` is written as its TOML config file.
+
+    ``wrapper`` prefixes the command line, e.g. ``THROWAWAY_NAMESPACES`` to run the server
+    (and so every sandbox it starts) inside namespaces that die with it.
+    """
     data_dir = Path(data_dir or tempfile.mkdtemp(prefix="verifier-server-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     port_file = data_dir / f"port-{time.monotonic_ns()}"
@@ -104,11 +139,13 @@ def start_server_process(
         args += ["--config", str(config_path)]
     child_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
     with open(log_path, "ab") as log:
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=str(data_dir))
+        process = subprocess.Popen(
+            [*(wrapper or []), *args], stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=str(data_dir)
+        )
     deadline = time.monotonic() + startup_timeout_s
     while time.monotonic() < deadline:
         if port_file.exists() and port_file.read_text().strip():
-            return ServerProcess(process, int(port_file.read_text()), data_dir, log_path, args)
+            return ServerProcess(process, int(port_file.read_text()), data_dir, log_path, args, wrapped=bool(wrapper))
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.05)

@@ -2,6 +2,8 @@
 
 After the batch: the server still answers, no process of any run survives (no process
 owned by a sandbox slot uid), nothing planted on the host shows up in any output.
+As root, the server runs inside throwaway pid/mount/ipc/uts namespaces, so what a sandbox
+bug might let through cannot reach the test machine beyond them.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from verifier_server.testing import StartServer
+from verifier_server.testing import THROWAWAY_NAMESPACES, StartServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandboxes"))
 from adversarial_corpus import CORPUS, HostFacts, render
@@ -66,7 +68,8 @@ def test_corpus_is_contained_through_the_service(start_server: StartServer, tmp_
                       escape_dir=str(tmp_path / "escape"))
     canary.write_text(facts.canary_secret)
     (tmp_path / "escape").mkdir()
-    server = start_server(env={"VERIFIER_ADVERSARIAL_SECRET": facts.env_secret})
+    outer = THROWAWAY_NAMESPACES if os.geteuid() == 0 else None
+    server = start_server(env={"VERIFIER_ADVERSARIAL_SECRET": facts.env_secret}, wrapper=outer)
     facts = HostFacts(**{**facts.__dict__, "host_port": server.port})
     from sdk import VerifierClient
 
