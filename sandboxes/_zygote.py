@@ -84,6 +84,25 @@ def bind_ro(src: str, dst: str, extra: int = MS_NOSUID) -> None:
     mount(None, dst, None, MS_BIND | MS_REMOUNT | MS_RDONLY | extra)
 
 
+def hide_command_line(text: bytes) -> None:
+    """Overwrite our argv in place (what /proc/PID/cmdline shows), as setproctitle does.
+
+    Every run is a fork of this process and every init shares its memory, so without this
+    any sandboxed program could read the host path this script was started from.
+    """
+    with open("/proc/self/stat", "rb") as f:
+        fields = f.read().rsplit(b")", 1)[1].split()
+    start, end = int(fields[45]), int(fields[46])  # proc(5) fields 48 and 49: arg_start, arg_end
+    room = end - start
+    if room < 2:
+        return
+    # A non-NUL last byte tells the kernel the title was rewritten: it then shows our
+    # text up to its first NUL instead of the whole original area (PR_SET_MM would
+    # need CAP_SYS_RESOURCE, which containers often drop).
+    title = text[: room - 2] + b"\0"
+    ctypes.memmove(start, title.ljust(room - 1, b"\0") + b" ", room)
+
+
 def build_root(root: str, mounts: list[dict[str, str]]) -> None:
     """Private mount namespace with a read-only tmpfs root holding only the layout's entries.
 
@@ -549,6 +568,7 @@ def serve(sock: socket.socket) -> None:
     setup = json.loads(sock.recv(1 << 20))
     try:
         own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)  # before /proc leaves our root
+        hide_command_line(b"python3 -I sandbox-zygote")
         init_lib = load_init_library(setup["init"])  # before the host's files leave our root
         build_root(setup["root"], setup["mounts"])
         for name in PRELOAD:

@@ -54,7 +54,7 @@ def _leftovers(before: set[int], server_pid: int) -> list[str]:
         left = [
             f"{pid}: {cmdline!r}"
             for pid, cmdline in _sandbox_processes().items()
-            if pid not in before and not (b"_zygote.py" in cmdline and _parent(pid) == server_pid)
+            if pid not in before and not (b"sandbox-zygote" in cmdline and _parent(pid) == server_pid)
         ]
         if not left or time.monotonic() > deadline:
             return left

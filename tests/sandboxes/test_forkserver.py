@@ -202,3 +202,11 @@ async def test_more_runs_than_the_init_table_holds(box: BwrapSandbox) -> None:
         results = await asyncio.gather(*(box.run(job) for _ in range(4)))
         assert all(r.stdout == b"ok\n" for r in results), [r for r in results if r.stdout != b"ok\n"][:1]
     assert zygote_pid(box) == zygote, "the zygote was restarted"
+
+
+@module_loop
+async def test_command_lines_do_not_reveal_host_paths(box: BwrapSandbox) -> None:
+    r = await box.run(py("print(open('/proc/self/cmdline', 'rb').read()); print(open('/proc/1/cmdline', 'rb').read())"))
+    assert r.status is ExecStatus.OK, r
+    assert b"sandboxes" not in r.stdout and b"_zygote" not in r.stdout, r.stdout
+    assert r.stdout.splitlines()[0] == repr(b"python3 -I sandbox-zygote\0").encode()
