@@ -210,3 +210,24 @@ async def test_command_lines_do_not_reveal_host_paths(box: BwrapSandbox) -> None
     assert r.status is ExecStatus.OK, r
     assert b"sandboxes" not in r.stdout and b"_zygote" not in r.stdout, r.stdout
     assert r.stdout.splitlines()[0] == repr(b"python3 -I sandbox-zygote\0").encode()
+
+
+@module_loop
+async def test_without_its_init_python_falls_back_to_bwrap_per_run(monkeypatch: pytest.MonkeyPatch,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    if os.geteuid() != 0 or available_backends()["bwrap"] != "ok":
+        pytest.skip("needs root and bwrap")
+
+    def no_compiler() -> Path:
+        raise SandboxError("the Python fork server needs a C compiler (cc) to build its namespace init")
+
+    monkeypatch.setattr("sandboxes.forkserver.init_library", no_compiler)
+    sandbox = open_sandbox("bwrap", forkserver=True, uid_base=UID_BASE, concurrency=1)
+    assert isinstance(sandbox, BwrapSandbox)
+    try:
+        r = await sandbox.run(py("print('still runs')"))
+        assert (r.status, r.stdout) == (ExecStatus.OK, b"still runs\n"), r
+        assert sandbox._forkserver is None
+        assert "C compiler" in caplog.text
+    finally:
+        await sandbox.aclose()
