@@ -8,7 +8,7 @@ process's memory, so neither a copy of this interpreter nor an exec) and forks t
 process R into it. R unshares
 mount/ipc/uts/cgroup namespaces, mounts /proc with a read-only /proc/sys, and waits.
 A job is handed to one chain, used exactly once: R joins the slot's cgroups, mounts
-fresh tmpfs /work and /tmp, joins the slot's network namespace, applies rlimits, drops
+fresh tmpfs /work, /tmp and /dev/shm, joins the slot's network namespace, applies rlimits, drops
 to the slot's unprivileged uid, sets no_new_privs, loads the seccomp filter and only
 then reads the job (files, argv) from its own pipe. The zygote never holds a job's data
 and no chain has executed user code before its job, so nothing can pass from one run
@@ -133,7 +133,7 @@ def build_root(root: str, mounts: list[dict[str, str]]) -> None:
         else:
             open(dest, "w").close()
             bind_ro(m["source"], dest, MS_NOSUID | MS_NODEV)
-    for d in ("dev", "proc", "work", "tmp", "old"):
+    for d in ("dev", "dev/shm", "proc", "work", "tmp", "old"):
         os.makedirs(f"{root}/{d}", exist_ok=True)
     for dev, minor in (("null", 3), ("zero", 5), ("full", 7), ("random", 8), ("urandom", 9)):
         os.mknod(f"{root}/dev/{dev}", 0o666 | stat.S_IFCHR, os.makedev(1, minor))
@@ -350,6 +350,8 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         opts = f"size={h['workdir_bytes']},nr_inodes={h['inodes']},uid={h['uid']},gid={h['gid']}"
         mount("tmpfs", "/work", "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=0700")
         mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts + ",mode=1777")
+        # POSIX semaphores and shared memory (multiprocessing's locks and pools) live here.
+        mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts + ",mode=1777")
         check(libc.setns(netns, CLONE_NEWNET), "setns(slot network namespace)")
         os.close(netns)
         os.setsid()

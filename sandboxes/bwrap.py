@@ -5,8 +5,9 @@ bwrap is started with an empty environment (its pid 1 would otherwise expose our
 under rlimits; it then creates user, pid, net, mount, ipc, uts and cgroup namespaces,
 binds the system read-only, forbids nested user namespaces and loads our seccomp
 filter. The work dir is a per-run tmpfs mounted on the host, so a compile phase and a
-run phase can share it. Python jobs go to the warm fork server (forkserver.py) when
-one could be started; everything else, and Python as a fallback, runs here.
+run phase can share it. Jobs without a compile phase (Python, JavaScript, Bash, explicit
+commands) go to the warm fork server (forkserver.py) when one could be started;
+compiled languages, and everything as a fallback, run here.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class BwrapSandbox:
             self._pool = SlotPool(self.concurrency, uid_base=self._uid_base, tag="bwrap", privileged=self.privileged)
         return self._pool
 
-    async def _python_forkserver(self) -> ForkServer | None:
+    async def _forkserver_or_none(self) -> ForkServer | None:
         if not self._use_forkserver:
             return None
         if self._forkserver is None:
@@ -136,9 +137,14 @@ class BwrapSandbox:
         entry = job.entrypoint or recipe.default_entrypoint
         started = time.monotonic()
         async with self.pool().acquire() as slot:
-            server = await self._python_forkserver() if job.language == "python" and job.command is None else None
+            server = await self._forkserver_or_none() if recipe.compile is None or job.command else None
             if server is not None:
-                return await server.run(job, slot, entry)
+                # Python in the pre-imported interpreter; other runtimes and explicit commands
+                # exec'd from a forked process (one phase, so no compile step to share a work dir with).
+                argv = None
+                if job.language != "python" or job.command is not None:
+                    argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
+                return await server.run(job, slot, entry, argv)
             try:
                 compile_limits = job.compile_limits or DEFAULT_COMPILE_LIMITS
                 size = max(job.limits.workdir_bytes, compile_limits.workdir_bytes if recipe.compile else 0)

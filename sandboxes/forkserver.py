@@ -124,7 +124,8 @@ class ForkServer:
                 os.rmdir(self._root)  # the zygote's tmpfs lived in its own mount namespace
             self._root = None
 
-    async def run(self, job: Job, slot: Slot, entry: str) -> Execution:
+    async def run(self, job: Job, slot: Slot, entry: str, argv: list[str] | None = None) -> Execution:
+        """Run `job` in the pre-imported interpreter (entry as __main__), or exec `argv` when given."""
         limits = job.limits
         started = time.monotonic()
         try:
@@ -138,14 +139,13 @@ class ForkServer:
         header = {
             "uid": slot.uid,
             "gid": slot.gid,
-            "mode": "python",
+            "mode": "python" if argv is None else "exec",
             "workdir_bytes": limits.workdir_bytes,
             "inodes": 16384,
             "rlimits": _rlimits(limits, job.language, cgroup=True, helpers=0),
         }
-        payload = marshal.dumps(
-            {"files": job.file_bytes(), "entry": entry, "args": [], "env": sandbox_env(dict(job.env)), "argv": []}
-        )
+        env = sandbox_env(dict(job.env))
+        payload = marshal.dumps({"files": job.file_bytes(), "entry": entry, "args": [], "env": env, "argv": argv or []})
         pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status
         (in_r, in_w), (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (st_r, st_w) = pipes
         if slot.index not in self._netns_fds:

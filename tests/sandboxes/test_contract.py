@@ -161,15 +161,27 @@ async def test_read_only_root_and_no_host_secrets(sandbox: Sandbox) -> None:
 
 async def test_no_state_passes_between_runs(sandbox: Sandbox) -> None:
     writer = ("import os, subprocess, sys\nopen('/work/left', 'w').write('x'); open('/tmp/left', 'w').write('x')\n"
+              "open('/dev/shm/left', 'w').write('x')\n"
               "import json; json.LEAKED = 1; os.environ['LEAKED'] = '1'\n"
               "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], start_new_session=True)\n"
               "print('written')")
     reader = ("import os, json\nprint(os.listdir('/work'), os.path.exists('/tmp/left'), hasattr(json, 'LEAKED'),\n"
-              "      'LEAKED' in os.environ, len([p for p in os.listdir('/proc') if p.isdigit()]) < 4)")
-    assert (await sandbox.run(py(writer))).stdout == b"written\n"
+              "      'LEAKED' in os.environ, len([p for p in os.listdir('/proc') if p.isdigit()]) < 4,\n"
+              "      os.path.exists('/dev/shm/left'))")
+    written = await sandbox.run(py(writer))
+    assert written.stdout == b"written\n", written
     await assert_no_survivors()
     r = await sandbox.run(py(reader))
-    assert r.stdout == b"['main.py'] False False False True\n", r
+    assert r.stdout == b"['main.py'] False False False True False\n", r
+
+
+async def test_multiprocessing_works(sandbox: Sandbox) -> None:
+    """Pools and locks need POSIX semaphores, which live in a writable /dev/shm."""
+    source = ("import multiprocessing as mp\ndef sq(x):\n    return x * x\nif __name__ == '__main__':\n"
+              "    with mp.Pool(2) as pool:\n        print(pool.map(sq, range(5)))\n"
+              "    lock = mp.Lock()\n    with lock:\n        print('locked')\n")
+    r = await sandbox.run(py(source, limits=Limits(processes=32, wall_time_s=20.0)))
+    assert (r.status, r.stdout) == (ExecStatus.OK, b"[0, 1, 4, 9, 16]\nlocked\n"), r
 
 
 async def test_concurrent_runs_are_isolated(sandbox: Sandbox) -> None:
