@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,7 +31,7 @@ def init_library(cache: Path = CACHE) -> Path:
     if compiler is None:
         raise SandboxError("the Python fork server needs a C compiler (cc) to build its namespace init")
     cache.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
+    partial = target.with_name(f"{target.name}.{os.getpid()}-{secrets.token_hex(4)}.partial")  # builders may race
     built = subprocess.run(
         [compiler, "-shared", "-fPIC", "-O2", "-Wall", "-o", str(partial), str(SOURCE)],
         capture_output=True,
