@@ -1,9 +1,9 @@
-"""Builds the fork server's namespace init (init.c, a small shared library) once per source version and boot.
+"""Builds the fork server's namespace init (init.c, a small shared library) once per source version.
 
 Why compile at run time: the package stays pure Python to install, and every host that
 runs C jobs already has a C compiler (the sandbox's C/C++ support needs one anyway). The
-library is cached under /run/sandboxes by a hash of its source, so an upgrade rebuilds it
-and a reboot (tmpfs /run) starts clean.
+library is cached under /run/sandboxes (or /var/cache/verifier-sandboxes where /run is
+noexec) by a hash of its source, so an upgrade rebuilds it.
 """
 
 from __future__ import annotations
@@ -18,11 +18,26 @@ from pathlib import Path
 from ._types import SandboxError
 
 SOURCE = Path(__file__).with_name("init.c")
-CACHE = Path("/run/sandboxes")
+#: Where the library may live, in order: /run (cleared at boot), unless it is mounted
+#: noexec, as on many systemd hosts, where a library cannot be mapped executable.
+CACHES = (Path("/run/sandboxes"), Path("/var/cache/verifier-sandboxes"))
 
 
-def init_library(cache: Path = CACHE) -> Path:
+def default_cache(candidates: tuple[Path, ...] = CACHES) -> Path:
+    """The first candidate on a filesystem that allows mapping code."""
+    for path in candidates:
+        probe = next((p for p in (path, *path.parents) if p.exists()), Path("/"))
+        try:
+            if not os.statvfs(probe).f_flag & os.ST_NOEXEC:
+                return path
+        except OSError:
+            continue
+    raise SandboxError(f"no place for the fork server's namespace init: {', '.join(map(str, candidates))} are noexec")
+
+
+def init_library(cache: Path | None = None) -> Path:
     """Path of the built library; builds it on first use."""
+    cache = cache or default_cache()
     source = SOURCE.read_bytes()
     target = cache / f"libsandbox-init-{hashlib.sha256(source).hexdigest()[:12]}.so"
     if target.exists():

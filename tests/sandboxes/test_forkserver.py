@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest_asyncio
 from sandbox_probe import UID_BASE, assert_no_survivors
 
 from sandboxes import ExecStatus, Job, Limits, SandboxError, available_backends, open_sandbox
-from sandboxes._init_library import init_library
+from sandboxes._init_library import default_cache, init_library
 from sandboxes.bwrap import BwrapSandbox
 
 module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -231,3 +232,18 @@ async def test_without_its_init_python_falls_back_to_bwrap_per_run(monkeypatch: 
         assert "C compiler" in caplog.text
     finally:
         await sandbox.aclose()
+
+
+def test_the_init_library_is_never_cached_where_code_cannot_be_mapped(tmp_path: Path) -> None:
+    """/run is mounted noexec on many systemd hosts: a library there would fail to load."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a noexec tmpfs needs root")
+    noexec, fine = tmp_path / "noexec", tmp_path / "fine"
+    noexec.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "noexec,size=1m", "tmpfs", str(noexec)], check=True)
+    try:
+        assert default_cache((noexec / "sandboxes", fine / "sandboxes")) == fine / "sandboxes"
+        with pytest.raises(SandboxError, match="noexec"):
+            default_cache((noexec / "sandboxes",))
+    finally:
+        subprocess.run(["umount", str(noexec)], check=True)
