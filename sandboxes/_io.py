@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 
 class CappedReader:
@@ -86,3 +87,59 @@ async def feed(fd: int, data: bytes) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+class RunOutput:
+    """A run's stdout/stderr under the output cap, and its supervision until it ends.
+
+    One place for what every host-side backend (bwrap per run, the fork server,
+    unsafe-local) does the same way: stop the run at the first byte past the cap, kill it
+    at the wall time, kill whatever is left when it ends or the caller is cancelled, and
+    collect what it wrote.
+    """
+
+    def __init__(self, out_fd: int, err_fd: int, limit: int, kill: Callable[[], object]) -> None:
+        self.kill = kill
+        self.overflowed = False
+        self.out = CappedReader(out_fd, limit, self._overflow)
+        self.err = CappedReader(err_fd, limit, self._overflow)
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self.kill()
+
+    async def supervise(
+        self,
+        ended: Awaitable[object],
+        wall_time_s: float,
+        feeders: Sequence[asyncio.Future[None]],
+        also_close: Sequence[CappedReader] = (),
+    ) -> bool:
+        """Wait for `ended` up to the wall time; True if the wall time ran out. Always kills the rest."""
+        timed_out = False
+        try:
+            try:
+                await asyncio.wait_for(ended, timeout=wall_time_s)
+            except TimeoutError:
+                timed_out = True
+            self.kill()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(self.out.done, self.err.done), timeout=2.0)
+        except BaseException:
+            self.kill()  # cancelled by the caller: nothing of the run may survive
+            raise
+        finally:
+            for reader in (self.out, self.err, *also_close):
+                reader.close()
+            for feeder in feeders:
+                feeder.cancel()
+        return timed_out
+
+    def streams(self) -> dict[str, Any]:
+        """The output fields of `finish(...)`."""
+        return {
+            "stdout": self.out.data,
+            "stderr": self.err.data,
+            "stdout_truncated": self.out.truncated,
+            "stderr_truncated": self.err.truncated,
+        }

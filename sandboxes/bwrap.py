@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import seccomp
-from ._io import CappedReader, feed
+from ._io import RunOutput, feed
 from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
 from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
 from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
@@ -240,32 +240,12 @@ class BwrapSandbox:
         finally:
             for fd in (seccomp_fd, in_r, out_w, err_w):  # the slot keeps its cgroup fds
                 os.close(fd)
-        kill = _killer(proc, slot)
-
-        def overflow() -> None:
-            raw.output_overflow = True
-            kill()
-
-        out = CappedReader(out_r, limits.output_bytes, overflow)
-        err = CappedReader(err_r, limits.output_bytes, overflow)
-        feeder = asyncio.ensure_future(feed(in_w, stdin))
-        try:
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=limits.wall_time_s)
-            except TimeoutError:
-                raw.wall_timeout = True
-                kill()
-                await proc.wait()
-            kill()  # orphans that outlived the namespace init (cannot happen, but cheap)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(out.done, err.done), timeout=2.0)
-        except BaseException:
-            kill()  # cancelled by the caller: nothing of the run may survive
-            raise
-        finally:
-            out.close()
-            err.close()
-            feeder.cancel()
+        output = RunOutput(out_r, err_r, limits.output_bytes, _killer(proc, slot))
+        raw.wall_timeout = await output.supervise(
+            proc.wait(), limits.wall_time_s, [asyncio.ensure_future(feed(in_w, stdin))]
+        )
+        raw.output_overflow = output.overflowed
+        await proc.wait()  # killed by now
         rc = proc.returncode
         if rc is not None and rc < 0:
             raw.signal = -rc
@@ -279,16 +259,13 @@ class BwrapSandbox:
         if cg is not None:
             raw.memory_hit = failed and cg.hit_memory_limit()
         else:
-            raw.memory_hit = failed and looks_like_oom(err.data)
-        if rc == 1 and not out.data and err.data.startswith(b"bwrap:"):
-            raw.error = "bwrap failed: " + err.data.decode("utf-8", "replace").strip()
+            raw.memory_hit = failed and looks_like_oom(output.err.data)
+        if rc == 1 and not output.out.data and output.err.data.startswith(b"bwrap:"):
+            raw.error = "bwrap failed: " + output.err.data.decode("utf-8", "replace").strip()
         return finish(
             raw,
             limits,
-            stdout=out.data,
-            stderr=err.data,
-            stdout_truncated=out.truncated,
-            stderr_truncated=err.truncated,
+            **output.streams(),
             wall_time_s=wall,
             peak_memory_bytes=cg.peak_memory() if cg is not None else None,
             backend=self.name,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from . import seccomp
 from ._init_library import init_library
-from ._io import CappedReader, feed
+from ._io import CappedReader, RunOutput, feed
 from ._layout import Mount, sandbox_env
 from ._outcome import RawOutcome, finish
 from ._slots import Slot
@@ -178,32 +178,14 @@ class ForkServer:
         cg = slot.cgroup
         assert cg is not None
         raw = RawOutcome()
-
-        def overflow() -> None:
-            raw.output_overflow = True
-            cg.kill_all()
-
-        out = CappedReader(out_r, limits.output_bytes, overflow)
-        err = CappedReader(err_r, limits.output_bytes, overflow)
+        output = RunOutput(out_r, err_r, limits.output_bytes, cg.kill_all)
         # The zygote writes one JSON line when the run process exits (or R reports a setup error).
         status = CappedReader(st_r, STATUS_CAP, lambda: None, until=b"\n")
         feeders = [asyncio.ensure_future(feed(pay_w, payload)), asyncio.ensure_future(feed(in_w, stdin))]
-        try:
-            try:
-                await asyncio.wait_for(asyncio.shield(status.done), timeout=limits.wall_time_s)
-            except TimeoutError:
-                raw.wall_timeout = True
-            cg.kill_all()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(out.done, err.done), timeout=2.0)
-        except BaseException:
-            cg.kill_all()  # cancelled: nothing of the run may survive
-            raise
-        finally:
-            for reader in (out, err, status):
-                reader.close()
-            for task in feeders:
-                task.cancel()
+        raw.wall_timeout = await output.supervise(
+            asyncio.shield(status.done), limits.wall_time_s, feeders, also_close=[status]
+        )
+        raw.output_overflow = output.overflowed
         report: dict[str, object] = {}
         for line in status.data.decode("utf-8", "replace").splitlines():
             with contextlib.suppress(ValueError):
@@ -221,10 +203,7 @@ class ForkServer:
         return finish(
             raw,
             limits,
-            stdout=out.data,
-            stderr=err.data,
-            stdout_truncated=out.truncated,
-            stderr_truncated=err.truncated,
+            **output.streams(),
             wall_time_s=time.monotonic() - started,
             peak_memory_bytes=cg.peak_memory(),
             backend=self.name,

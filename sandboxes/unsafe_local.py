@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ._io import CappedReader, feed
+from ._io import RunOutput, feed
 from ._layout import sandbox_env
 from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, sandbox_error
@@ -100,43 +100,22 @@ class UnsafeLocalSandbox:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
 
-        def overflow() -> None:
-            raw.output_overflow = True
-            kill()
-
-        out = CappedReader(out_r, limits.output_bytes, overflow)
-        err = CappedReader(err_r, limits.output_bytes, overflow)
-        feeder = asyncio.ensure_future(feed(in_w, stdin))
+        output = RunOutput(out_r, err_r, limits.output_bytes, kill)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        try:
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=limits.wall_time_s)
-            except TimeoutError:
-                raw.wall_timeout = True
-                kill()
-                await proc.wait()
-            kill()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(out.done, err.done), timeout=2.0)
-        except BaseException:
-            kill()
-            raise
-        finally:
-            out.close()
-            err.close()
-            feeder.cancel()
+        raw.wall_timeout = await output.supervise(
+            proc.wait(), limits.wall_time_s, [asyncio.ensure_future(feed(in_w, stdin))]
+        )
+        raw.output_overflow = output.overflowed
+        await proc.wait()  # killed by now
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         raw.cpu_time_s = max(0.0, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime))
         rc = proc.returncode
         raw.signal, raw.exit_code = (-rc, None) if rc is not None and rc < 0 else (None, rc)
-        raw.memory_hit = (raw.signal is not None or bool(raw.exit_code)) and looks_like_oom(err.data)
+        raw.memory_hit = (raw.signal is not None or bool(raw.exit_code)) and looks_like_oom(output.err.data)
         return finish(
             raw,
             limits,
-            stdout=out.data,
-            stderr=err.data,
-            stdout_truncated=out.truncated,
-            stderr_truncated=err.truncated,
+            **output.streams(),
             wall_time_s=time.monotonic() - started,
             peak_memory_bytes=None,
             backend=self.name,
