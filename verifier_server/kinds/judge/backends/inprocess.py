@@ -10,10 +10,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
+from verifier_server.kinds.judge.backends.base import GenerationParams, Prompt
 from verifier_server.kinds.judge.config import BackendConfig
 from verifier_server.kinds.judge.failures import JudgeFailure
 
@@ -62,6 +63,36 @@ class InProcessBackend(abc.ABC, Generic[M]):
 
     async def in_thread(self, fn: Callable[..., R], *args: Any) -> R:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    # The Backend operations: each runs its blocking twin (below) on the backend's threads.
+
+    async def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[str | JudgeFailure]:
+        return await self.in_thread(self._generate, list(prompts), params)
+
+    async def label_logprobs(
+        self, prompts: Sequence[Prompt], labels: tuple[str, ...]
+    ) -> list[dict[str, float] | JudgeFailure]:
+        return await self.in_thread(self._label_logprobs, list(prompts), labels)
+
+    async def classify(self, conversations: Sequence[Prompt]) -> list[list[float] | JudgeFailure]:
+        return await self.in_thread(self._classify, list(conversations))
+
+    async def embed(self, texts: Sequence[str], pooling: str) -> list[list[float] | JudgeFailure]:
+        return await self.in_thread(self._embed, list(texts), pooling)
+
+    @abc.abstractmethod
+    def _generate(self, prompts: list[Prompt], params: GenerationParams) -> list[str | JudgeFailure]: ...
+
+    @abc.abstractmethod
+    def _label_logprobs(
+        self, prompts: list[Prompt], labels: tuple[str, ...]
+    ) -> list[dict[str, float] | JudgeFailure]: ...
+
+    @abc.abstractmethod
+    def _classify(self, conversations: list[Prompt]) -> list[list[float] | JudgeFailure]: ...
+
+    @abc.abstractmethod
+    def _embed(self, texts: list[str], pooling: str) -> list[list[float] | JudgeFailure]: ...
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

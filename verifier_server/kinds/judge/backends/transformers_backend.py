@@ -10,7 +10,7 @@ the same as the row alone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -57,23 +57,7 @@ class TransformersBackend(InProcessBackend[_Loaded]):
         positions = getattr(model.config, "max_position_embeddings", None)
         return _Loaded(model, tokenizer, device, positions if isinstance(positions, int) else None)
 
-    # -- operations (event loop side) ---------------------------------------------------
-
-    async def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[str | JudgeFailure]:
-        return await self.in_thread(self._generate, list(prompts), params)
-
-    async def label_logprobs(
-        self, prompts: Sequence[Prompt], labels: tuple[str, ...]
-    ) -> list[dict[str, float] | JudgeFailure]:
-        return await self.in_thread(self._label_logprobs, list(prompts), labels)
-
-    async def classify(self, conversations: Sequence[Prompt]) -> list[list[float] | JudgeFailure]:
-        return await self.in_thread(self._classify, list(conversations))
-
-    async def embed(self, texts: Sequence[str], pooling: str) -> list[list[float] | JudgeFailure]:
-        return await self.in_thread(self._embed, list(texts), pooling)
-
-    # -- operations (worker thread side) --------------------------------------------------
+    # -- operations (worker thread side; InProcessBackend runs them off the event loop) ---
 
     def _generate(self, prompts: list[Prompt], params: GenerationParams) -> list[str | JudgeFailure]:
         import torch

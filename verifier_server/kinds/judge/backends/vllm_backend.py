@@ -11,7 +11,6 @@ pass straight through, so a judge can share a GPU with the trainer's vLLM.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,20 +45,6 @@ class VLLMBackend(InProcessBackend[_Engine]):
             options["runner"] = "pooling"
         llm = vllm.LLM(**options)
         return _Engine(llm, llm.get_tokenizer())
-
-    async def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[str | JudgeFailure]:
-        return await self.in_thread(self._generate, list(prompts), params)
-
-    async def label_logprobs(
-        self, prompts: Sequence[Prompt], labels: tuple[str, ...]
-    ) -> list[dict[str, float] | JudgeFailure]:
-        return await self.in_thread(self._label_logprobs, list(prompts), labels)
-
-    async def classify(self, conversations: Sequence[Prompt]) -> list[list[float] | JudgeFailure]:
-        return await self.in_thread(self._classify, list(conversations))
-
-    async def embed(self, texts: Sequence[str], pooling: str) -> list[list[float] | JudgeFailure]:
-        return await self.in_thread(self._embed, list(texts))
 
     def _generate(self, prompts: list[Prompt], params: GenerationParams) -> list[str | JudgeFailure]:
         from vllm import SamplingParams
@@ -97,7 +82,8 @@ class VLLMBackend(InProcessBackend[_Engine]):
         outputs = engine.llm.classify(inputs, use_tqdm=False)
         return [[float(x) for x in output.outputs.probs] for output in outputs]
 
-    def _embed(self, texts: list[str]) -> list[list[float] | JudgeFailure]:
+    def _embed(self, texts: list[str], pooling: str) -> list[list[float] | JudgeFailure]:
+        del pooling  # the pooling runner uses the model's own pooling config
         engine = self.model()
         outputs = engine.llm.embed(texts, use_tqdm=False)
         vectors = [[float(x) for x in output.outputs.embedding] for output in outputs]
