@@ -11,7 +11,6 @@ judge's position bias.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from verifier_server.kinds.judge.backends import GenerationParams, Prompt
 from verifier_server.kinds.judge.config import BackendConfig
 from verifier_server.kinds.judge.failures import JudgeFailure
 from verifier_server.kinds.judge.inputs import reference_text, template_variables
-from verifier_server.kinds.judge.runner import ModelRunner
+from verifier_server.kinds.judge.per_sample import PerSampleJudge
 from verifier_server.kinds.judge.scoring import ScoringRule, read_scoring
 from verifier_server.kinds.judge.templates import BUILTIN_TEMPLATES, MissingVariable, Template, render
 from verifier_server.kinds.judge.templates import template_variables as placeholders
@@ -115,14 +114,7 @@ def _default_verdict_prompt(rule: ScoringRule) -> str:
     return "Give only your final answer: " + " or ".join(rule.label_names) + "."
 
 
-class LLMJudge:
-    def __init__(self, config: LLMJudgeConfig, runner: ModelRunner) -> None:
-        self.config = config
-        self.runner = runner
-
-    async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        return list(await asyncio.gather(*(self._score_one(sample) for sample in samples)))
-
+class LLMJudge(PerSampleJudge[LLMJudgeConfig]):
     async def _score_one(self, sample: Sample) -> ScoreResult:
         if sample.completion is None:
             return ScoreResult.invalid("sample has no completion")

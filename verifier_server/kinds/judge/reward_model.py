@@ -8,9 +8,7 @@ others, and ``details.raw_score`` always keeps the logit.
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verifier_server.domain import Outcome, Sample, ScoreResult
@@ -18,7 +16,7 @@ from verifier_server.kinds.base import ConfigReader
 from verifier_server.kinds.judge.backends import Prompt
 from verifier_server.kinds.judge.failures import JudgeFailure
 from verifier_server.kinds.judge.inputs import as_text, conversation
-from verifier_server.kinds.judge.runner import ModelRunner
+from verifier_server.kinds.judge.per_sample import PerSampleJudge
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +34,7 @@ def read_reward_model_config(reader: ConfigReader) -> RewardModelConfig:
     )
 
 
-class RewardModelJudge:
-    def __init__(self, config: RewardModelConfig, runner: ModelRunner) -> None:
-        self.config = config
-        self.runner = runner
-
-    async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        return list(await asyncio.gather(*(self._score_one(sample) for sample in samples)))
-
+class RewardModelJudge(PerSampleJudge[RewardModelConfig]):
     async def _score_one(self, sample: Sample) -> ScoreResult:
         if sample.completion is None:
             return ScoreResult.invalid("sample has no completion")

@@ -9,14 +9,13 @@ once. Cosine lies in [-1, 1]; ``normalize: clip`` (default) maps negatives to 0,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verifier_server.domain import Sample, ScoreResult
 from verifier_server.kinds.base import ConfigReader
 from verifier_server.kinds.judge.failures import JudgeFailure
 from verifier_server.kinds.judge.inputs import as_text, reference_text
-from verifier_server.kinds.judge.runner import ModelRunner
+from verifier_server.kinds.judge.per_sample import PerSampleJudge
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +33,7 @@ def read_similarity_config(reader: ConfigReader) -> SimilarityConfig:
     )
 
 
-class SimilarityJudge:
-    def __init__(self, config: SimilarityConfig, runner: ModelRunner) -> None:
-        self.config = config
-        self.runner = runner
-
-    async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        return list(await asyncio.gather(*(self._score_one(sample) for sample in samples)))
-
+class SimilarityJudge(PerSampleJudge[SimilarityConfig]):
     async def _score_one(self, sample: Sample) -> ScoreResult:
         completion = as_text(sample.completion)
         if completion is None:
