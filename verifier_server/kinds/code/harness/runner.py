@@ -644,11 +644,17 @@ def run_test(remote, limits, fn):
     return res
 
 
-def mode_assert(z, req):
+def loaded_candidate(z, req):
+    """A candidate process serving calls, its module loaded within the wall time (else CandidateFault)."""
     remote = Remote(z, dict(req["candidate"], serve=True, limits=req["limits"]))
     remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
+    remote.ensure(remote.deadline)
+    return remote
+
+
+def mode_assert(z, req):
     try:
-        remote.ensure(remote.deadline)
+        remote = loaded_candidate(z, req)
     except CandidateFault as exc:
         return [{"status": exc.verdict, "error": str(exc)} for _ in req["tests"]]
     ns = test_namespace(remote, set(remote.names) | set(req.get("names", [])))
@@ -680,10 +686,8 @@ def mode_assert(z, req):
 def mode_script(z, req):
     import unittest
 
-    remote = Remote(z, dict(req["candidate"], serve=True, limits=req["limits"]))
-    remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
     try:
-        remote.ensure(remote.deadline)
+        remote = loaded_candidate(z, req)
     except CandidateFault as exc:
         return [{"name": "load", "status": exc.verdict, "error": str(exc)}]
     module = types.ModuleType("solution")
