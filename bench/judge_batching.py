@@ -53,9 +53,9 @@ def build_model(root: Path) -> Path:
     """A random-weight Qwen2 (hidden 64, 2 layers) with a BPE tokenizer trained in-process."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2ForCausalLM
+    from transformers import PreTrainedTokenizerFast
 
-    from trainers.tiny import tiny_qwen2_config
+    from trainers.tiny import save_tiny_causal_lm
 
     torch.manual_seed(0)
     # repeated so that frequent words (and the labels Yes / No) become single tokens
@@ -77,14 +77,7 @@ def build_model(root: Path) -> Path:
     )
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tokenizer.chat_template = CHAT_TEMPLATE
-    config = tiny_qwen2_config(tokenizer, max_positions=1024)
-    path = root / "tiny-judge"
-    model = Qwen2ForCausalLM(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_causal_lm(tokenizer, root / "tiny-judge", max_positions=1024)
 
 
 def make_samples() -> list[Sample]:

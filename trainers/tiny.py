@@ -86,14 +86,19 @@ def tiny_qwen2_config(tokenizer: Any, *, max_positions: int = 512, **overrides: 
 def build_tiny_model(path: str | Path, *, seed: int = 0, chat: bool = True) -> Path:
     """Write a random Qwen2 (hidden 64, 2 layers) and its tokenizer to ``path`` with ``save_pretrained``."""
     import torch
+
+    tokenizer = build_tokenizer(chat=chat)
+    torch.manual_seed(seed)
+    return save_tiny_causal_lm(tokenizer, path)
+
+
+def save_tiny_causal_lm(tokenizer: Any, path: str | Path, *, max_positions: int = 512) -> Path:
+    """A random tiny Qwen2 causal LM for ``tokenizer`` (seed torch first), saved with it to ``path``."""
     from transformers import Qwen2ForCausalLM
 
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    tokenizer = build_tokenizer(chat=chat)
-    torch.manual_seed(seed)
-    config = tiny_qwen2_config(tokenizer)
-    model = Qwen2ForCausalLM(config)
+    model = Qwen2ForCausalLM(tiny_qwen2_config(tokenizer, max_positions=max_positions))
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     tokenizer.save_pretrained(path)
