@@ -412,10 +412,10 @@ def send_request(sock: socket.socket, header: bytes, fds: list[int]) -> None:
 
 
 class Chain:
-    """A run process R waiting for its job, and the init of its pid namespace."""
+    """A run process R waiting for its job (its namespace's init is in Zygote.inits)."""
 
-    def __init__(self, pid: int, init: int, sock: socket.socket) -> None:
-        self.pid, self.init, self.sock = pid, init, sock
+    def __init__(self, pid: int, sock: socket.socket) -> None:
+        self.pid, self.sock = pid, sock
 
 
 class Zygote:
@@ -458,7 +458,7 @@ class Zygote:
             run_process(theirs, self.seccomp)
         theirs.close()
         self.inits[pid] = init
-        return Chain(pid, init, ours)
+        return Chain(pid, ours)
 
     def reap(self) -> None:
         """Collect exited children: a run process's status goes to its job; its init is killed with it."""
