@@ -35,6 +35,7 @@ from .languages import LANGUAGES, host_languages
 
 if TYPE_CHECKING:  # forkserver imports this module's rlimit helper; import it lazily at run time
     from .forkserver import ForkServer
+    from .sessions import SessionHost
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ class BwrapSandbox:
         ]
         self._use_forkserver = forkserver and self.privileged
         self._forkserver: ForkServer | None = None
+        self._sessions: SessionHost | None = None
         seccomp.bpf_program()  # fail at construction, not on the first job
 
     def languages(self) -> list[str]:
@@ -271,7 +273,30 @@ class BwrapSandbox:
             backend=self.name,
         )
 
+    async def sessions(self, *, uid_base: int | None = None, max_trees: int = 256) -> SessionHost:
+        """The session host on this backend's fork server (started on first use).
+
+        Session uids are `uid_base` .. `uid_base + 2 * max_trees` (default: right after the
+        slots' range, 1000 above `uid_base`). Raises SessionError where sessions cannot run
+        (not root, no fork server, no compiler for the fork reaper).
+        """
+        from ._session_types import SessionError
+        from .sessions import SessionHost
+
+        if self._sessions is None:
+            server = await self._forkserver_or_none()
+            if server is None:
+                raise SessionError("sessions need the fork server (host root, a C compiler, cgroups)")
+            if not server.serves_sessions:
+                raise SessionError("the fork server has no session runtime here (no C compiler for the fork reaper?)")
+            base = self._uid_base + 1000 if uid_base is None else uid_base
+            self._sessions = await SessionHost.start(server, uid_base=base, max_trees=max_trees, python=server.python)
+        return self._sessions
+
     async def aclose(self) -> None:
+        if self._sessions is not None:
+            await self._sessions.aclose()
+            self._sessions = None
         if self._forkserver is not None:
             await self._forkserver.aclose()
             self._forkserver = None

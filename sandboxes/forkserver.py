@@ -50,6 +50,7 @@ class ForkServer:
         self._root: str | None = None
         self._lock = asyncio.Lock()
         self._netns_fds: dict[int, int] = {}
+        self._sessions = False
 
     @classmethod
     async def start(cls, mounts: list[Mount], python: str = "/usr/bin/python3", warm: int = 2) -> ForkServer:
@@ -94,6 +95,12 @@ class ForkServer:
             "init": str(init),
             "warm": self.warm,
         }
+        from .sessions import zygote_session_setup  # sessions.py imports this module
+
+        sessions = zygote_session_setup()
+        setup["mounts"] += sessions.pop("mounts", [])
+        setup.update(sessions)
+        self._sessions = bool(sessions)
         parent.settimeout(30)
         parent.send(json.dumps(setup).encode())
         try:
@@ -164,6 +171,16 @@ class ForkServer:
             for fd in (in_r, out_w, err_w, pay_r, st_w):
                 os.close(fd)
         return await self._collect(job.stdin_bytes, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
+
+    @property
+    def serves_sessions(self) -> bool:
+        """Whether the zygote got the session runtime at setup (see sessions.zygote_session_setup)."""
+        return self._sessions
+
+    async def send_session(self, header: dict[str, object], fds: list[int]) -> None:
+        """Hand a session to a warm chain (see _session_runtime.enter for the fds); the fds stay the caller's."""
+        sock = await self._ensure()
+        sock.sendmsg([marshal.dumps(header)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array(fds))])
 
     async def _collect(
         self,
