@@ -62,7 +62,7 @@ SYSCALLS = {  # x86_64, aarch64
     "x86_64": {"move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432},
     "aarch64": {"move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432},
 }[os.uname().machine]
-FSCONFIG_SET_STRING, FSCONFIG_CMD_CREATE = 1, 6
+FSCONFIG_SET_STRING, FSCONFIG_SET_FD, FSCONFIG_CMD_CREATE = 1, 5, 6
 MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 0x2, 0x4, 0x8
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 AT_FDCWD = -100
@@ -70,6 +70,10 @@ PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_PDEATHSIG = 38,
 MAX_FD = 1 << 16
 #: Where a session's private file systems live (mounted by the session's run process, and by us for copies).
 PRIVATE = (("work", "/work", 0o700, 0), ("tmp", "/tmp", 0o1777, 0), ("dev/shm", "/dev/shm", 0o1777, MOUNT_ATTR_NOEXEC))
+
+
+#: Our own mount namespace, to return to after attaching mounts in a copy's.
+OWN_MNT_NS = -1
 
 
 class Refused(Exception):
@@ -160,17 +164,17 @@ def adopt(req):
                 f.write("%d %d 1" % (ident, ident))
         except OSError as exc:
             raise Refused("cannot map the copy's ids (%s): %s" % (name, exc)) from None
-    in_helper(lambda: mount_private(req, pid, parent))
+    mount_private(req, pid, parent)
     with open("/proc/%d/ns/pid" % pid) as ns:
         reaper = fcntl.ioctl(ns.fileno(), NS_GET_TGID_FROM_PIDNS, 1)
     return {"reaper": reaper}
 
 
 def mount_private(req, pid, parent):
-    """In a helper: each tmpfs built detached, filled from the parent, attached in the copy's mount namespace."""
-    sources = [os.open("/proc/%d/root/%s" % (parent, rel), os.O_RDONLY | os.O_DIRECTORY) for rel, _, _, _ in PRIVATE]
+    """Each tmpfs built detached and filled from the parent, a /proc for the copy's pid namespace, all attached."""
     mounts = []
-    for (rel, _, mode, attrs), source in zip(PRIVATE, sources):
+    for rel, _, mode, attrs in PRIVATE:
+        source = os.open("/proc/%d/root/%s" % (parent, rel), os.O_RDONLY | os.O_DIRECTORY)
         size = req["work_bytes"] if rel == "work" else req["tmp_bytes"]
         group = req["gid"]
         if rel == "work" and req.get("judge_gid") is not None:
@@ -182,30 +186,47 @@ def mount_private(req, pid, parent):
             "uid": str(req["uid"]),
             "gid": str(group),
         }
-        mount_fd = detached_tmpfs(options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | attrs)
-        copy_tree(source, mount_fd, req["uid"], req["gid"])
+        mount_fd = detached_mount("tmpfs", options, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | attrs)
         mounts.append(mount_fd)
-    mntns, pidns = os.open("/proc/%d/ns/mnt" % pid, os.O_RDONLY), os.open("/proc/%d/ns/pid" % pid, os.O_RDONLY)
-    check(libc.setns(mntns, CLONE_NEWNS), "setns(mount)")
-    for (_, path, _, _), mount_fd in zip(PRIVATE, mounts):
-        check(
-            libc.syscall(SYSCALLS["move_mount"], mount_fd, b"", AT_FDCWD, path.encode(), MOVE_MOUNT_F_EMPTY_PATH),
-            "attach " + path,
+        try:
+            copy_tree(source, mount_fd, req["uid"], req["gid"])
+        finally:
+            os.close(source)
+    with open("/proc/%d/ns/pid" % pid) as pidns:
+        mounts.append(
+            detached_mount("proc", {}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, pidns.fileno())
         )
-    check(libc.setns(pidns, CLONE_NEWPID), "setns(pid)")
-    in_helper(lambda: check(libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, None), "mount /proc"))  # in the pid ns
+    targets = [path for _, path, _, _ in PRIVATE] + ["/proc"]
+    mntns = os.open("/proc/%d/ns/mnt" % pid, os.O_RDONLY)
+    try:
+        check(libc.setns(mntns, CLONE_NEWNS), "setns(mount)")
+        try:
+            for path, mount_fd in zip(targets, mounts):
+                args = (mount_fd, b"", AT_FDCWD, path.encode(), MOVE_MOUNT_F_EMPTY_PATH)
+                check(libc.syscall(SYSCALLS["move_mount"], *args), "attach " + path)
+        finally:
+            check(libc.setns(OWN_MNT_NS, CLONE_NEWNS), "setns(back to our mount namespace)")
+    finally:
+        os.close(mntns)
+        for mount_fd in mounts:
+            os.close(mount_fd)
 
 
-def detached_tmpfs(options, attrs):
-    fs = check(libc.syscall(SYSCALLS["fsopen"], b"tmpfs", 1), "fsopen(tmpfs)")
-    for key, value in options.items():
-        check(
-            libc.syscall(SYSCALLS["fsconfig"], fs, FSCONFIG_SET_STRING, key.encode(), value.encode(), 0), "tmpfs " + key
-        )
-    check(libc.syscall(SYSCALLS["fsconfig"], fs, FSCONFIG_CMD_CREATE, None, None, 0), "tmpfs create")
-    mount_fd = check(libc.syscall(SYSCALLS["fsmount"], fs, 1, attrs), "fsmount")
-    os.close(fs)
-    return mount_fd
+def detached_mount(fstype, options, attrs, pidns=-1):
+    """A new mount of `fstype` not attached anywhere yet (fsopen/fsmount); `pidns`: proc's pid namespace."""
+    fs = check(libc.syscall(SYSCALLS["fsopen"], fstype.encode(), 1), "fsopen(%s)" % fstype)
+    try:
+        for key, value in options.items():
+            check(
+                libc.syscall(SYSCALLS["fsconfig"], fs, FSCONFIG_SET_STRING, key.encode(), value.encode(), 0),
+                "%s %s" % (fstype, key),
+            )
+        if pidns >= 0:  # Linux >= 6.18; older kernels would need a process inside the namespace to mount it
+            check(libc.syscall(SYSCALLS["fsconfig"], fs, FSCONFIG_SET_FD, b"pidns", None, pidns), "proc pidns")
+        check(libc.syscall(SYSCALLS["fsconfig"], fs, FSCONFIG_CMD_CREATE, None, None, 0), "%s create" % fstype)
+        return check(libc.syscall(SYSCALLS["fsmount"], fs, 1, attrs), "fsmount(%s)" % fstype)
+    finally:
+        os.close(fs)
 
 
 def copy_tree(src_dir, dst_dir, uid, gid):
@@ -255,31 +276,6 @@ def copy_file(src_dir, dst_dir, name, mode):
             os.close(dst)
     finally:
         os.close(src)
-
-
-def in_helper(work):
-    """Run `work` in a forked child (setns must not change this process); raise what it raised."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            work()
-            os._exit(0)
-        except BaseException as exc:
-            with contextlib.suppress(BaseException):
-                os.write(write_end, ("%s" % (exc,)).encode()[:4000])
-            os._exit(1)
-    os.close(write_end)
-    try:
-        message = b""
-        while chunk := os.read(read_end, 4096):
-            message += chunk
-    finally:
-        os.close(read_end)
-    _, wstatus = os.waitpid(pid, 0)
-    if wstatus != 0:
-        raise OSError(message.decode("utf-8", "replace") or "helper ended with status %d" % wstatus)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,6 +436,8 @@ FD_SIZE = struct.calcsize("i")
 
 
 def serve(sock):
+    global OWN_MNT_NS
+    OWN_MNT_NS = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
     setup = json.loads(sock.recv(1 << 20))
     seccomp = Seccomp(bytes.fromhex(setup["seccomp_hex"]))
     sock.send(b"ready")

@@ -15,7 +15,7 @@ directory persist; a cell that raises keeps the state and reports the error; the
 CPU limits arm timers whose handler raises `CellTimeout` into the cell (state kept). A cell
 that ignores that (a long C call, a handler of its own) is killed by the host, which then
 reports the session lost. Bash cells run one `bash` per cell, started with the working
-directory, exported variables and functions the previous cell left (dumped by an EXIT trap
+directory, exported and shell variables and functions the previous cell left (dumped by an EXIT trap
 on fd 3); a runaway bash cell is killed alone and the state before it is kept.
 Output goes straight to fd 1 and 2, pipes the host reads and caps.
 
@@ -128,7 +128,7 @@ def enter(header, fds, setup_error, z):
         os.dup2(err_w, 2)
         keep = sorted({ctrl, listener, status})
         os.closerange(3, keep[0])
-        for low, high in zip(keep, keep[1:] + [z.MAX_FD]):
+        for low, high in zip(keep, [*keep[1:], z.MAX_FD]):  # noqa: B905
             os.closerange(low + 1, high)
         os.set_inheritable(ctrl, False)
         os.set_inheritable(listener, False)
@@ -386,6 +386,7 @@ def _cpu():
 #: directory and functions, and arms the EXIT trap that dumps the state for the next cell.
 BASH_PROLOGUE = r"""unset BASH_ENV
 cd -- %(cwd)s 2>/dev/null || cd /work
+%(variables)s
 %(functions)s
 __session_dump() {
   local __session_status=$? IFS=$' \t\n' __n
@@ -393,6 +394,13 @@ __session_dump() {
   unset -f __session_dump
   { builtin printf '%%s\0' "$PWD"
     for __n in $(builtin compgen -e); do builtin printf '%%s=%%s\0' "$__n" "${!__n}"; done
+    builtin printf '\0'
+    for __n in $(builtin compgen -v); do
+      case "$__n" in BASH*|COMP*|HIST*|FUNCNAME|GROUPS|DIRSTACK|PIPESTATUS|EUID|UID|PPID|SHELLOPTS|\
+        LINENO|RANDOM|SRANDOM|SECONDS|EPOCH*|OPTARG|OPTIND|OPTERR|IFS|PS[0-9]|HOSTNAME|HOSTTYPE|MACHTYPE|\
+        OSTYPE|SHLVL|PWD|OLDPWD|_|__*) continue;; esac
+      [[ -v "$__n" && ! ${__n@a} == *x* ]] && builtin declare -p "$__n"
+    done
     builtin printf '\0'; builtin declare -f; } >&3 2>/dev/null
   return $__session_status
 }
@@ -406,6 +414,7 @@ class BashCells:
     def __init__(self, env):
         self.env = {k: v for k, v in env.items() if k not in BASH_OWN}
         self.cwd = "/work"
+        self.variables = ""
         self.functions = ""
 
     def run(self, code, timeout_s, cpu_s):
@@ -418,7 +427,8 @@ class BashCells:
         dump_r, dump_w = os.pipe()
         try:
             quoted_cwd = "'" + self.cwd.replace("'", "'\\''") + "'"
-            os.write(prologue, (BASH_PROLOGUE % {"cwd": quoted_cwd, "functions": self.functions}).encode())
+            text = BASH_PROLOGUE % {"cwd": quoted_cwd, "variables": self.variables, "functions": self.functions}
+            os.write(prologue, text.encode("utf-8", "surrogateescape"))
             os.lseek(prologue, 0, os.SEEK_SET)
             env = dict(self.env, BASH_ENV="/dev/fd/4")
             pid = os.posix_spawn(
@@ -445,9 +455,10 @@ class BashCells:
         return _finish(reply, started)
 
     def _load(self, dump):
-        """Take the state the EXIT trap dumped: cwd NUL, NAME=value NUL..., NUL, function definitions."""
-        head, sep, functions = dump.partition(b"\0\0")
-        if not sep:
+        """Take the state the EXIT trap dumped: cwd NUL, NAME=value NUL..., NUL, `declare -p` lines NUL, functions."""
+        head, sep, rest = dump.partition(b"\0\0")
+        variables, sep2, functions = rest.partition(b"\0")
+        if not sep or not sep2:
             return  # the trap did not run to the end (replaced, or fd 3 closed): keep the old state
         entries = head.split(b"\0")
         cwd, env = entries[0].decode("utf-8", "surrogateescape"), {}
@@ -457,6 +468,7 @@ class BashCells:
                 env[name.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
         self.cwd = cwd or self.cwd
         self.env = {k: v for k, v in env.items() if k not in BASH_OWN}
+        self.variables = variables.decode("utf-8", "surrogateescape")
         self.functions = functions.decode("utf-8", "surrogateescape")
 
 

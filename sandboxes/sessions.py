@@ -457,7 +457,7 @@ class SandboxSession:
         serves the live namespace on a socket; the judge program runs in the copy's namespaces
         and cgroup under a uid of its own (not the session's, so nothing the session left
         running can reach its memory or fds), with that socket as fd 3. Returns the judge's
-        Execution (stdout/stderr capped at `output_bytes`).
+        Execution (stdout/stderr capped at `output_bytes`). argv[0] "python3" is the sandbox's Python.
         """
         async with self._lock:
             self._require_alive()
@@ -479,7 +479,7 @@ class SandboxSession:
                 pid=copy.pid,
                 uid=self.tree.judge_uid,
                 gid=self.tree.judge_uid,
-                argv=list(argv),
+                argv=[self.host.python if argv[0] == "python3" else argv[0], *argv[1:]],
                 env=sandbox_env(),
                 rlimits=[[7, 256], [4, 0]],  # RLIMIT_NOFILE, RLIMIT_CORE
             )
