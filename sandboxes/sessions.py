@@ -46,7 +46,16 @@ from .cgroups import CgroupSlot, stale_slot_names
 if TYPE_CHECKING:
     from .forkserver import ForkServer
 
-__all__ = ["SandboxSession", "SessionHost", "zygote_session_setup"]
+__all__ = [
+    "CellResult",
+    "CellStatus",
+    "SandboxSession",
+    "SessionError",
+    "SessionHost",
+    "SessionLimits",
+    "SessionLost",
+    "zygote_session_setup",
+]
 
 #: A cell gets this long past its own limit to stop by itself before the host kills the session.
 KILL_GRACE_S = 1.0

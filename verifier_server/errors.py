@@ -12,6 +12,7 @@ The servicer maps these classes to gRPC status codes in one table
     ├── ResourceExhausted      admission control; carries a retry-after hint
     ├── Unauthenticated / PermissionDenied
     ├── Unavailable            a backend (sandbox, judge) is not available
+    ├── FailedPrecondition     the server cannot do this at all (e.g. sessions without their sandbox)
     └── InternalError
 """
 
@@ -61,6 +62,10 @@ class PermissionDenied(VerifierError):
 
 
 class Unavailable(VerifierError):
+    pass
+
+
+class FailedPrecondition(VerifierError):
     pass
 
 

@@ -24,6 +24,7 @@ from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry
 from verifier_server.service import VerifierService
 from verifier_server.servicer import VerifierServicer
+from verifier_server.sessions import SessionManager, SessionSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ class RunningServer:
     config: ServerConfig
     metrics: Metrics
     metrics_port: int | None = None
+    sessions: SessionManager | None = None
 
     async def drain_and_stop(self) -> None:
         """Stop taking new calls, let in-flight calls finish (up to the drain timeout), then close."""
@@ -48,6 +50,8 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         await asyncio.sleep(self.config.drain_notice_s)
         await self.server.stop(grace=self.config.drain_timeout_s)
+        if self.sessions is not None:
+            await self.sessions.aclose()  # before the sandbox they run in
         await self.service.aclose()
         log.info("stopped")
 
@@ -68,6 +72,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
     service = VerifierService(
         open_registry(config.resolved_registry_url()), resources, admission=admission, observer=metrics
     )
+    sessions = SessionManager(
+        SessionSettings.from_config(config), resources, resolve=service.resolve, admission=admission, observer=metrics
+    )
+    metrics.track_sessions(sessions)
     interceptors: list[grpc.aio.ServerInterceptor] = [metrics.interceptor()]
     tokens = load_tokens(config.auth_tokens_file, os.environ.get("VERIFIER_AUTH_TOKENS", ""))
     if tokens:
@@ -79,7 +87,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
     ]
     server = grpc.aio.server(options=options, interceptors=interceptors)
     pb_grpc.add_VerifierServiceServicer_to_server(
-        VerifierServicer(service, config.max_samples_per_request, config.max_message_bytes), server
+        VerifierServicer(service, config.max_samples_per_request, config.max_message_bytes, sessions), server
     )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -107,7 +115,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
             "metrics_port": metrics_port,
         },
     )
-    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port)
+    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port, sessions)
 
 
 def _admission_limits(config: ServerConfig) -> AdmissionLimits:

@@ -18,8 +18,9 @@ from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
 from verifier_server import convert, logs
 from verifier_server.capabilities import capabilities
 from verifier_server.domain import VerifierRef, VerifierSpec
-from verifier_server.errors import InvalidArgument, ResourceExhausted, VerifierError
+from verifier_server.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, VerifierError
 from verifier_server.service import VerifierService
+from verifier_server.sessions import SessionManager
 from verifier_server.status_map import status_for
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,17 @@ RETRY_AFTER_HEADER = "retry-after-ms"
 
 
 class VerifierServicer(pb_grpc.VerifierServiceServicer):
-    def __init__(self, service: VerifierService, max_samples_per_request: int, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        service: VerifierService,
+        max_samples_per_request: int,
+        max_message_bytes: int,
+        sessions: SessionManager | None = None,
+    ) -> None:
         self._service = service
         self._max_samples = max_samples_per_request
         self._max_message_bytes = max_message_bytes
+        self._sessions = sessions
 
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
         with _bound_request_id(context):
@@ -107,6 +115,86 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             max_message_bytes=self._max_message_bytes,
             builtin_verifiers=info.builtin_verifiers,
         )
+
+    # -- sessions -------------------------------------------------------------------------
+
+    async def OpenSession(self, request: pb.OpenSessionRequest, context: grpc.aio.ServicerContext) -> pb.SessionInfo:
+        with _bound_request_id(context):
+            try:
+                info = await self._session_manager().open(
+                    _client_id(context),
+                    request.language,
+                    setup=request.setup,
+                    files=dict(request.files),
+                    env=dict(request.env),
+                    limits=convert.limits_from_proto(request.limits),
+                )
+            except VerifierError as error:
+                await _abort(context, error)
+            return convert.session_to_proto(info)
+
+    async def RunCell(self, request: pb.RunCellRequest, context: grpc.aio.ServicerContext) -> pb.CellResult:
+        with _bound_request_id(context):
+            try:
+                if request.timeout_s < 0:
+                    raise InvalidArgument("timeout_s", "must not be negative")
+                result = await self._session_manager().run(
+                    request.session_id, request.code, request.timeout_s, _client_id(context)
+                )
+            except VerifierError as error:
+                await _abort(context, error)
+            return convert.cell_to_proto(result)
+
+    async def ForkSession(
+        self, request: pb.ForkSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ForkSessionResponse:
+        with _bound_request_id(context):
+            try:
+                infos = await self._session_manager().fork(request.session_id, request.count, _client_id(context))
+            except VerifierError as error:
+                await _abort(context, error)
+            return pb.ForkSessionResponse(sessions=[convert.session_to_proto(info) for info in infos])
+
+    async def ScoreSession(self, request: pb.ScoreSessionRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResult:
+        with _bound_request_id(context):
+            try:
+                which = request.WhichOneof("verifier")
+                if which == "name":
+                    target: str | VerifierSpec = request.name
+                elif which == "spec":
+                    target = convert.spec_from_proto(request.spec, "spec")
+                else:
+                    raise InvalidArgument("verifier", "give a verifier name or an inline spec")
+                reference = convert.reference_from_json(request.reference_json, "reference_json")
+                result = await self._session_manager().score(request.session_id, target, reference, _client_id(context))
+            except VerifierError as error:
+                await _abort(context, error)
+            return convert.result_to_proto(0, result)
+
+    async def CloseSession(
+        self, request: pb.CloseSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CloseSessionResponse:
+        with _bound_request_id(context):
+            try:
+                closed = await self._session_manager().close(request.session_id)
+            except VerifierError as error:
+                await _abort(context, error)
+            return pb.CloseSessionResponse(closed=closed)
+
+    async def ListSessions(
+        self, request: pb.ListSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSessionsResponse:
+        with _bound_request_id(context):
+            try:
+                infos = self._session_manager().list()
+            except VerifierError as error:
+                await _abort(context, error)
+            return pb.ListSessionsResponse(sessions=[convert.session_to_proto(info) for info in infos])
+
+    def _session_manager(self) -> SessionManager:
+        if self._sessions is None:
+            raise FailedPrecondition("this server does not serve sessions")
+        return self._sessions
 
     def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list]:  # type: ignore[type-arg]
         if len(request.samples) > self._max_samples:

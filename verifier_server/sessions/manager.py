@@ -1,0 +1,401 @@
+"""SessionManager: the live sessions of this replica, their owners, caps, lifetimes and end-state scoring.
+
+Rules it owns, for every session call:
+- a session id names the replica that holds it; calls on a session this replica does not
+  hold (closed, expired, lost, or another replica's) are NOT_FOUND and say which;
+- opening or forking past the replica's or the client's cap is RESOURCE_EXHAUSTED, with a
+  retry-after of when the soonest session will expire;
+- an idle session is closed after its TTL, any session after its lifetime, never in the
+  middle of a call; a cell never runs past the session's lifetime;
+- cells, forks and scoring go through the same admission control as scoring (kind
+  ``session``), so a replica's `max_inflight_samples` bounds them too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sandboxes.sessions import CellResult, SandboxSession, SessionError, SessionHost, SessionLimits, SessionLost
+from verifier_server.admission import AdmissionController
+from verifier_server.domain import Outcome, ScoreResult, VerifierSpec
+from verifier_server.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    Unavailable,
+)
+from verifier_server.kinds.base import ResourceBag, Verifier
+from verifier_server.sessions.model import LimitsRequest, SessionInfo, SessionSettings
+
+log = logging.getLogger(__name__)
+
+ADMISSION_KIND = "session"
+LANGUAGES = ("python", "bash")
+MAX_FORK = 64
+_GONE_MEMORY = 10_000
+_TICK_S = 0.25
+
+Resolve = Callable[[str | VerifierSpec], Awaitable[tuple[str, str, Verifier]]]
+"""The service's verifier lookup: target -> (label, kind, compiled verifier)."""
+
+
+class SessionObserver(Protocol):
+    """Told about session events and cells (metrics implement it)."""
+
+    def session_event(self, event: str) -> None: ...
+
+    def cell_ran(self, language: str, status: str, elapsed_s: float) -> None: ...
+
+    def rejected(self, kind: str) -> None: ...
+
+
+class _NoObserver:
+    def session_event(self, event: str) -> None:
+        pass
+
+    def cell_ran(self, language: str, status: str, elapsed_s: float) -> None:
+        pass
+
+    def rejected(self, kind: str) -> None:
+        pass
+
+
+@dataclass
+class _Live:
+    """One session this replica holds."""
+
+    session_id: str
+    client: str
+    language: str
+    parent_id: str
+    session: SandboxSession
+    limits: SessionLimits
+    idle_ttl_s: float
+    lifetime_s: float
+    created_unix: float
+    created: float
+    last_used: float
+    cells: int = 0
+    busy: int = 0
+
+    def idle_left_s(self, now: float) -> float:
+        return self.idle_ttl_s - (now - self.last_used)
+
+    def lifetime_left_s(self, now: float) -> float:
+        return self.lifetime_s - (now - self.created)
+
+
+@dataclass
+class _Context:
+    """What `shared_sandbox` needs of a build context."""
+
+    resources: ResourceBag
+
+
+class SessionManager:
+    def __init__(
+        self,
+        settings: SessionSettings,
+        resources: ResourceBag,
+        *,
+        resolve: Resolve,
+        admission: AdmissionController | None = None,
+        observer: SessionObserver | None = None,
+    ) -> None:
+        self.settings, self.resources, self.resolve = settings, resources, resolve
+        self.admission = admission or AdmissionController()
+        self.observer: SessionObserver = observer or _NoObserver()
+        self.replica_id = secrets.token_hex(4)
+        self._live: dict[str, _Live] = {}
+        self._gone: OrderedDict[str, str] = OrderedDict()
+        self._reserved: dict[str, int] = {}
+        self._host: SessionHost | None = None
+        self._host_lock = asyncio.Lock()
+        self._expiry: asyncio.Task[None] | None = None
+
+    @property
+    def open_count(self) -> int:
+        return len(self._live)
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    async def open(
+        self,
+        client: str,
+        language: str,
+        *,
+        setup: str = "",
+        files: Mapping[str, bytes] | None = None,
+        env: Mapping[str, str] | None = None,
+        limits: LimitsRequest | None = None,
+    ) -> SessionInfo:
+        if language not in LANGUAGES:
+            raise InvalidArgument("language", f"sessions run {' or '.join(LANGUAGES)}, not {language!r}")
+        files = dict(files or {})
+        for path in files:
+            parts = path.split("/")
+            if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise InvalidArgument("files", f"path {path!r} must be relative, without '.' or '..' parts")
+        granted, idle, lifetime = (limits or LimitsRequest()).grant(self.settings)
+        host = await self._sessions_host()
+        with self._reservation(client, 1):
+            try:
+                session = await host.open(language, files=files, env=dict(env or {}), limits=granted)
+            except SessionError as exc:
+                raise Unavailable(f"could not open a session: {exc}") from None
+        live = self._register(session, client, language, "", granted, idle, lifetime)
+        self.observer.session_event("opened")
+        setup_result = None
+        if setup:
+            setup_result = await self._run_cell(live, setup, 0.0, client)
+        return self._info(live, setup_result)
+
+    async def run(self, session_id: str, code: str, timeout_s: float, client: str) -> CellResult:
+        live = self._get(session_id)
+        return await self._run_cell(live, code, timeout_s, client)
+
+    async def fork(self, session_id: str, count: int, client: str) -> list[SessionInfo]:
+        if not 1 <= count <= MAX_FORK:
+            raise InvalidArgument("count", f"a fork makes 1 to {MAX_FORK} copies, not {count}")
+        live = self._get(session_id)
+        with self._reservation(client, count), self._admitted(count, client), self._using(live):
+            try:
+                copies = await live.session.fork(count)
+            except SessionLost as exc:
+                await self._drop(live, "lost", f"was lost: {exc}")
+                raise NotFound(self._gone_message(session_id)) from None
+            except SessionError as exc:
+                raise FailedPrecondition(f"session {session_id!r} could not be forked: {exc}") from None
+        infos = []
+        for copy in copies:
+            child = self._register(
+                copy, client, live.language, live.session_id, live.limits, live.idle_ttl_s, live.lifetime_s
+            )
+            infos.append(self._info(child))
+        self.observer.session_event("forked")
+        return infos
+
+    async def score(
+        self, session_id: str, target: str | VerifierSpec, reference: Mapping[str, Any], client: str
+    ) -> ScoreResult:
+        from verifier_server.kinds.code.kind import CodeVerifier
+        from verifier_server.kinds.code.live import score_live
+
+        live = self._get(session_id)
+        label, kind, verifier = await self.resolve(target)
+        if kind != "code" or not isinstance(verifier, CodeVerifier):
+            raise InvalidArgument(
+                "verifier", f"a session's end state is scored by a code-kind verifier; {label} is {kind}"
+            )
+        started = time.perf_counter()
+        with self._admitted(1, client), self._using(live):
+            try:
+                result = await score_live(verifier, reference, live.session.judge)
+            except SessionLost as exc:
+                await self._drop(live, "lost", f"was lost: {exc}")
+                raise NotFound(self._gone_message(session_id)) from None
+            except SessionError as exc:
+                result = ScoreResult.failed(Outcome.ERROR, f"could not copy the session to score it: {exc}")
+        result.latency_s = time.perf_counter() - started
+        result.details.setdefault("verifier", label)
+        return result
+
+    async def close(self, session_id: str) -> bool:
+        """False when the session was already gone (closing is idempotent)."""
+        live = self._live.get(session_id)
+        if live is None:
+            return False
+        await self._drop(live, "closed", "was closed")
+        return True
+
+    def list(self) -> list[SessionInfo]:
+        return [self._info(live) for live in self._live.values()]
+
+    async def aclose(self) -> None:
+        if self._expiry is not None:
+            self._expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._expiry
+        for live in list(self._live.values()):
+            await self._drop(live, "closed", "was closed when the server stopped")
+
+    # -- cells ----------------------------------------------------------------------------------
+
+    async def _run_cell(self, live: _Live, code: str, timeout_s: float, client: str) -> CellResult:
+        now = time.monotonic()
+        asked = timeout_s if timeout_s > 0 else live.limits.cell_wall_time_s
+        timeout = max(0.001, min(asked, self.settings.max_cell_time_s, live.lifetime_left_s(now)))
+        with self._admitted(1, client), self._using(live):
+            started = time.perf_counter()
+            try:
+                result = await live.session.run(code, timeout_s=timeout)
+            except SessionLost as exc:
+                await self._drop(live, "lost", f"was lost: {exc}")
+                raise NotFound(self._gone_message(live.session_id)) from None
+        live.cells += 1
+        self.observer.cell_ran(live.language, result.status.value, time.perf_counter() - started)
+        if result.session_lost:
+            await self._drop(live, "lost", f"was lost: {result.error}")
+        return result
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    async def _sessions_host(self) -> SessionHost:
+        from verifier_server.kinds.code.sandbox_access import shared_sandbox
+
+        if self.settings.max_sessions <= 0:
+            raise FailedPrecondition("sessions are turned off on this server (max_sessions = 0)")
+        async with self._host_lock:
+            if self._host is None:
+                shared = shared_sandbox(_Context(self.resources), "sessions")  # type: ignore[arg-type]  # reads .resources only
+                open_host = getattr(shared.sandbox, "sessions", None)
+                if open_host is None:
+                    raise FailedPrecondition(f"sessions need the bwrap sandbox; this server uses {shared.backend!r}")
+                try:
+                    self._host = await open_host(uid_base=self.settings.uid_base, max_trees=self.settings.max_sessions)
+                except SessionError as exc:
+                    raise FailedPrecondition(f"sessions cannot run on this server: {exc}") from None
+                self._expiry = asyncio.create_task(self._expire_forever())
+        return self._host
+
+    def _register(
+        self,
+        session: SandboxSession,
+        client: str,
+        language: str,
+        parent_id: str,
+        limits: SessionLimits,
+        idle_ttl_s: float,
+        lifetime_s: float,
+    ) -> _Live:
+        now = time.monotonic()
+        session_id = f"{self.replica_id}-{secrets.token_urlsafe(18)}"
+        live = _Live(session_id, client, language, parent_id, session, limits, idle_ttl_s, lifetime_s,
+                     time.time(), now, now)  # fmt: skip
+        self._live[session_id] = live
+        return live
+
+    def _get(self, session_id: str) -> _Live:
+        live = self._live.get(session_id)
+        if live is None:
+            raise NotFound(self._gone_message(session_id))
+        return live
+
+    def _gone_message(self, session_id: str) -> str:
+        why = self._gone.get(session_id)
+        if why is not None:
+            return f"session {session_id!r} {why}"
+        replica = session_id.split("-", 1)[0] if "-" in session_id else ""
+        if replica and replica != self.replica_id:
+            return (
+                f"session {session_id!r} is not on this replica ({self.replica_id}): it was opened on replica "
+                f"{replica}, and was lost if that replica stopped"
+            )
+        return f"unknown session {session_id!r}"
+
+    async def _drop(self, live: _Live, event: str, why: str) -> None:
+        if self._live.pop(live.session_id, None) is None:
+            return
+        self._gone[live.session_id] = why
+        while len(self._gone) > _GONE_MEMORY:
+            self._gone.popitem(last=False)
+        self.observer.session_event(event)
+        log.info("session %s", event, extra={"session": live.session_id, "why": why})
+        try:
+            await live.session.close()
+        except Exception:
+            log.exception("closing a session failed")
+
+    @contextlib.contextmanager
+    def _using(self, live: _Live) -> Iterator[None]:
+        live.busy += 1
+        try:
+            yield
+        finally:
+            live.busy -= 1
+            live.last_used = time.monotonic()
+
+    @contextlib.contextmanager
+    def _admitted(self, count: int, client: str) -> Iterator[None]:
+        try:
+            ticket = self.admission.admit(ADMISSION_KIND, count, client)
+        except ResourceExhausted:
+            self.observer.rejected(ADMISSION_KIND)
+            raise
+        with ticket:
+            yield
+
+    @contextlib.contextmanager
+    def _reservation(self, client: str, count: int) -> Iterator[None]:
+        """Hold `count` places under both caps while they are being made (or raise ResourceExhausted)."""
+        total = len(self._live) + sum(self._reserved.values())
+        mine = sum(1 for live in self._live.values() if live.client == client) + self._reserved.get(client, 0)
+        if total + count > self.settings.max_sessions:
+            self.observer.rejected(ADMISSION_KIND)
+            raise ResourceExhausted(
+                f"this replica holds {total} of its {self.settings.max_sessions} sessions; close some or retry later",
+                self._retry_after_s(None),
+            )
+        if mine + count > self.settings.max_sessions_per_client:
+            self.observer.rejected(ADMISSION_KIND)
+            raise ResourceExhausted(
+                f"client {client!r} holds {mine} of its {self.settings.max_sessions_per_client} sessions on this "
+                "replica; close some or retry later",
+                self._retry_after_s(client),
+            )
+        self._reserved[client] = self._reserved.get(client, 0) + count
+        try:
+            yield
+        finally:
+            self._reserved[client] -= count
+            if not self._reserved[client]:
+                del self._reserved[client]
+
+    def _retry_after_s(self, client: str | None) -> float:
+        """When the soonest idle session (of `client`, or any) will expire; at least the configured hint."""
+        now = time.monotonic()
+        soonest = [
+            max(0.0, min(live.idle_left_s(now), live.lifetime_left_s(now)))
+            for live in self._live.values()
+            if (client is None or live.client == client) and not live.busy
+        ]
+        return max(self.settings.retry_after_s, min(soonest, default=self.settings.retry_after_s) + _TICK_S)
+
+    async def _expire_forever(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_S)
+            now = time.monotonic()
+            for live in list(self._live.values()):
+                if live.busy:
+                    continue
+                if live.idle_left_s(now) <= 0:
+                    await self._drop(live, "expired", f"expired after {live.idle_ttl_s:g}s without a call")
+                elif live.lifetime_left_s(now) <= 0:
+                    await self._drop(live, "expired", f"reached the end of its {live.lifetime_s:g}s lifetime")
+
+    def _info(self, live: _Live, setup_result: CellResult | None = None) -> SessionInfo:
+        now, now_unix = time.monotonic(), time.time()
+        return SessionInfo(
+            session_id=live.session_id,
+            language=live.language,
+            parent_id=live.parent_id,
+            replica_id=self.replica_id,
+            client_id=live.client,
+            created_at_unix_s=live.created_unix,
+            idle_expires_at_unix_s=now_unix + live.idle_left_s(now),
+            lifetime_ends_at_unix_s=now_unix + live.lifetime_left_s(now),
+            limits=live.limits,
+            idle_ttl_s=live.idle_ttl_s,
+            max_lifetime_s=live.lifetime_s,
+            cells_run=live.cells,
+            setup_result=setup_result,
+        )
