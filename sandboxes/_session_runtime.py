@@ -165,6 +165,7 @@ class Session:
     def __init__(self, ctrl, language, env):
         self.ctrl, self.language = ctrl, language
         self.reader = proto.FrameReader()
+        self.env = env
         self.python = PythonCells() if language == "python" else None
         self.bash = BashCells(env) if language == "bash" else None
 
@@ -195,7 +196,11 @@ class Session:
         op = message["op"]
         if op == "run":
             timeout_s, cpu_s = float(message.get("timeout_s", 30.0)), float(message.get("cpu_s", 30.0))
-            cells = self.python or self.bash
+            if message.get("language") == "bash" and self.bash is None:
+                self.bash = BashCells(self.env)  # shell cells in a Python session: same files, own shell state
+            cells = self.bash if message.get("language") == "bash" else (self.python or self.bash)
+            if cells is None:
+                raise ValueError("a bash session runs bash cells only")
             return cells.run(str(message.get("code", "")), timeout_s, cpu_s)
         if op == "fork":
             return self.fork(int(message["count"]), fds)

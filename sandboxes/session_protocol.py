@@ -25,7 +25,8 @@ Runtime -> host, unsolicited
 
 Host -> runtime
   ``run``     run one cell. ``code`` (str), ``timeout_s`` (float, wall clock), ``cpu_s``
-              (float, CPU seconds of the interpreter). Answer: ``done``.
+              (float, CPU seconds of the interpreter), ``language`` (str, optional: "bash"
+              runs a shell cell in a Python session, sharing its files). Answer: ``done``.
   ``fork``    make ``count`` (int) copies. Carries 3 x count fds: for copy i, its ctrl
               socket, its stdout pipe and its stderr pipe (write ends). Answer: ``forked``
               once every copy exists; each copy then speaks ``hello`` on its own ctrl.

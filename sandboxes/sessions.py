@@ -284,8 +284,15 @@ class SandboxSession:
 
     # -- cells ----------------------------------------------------------------------------------
 
-    async def run(self, code: str, *, timeout_s: float | None = None, cpu_s: float | None = None) -> CellResult:
-        """Run one cell. Never raises for what the cell does; raises SessionLost if the session was already gone."""
+    async def run(
+        self, code: str, *, timeout_s: float | None = None, cpu_s: float | None = None, language: str | None = None
+    ) -> CellResult:
+        """Run one cell. Never raises for what the cell does; raises SessionLost if the session was already gone.
+
+        `language` "bash" runs a shell cell in a Python session (same files, the shell's own state).
+        """
+        if language not in (None, self.language, "bash"):
+            raise SessionError(f"a {self.language} session cannot run {language} cells")
         timeout_s = self.limits.cell_wall_time_s if timeout_s is None else timeout_s
         cpu_s = self.limits.cell_cpu_time_s if cpu_s is None else cpu_s
         async with self._lock:
@@ -294,7 +301,10 @@ class SandboxSession:
             cpu_before = self.cgroup.cpu_time_s() or 0.0
             self.stdout.take(self.limits.output_bytes)  # what background processes printed between cells stays
             self.stderr.take(self.limits.output_bytes)
-            await self.channel.send({"op": "run", "code": code, "timeout_s": timeout_s, "cpu_s": cpu_s})
+            message = {"op": "run", "code": code, "timeout_s": timeout_s, "cpu_s": cpu_s}
+            if language is not None:
+                message["language"] = language
+            await self.channel.send(message)
             reply, killed = await self._await_cell(started + timeout_s + KILL_GRACE_S, cpu_before, cpu_s)
             wall = time.monotonic() - started
             cpu = max(0.0, (self.cgroup.cpu_time_s() or 0.0) - cpu_before)

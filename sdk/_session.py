@@ -71,12 +71,14 @@ class SessionBase:
             return None
         return SessionSetupError(f"the session's setup failed ({result.status.value}): {result.error}", result)
 
-    def _run_request(self, code: str, timeout_s: float | None) -> tuple[pb.RunCellRequest, float]:
+    def _run_request(self, code: str, timeout_s: float | None, language: str | None) -> tuple[pb.RunCellRequest, float]:
         """The request and its call deadline: the cell's own limit plus a margin."""
         if not isinstance(code, str):
             raise InputError(f"code must be a string, got {type(code).__name__}")
         cell_s = timeout_s if timeout_s is not None else self.info.limits.cell_wall_time_s
-        request = pb.RunCellRequest(session_id=self.session_id, code=code, timeout_s=timeout_s or 0.0)
+        request = pb.RunCellRequest(
+            session_id=self.session_id, code=code, timeout_s=timeout_s or 0.0, language=language or ""
+        )
         return request, cell_s + CELL_DEADLINE_MARGIN_S
 
     def _fork_request(self, n: int) -> pb.ForkSessionRequest:
@@ -123,9 +125,13 @@ class Session(SessionBase):
             raise failure
         return self
 
-    def run(self, code: str, *, timeout_s: float | None = None) -> CellResult:
-        """Run one cell (its wall time: ``timeout_s``, default the session's); state persists across cells."""
-        request, deadline_s = self._run_request(code, timeout_s)
+    def run(self, code: str, *, timeout_s: float | None = None, language: str | None = None) -> CellResult:
+        """Run one cell (its wall time: ``timeout_s``, default the session's); state persists across cells.
+
+        ``language="bash"`` runs a shell cell in a Python session (same files; the shell keeps its own
+        working directory and variables).
+        """
+        request, deadline_s = self._run_request(code, timeout_s, language)
         message = self._client._session_call(self._address, "RunCell", request, self.session_id, deadline_s)
         return _convert.cell_from_proto(message)
 
@@ -180,9 +186,13 @@ class AsyncSession(SessionBase):
             raise failure
         return self
 
-    async def run(self, code: str, *, timeout_s: float | None = None) -> CellResult:
-        """Run one cell (its wall time: ``timeout_s``, default the session's); state persists across cells."""
-        request, deadline_s = self._run_request(code, timeout_s)
+    async def run(self, code: str, *, timeout_s: float | None = None, language: str | None = None) -> CellResult:
+        """Run one cell (its wall time: ``timeout_s``, default the session's); state persists across cells.
+
+        ``language="bash"`` runs a shell cell in a Python session (same files; the shell keeps its own
+        working directory and variables).
+        """
+        request, deadline_s = self._run_request(code, timeout_s, language)
         message = await self._client._session_call(self._address, "RunCell", request, self.session_id, deadline_s)
         return _convert.cell_from_proto(message)
 

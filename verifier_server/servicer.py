@@ -139,7 +139,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                 if request.timeout_s < 0:
                     raise InvalidArgument("timeout_s", "must not be negative")
                 result = await self._session_manager().run(
-                    request.session_id, request.code, request.timeout_s, _client_id(context)
+                    request.session_id, request.code, request.timeout_s, _client_id(context), request.language
                 )
             except VerifierError as error:
                 await _abort(context, error)

@@ -159,9 +159,12 @@ class SessionManager:
             setup_result = await self._run_cell(live, setup, 0.0, client)
         return self._info(live, setup_result)
 
-    async def run(self, session_id: str, code: str, timeout_s: float, client: str) -> CellResult:
+    async def run(self, session_id: str, code: str, timeout_s: float, client: str, language: str = "") -> CellResult:
         live = self._get(session_id)
-        return await self._run_cell(live, code, timeout_s, client)
+        if language not in ("", live.language) and not (language == "bash" and live.language == "python"):
+            allowed = "python or bash" if live.language == "python" else live.language
+            raise InvalidArgument("language", f"a {live.language} session runs {allowed} cells, not {language!r}")
+        return await self._run_cell(live, code, timeout_s, client, language or None)
 
     async def fork(self, session_id: str, count: int, client: str) -> list[SessionInfo]:
         if not 1 <= count <= MAX_FORK:
@@ -230,19 +233,21 @@ class SessionManager:
 
     # -- cells ----------------------------------------------------------------------------------
 
-    async def _run_cell(self, live: _Live, code: str, timeout_s: float, client: str) -> CellResult:
+    async def _run_cell(
+        self, live: _Live, code: str, timeout_s: float, client: str, language: str | None = None
+    ) -> CellResult:
         now = time.monotonic()
         asked = timeout_s if timeout_s > 0 else live.limits.cell_wall_time_s
         timeout = max(0.001, min(asked, self.settings.max_cell_time_s, live.lifetime_left_s(now)))
         with self._admitted(1, client), self._using(live):
             started = time.perf_counter()
             try:
-                result = await live.session.run(code, timeout_s=timeout)
+                result = await live.session.run(code, timeout_s=timeout, language=language)
             except SessionLost as exc:
                 await self._drop(live, "lost", f"was lost: {exc}")
                 raise NotFound(self._gone_message(live.session_id)) from None
         live.cells += 1
-        self.observer.cell_ran(live.language, result.status.value, time.perf_counter() - started)
+        self.observer.cell_ran(language or live.language, result.status.value, time.perf_counter() - started)
         if result.session_lost:
             await self._drop(live, "lost", f"was lost: {result.error}")
         return result

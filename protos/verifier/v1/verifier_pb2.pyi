@@ -297,14 +297,16 @@ class SessionInfo(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., language: _Optional[str] = ..., parent_id: _Optional[str] = ..., replica_id: _Optional[str] = ..., created_at_unix_s: _Optional[float] = ..., idle_expires_at_unix_s: _Optional[float] = ..., lifetime_ends_at_unix_s: _Optional[float] = ..., limits: _Optional[_Union[SessionLimits, _Mapping]] = ..., setup_result: _Optional[_Union[CellResult, _Mapping]] = ..., client_id: _Optional[str] = ..., cells_run: _Optional[int] = ...) -> None: ...
 
 class RunCellRequest(_message.Message):
-    __slots__ = ("session_id", "code", "timeout_s")
+    __slots__ = ("session_id", "code", "timeout_s", "language")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     TIMEOUT_S_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     code: str
     timeout_s: float
-    def __init__(self, session_id: _Optional[str] = ..., code: _Optional[str] = ..., timeout_s: _Optional[float] = ...) -> None: ...
+    language: str
+    def __init__(self, session_id: _Optional[str] = ..., code: _Optional[str] = ..., timeout_s: _Optional[float] = ..., language: _Optional[str] = ...) -> None: ...
 
 class ForkSessionRequest(_message.Message):
     __slots__ = ("session_id", "count")
