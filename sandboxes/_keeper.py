@@ -158,16 +158,54 @@ def adopt(req):
         raise Refused(
             "pid %d is not a new copy (pid %s in its namespace, uid %s)" % (pid, st["NSpid"][-1], st["Uid"][0])
         )
-    for name, ident in (("uid_map", req["uid"]), ("gid_map", req["gid"])):
-        try:
-            with open("/proc/%d/%s" % (pid, name), "w") as f:
-                f.write("%d %d 1" % (ident, ident))
-        except OSError as exc:
-            raise Refused("cannot map the copy's ids (%s): %s" % (name, exc)) from None
+    map_ids(pid, parent, req["uid"], req["gid"])
     mount_private(req, pid, parent)
     with open("/proc/%d/ns/pid" % pid) as ns:
         reaper = fcntl.ioctl(ns.fileno(), NS_GET_TGID_FROM_PIDNS, 1)
     return {"reaper": reaper}
+
+
+def map_ids(pid, parent, uid, gid):
+    """Map the session's uid and gid (and only them) into the copy's user namespace, one to one.
+
+    The kernel takes a map only from a process in the namespace's parent: for a fork of a fork
+    that is the parent copy's namespace, which a helper joins (this process never leaves ours).
+    """
+
+    def write():
+        for name, ident in (("uid_map", uid), ("gid_map", gid)):
+            with open("/proc/%d/%s" % (pid, name), "w") as f:
+                f.write("%d %d 1" % (ident, ident))
+
+    try:
+        if os.stat("/proc/%d/ns/user" % parent).st_ino == os.stat("/proc/self/ns/user").st_ino:
+            write()
+        else:
+            in_child(lambda: (check(libc.setns(os.open("/proc/%d/ns/user" % parent, os.O_RDONLY), 0), "setns(user)"),
+                              write()))  # fmt: skip
+    except OSError as exc:
+        raise Refused("cannot map the copy's ids: %s" % exc) from None
+
+
+def in_child(work):
+    """Run `work` in a forked child (for what must not change this process); raise what it raised."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        try:
+            work()
+            os._exit(0)
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                os.write(write_end, str(exc).encode()[:4000])
+            os._exit(1)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        message = f.read()
+    _, wstatus = os.waitpid(child, 0)
+    if wstatus != 0:
+        raise OSError(message.decode("utf-8", "replace") or "helper ended with status %d" % wstatus)
 
 
 def mount_private(req, pid, parent):
