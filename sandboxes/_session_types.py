@@ -87,3 +87,7 @@ class CellResult:
     cpu_time_s: float = 0.0
     session_lost: bool = False
     """True when the session is gone after this cell (status lost, or a timeout that needed a kill)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status is CellStatus.OK

@@ -214,8 +214,9 @@ async def test_command_lines_do_not_reveal_host_paths(box: BwrapSandbox) -> None
 
 
 @module_loop
-async def test_without_its_init_python_falls_back_to_bwrap_per_run(monkeypatch: pytest.MonkeyPatch,
-                                                                   caplog: pytest.LogCaptureFixture) -> None:
+async def test_without_its_init_python_falls_back_to_bwrap_per_run(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     if os.geteuid() != 0 or available_backends()["bwrap"] != "ok":
         pytest.skip("needs root and bwrap")
 
