@@ -171,12 +171,21 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
     async def _session_call(
         self, address: str, method: str, request: Any, session_id: str, timeout_s: float | None
     ) -> Any:
-        """One call on a session, to its replica, never retried (a cell must not run twice)."""
+        """One call on a session, to its replica; retried only when refused unrun (RESOURCE_EXHAUSTED)."""
         rpc = getattr(self._replica(address), method)
-        try:
-            return await rpc(request, timeout=self.remaining_s(self.deadline(timeout_s)), metadata=self.metadata())
-        except grpc.RpcError as raw:
-            raise self.session_error(self.translate(raw), session_id, address) from None
+        deadline = self.deadline(timeout_s)
+        metadata = self.metadata()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await rpc(request, timeout=self.remaining_s(deadline), metadata=metadata)
+            except grpc.RpcError as raw:
+                error = self.translate(raw)
+            delay = self.retry_delay_s(error, attempt, deadline) if self.refused_unrun(error) else None
+            if delay is None:
+                raise self.session_error(error, session_id, address) from None
+            await asyncio.sleep(delay)
 
     def _replica(self, address: str) -> pb_grpc.VerifierServiceStub:
         stub = self._ensure_stub()

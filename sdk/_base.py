@@ -275,6 +275,10 @@ class BaseClient(Generic[SessionT]):
         self._next_replica += 1
         return address
 
+    def refused_unrun(self, error: RPCError) -> bool:
+        """A session call the server refused before doing anything (full): safe to send again; nothing else is."""
+        return error.status is StatusCode.RESOURCE_EXHAUSTED
+
     def session_error(self, error: RPCError, session_id: str, address: str) -> RPCError:
         """A failed call on a session, as the caller should see it: a gone session (or replica) is SessionLostError."""
         if error.status is StatusCode.NOT_FOUND:

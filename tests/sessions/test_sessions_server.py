@@ -1,0 +1,267 @@
+"""Sessions through the real server and the SDK: the wire, lifetimes, caps, auth, metrics, replica affinity."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sdk import (
+    AsyncSession,
+    AsyncVerifierClient,
+    CellStatus,
+    InvalidArgumentError,
+    PermissionDeniedError,
+    ResourceExhaustedError,
+    Session,
+    SessionLimits,
+    SessionLostError,
+    SessionSetupError,
+    VerifierClient,
+)
+from tests.ops.support import eventually, scrape_counter
+from tests.sessions.support import session_config, session_processes
+from verifier_server.testing import REPO_ROOT, ServerProcess, StartServer, start_server_process
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sessions need host root (the fork server)")
+
+
+@pytest.fixture(scope="module")
+def session_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = start_server_process(tmp_path_factory.mktemp("sessions"), config=session_config())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(session_server: ServerProcess) -> Iterator[VerifierClient]:
+    with VerifierClient(session_server.address, timeout_s=60) as client:
+        yield client
+
+
+def test_the_issue_example_end_to_end(client: VerifierClient) -> None:
+    with client.session(language="python", setup="import math\nbase = 40") as s:
+        r = s.run("x = base + 2\nprint(x)")
+        assert (r.status, r.stdout, r.error) == (CellStatus.OK, "42\n", "") and r.wall_s > 0
+        forks = s.fork(8)
+        assert len({f.session_id for f in forks}) == 8 and all(f.info.parent_id == s.session_id for f in forks)
+        forks[0].run("x = -1")
+        assert [f.run("x").result for f in forks] == ["-1"] + ["42"] * 7
+        assert s.run("x").result == "42"
+        s.run("def add(a, b):\n    return a + b")
+        score = s.score("python-tests", reference={"test_list": ["assert add(2, 3) == 5", "assert x == 42"]})
+        assert (score.score, score.outcome) == (1.0, "ok") and score.details["verifier"] == "python-tests@1"
+        wrong = s.score("python-tests", reference={"test_list": ["assert add(2, 3) == 6"]})
+        assert wrong.score == 0.0 and wrong.details["tests"][0]["verdict"] == "wrong_answer"
+        assert s.run("x, add(1, 1)").result == "(42, 2)"  # scoring ran in a throwaway copy
+        for fork in forks:
+            assert fork.close() is True
+    assert s.close() is False  # closed by the with block already
+
+
+async def test_the_async_client_mirrors_the_sync_one(session_server: ServerProcess) -> None:
+    async with AsyncVerifierClient(session_server.address, timeout_s=60) as client:
+        async with client.session(language="python", setup="base = 40") as s:
+            assert (await s.run("base + 2")).result == "42"
+            (fork,) = await s.fork(1)
+            await fork.run("base = 0")
+            assert (await s.run("base")).result == "40" and (await fork.run("base")).result == "0"
+            assert (await s.score("python-tests", {"test_list": ["assert base == 40"]})).score == 1.0
+            assert await fork.aclose() is True
+        with pytest.raises(SessionLostError, match="was closed"):
+            await s.run("1")
+
+
+def test_session_classes_mirror_each_other() -> None:
+    names = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}
+    sync = {n for n in vars(Session) if not n.startswith("_") or n in names}
+    assert {names.get(n, n) for n in sync} == {
+        n for n in vars(AsyncSession) if not n.startswith("_") or n in names.values()
+    }
+    for name in sync:
+        sync_method, async_method = getattr(Session, name), getattr(AsyncSession, names.get(name, name))
+        assert inspect.signature(sync_method).parameters.keys() == inspect.signature(async_method).parameters.keys()
+        assert inspect.iscoroutinefunction(async_method) and not inspect.iscoroutinefunction(sync_method), name
+
+
+def test_bash_sessions_and_bash_cells_in_python_sessions(client: VerifierClient) -> None:
+    with client.session(language="bash", files={"in.txt": "hello"}) as sh:
+        sh.run("cd /tmp && export GREETING=$(cat /work/in.txt)")
+        assert sh.run("echo $GREETING from $PWD").stdout == "hello from /tmp\n"
+        failed = sh.run("ls /nonexistent")
+        assert failed.status is CellStatus.ERROR and failed.error.startswith("exit status")
+        with pytest.raises(InvalidArgumentError, match="language"):
+            sh.run("1", language="python")
+    with client.session(language="python") as py:
+        py.run("open('from_python', 'w').write('1')")
+        assert py.run("cat from_python", language="bash").stdout == "1"
+
+
+def test_a_failing_setup_raises_and_leaves_no_session(client: VerifierClient) -> None:
+    session = client.session(setup="import no_such_module_here")
+    with pytest.raises(SessionSetupError, match="ModuleNotFoundError") as raised:
+        session.open()
+    assert raised.value.result.status is CellStatus.ERROR
+    with pytest.raises(SessionLostError, match="was closed"):
+        session.run("1")
+
+
+def test_calls_on_gone_sessions_are_not_found_and_name_the_session(client: VerifierClient) -> None:
+    s = client.session().open()
+    s.close()
+    with pytest.raises(SessionLostError) as closed:
+        s.run("1")
+    assert closed.value.status.name == "NOT_FOUND" and s.session_id in closed.value.message
+    assert "was closed" in closed.value.message
+    real = client.session().open()
+    ghost = client.session()
+    ghost._bind(real.replica, dataclasses.replace(real.info, session_id="deadbeef-no-such-session"))
+    with pytest.raises(SessionLostError, match=r"not on this replica .* opened on replica deadbeef"):
+        ghost.run("1")
+    real.close()
+
+
+def test_a_lost_session_says_why(client: VerifierClient) -> None:
+    with client.session(limits=SessionLimits(memory_bytes=64 * 1024 * 1024)) as s:
+        r = s.run("chunks = []\nwhile True:\n    chunks.append(bytearray(8 << 20))", timeout_s=30)
+        if r.status is CellStatus.LOST:
+            assert r.session_lost and "out of memory" in r.error
+            with pytest.raises(SessionLostError, match="out of memory"):
+                s.run("1")
+        else:
+            assert r.status is CellStatus.ERROR and r.error.startswith("MemoryError")
+
+
+def test_idle_sessions_expire_and_say_so(start_server: StartServer) -> None:
+    config = session_config(session_idle_ttl_s=1.0)
+    server = start_server(config=config)
+    with VerifierClient(server.address, timeout_s=30) as client:
+        s = client.session(setup="import subprocess\np = subprocess.Popen(['sleep', '600'])").open()
+        busy = client.session().open()
+        started = time.monotonic()
+        assert busy.run("import time\ntime.sleep(2.5)", timeout_s=10).ok  # a call in flight outlives the TTL
+        assert time.monotonic() - started >= 2.5
+        assert busy.run("1").ok
+        with pytest.raises(SessionLostError, match=r"expired after 1s without a call"):
+            s.run("1")
+    eventually(lambda: not session_processes(config), timeout_s=15)
+
+
+def test_a_sigkilled_client_leaves_no_session_after_its_ttl(start_server: StartServer) -> None:
+    config = session_config(session_idle_ttl_s=2.0)
+    server = start_server(config=config)
+    child = textwrap.dedent(
+        f"""
+        import sys, time
+        from sdk import VerifierClient
+        client = VerifierClient({server.address!r})
+        s = client.session(setup="import subprocess\\nkids = [subprocess.Popen(['sleep', '600']) for _ in range(3)]")
+        s.open()
+        s.fork(2)
+        print(s.session_id, flush=True)
+        time.sleep(600)
+        """
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", child], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    session_id = proc.stdout.readline().strip()
+    assert session_id and session_processes(config)
+    with VerifierClient(server.address) as admin:
+        assert {info.session_id for info in admin.list_sessions()} >= {session_id}
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        eventually(lambda: not admin.list_sessions(), timeout_s=30)
+    eventually(lambda: not session_processes(config), timeout_s=15)
+
+
+def test_caps_are_resource_exhausted_with_a_retry_after(start_server: StartServer) -> None:
+    config = session_config(max_sessions_per_client=2, session_idle_ttl_s=30.0)
+    server = start_server(config=config)
+    with VerifierClient(server.address, timeout_s=2, client_id="greedy") as client:
+        first, second = client.session().open(), client.session().open()
+        with pytest.raises(ResourceExhaustedError, match="client 'greedy' holds 2 of its 2 sessions") as full:
+            client.session().open()
+        assert full.value.retry_after_s is not None and 0 < full.value.retry_after_s <= 31
+        with pytest.raises(ResourceExhaustedError):
+            first.fork(1)
+        with VerifierClient(server.address, client_id="other") as other:
+            other.session().open().close()  # another client still has room
+        second.close()
+        (copy,) = first.fork(1)  # room again
+        assert copy.run("1 + 1").result == "2"
+
+
+def test_roles_sessions_need_a_token_and_listing_them_needs_admin(start_server: StartServer, tmp_path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("score-token score\nadmin-token admin\n")
+    server = start_server(config=session_config(auth_tokens_file=str(tokens)))
+    with (
+        VerifierClient(server.address, token="score-token") as scorer,
+        VerifierClient(server.address, token="admin-token") as admin,
+    ):
+        with scorer.session() as s:
+            assert s.run("6 * 7").result == "42"
+            with pytest.raises(PermissionDeniedError, match="ListSessions needs the admin role"):
+                scorer.list_sessions()
+            listed = admin.list_sessions()
+            assert [info.session_id for info in listed] == [s.session_id]
+            assert listed[0].cells_run == 1 and listed[0].limits.memory_bytes > 0
+
+
+def test_session_calls_are_counted_in_metrics(start_server: StartServer) -> None:
+    server = start_server(config=session_config(), extra_args=["--metrics-port", "0"])
+    port = int(eventually(lambda: _metrics_port(server), timeout_s=10))
+    with VerifierClient(server.address) as client, client.session() as s:
+        s.run("1")
+        s.run("1/0")
+        s.fork(1)[0].close()
+    assert scrape_counter(port, "verifier_session_cells_total", language="python", status="ok") == 1
+    assert scrape_counter(port, "verifier_session_cells_total", status="error") == 1
+    assert scrape_counter(port, "verifier_session_events_total", event="opened") == 1
+    assert scrape_counter(port, "verifier_session_events_total", event="forked") == 1
+    assert scrape_counter(port, "verifier_requests_total", method="RunCell", code="OK") == 2
+
+
+def test_scoring_needs_a_code_verifier(client: VerifierClient) -> None:
+    with client.session() as s, pytest.raises(InvalidArgumentError, match="code-kind verifier"):
+        s.score("think-answer-format", {})
+
+
+def test_a_session_stays_on_its_replica_and_dies_with_it(start_server: StartServer) -> None:
+    one = start_server(config=session_config())
+    two = start_server(config=session_config())
+    with VerifierClient([one.address, two.address], timeout_s=20) as client:
+        sessions = [client.session(setup=f"name = {i}").open() for i in range(4)]
+        assert {s.replica for s in sessions} == {one.address, two.address}
+        assert len({s.info.replica_id for s in sessions}) == 2
+        for i, s in enumerate(sessions):
+            assert s.run("name").result == str(i)  # each call reached the replica holding it
+            assert s.fork(1)[0].replica == s.replica
+        one.kill()
+        for s in sessions:
+            if s.replica == one.address:
+                started = time.monotonic()
+                with pytest.raises(SessionLostError, match=r"cannot be reached.*the session is lost") as lost:
+                    s.run("name")
+                assert lost.value.session_id == s.session_id and time.monotonic() - started < 15
+            else:
+                assert s.run("name").ok
+        assert client.session().open().replica == two.address  # new sessions go where they can
+
+
+def _metrics_port(server: ServerProcess) -> int | None:
+    for line in server.log_text().splitlines():
+        if line.startswith("{") and '"metrics_port"' in line:
+            port = json.loads(line).get("metrics_port")
+            return int(port) if port else None
+    return None
