@@ -45,6 +45,7 @@ import resource
 import socket
 import stat
 import struct
+import time
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.syscall.restype = ctypes.c_long
@@ -347,14 +348,24 @@ def verify(req):
         problems.append("working directory on the parent's file system")
     problems += credential_problems(pid, "2", req["uid"], req["gid"], no_new_privs=True)
     problems += credential_problems(reaper, "1", req["uid"], req["gid"], no_new_privs=False)
-    if os.listdir("/proc/%d/fd" % reaper):
-        problems.append("the reaper holds fds")
+    if not settled(lambda: not os.listdir("/proc/%d/fd" % reaper)):
+        problems.append("the reaper holds fds")  # it closes every fd it inherited first thing
     members = {name for name in os.listdir("/proc/%d/root/proc" % pid) if name.isdigit()}
     if not members <= {"1", "2"}:
         problems.append("other processes in its pid namespace: %s" % ", ".join(sorted(members - {"1", "2"})))
     if problems:
         raise Refused("the copy kept what it shares with its parent: " + "; ".join(problems[:8]))
     return {}
+
+
+def settled(condition, timeout_s=2.0):
+    """Whether `condition` holds, polling briefly (a process just started may not have run yet)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
 
 
 def credential_problems(pid, ns_pid, uid, gid, no_new_privs):

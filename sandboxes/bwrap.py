@@ -108,6 +108,7 @@ class BwrapSandbox:
         self._use_forkserver = forkserver and self.privileged
         self._forkserver: ForkServer | None = None
         self._sessions: SessionHost | None = None
+        self._session_server: ForkServer | None = None
         seccomp.bpf_program()  # fail at construction, not on the first job
 
     def languages(self) -> list[str]:
@@ -281,15 +282,21 @@ class BwrapSandbox:
         (not root, no fork server, no compiler for the fork reaper).
         """
         from ._session_types import SessionError
+        from .forkserver import ForkServer
         from .sessions import SessionHost
 
         if self._sessions is None:
-            server = await self._forkserver_or_none()
-            if server is None:
+            if not self._use_forkserver:
                 raise SessionError("sessions need the fork server (host root, a C compiler, cgroups)")
-            if not server.serves_sessions:
+            if self._session_server is None:
+                try:
+                    self._session_server = await ForkServer.start(self._mounts, warm=2, sessions=True)
+                except (OSError, SandboxError) as exc:
+                    raise SessionError(f"the session fork server did not start: {exc}") from None
+            if not self._session_server.serves_sessions:
                 raise SessionError("the fork server has no session runtime here (no C compiler for the fork reaper?)")
             base = self._uid_base + 1000 if uid_base is None else uid_base
+            server = self._session_server
             self._sessions = await SessionHost.start(server, uid_base=base, max_trees=max_trees, python=server.python)
         return self._sessions
 
@@ -297,6 +304,9 @@ class BwrapSandbox:
         if self._sessions is not None:
             await self._sessions.aclose()
             self._sessions = None
+        if self._session_server is not None:
+            await self._session_server.aclose()
+            self._session_server = None
         if self._forkserver is not None:
             await self._forkserver.aclose()
             self._forkserver = None

@@ -36,6 +36,8 @@ ZYGOTE = Path(__file__).with_name("_zygote.py")
 #: Only the program's own tree lives in the slot's cgroups (the namespace's C init stays outside).
 PROCESS_OVERHEAD = 0
 STATUS_CAP = 65536
+#: glibc's malloc on transparent huge pages (glibc >= 2.35; ignored by older ones): see `start`.
+SESSION_ZYGOTE_ENV = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 
 
 class ForkServer:
@@ -43,8 +45,8 @@ class ForkServer:
 
     name = "bwrap"
 
-    def __init__(self, mounts: list[Mount], python: str, warm: int = 2) -> None:
-        self.mounts, self.python, self.warm = mounts, python, warm
+    def __init__(self, mounts: list[Mount], python: str, warm: int = 2, *, sessions: bool = False) -> None:
+        self.mounts, self.python, self.warm, self.sessions = mounts, python, warm, sessions
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._root: str | None = None
@@ -53,13 +55,20 @@ class ForkServer:
         self._sessions = False
 
     @classmethod
-    async def start(cls, mounts: list[Mount], python: str = "/usr/bin/python3", warm: int = 2) -> ForkServer:
-        """`warm`: chains (fresh namespaces with a pre-forked process) kept ready ahead of jobs."""
+    async def start(
+        cls, mounts: list[Mount], python: str = "/usr/bin/python3", warm: int = 2, *, sessions: bool = False
+    ) -> ForkServer:
+        """`warm`: chains (fresh namespaces with a pre-forked process) kept ready ahead of jobs.
+
+        `sessions`: a zygote that serves sessions (see sessions.py) instead of jobs: it gets the
+        session runtime, and its interpreter allocates on transparent huge pages, so that forking
+        a session that holds hundreds of MB copies a few hundred page-table entries, not ~100k.
+        """
         if os.geteuid() != 0:
             raise SandboxError("the fork server needs host root")
         if not os.path.exists(python):
             raise SandboxError(f"{python} not found")
-        server = cls(mounts, python, warm)
+        server = cls(mounts, python, warm, sessions=sessions)
         await server._ensure()
         return server
 
@@ -82,7 +91,7 @@ class ForkServer:
                 stdin=child.fileno(),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env={},
+                env=SESSION_ZYGOTE_ENV if self.sessions else {},
                 close_fds=True,
                 start_new_session=True,
             )
@@ -95,12 +104,13 @@ class ForkServer:
             "init": str(init),
             "warm": self.warm,
         }
-        from .sessions import zygote_session_setup  # sessions.py imports this module
+        if self.sessions:
+            from .sessions import zygote_session_setup  # sessions.py imports this module
 
-        sessions = zygote_session_setup()
-        setup["mounts"] += sessions.pop("mounts", [])
-        setup.update(sessions)
-        self._sessions = bool(sessions)
+            extra = zygote_session_setup()
+            setup["mounts"] += extra.pop("mounts", [])
+            setup.update(extra)
+            self._sessions = bool(extra)
         parent.settimeout(30)
         parent.send(json.dumps(setup).encode())
         try:
