@@ -265,3 +265,24 @@ def _metrics_port(server: ServerProcess) -> int | None:
             port = json.loads(line).get("metrics_port")
             return int(port) if port else None
     return None
+
+
+def test_function_call_and_script_tests_score_the_live_functions(client: VerifierClient) -> None:
+    code = {"name": "session-tests", "kind": "code", "config": {}}  # inline spec; tests style detected per reference
+    setup = "def add(a, b):\n    return a + b\nclass Solution:\n    def twice(self, n):\n        return 2 * n"
+    with client.session(setup=setup) as s:
+        calls = s.score(code, {"inputs": [[2, 3], [1, 1]], "outputs": [5, 3], "fn_name": "add"})
+        assert (calls.score, calls.details["style"]) == (0.5, "function")
+        assert s.score(code, {"inputs": [[4]], "outputs": [8], "fn_name": "twice"}).score == 1.0
+        script = "from solution import add\n\ndef test_add():\n    assert add(2, 2) == 4\n\n"
+        scored = s.score(code, {"test_script": script + "def test_wrong():\n    assert add(2, 2) == 5\n"})
+        assert scored.score == 0.5 and {t["name"] for t in scored.details["tests"]} == {"test_add", "test_wrong"}
+        stdio = s.score(code, {"input_output": {"inputs": ["1\n"], "outputs": ["1\n"]}})
+        assert stdio.outcome == "invalid_input" and "need a program" in stdio.reason
+
+
+def test_a_bash_session_is_scored_on_the_files_it_wrote(client: VerifierClient) -> None:
+    with client.session(language="bash") as sh:
+        sh.run("mkdir out && echo 42 > out/answer.txt")
+        result = sh.score("python-tests", {"test_list": ["assert open('out/answer.txt').read() == '42\\n'"]})
+        assert result.score == 1.0
