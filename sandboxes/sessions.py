@@ -163,6 +163,7 @@ class _Channel:
     def close(self) -> None:
         self._stop_reading()
         self.sock.close()
+        self.frames.put_nowait(None)  # wake whoever waits for an answer: there will be none
 
 
 class _Output:

@@ -91,26 +91,26 @@ class _Shared:
             return self._open(setup, files)
         key = hashlib.sha256(json.dumps([setup, sorted((k, _text(v)) for k, v in files.items())]).encode()).hexdigest()
         with self.lock:
-            for attempt in (1, 2):
-                entry = self.parents.get(key)
-                if entry is None:
-                    entry = (self._open(setup, files), [])
-                    self.parents[key] = entry
-                    while len(self.parents) > self.MAX_PARENTS:
-                        _, (old, spare) = self.parents.popitem(last=False)
-                        for session in (*spare, old):
-                            _quietly_close(session)
-                self.parents.move_to_end(key)
-                parent, spare = entry
-                try:
-                    if not spare:
-                        spare.extend(parent.fork(options.group_size or 1))
-                    return spare.pop(0)
-                except SessionLostError:  # the parent expired between batches: build it again
-                    del self.parents[key]
-                    if attempt == 2:
-                        raise
-            raise AssertionError("unreachable")
+            try:
+                return self._copy_of_parent(key, setup, files)
+            except SessionLostError:  # the prepared parent expired between batches: prepare it again
+                self.parents.pop(key, None)
+                return self._copy_of_parent(key, setup, files)
+
+    def _copy_of_parent(self, key: str, setup: str, files: Mapping[str, str | bytes]) -> Session:
+        entry = self.parents.get(key)
+        if entry is None:
+            entry = (self._open(setup, files), [])
+            self.parents[key] = entry
+            while len(self.parents) > self.MAX_PARENTS:
+                _, (old, spare) = self.parents.popitem(last=False)
+                for session in (*spare, old):
+                    _quietly_close(session)
+        self.parents.move_to_end(key)
+        parent, spare = entry
+        if not spare:
+            spare.extend(parent.fork(self.options.group_size or 1))
+        return spare.pop(0)
 
     def _open(self, setup: str, files: Mapping[str, str | bytes]) -> Session:
         opts = self.options
