@@ -286,3 +286,16 @@ def test_a_bash_session_is_scored_on_the_files_it_wrote(client: VerifierClient) 
         sh.run("mkdir out && echo 42 > out/answer.txt")
         result = sh.score("python-tests", {"test_list": ["assert open('out/answer.txt').read() == '42\\n'"]})
         assert result.score == 1.0
+
+
+def test_a_session_cannot_reach_the_server_that_runs_it(session_server: ServerProcess, client: VerifierClient) -> None:
+    port = session_server.port
+    probe = f"import socket\nc = socket.socket()\nc.settimeout(2)\nc.connect(('127.0.0.1', {port}))"
+    with client.session() as s:
+        refused = s.run(probe)
+        assert refused.status is CellStatus.ERROR and "OSError" in refused.error, refused
+        (fork,) = s.fork(1)
+        assert fork.run(probe).status is CellStatus.ERROR
+        shell = fork.run(f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected", language="bash")
+        assert shell.status is CellStatus.ERROR and "connected" not in shell.stdout
+        fork.close()
