@@ -26,7 +26,6 @@ import contextlib
 import json
 import marshal
 import os
-import signal
 import socket
 import time
 from collections.abc import Sequence
@@ -39,6 +38,7 @@ from ._io import CappedReader, feed
 from ._keeper_client import KeeperClient, inode
 from ._layout import sandbox_env
 from ._seccomp_notify import NotifyListener, parent_pid
+from ._session_io import Channel, Output, StatusPipe, exit_text, kill_pidfd, pidfd
 from ._session_types import LANGUAGES, CellResult, CellStatus, SessionError, SessionLimits, SessionLost
 from ._types import ExecStatus, Execution
 from .cgroups import CgroupSlot, stale_slot_names
@@ -95,138 +95,6 @@ def zygote_session_setup() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# transport: the ctrl socket and the output pipes of one session
-# ---------------------------------------------------------------------------------------------
-
-
-class _Channel:
-    """A session's ctrl socket on the loop: frames in a queue, EOF as `SessionLost`."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        sock.setblocking(False)
-        self.reader = proto.FrameReader()
-        self.frames: asyncio.Queue[tuple[dict[str, Any], list[int]] | None] = asyncio.Queue()
-        self.closed = False
-        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
-
-    def _readable(self) -> None:
-        try:
-            alive = proto.recv_into(self.sock, self.reader)
-            while (frame := self.reader.next_frame()) is not None:
-                self.frames.put_nowait(frame)
-        except BlockingIOError:
-            return
-        except (OSError, proto.ProtocolError):
-            alive = False
-        if not alive:
-            self._stop_reading()
-            self.frames.put_nowait(None)
-
-    def _stop_reading(self) -> None:
-        if not self.closed:
-            self.closed = True
-            with contextlib.suppress(ValueError, RuntimeError):
-                asyncio.get_running_loop().remove_reader(self.sock.fileno())
-
-    async def send(self, message: dict[str, Any], fds: Sequence[int] = ()) -> None:
-        data = proto.pack(message)
-        loop = asyncio.get_running_loop()
-        try:
-            if fds:
-                while True:
-                    try:
-                        sent = socket.send_fds(self.sock, [data[:65536]], list(fds))
-                        break
-                    except BlockingIOError:
-                        await asyncio.sleep(0.0005)
-                data = data[sent:]
-            if data:
-                await loop.sock_sendall(self.sock, data)
-        except OSError as exc:
-            raise SessionLost(f"the session's channel broke: {exc}") from None
-
-    async def receive(self, timeout_s: float) -> tuple[dict[str, Any], list[int]]:
-        """The next frame; SessionLost at EOF; asyncio.TimeoutError after `timeout_s`."""
-        frame = await asyncio.wait_for(self.frames.get(), timeout_s)
-        if frame is None:
-            self.frames.put_nowait(None)  # later receivers see the end too
-            raise SessionLost("the session's interpreter is gone")
-        return frame
-
-    def sender(self) -> int:
-        """The one pid the kernel stamped on what arrived so far (SO_PASSCRED); -1 if several or none."""
-        pids = set(self.reader.pids)
-        self.reader.pids.clear()
-        return pids.pop() if len(pids) == 1 else -1
-
-    def close(self) -> None:
-        self._stop_reading()
-        self.sock.close()
-        self.frames.put_nowait(None)  # wake whoever waits for an answer: there will be none
-
-
-class _Output:
-    """One output pipe read continuously; `take` returns what arrived since the last take, capped."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.truncated = False
-        self.limit = 1 << 20
-        os.set_blocking(fd, False)
-        asyncio.get_running_loop().add_reader(fd, self.drain)
-
-    def drain(self) -> None:
-        while self.fd >= 0:
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                return
-            except OSError:
-                data = b""
-            if not data:
-                self.close()
-                return
-            room = self.limit - self.size
-            if len(data) > room:
-                data = data[: max(room, 0)]
-                self.truncated = True
-            if data:
-                self.chunks.append(data)
-                self.size += len(data)
-
-    def take(self, limit: int) -> tuple[bytes, bool]:
-        self.drain()
-        data, truncated = b"".join(self.chunks), self.truncated
-        self.chunks, self.size, self.truncated, self.limit = [], 0, False, limit
-        return data, truncated
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            with contextlib.suppress(ValueError, RuntimeError):
-                asyncio.get_running_loop().remove_reader(self.fd)
-            os.close(self.fd)
-            self.fd = -1
-
-
-def _pidfd(pid: int) -> int:
-    try:
-        return os.pidfd_open(pid)
-    except OSError:
-        return -1
-
-
-def _kill_pidfd(fd: int) -> None:
-    if fd >= 0:
-        with contextlib.suppress(OSError):
-            signal.pidfd_send_signal(fd, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            os.close(fd)
-
-
-# ---------------------------------------------------------------------------------------------
 # sessions
 # ---------------------------------------------------------------------------------------------
 
@@ -261,8 +129,8 @@ class SandboxSession:
         parent: SandboxSession | None,
         language: str,
         limits: SessionLimits,
-        channel: _Channel,
-        outputs: tuple[_Output, _Output],
+        channel: Channel,
+        outputs: tuple[Output, Output],
         cgroup: CgroupSlot,
     ) -> None:
         self.host, self.tree, self.parent, self.language, self.limits = host, tree, parent, language, limits
@@ -428,9 +296,9 @@ class SandboxSession:
         if pid <= 0:
             raise SessionError("a copy's hello came from more than one process")
         copy.pid = pid
-        copy.interpreter = _pidfd(pid)
+        copy.interpreter = pidfd(pid)
         reaper = _ns_pid_to_host(pid, 1)
-        copy.holder = _pidfd(reaper)
+        copy.holder = pidfd(reaper)
         tree, limits = self.tree, copy.limits
         await host.keeper.request(
             "adopt",
@@ -527,7 +395,7 @@ class SandboxSession:
         self.channel.close()
         self.stdout.close()
         self.stderr.close()
-        _kill_pidfd(self.interpreter)
+        kill_pidfd(self.interpreter)
         self.interpreter = -1
         await asyncio.get_running_loop().run_in_executor(None, self.cgroup.remove)
         self.host.collect(self)
@@ -689,7 +557,7 @@ class SessionHost:
         }
         payload = marshal.dumps({"files": dict(files or {}), "env": sandbox_env(dict(env or {})), "language": language})
         session = SandboxSession(
-            self, tree, None, language, limits, _Channel(ours), (_Output(out_r), _Output(err_r)), cgroup
+            self, tree, None, language, limits, Channel(ours), (Output(out_r), Output(err_r)), cgroup
         )
         try:
             try:
@@ -701,24 +569,24 @@ class SessionHost:
                 for fd in (out_w, err_w, pay_r, st_w):
                     os.close(fd)
             await feed(pay_w, payload)
-            status = _StatusPipe(st_r)
+            status = StatusPipe(st_r)
             started = await status.line(SETUP_TIMEOUT_S)
             if "error" in started:
                 raise SessionError(str(started["error"]))
-            session.holder = _pidfd(int(started["init"]))
+            session.holder = pidfd(int(started["init"]))
             hello, fds = await session.channel.receive(SETUP_TIMEOUT_S)
             if hello.get("op") != "hello" or len(fds) != 1:
                 for fd in fds:
                     os.close(fd)
                 raise SessionError(f"the session did not start: {hello}")
             session.pid = session.channel.sender()
-            session.interpreter = _pidfd(session.pid)
+            session.interpreter = pidfd(session.pid)
             tree.listener = NotifyListener(fds[0], tree.allow)
         except (TimeoutError, SessionLost) as exc:
             ended = await status.line(1.0)  # a setup failure is reported there
             await session.close()
             said = session.stderr.take(4096)[0].decode("utf-8", "replace").strip()[-2000:]
-            why = ended.get("error") or f"{exc or 'no answer'} ({_exit_text(ended)}){': ' + said if said else ''}"
+            why = ended.get("error") or f"{exc or 'no answer'} ({exit_text(ended)}){': ' + said if said else ''}"
             raise SessionError(f"the session did not start: {why}") from None
         except BaseException:
             await session.close()
@@ -740,8 +608,8 @@ class SessionHost:
             parent,
             parent.language,
             parent.limits,
-            _Channel(ours),
-            (_Output(out_r), _Output(err_r)),
+            Channel(ours),
+            (Output(out_r), Output(err_r)),
             cgroup,
         )
         theirs_fd = theirs.detach()
@@ -754,7 +622,7 @@ class SessionHost:
             if any(not child.collected for child in node.children):
                 return
             node.collected = True
-            _kill_pidfd(node.holder)
+            kill_pidfd(node.holder)
             node.holder = -1
             if node.parent is None:
                 self.roots.discard(node)
@@ -777,55 +645,6 @@ def _walk(root: SandboxSession) -> list[SandboxSession]:
     for child in root.children:
         order += _walk(child)
     return [*order, root]
-
-
-class _StatusPipe:
-    """The zygote's status pipe of a root session: {"pid", "init"} first, then {"error"} or the exit status."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd, self.buffer = fd, b""
-        os.set_blocking(fd, False)
-
-    async def line(self, timeout_s: float) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while b"\n" not in self.buffer:
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                if loop.time() > deadline:
-                    return {"error": "the fork server did not report on the session in time"}
-                ready = loop.create_future()
-                loop.add_reader(self.fd, _set_once, ready)
-                try:
-                    await asyncio.wait_for(ready, max(0.0, deadline - loop.time()))
-                except TimeoutError:
-                    pass
-                finally:
-                    loop.remove_reader(self.fd)
-                continue
-            if not data:
-                return {"error": "the fork server ended the session without a report"}
-            self.buffer += data
-        line, self.buffer = self.buffer.split(b"\n", 1)
-        try:
-            parsed = json.loads(line)
-        except ValueError:
-            return {"error": "garbled report from the fork server"}
-        return parsed if isinstance(parsed, dict) else {"error": "garbled report from the fork server"}
-
-
-def _set_once(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-def _exit_text(report: dict[str, Any]) -> str:
-    if isinstance(report.get("signal"), int):
-        return f"killed by signal {report['signal']}"
-    if isinstance(report.get("exit_code"), int):
-        return f"exit status {report['exit_code']}"
-    return "no exit status"
 
 
 def _rlimits(limits: SessionLimits) -> list[tuple[int, int]]:
