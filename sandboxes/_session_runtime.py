@@ -76,7 +76,7 @@ def is_session(header):
 
 
 def enter(header, fds, setup_error, z):
-    """R becomes a session (never returns). `z` is the zygote module: its mount helpers and prepared state.
+    """R becomes a session (never returns). `z` holds the zygote's globals: its mount helpers and prepared state.
 
     fds: [ctrl, stdout, stderr, payload, status, *cgroup.procs]. As in a job, a failure
     before user code is reported on the status pipe and the process exits SETUP_FAILED.

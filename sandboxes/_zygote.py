@@ -352,7 +352,7 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
     ctrl.close()
     header, fds = request
     if SESSION is not None and SESSION.is_session(header):
-        SESSION.enter(header, fds, setup_error, sys.modules[__name__])  # never returns
+        SESSION.enter(header, fds, setup_error, types.SimpleNamespace(**globals()))  # never returns
     stdin, stdout, stderr, payload, status, netns = fds[:6]
     try:
         if setup_error is not None:
