@@ -83,14 +83,18 @@ class Channel:
 
 
 class Output:
-    """One output pipe read continuously; `take` returns what arrived since the last take, capped."""
+    """One output pipe read continuously; `take` returns what arrived since the last take, capped at `limit`.
 
-    def __init__(self, fd: int) -> None:
+    A cell's output is therefore also what the session's background processes printed since the
+    previous cell; past the cap, data is read and dropped, so a writer never blocks on the pipe.
+    """
+
+    def __init__(self, fd: int, limit: int) -> None:
         self.fd = fd
         self.chunks: list[bytes] = []
         self.size = 0
         self.truncated = False
-        self.limit = 1 << 20
+        self.limit = limit
         os.set_blocking(fd, False)
         asyncio.get_running_loop().add_reader(fd, self.drain)
 

@@ -168,8 +168,6 @@ class SandboxSession:
             self._require_alive()
             started = time.monotonic()
             cpu_before = self.cgroup.cpu_time_s() or 0.0
-            self.stdout.take(self.limits.output_bytes)  # what background processes printed between cells stays
-            self.stderr.take(self.limits.output_bytes)
             message = {"op": "run", "code": code, "timeout_s": timeout_s, "cpu_s": cpu_s}
             if language is not None:
                 message["language"] = language
@@ -557,7 +555,14 @@ class SessionHost:
         }
         payload = marshal.dumps({"files": dict(files or {}), "env": sandbox_env(dict(env or {})), "language": language})
         session = SandboxSession(
-            self, tree, None, language, limits, Channel(ours), (Output(out_r), Output(err_r)), cgroup
+            self,
+            tree,
+            None,
+            language,
+            limits,
+            Channel(ours),
+            (Output(out_r, limits.output_bytes), Output(err_r, limits.output_bytes)),
+            cgroup,
         )
         try:
             try:
@@ -609,7 +614,7 @@ class SessionHost:
             parent.language,
             parent.limits,
             Channel(ours),
-            (Output(out_r), Output(err_r)),
+            (Output(out_r, parent.limits.output_bytes), Output(err_r, parent.limits.output_bytes)),
             cgroup,
         )
         theirs_fd = theirs.detach()
