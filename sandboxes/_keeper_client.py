@@ -83,6 +83,10 @@ class KeeperClient:
                 future.set_exception(SessionError(why))
         self._waiting.clear()
 
+    @property
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
     async def request(self, op: str, fds: list[int] | tuple[int, ...] = (), **fields: Any) -> dict[str, Any]:
         """Send one request; raises KeeperRefused with the keeper's reason when it says no."""
         if self._proc.poll() is not None:

@@ -236,6 +236,7 @@ class SandboxSession:
 
     async def _fork(self, count: int, *, judge: bool) -> list[SandboxSession]:
         host = self.host
+        await host.ensure_keeper()
         plans = [host.new_copy_plan(self) for _ in range(count)]
         passed = [fd for plan in plans for fd in plan.theirs]
         inodes = [inode(fd) for fd in passed]
@@ -516,6 +517,12 @@ class SessionHost:
         host.keeper = await KeeperClient.start(python)
         return host
 
+    async def ensure_keeper(self) -> None:
+        """A keeper that died (killed by an operator, crashed) is replaced before the next fork needs it."""
+        if not self.keeper.alive:
+            await self.keeper.aclose()
+            self.keeper = await KeeperClient.start(self.python)
+
     def _cgroup(self, limits: SessionLimits) -> CgroupSlot:
         self._serial += 1
         cgroup = CgroupSlot.create(f"{CGROUP_TAG}-{os.getpid()}-{self._serial}")
@@ -535,6 +542,10 @@ class SessionHost:
         """A new root session with `files` in /work; setup code is the caller's first cell."""
         if language not in LANGUAGES:
             raise SessionError(f"sessions run {' or '.join(LANGUAGES)}, not {language!r}")
+        for path in files or {}:
+            parts = path.split("/")
+            if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise SessionError(f"file path {path!r} must be relative, without '.' or '..' parts")
         limits = limits or SessionLimits()
         if not self._free_uids:
             raise SessionError("no session uid is free on this host")

@@ -333,3 +333,16 @@ async def test_a_judge_runs_in_a_throwaway_copy_as_another_uid(host: SessionHost
         assert (await s.run("secret")).result == "'kept'"  # the copy changed, the session did not
     finally:
         await s.close()
+
+
+async def test_a_dead_keeper_is_replaced_before_the_next_fork(host: SessionHost) -> None:
+    s = await host.open("python")
+    try:
+        await s.run("x = 7")
+        os.kill(host.keeper._proc.pid, 9)  # the keeper this test module's host started
+        host.keeper._proc.wait()
+        (fork,) = await s.fork(1)
+        assert (await fork.run("x")).result == "7"
+        await fork.close()
+    finally:
+        await s.close()
