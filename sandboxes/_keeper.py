@@ -24,8 +24,9 @@ object ``{"id", "op", ...}`` (fds as SCM_RIGHTS) answered by one ``{"id", "ok", 
             so the copy never sees them half-made) and a new /proc. Answer: ``reaper`` (host
             pid of the copy's pid 1).
 ``verify``  ``pid``, ``parent``, ``reaper``, ``uid``, ``gid``, ``sockets`` and ``pipes``
-            (inode numbers the copy may hold: its ctrl socket, its output pipes). Checks
-            the copy after it detached itself (see checks below).
+            (inode numbers the copy may hold: its ctrl socket, its output pipes), ``batch``
+            (the fork request: what is read of the parent is read once per batch). Checks
+            that the copy, after it detached itself, keeps nothing of its parent.
 ``parent_clean``  ``pid`` (a session that just forked), ``inodes``: it holds none of them
             (the copies' ctrl sockets and pipes, which it had to pass on).
 ``spawn``   ``pid`` (a copy), ``uid``, ``gid``, ``argv``, ``env``, ``rlimits``; fds
@@ -325,9 +326,7 @@ def copy_file(src_dir, dst_dir, name, mode):
 def verify(req):
     pid, parent, reaper = int(req["pid"]), int(req["parent"]), int(req["reaper"])
     sockets, pipes = set(req["sockets"]), set(req["pipes"])
-    parent_devs, shmem = private_devs(parent), shm_dev()
-    parent_keys = {(st.st_dev, st.st_ino) for _, st in fd_stats(parent)}
-    parent_keys |= {(dev, ino) for perms, dev, ino, _ in shared_maps(parent) if "w" in perms or dev == shmem}
+    parent_devs, shmem, parent_keys = parent_facts(parent, req.get("batch"))
     problems = []
     for fd, st in fd_stats(pid):
         kind = stat.S_IFMT(st.st_mode)
@@ -366,6 +365,22 @@ def settled(condition, timeout_s=2.0):
             return False
         time.sleep(0.001)
     return True
+
+
+#: What verify reads of a parent, for the copies of one fork request (the parent is idle meanwhile).
+_PARENT_FACTS = {}
+
+
+def parent_facts(parent, batch):
+    """(its private file system devices, the shmem device, (dev, inode) of what it holds or maps shared)."""
+    key = (parent, batch)
+    if batch is None or key not in _PARENT_FACTS:
+        shmem = shm_dev()
+        keys = {(st.st_dev, st.st_ino) for _, st in fd_stats(parent)}
+        keys |= {(dev, ino) for perms, dev, ino, _ in shared_maps(parent) if "w" in perms or dev == shmem}
+        _PARENT_FACTS.clear()
+        _PARENT_FACTS[key] = (private_devs(parent), shmem, keys)
+    return _PARENT_FACTS[key]
 
 
 def credential_problems(pid, ns_pid, uid, gid, no_new_privs):

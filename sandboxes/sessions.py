@@ -238,6 +238,9 @@ class SandboxSession:
         host = self.host
         await host.ensure_keeper()
         plans = [host.new_copy_plan(self) for _ in range(count)]
+        host.batches += 1
+        for plan in plans:
+            plan.batch = host.batches
         passed = [fd for plan in plans for fd in plan.theirs]
         inodes = [inode(fd) for fd in passed]
         self.tree.pending_unshares[self.pid] = count
@@ -323,6 +326,7 @@ class SandboxSession:
             gid=tree.gid,
             sockets=[plan.socket_inode],
             pipes=plan.pipe_inodes,
+            batch=plan.batch,
         )
 
     # -- judging a throwaway copy ------------------------------------------------------------
@@ -430,6 +434,8 @@ class _CopyPlan:
     theirs: list[int]
     socket_inode: int
     pipe_inodes: list[int]
+    batch: int = 0
+    """Which fork request the copy belongs to (the keeper reads the parent once per request)."""
 
 
 async def _collect_judge(
@@ -501,6 +507,7 @@ class SessionHost:
         self.forkserver, self.python = forkserver, python
         self._free_uids = [uid_base + 2 * i for i in range(max_trees)]
         self._serial = 0
+        self.batches = 0
         self.keeper: KeeperClient = None  # type: ignore[assignment]  # set by start()
         self.holders: CgroupSlot = None  # type: ignore[assignment]
         self.roots: set[SandboxSession] = set()
