@@ -327,9 +327,7 @@ class CodeVerifier:
         except ReportGarbled as exc:
             return ScoreResult.failed(Outcome.ERROR, f"the test harness failed: its reply is garbled ({exc})")
         if report is None:
-            if execution.signal is None and execution.status in (ExecStatus.OK, ExecStatus.NONZERO_EXIT):
-                # The candidate cannot end the harness with an exit code (only with a signal,
-                # a limit or a timeout): the harness failed on its own.
+            if ended_on_its_own(execution):
                 tail = self._snip_tail(execution.stderr.decode("utf-8", "replace"))
                 why = execution.reason or "exit code 0"
                 return ScoreResult.failed(
@@ -520,6 +518,16 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, complex):
         return [value.real, value.imag]
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def ended_on_its_own(execution: Execution) -> bool:
+    """The harness exited with a status of its own (an exit code, no signal, no limit, no timeout).
+
+    The candidate can kill the harness (a signal), exhaust the job's limits or stop it until
+    the wall time runs out, but it cannot make the harness exit with a code: a harness that
+    did so without its verdict failed by itself.
+    """
+    return execution.signal is None and execution.status in (ExecStatus.OK, ExecStatus.NONZERO_EXIT)
 
 
 def _wire_tests(suite: TestSuite) -> list[dict[str, Any]]:

@@ -1031,7 +1031,7 @@ def run(z, request, report):
     except HarnessFault as exc:
         trailer["harness_error" if blame(z, exc) == "candidate" else "harness_failed"] = str(exc)
     except BaseException as exc:
-        trailer["harness_failed"] = "the test harness failed: " + describe(exc)
+        trailer["harness_failed"] = describe(exc)
     return trailer
 
 
