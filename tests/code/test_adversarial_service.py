@@ -124,7 +124,8 @@ CONTROL_FLOW = ["StopIteration", "StopAsyncIteration", "GeneratorExit", "Keyboar
 #: Trusted checks that iterate over the candidate's results the way real test suites do.
 ITERATING_CHECKS = {
     "for over map": "def check(candidate):\n    for got in map(candidate, [1, 2, 3]):\n        assert got == 0\n",
-    "zip": "def check(candidate):\n    for got, want in zip(map(candidate, [1, 2]), [5, 6]):\n        assert got == want\n",
+    "zip": "def check(candidate):\n    for got, want in zip(map(candidate, [1, 2]), [5, 6]):\n"
+           "        assert got == want\n",
     "all over a generator": "def check(candidate):\n    assert all(candidate(x) == x + 9 for x in [1, 2])\n",
     "iter with a sentinel": "def check(candidate):\n    for got in iter(lambda: candidate(1), None):\n"
                             "        assert got == 10\n        break\n",
@@ -138,7 +139,8 @@ def test_a_candidates_exception_is_never_control_flow_in_trusted_checks(client: 
     references = [{"test": check, "entry_point": "f"} for check in ITERATING_CHECKS.values()]
     results = client.score("python-tests", completions=[candidate] * len(references), references=references)
     unittest_script = ("import unittest\nfrom solution import f\n\nclass T(unittest.TestCase):\n"
-                       "    def test_map(self):\n        for got in map(f, [1, 2]):\n            self.assertEqual(got, 0)\n")
+                       "    def test_map(self):\n        for got in map(f, [1, 2]):\n"
+                       "            self.assertEqual(got, 0)\n")
     results += client.score(SCRIPT, completions=[candidate], references=[{"test_script": unittest_script}])
     for name, result in zip([*ITERATING_CHECKS, "unittest"], results, strict=True):
         assert (result.outcome, result.score) == ("ok", 0.0), (exception, name, result.reason, result.details)

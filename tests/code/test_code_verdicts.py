@@ -65,13 +65,16 @@ LIARS = {
     "__iter__ and __len__": "class L(list):\n    def __iter__(self):\n        return iter([1, 2])\n"
                             "    def __len__(self):\n        return 2\ndef f():\n    return L([0])\n",
     "__repr__ and __str__": "class S(str):\n    def __repr__(self):\n        return \"'12'\"\n"
-                            "    def __str__(self):\n        return '12'\n    def __eq__(self, o):\n        return True\n"
+                            "    def __str__(self):\n        return '12'\n"
+                            "    def __eq__(self, o):\n        return True\n"
                             "    __hash__ = str.__hash__\ndef f():\n    return [S('0'), S('0')]\n",
-    "dict views": "class D(dict):\n    def items(self):\n        return [(1, 2)]\n    def keys(self):\n        return [1]\n"
+    "dict views": "class D(dict):\n    def items(self):\n        return [(1, 2)]\n"
+                  "    def keys(self):\n        return [1]\n"
                   "    def __iter__(self):\n        return iter([1])\n    def __getitem__(self, k):\n        return 2\n"
                   "def f():\n    return [D(x=0)]\n",
     "__int__ and __index__": "class I(int):\n    def __int__(self):\n        return 1\n    def __index__(self):\n"
-                             "        return 1\n    def __eq__(self, o):\n        return True\n    __hash__ = int.__hash__\n"
+                             "        return 1\n    def __eq__(self, o):\n        return True\n"
+                             "    __hash__ = int.__hash__\n"
                              "def f():\n    return [I(0), I(0)]\n",
 }
 LIAR_EXPECTED = {"__eq__": [1, 2], "__iter__ and __len__": [1, 2], "__repr__ and __str__": ["1", "2"],
