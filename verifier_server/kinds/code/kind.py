@@ -102,42 +102,11 @@ class CodeKind:
             isolation=reader.str("isolation", "shared", choices=ISOLATIONS),
             scoring=reader.str("scoring", "fraction", choices=scoring.SCORINGS),
             stop_on_failure=reader.bool("stop_on_failure", False),
-            time_limit_s=_capped(
-                reader,
-                "time_limit_s",
-                reader.float("time_limit_s", settings.time_limit_s, minimum=0.01),
-                settings.max_time_limit_s,
-                "max_time_limit_s",
-            ),
-            memory_bytes=_capped(
-                reader,
-                "memory_mb",
-                reader.int("memory_mb", settings.memory_mb, minimum=16),
-                settings.max_memory_mb,
-                "max_memory_mb",
-            )
-            * MiB,
-            output_limit_bytes=_capped(
-                reader,
-                "output_limit_bytes",
-                reader.int("output_limit_bytes", 1 * MiB, minimum=1024),
-                settings.max_output_limit_bytes,
-                "max_output_limit_bytes",
-            ),
-            compile_time_limit_s=_capped(
-                reader,
-                "compile_time_limit_s",
-                reader.float("compile_time_limit_s", 30.0, minimum=1.0),
-                settings.max_compile_time_limit_s,
-                "max_compile_time_limit_s",
-            ),
-            max_tests=_capped_optional(
-                reader,
-                "max_tests",
-                reader.optional_int("max_tests", minimum=1),
-                settings.max_tests_per_sample,
-                "max_tests_per_sample",
-            ),
+            time_limit_s=_limit(reader, "time_limit_s", settings.time_limit_s, 0.01, settings.max_time_limit_s),
+            memory_bytes=_limit(reader, "memory_mb", settings.memory_mb, 16, settings.max_memory_mb) * MiB,
+            output_limit_bytes=_limit(reader, "output_limit_bytes", MiB, 1024, settings.max_output_limit_bytes),
+            compile_time_limit_s=_limit(reader, "compile_time_limit_s", 30.0, 1.0, settings.max_compile_time_limit_s),
+            max_tests=_max_tests(reader, settings.max_tests_per_sample),
             prepend_prompt=reader.str("prepend_prompt", "auto", choices=("auto", "always", "never")),
             snippet_chars=reader.int("snippet_chars", 200, minimum=0, maximum=100_000),
             settings=settings,
@@ -146,15 +115,29 @@ class CodeKind:
         return CodeVerifier(cfg, shared_sandbox(context, "code"))
 
 
-def _capped(reader: ConfigReader, key: str, value: T, cap: float, setting: str) -> T:
-    """A per-spec limit may not exceed the server's cap: refused, naming the field and the setting."""
+#: The server setting that caps each per-spec limit.
+CAPS = {
+    "time_limit_s": "max_time_limit_s",
+    "memory_mb": "max_memory_mb",
+    "output_limit_bytes": "max_output_limit_bytes",
+    "compile_time_limit_s": "max_compile_time_limit_s",
+    "max_tests": "max_tests_per_sample",
+}
+
+
+def _limit(reader: ConfigReader, key: str, default: T, minimum: T, cap: T) -> T:
+    """A per-spec limit: absent, the default lowered to the server's cap; above the cap, refused naming both."""
+    read = reader.float if isinstance(default, float) else reader.int
+    value: T = read(key, min(default, cap), minimum=minimum)  # type: ignore[assignment]  # read matches T
     if value > cap:
-        raise reader.error(key, f"must be <= {cap:g}, this server's cap ([kinds.code] {setting}); got {value:g}")
+        raise reader.error(key, f"must be <= {cap}, this server's cap ([kinds.code] {CAPS[key]}); got {value}")
     return value
 
 
-def _capped_optional(reader: ConfigReader, key: str, value: int | None, cap: float, setting: str) -> int | None:
-    return None if value is None else _capped(reader, key, value, cap, setting)
+def _max_tests(reader: ConfigReader, cap: int) -> int | None:
+    if reader.raw("max_tests") is None:
+        return None
+    return _limit(reader, "max_tests", cap, 1, cap)
 
 
 def _require_function(reader: ConfigReader, key: str, source: str | None, name: str) -> None:
