@@ -116,10 +116,12 @@ def test_a_harness_that_exits_without_its_verdict_failed_by_itself() -> None:
 def test_a_reply_is_read_only_under_a_trailer_with_the_runs_nonce() -> None:
     lines = b'{"status": "ok", "stdout": "1"}\n{"status": "ok", "stdout": "2"}\n'
     report = read_harness_report(lines + b'{"nonce": "n1", "count": 2, "compile": null}\n', "n1")
-    assert report is not None and [r["stdout"] for r in report.results] == ["1", "2"]
+    assert report is not None and [r["stdout"] for r in report.results()] == ["1", "2"]
     assert read_harness_report(lines + b'{"nonce": "other", "count": 2}\n', "n1") is None
     assert read_harness_report(lines, "n1") is None  # the harness did not finish
     with pytest.raises(ReportGarbled):
         read_harness_report(lines + b'{"nonce": "n1", "count": 3}\n', "n1")
+    garbled = read_harness_report(b'not json\n{"nonce": "n1", "count": 1}\n', "n1")
+    assert garbled is not None
     with pytest.raises(ReportGarbled):
-        read_harness_report(b'not json\n{"nonce": "n1", "count": 1}\n', "n1")
+        list(garbled.results())

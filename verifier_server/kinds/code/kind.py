@@ -70,6 +70,17 @@ class CodeConfig:
     settings: CodeSettings
 
 
+@dataclass(slots=True)
+class Judged:
+    """The tests' verdicts from one harness run (outputs already dropped but for a checker program's)."""
+
+    tests: list[dict[str, Any]]
+    compile: dict[str, Any] | None
+    """The harness's compile step, when the language has one."""
+    answered: bool
+    """False: the candidate stopped the harness before its verdict (every test failed alike)."""
+
+
 class CodeKind:
     name: ClassVar[str] = "code"
 
@@ -228,16 +239,16 @@ class CodeVerifier:
         if execution.status is ExecStatus.SANDBOX_ERROR:
             return ScoreResult.failed(Outcome.ERROR, f"sandbox error: {execution.reason}")
         judged = await asyncio.to_thread(self._judge, suite, execution, nonce)
+        del execution  # its stdout holds up to the report budget; the checker program below may take a while
         if isinstance(judged, ScoreResult):
             return judged
-        tests, report = judged
         if self.config.checker == "program":
-            failure = await self._program_checker(suite, tests)
+            failure = await self._program_checker(suite, judged.tests)
             if failure is not None:
                 return failure
-        if self.config.stop_on_failure and report is not None:
-            _skip_after_first_failure(tests)
-        return self._result(suite, tests, language, report)
+        if self.config.stop_on_failure and judged.answered:
+            _skip_after_first_failure(judged.tests)
+        return self._result(suite, judged, language)
 
     def _job(self, code: str, language: str, suite: TestSuite, nonce: str) -> Job:
         cfg = self.config
@@ -301,29 +312,26 @@ class CodeVerifier:
         )
         return Job(language=language, files=files, command=command, stdin=json.dumps(request), limits=job_limits)
 
-    def _judge(
-        self, suite: TestSuite, execution: Execution, nonce: str
-    ) -> ScoreResult | tuple[list[dict[str, Any]], HarnessReport | None]:
+    def _judge(self, suite: TestSuite, execution: Execution, nonce: str) -> ScoreResult | Judged:
         """In a worker thread: read the harness's reply, decide whose failure any failure is, judge each test."""
         try:
             report = read_harness_report(execution.stdout, nonce)
+            if report is None:
+                if ended_on_its_own(execution):
+                    tail = self._snip_tail(execution.stderr.decode("utf-8", "replace"))
+                    why = execution.reason or "exit code 0"
+                    return ScoreResult.failed(
+                        Outcome.ERROR, f"the test harness failed: it ended ({why}) without a verdict; {tail}"
+                    )
+                return Judged(self._unanswered(suite, execution), None, answered=False)
+            if report.harness_failed:
+                why = self._snip_tail(report.harness_failed)
+                return ScoreResult.failed(Outcome.ERROR, f"the test harness failed: {why}")
+            if report.invalid:
+                return ScoreResult.invalid(report.invalid)
+            return Judged(self._verdicts(suite, report), report.compile, answered=True)
         except ReportGarbled as exc:
             return ScoreResult.failed(Outcome.ERROR, f"the test harness failed: its reply is garbled ({exc})")
-        if report is None:
-            if ended_on_its_own(execution):
-                tail = self._snip_tail(execution.stderr.decode("utf-8", "replace"))
-                why = execution.reason or "exit code 0"
-                return ScoreResult.failed(
-                    Outcome.ERROR, f"the test harness failed: it ended ({why}) without a verdict; {tail}"
-                )
-            return self._unanswered(suite, execution), None
-        if report.harness_failed:
-            return ScoreResult.failed(
-                Outcome.ERROR, f"the test harness failed: {self._snip_tail(report.harness_failed)}"
-            )
-        if report.invalid:
-            return ScoreResult.invalid(report.invalid)
-        return self._verdicts(suite, report), report
 
     def _unanswered(self, suite: TestSuite, execution: Execution) -> list[dict[str, Any]]:
         """The harness was stopped before its verdict, by the candidate's doing: every test failed."""
@@ -343,23 +351,19 @@ class CodeVerifier:
         if compiled is not None and not compiled.get("ok"):
             out = str(compiled.get("output", ""))
             return [{"name": c.name, "verdict": "compile_error", "error": self._snip(out)} for c in cases]
-        results = report.results
-        if suite.style == "script":
-            cases = tuple(Case(name=str(r.get("name", f"test {i}"))) for i, r in enumerate(results)) or cases
+        script = suite.style == "script"
+        if len(report) > len(cases) and not script:
+            raise ReportGarbled(f"{len(report)} test lines for {len(cases)} tests")
         tests = []
-        for i, case in enumerate(cases):
-            if i < len(results):
-                tests.append(self._one(suite, case, results[i]))
-                continue
-            stopped = self.config.stop_on_failure and report.harness_error is None
-            error = report.harness_error or "not run"
-            tests.append(
-                {
-                    "name": case.name,
-                    "verdict": "skipped" if stopped else "runtime_error",
-                    "error": self._snip_tail(error),
-                }
-            )
+        for i, raw in enumerate(report.results()):
+            case = Case(name=str(raw.get("name", f"test {i}"))) if script else cases[i]
+            tests.append(self._one(suite, case, raw))
+        if script and tests:
+            return tests
+        stopped = self.config.stop_on_failure and report.harness_error is None
+        error = self._snip_tail(report.harness_error or "not run")
+        for case in cases[len(tests) :]:
+            tests.append({"name": case.name, "verdict": "skipped" if stopped else "runtime_error", "error": error})
         return tests
 
     def _one(self, suite: TestSuite, case: Case, raw: dict[str, Any]) -> dict[str, Any]:
@@ -450,9 +454,8 @@ class CodeVerifier:
                 test["error"] = self._snip_tail(f"checker program failed: {error}")
         return None
 
-    def _result(
-        self, suite: TestSuite, tests: list[dict[str, Any]], language: str, report: HarnessReport | None
-    ) -> ScoreResult:
+    def _result(self, suite: TestSuite, judged: Judged, language: str) -> ScoreResult:
+        tests = judged.tests
         for test in tests:
             test.pop("_checked", None)
         verdicts = [t["verdict"] for t in tests]
@@ -465,7 +468,7 @@ class CodeVerifier:
             "total": len(tests),
             "tests": tests[:100],
         }
-        compiled = report.compile if report is not None else None
+        compiled = judged.compile
         if compiled is not None and compiled.get("output"):
             details["compile_output"] = self._snip(str(compiled["output"]))
         return ScoreResult.ok(value, scoring.summary(verdicts), **details)

@@ -33,7 +33,7 @@ class CodeSettings:
     """Cap on a spec's per-test `output_limit_bytes`."""
     max_tests_per_sample: int = 1000
     """Most tests one sample may run; a spec's `max_tests` above it is refused, a sample with more is invalid_input."""
-    max_report_bytes: int = 32 * MiB
+    max_report_bytes: int = 16 * MiB
     """Most bytes of per-test results (outputs, return values) the server holds for one sample."""
     processes: int = 64
     """Processes and threads one sample's job may have alive at once, the test harness's own included."""
