@@ -243,7 +243,7 @@ class CodeVerifier:
         if isinstance(judged, ScoreResult):
             return judged
         if self.config.checker == "program":
-            failure = await self._program_checker(suite, judged.tests)
+            failure = await self._program_checker(judged.tests)
             if failure is not None:
                 return failure
         if self.config.stop_on_failure and judged.answered:
@@ -415,7 +415,7 @@ class CodeVerifier:
         tolerance = checkers.Tolerance(cfg.float_rel_tol, cfg.float_abs_tol) if cfg.checker == "float" else None
         return checkers.values_equal(value, expected, tolerance, cfg.unwrap_singleton)
 
-    async def _program_checker(self, suite: TestSuite, tests: list[dict[str, Any]]) -> ScoreResult | None:
+    async def _program_checker(self, tests: list[dict[str, Any]]) -> ScoreResult | None:
         """The user's check(input, output, expected) runs in the sandbox too: it is user code.
 
         stdio passes text; function calls pass the arguments, the returned value and the expected
