@@ -75,7 +75,7 @@ async def test_a_killed_server_frees_its_uids_and_its_leftovers_are_collected(ow
     server remove its pool dir, cgroups and zygote root, whatever pid it had in whatever namespace."""
     base = UID_BASE + UID_RANGE_SIZE // 2
     wrapper = ["unshare", "--pid", "--fork", "--mount-proc"] if own_pid_namespace else []
-    doomed = subprocess.Popen(
+    doomed = subprocess.Popen(  # noqa: ASYNC220 - started once, read from a thread
         [*wrapper, sys.executable, "-c", DOOMED, str(REPO), str(base)],
         stdout=subprocess.PIPE,
         start_new_session=True,
@@ -92,7 +92,8 @@ async def test_a_killed_server_frees_its_uids_and_its_leftovers_are_collected(ow
     try:
         assert sorted(successor.slot_uids()) == [base, base + 1]
         assert (await successor.run(Job("python", {"main.py": "print(2)"}))).stdout == b"2\n"
-        left = [p for p in (owned["pool"], owned["pool"] + ".lock", owned["root"], *owned["cgroups"]) if Path(p).exists()]
+        owned_paths = (owned["pool"], owned["pool"] + ".lock", owned["root"], *owned["cgroups"])
+        left = [path for path in owned_paths if Path(path).exists()]
         assert not left, f"left behind by the dead server: {left}"
     finally:
         await successor.aclose()
