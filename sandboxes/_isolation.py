@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._types import Execution
@@ -35,10 +36,41 @@ _BWRAP_HINTS = (
 )
 
 
+#: Capabilities the full design uses (bit numbers from linux/capability.h): namespaces, mounts and
+#: pivot_root; dropping to slot uids; writing into and cleaning slot work dirs; killing slot
+#: processes; the fork server's device nodes. Docker grants all but SYS_ADMIN by default.
+CAPABILITIES = {
+    "CHOWN": 0,
+    "DAC_OVERRIDE": 1,
+    "FOWNER": 3,
+    "KILL": 5,
+    "SETGID": 6,
+    "SETUID": 7,
+    "SYS_ADMIN": 21,
+    "MKNOD": 27,
+}
+
+
+def missing_capabilities() -> list[str]:
+    """Capabilities of CAPABILITIES this process lacks (all of them when not root)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        effective = int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), 16)
+    except (OSError, StopIteration, ValueError):
+        return list(CAPABILITIES)
+    return [name for name, bit in CAPABILITIES.items() if not effective >> bit & 1]
+
+
 def missing_privileges(privileged: bool, slots: Sequence[Slot]) -> list[str]:
-    """Gaps in what the pool could set up: root, and a cgroup for every slot."""
+    """Gaps in what the pool could set up: root with its capabilities, and a cgroup for every slot."""
     from .cgroups import unavailable_reason
 
+    if not privileged and os.geteuid() == 0:
+        caps = ", ".join(f"CAP_{name}" for name in missing_capabilities())
+        return [
+            f"the server is root but lacks {caps} (Docker: --cap-add SYS_ADMIN; Kubernetes: privileged): no "
+            "per-run uids, cgroups or private work dirs"
+        ]
     if not privileged:
         return [
             f"the server runs as uid {os.geteuid()}, not root: every run would share its uid (no per-run uids), "

@@ -154,6 +154,18 @@ def build_root(root: str, mounts: list[dict[str, str]]) -> None:
     mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
 
 
+def become_first_oom_victim() -> None:
+    """Out of memory in an enclosing cgroup (a pod's), the kernel kills a run, never the server.
+
+    Inherited by everything the run starts; only CAP_SYS_RESOURCE could lower it again.
+    """
+    fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, b"1000")
+    finally:
+        os.close(fd)
+
+
 class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
@@ -334,6 +346,7 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         bind_ro("/proc/sys", "/proc/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         socket.sethostname("sandbox")
+        become_first_oom_victim()
     except BaseException as exc:
         setup_error = exc
     request = recv_request(ctrl)

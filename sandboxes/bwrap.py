@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 from . import seccomp
 from ._claims import DEFAULT_UID_BASE, DEFAULT_UID_RANGE_SIZE, UidRange
 from ._io import RunOutput, feed
+from ._isolation import bwrap_failure_hint, missing_capabilities, missing_privileges
 from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
 from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
 from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
@@ -68,6 +69,8 @@ def _preexec(slot: Slot, procs_fds: list[int], rlimits: list[tuple[int, int]], d
     def child() -> None:
         for fd in procs_fds:
             os.write(fd, b"0")
+        with open("/proc/self/oom_score_adj", "wb", buffering=0) as oom:
+            oom.write(b"1000")  # out of memory in an enclosing cgroup, a run dies first, never the server
         for which, value in rlimits:
             hard = value + 1 if which == resource.RLIMIT_CPU else value
             resource.setrlimit(which, (value, hard))
@@ -103,7 +106,7 @@ class BwrapSandbox:
             raise SandboxError("bubblewrap (bwrap) is not installed; apt-get install bubblewrap")
         self.bwrap = path
         self.concurrency = concurrency or 2 * (os.cpu_count() or 1)
-        self.privileged = os.geteuid() == 0
+        self.privileged = os.geteuid() == 0 and not missing_capabilities()
         self._uids = UidRange(uid_base, uid_range_size)
         self._pool: SlotPool | None = None
         self._mounts = [m for m in system_mounts() if m.symlink or readable_by_others(m.source) or not self.privileged]
@@ -152,7 +155,6 @@ class BwrapSandbox:
         The check is a real run through bwrap, so what Docker or Kubernetes forbid (a
         masked /proc, a seccomp or AppArmor profile that refuses namespaces) shows up here.
         """
-        from ._isolation import bwrap_failure_hint, missing_privileges
 
         gaps = missing_privileges(self.privileged, self.pool().slots)
         trial = await self._trial_run()

@@ -16,7 +16,6 @@ from sandbox_probe import UID_BASE, UID_RANGE_SIZE
 from sandboxes import Job, SandboxError, available_backends, open_sandbox
 from sandboxes._claims import OwnedDir, UidRange, claim_uids, orphans
 from sandboxes.bwrap import BwrapSandbox
-from sandboxes.cgroups import own_dir
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or available_backends()["bwrap"] != "ok", reason="slot uids are claimed as root, with bwrap"
@@ -111,9 +110,3 @@ def test_a_live_owners_directory_is_never_collected(tmp_path: Path) -> None:
     live.path.rmdir()
     live.release()
     assert not any(tmp_path.iterdir())
-
-
-def test_slot_cgroups_nest_under_our_own_cgroup() -> None:
-    own = own_dir("pids")
-    assert own is not None and (own / "cgroup.procs").exists()
-    assert str(os.getpid()) in (own / "cgroup.procs").read_text().split()
