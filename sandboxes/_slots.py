@@ -38,6 +38,8 @@ class Slot:
     workdir: Path
     netns: Path | None = None
     """The slot's pinned network namespace (root only; see _netns.py)."""
+    privileged: bool = False
+    """Root with the capabilities of the full design: the work dir is a tmpfs owned by the slot's uid."""
 
 
 RUN_DIR = Path("/run/sandboxes")
@@ -77,7 +79,7 @@ class SlotPool:
         uid = self._uid_claims[i].uid if self.privileged else os.getuid()
         gid = uid if self.privileged else os.getgid()
         cgroup = CgroupSlot.create(f"{self.base.name}-{i}") if self.privileged else None
-        slot = Slot(i, uid, gid, cgroup, self.base / f"slot-{i}")
+        slot = Slot(i, uid, gid, cgroup, self.base / f"slot-{i}", privileged=self.privileged)
         slot.workdir.mkdir()
         if self.privileged:
             slot.netns = self.base / f"netns-{i}"
@@ -167,7 +169,7 @@ def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:
     unmount_workdir(slot)
     if not slot.workdir.exists():
         slot.workdir.mkdir()
-    if os.geteuid() == 0:
+    if slot.privileged:
         opts = f"size={size_bytes},nr_inodes={inodes},mode=0700,uid={slot.uid},gid={slot.gid}".encode()
         if _libc.mount(b"tmpfs", str(slot.workdir).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
             err = ctypes.get_errno()
@@ -176,7 +178,7 @@ def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:
 
 def resize_workdir(slot: Slot, size_bytes: int) -> None:
     """Shrink the work dir to the run phase's limit after a compile phase needed more (never below its usage)."""
-    if os.geteuid() != 0:
+    if not slot.privileged:
         return
     st = os.statvfs(slot.workdir)
     used = (st.f_blocks - st.f_bfree) * st.f_frsize
@@ -187,7 +189,7 @@ def resize_workdir(slot: Slot, size_bytes: int) -> None:
 def unmount_workdir(slot: Slot) -> None:
     """Drop the previous run's work dir entirely: nothing written there survives."""
     path = str(slot.workdir).encode()
-    if os.geteuid() == 0:
+    if slot.privileged:
         while _libc.umount2(path, MNT_DETACH) == 0:
             pass
     if slot.workdir.exists():
@@ -207,7 +209,7 @@ def write_files(slot: Slot, files: dict[str, bytes]) -> None:
             d = slot.workdir / parent
             if not d.exists():
                 d.mkdir()
-                os.chown(d, slot.uid, slot.gid) if os.geteuid() == 0 else None
+                os.chown(d, slot.uid, slot.gid) if slot.privileged else None
         path.write_bytes(content)
-        if os.geteuid() == 0:
+        if slot.privileged:
             os.chown(path, slot.uid, slot.gid)
