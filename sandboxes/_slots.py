@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,9 @@ class SlotPool:
         except BaseException:
             self.close()
             raise
-        self._free = list(reversed(self.slots))
+        # Round robin: the slot used longest ago goes next, so what the kernel still tears down of
+        # a run (a pid namespace's last processes, counted against the uid) is gone by its turn.
+        self._free = deque(self.slots)
         self._scheduler = FairScheduler(size)
 
     def _make_slot(self, i: int) -> Slot:
@@ -90,7 +93,7 @@ class SlotPool:
     async def acquire(self) -> AsyncIterator[Slot]:
         """A free slot, when the caller's turn comes (the caller is `current_caller()`)."""
         caller = await self._scheduler.acquire()
-        slot = self._free.pop()
+        slot = self._free.popleft()
         try:
             yield slot
         finally:
