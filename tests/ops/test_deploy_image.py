@@ -124,8 +124,8 @@ def slots(name: str) -> int:
     """How many runs the containerized server runs at once (its log's claimed uid range)."""
     for line in logs(name).splitlines():
         if '"sandbox ready"' in line:
-            low, high = json.loads(line)["slot_uids"].split("..")
-            return int(high) - int(low) + 1
+            runs = [run.split("..") for run in json.loads(line)["slot_uids"].split(",")]
+            return sum(int(high) - int(low) + 1 for low, high in runs)
     raise AssertionError("no 'sandbox ready' line in the server's log")
 
 

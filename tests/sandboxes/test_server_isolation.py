@@ -65,12 +65,12 @@ def processes_by_uid(uids: range) -> Counter[int]:
     return counts
 
 
-def slot_uids(server: ServerProcess) -> range:
-    """The uids a server claimed, from its 'sandbox ready' log line."""
+def slot_uids(server: ServerProcess) -> list[int]:
+    """The uids a server claimed, from its 'sandbox ready' log line ("60000..60003,60007..60007")."""
     for line in server.log_text().splitlines():
         if '"sandbox ready"' in line:
-            low, high = json.loads(line)["slot_uids"].split("..")
-            return range(int(low), int(high) + 1)
+            runs = [run.split("..") for run in json.loads(line)["slot_uids"].split(",")]
+            return [uid for low, high in runs for uid in range(int(low), int(high) + 1)]
     raise AssertionError(f"no 'sandbox ready' line in the log:\n{server.log_text()[-2000:]}")
 
 
@@ -122,7 +122,7 @@ def test_a_server_refuses_a_uid_range_that_live_servers_hold(start_server: Start
     assert f"pid {first.pid}" in message and "sandbox_uid_base" in message, message[-2000:]
     first.stop()
     second = start_server(config=exact)  # the claims died with the first server
-    assert slot_uids(second) == range(UID_BASE + 256, UID_BASE + 256 + SERVER_SLOTS)
+    assert slot_uids(second) == list(range(UID_BASE + 256, UID_BASE + 256 + SERVER_SLOTS))
 
 
 SLEEPER = "```python\nimport time\ntime.sleep(3)\ndef add(a, b):\n    return a + b\n```"

@@ -94,8 +94,18 @@ async def prepare_sandbox(resources: ResourceBag, *, allow_weak: bool) -> None:
         )
     for gap in gaps:
         log.warning("UNSAFE weak sandbox (allow_unsafe_weak_sandbox is on): %s", gap)
-    uids = sandbox.slot_uids()
-    log.info("sandbox ready", extra={"backend": backend, "slot_uids": f"{min(uids)}..{max(uids)}", "weak": bool(gaps)})
+    log.info("sandbox ready", extra={"backend": backend, "slot_uids": _runs(sandbox.slot_uids()), "weak": bool(gaps)})
+
+
+def _runs(numbers: list[int]) -> str:
+    """60000..60003,60007: runs of consecutive numbers, for a log line."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ",".join(f"{low}..{high}" for low, high in runs)
 
 
 def new_nonce() -> str:
