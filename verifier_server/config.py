@@ -45,6 +45,13 @@ class ServerConfig:
     """If set, the bound port is written here once the server is ready (tests and scripts use it)."""
     sandbox_backend: str = "bwrap"
     """``bwrap`` (default), ``docker``, or ``unsafe-local`` (development only; runs code unsandboxed)."""
+    sandbox_uid_base: int = 60000
+    sandbox_uid_range_size: int = 4096
+    """The host uids bwrap slots run as (root only): each server claims one per concurrent run
+    from this range, exclusively, at start, and refuses to start when other live servers hold too many."""
+    allow_unsafe_weak_sandbox: bool = False
+    """Start even when the bwrap sandbox cannot run its full design (not root, no cgroups, bwrap's
+    namespaces refused): runs then share one uid and the disk, bounded by rlimits only. Development only."""
     workers: int = 0
     """Worker processes for CPU-bound kinds (math); 0 means one per core."""
     metrics_port: int = -1

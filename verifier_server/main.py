@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--registry-url", dest="registry_url", help="sqlite:///PATH or postgresql://...")
     parser.add_argument("--port-file", dest="port_file", help="write the bound port here when ready")
     parser.add_argument("--sandbox-backend", dest="sandbox_backend", help="bwrap | docker | unsafe-local")
+    parser.add_argument(
+        "--allow-unsafe-weak-sandbox",
+        dest="allow_unsafe_weak_sandbox",
+        action="store_true",
+        default=None,
+        help="start even if bwrap cannot run its full design (not root, no cgroups); development only",
+    )
     parser.add_argument("--workers", type=int, help="worker processes for CPU-bound kinds (0 = one per core)")
     parser.add_argument("--metrics-port", dest="metrics_port", type=int, help="Prometheus port (-1 off)")
     parser.add_argument("--auth-tokens-file", dest="auth_tokens_file", help="file of 'token role' lines")

@@ -20,6 +20,7 @@ from verifier_server.admission import AdmissionController, AdmissionLimits
 from verifier_server.auth import TokenAuthInterceptor, load_tokens
 from verifier_server.config import ServerConfig
 from verifier_server.kinds.base import ResourceBag
+from verifier_server.kinds.code.sandbox_access import prepare_sandbox
 from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry
 from verifier_server.service import VerifierService
@@ -60,11 +61,14 @@ async def start_server(config: ServerConfig) -> RunningServer:
         settings={
             "workers": config.workers,
             "sandbox_backend": config.sandbox_backend,
+            "sandbox_uid_base": config.sandbox_uid_base,
+            "sandbox_uid_range_size": config.sandbox_uid_range_size,
             "data_dir": config.data_dir,
             "metrics": metrics,
             **config.kinds,
         }
     )
+    await prepare_sandbox(resources, allow_weak=config.allow_unsafe_weak_sandbox)
     service = VerifierService(
         open_registry(config.resolved_registry_url()), resources, admission=admission, observer=metrics
     )

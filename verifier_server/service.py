@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sandboxes import as_caller
 from verifier_server import kinds
 from verifier_server.admission import AdmissionController, Ticket
 from verifier_server.builtins import builtin_records
@@ -224,7 +225,7 @@ class VerifierService:
 
     async def score(self, target: str | VerifierSpec, samples: Sequence[Sample], client: str = "") -> ScoredBatch:
         label, kind, verifier = await self.resolve(target)
-        with self._admitted(kind, len(samples), client):
+        with self._admitted(kind, len(samples), client), as_caller(client):
             started = time.perf_counter()
             results = await score_with(verifier, samples)
         self.observer.scored(kind, results, time.perf_counter() - started)
@@ -244,7 +245,8 @@ class VerifierService:
             return list(enumerate(results, start))
 
         with self._admitted(kind, len(samples), client):
-            tasks = [asyncio.create_task(run_chunk(start)) for start in range(0, len(samples), _STREAM_CHUNK)]
+            with as_caller(client):  # the tasks copy it: their sandbox runs share slots fairly per client
+                tasks = [asyncio.create_task(run_chunk(start)) for start in range(0, len(samples), _STREAM_CHUNK)]
             try:
                 for finished in asyncio.as_completed(tasks):
                     for item in await finished:

@@ -85,6 +85,17 @@ async def test_memory_limit_counts_the_whole_tree(sandbox: Sandbox) -> None:
     assert r.peak_memory_bytes is None or r.peak_memory_bytes <= 128 * MiB + MiB
 
 
+async def test_a_higher_memory_limit_after_lower_ones_is_granted(sandbox: Sandbox) -> None:
+    """Slots are reused: every slot first runs under a low limit, then each gets a job that needs more."""
+    low = Limits(memory_bytes=64 * MiB)
+    await asyncio.gather(*(sandbox.run(py("print(1)", limits=low)) for _ in range(8)))
+    high = Limits(memory_bytes=512 * MiB, wall_time_s=20)
+    results = await asyncio.gather(
+        *(sandbox.run(py("x = bytearray(300 * 1024 * 1024); print('allocated')", limits=high)) for _ in range(2))
+    )
+    assert [(r.status, r.stdout) for r in results] == [(ExecStatus.OK, b"allocated\n")] * 2, results
+
+
 async def test_stdout_limit_truncates_and_flags(sandbox: Sandbox) -> None:
     r = await sandbox.run(py("import sys\nwhile True: sys.stdout.write('y' * 4096)",
                              limits=Limits(output_bytes=64 * KiB)))
