@@ -46,7 +46,8 @@ def spec_from_json(value: Any, field: str) -> VerifierSpec:
     prefix = f"{field}." if field else ""
     check_fields(value, SPEC_FIELDS, prefix)
     kind, name = value.get("kind"), value.get("name", "")
-    config, description = value.get("config") or {}, value.get("description", "")
+    config, description = value.get("config"), value.get("description", "")
+    config = {} if config is None else config
     if not isinstance(kind, str) or not kind:
         raise InvalidArgument(f"{prefix}kind", "is required (a string)")
     if not isinstance(name, str):
