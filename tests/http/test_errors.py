@@ -138,3 +138,23 @@ def test_healthz_follows_drain(start_server: StartServer):
                           timeout=TIMEOUT_S)  # fmt: skip
     assert still.status_code == 200, "during the drain notice requests are still served"
     server.kill()
+
+
+def test_sigterm_lets_in_flight_http_requests_finish(start_server: StartServer):
+    server = start_server(extra_args=["--http-port", "0"], config={"drain_notice_s": 0.5})
+    url = http_url(server, "/v1/score")
+    slow = {
+        "verifier": "python-tests",
+        "samples": [{"completion": SLEEPY, "reference": {"test_list": ["assert f() == 1"]}}],
+    }
+    assert requests.post(url, json=slow, timeout=TIMEOUT_S).status_code == 200  # warm: the next one is all sleep
+    reply: dict[str, requests.Response] = {}
+    caller = threading.Thread(target=lambda: reply.setdefault("r", requests.post(url, json=slow, timeout=TIMEOUT_S)))
+    caller.start()
+    time.sleep(0.5)  # let the request reach the server; it then sleeps 2 s in the sandbox
+    assert "r" not in reply, "the request finished before SIGTERM; make it slower"
+    assert server.stop(timeout_s=60) == 0
+    caller.join(TIMEOUT_S)
+    assert reply["r"].status_code == 200 and reply["r"].json()["results"][0]["score"] == 1.0
+    with pytest.raises(requests.ConnectionError):
+        requests.get(http_url(server, "/healthz"), timeout=5)

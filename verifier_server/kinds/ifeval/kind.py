@@ -24,8 +24,6 @@ from verifier_server.kinds.ifeval.params import ConstraintError
 
 MODES = ("strict", "loose")
 SCORINGS = ("fraction", "all_or_nothing")
-INLINE_BATCH = 8
-"""Batches up to this size are checked on the event loop; a thread hop would cost more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +56,8 @@ class IFEvalVerifier:
     config: IFEvalConfig
 
     async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        if len(samples) <= INLINE_BATCH:
-            return [self.score_one(sample) for sample in samples]
+        """In a worker thread, always: besides the checks, the first use of a check loads its
+        library (NLTK's import alone takes a second), which must not stall the event loop."""
         return await asyncio.to_thread(lambda: [self.score_one(sample) for sample in samples])
 
     def score_one(self, sample: Sample) -> ScoreResult:
