@@ -47,6 +47,20 @@ def load_tokens(path: str = "", env_value: str = "") -> dict[str, str]:
     return tokens
 
 
+def role_for_token(tokens: Mapping[str, str], presented: str) -> str | None:
+    """The role of a presented token, or None; compared in constant time (both faces use this)."""
+    encoded = presented.encode()
+    for token, role in tokens.items():
+        if hmac.compare_digest(encoded, token.encode()):
+            return role
+    return None
+
+
+def needs_admin(method: str) -> bool:
+    """Whether the service method (gRPC name, e.g. ``RegisterVerifier``) needs the admin role."""
+    return method in ADMIN_METHODS
+
+
 class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
     """Rejects calls without a known bearer token (UNAUTHENTICATED) or with too small a role
     (PERMISSION_DENIED), before the servicer sees them."""
@@ -57,10 +71,7 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
     def role_for(self, metadata: Any) -> str | None:
         for key, value in metadata or ():
             if key == "authorization" and isinstance(value, str) and value.lower().startswith("bearer "):
-                presented = value[7:].strip().encode()
-                for token, role in self._tokens.items():
-                    if hmac.compare_digest(presented, token.encode()):
-                        return role
+                return role_for_token(self._tokens, value[7:].strip())
         return None
 
     async def intercept_service(
@@ -75,7 +86,7 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
         name = method.removeprefix(_SERVICE_PREFIX)
         if role is None:
             return _rejecting(name, grpc.StatusCode.UNAUTHENTICATED, "missing or unknown bearer token")
-        if name in ADMIN_METHODS and role != "admin":
+        if needs_admin(name) and role != "admin":
             return _rejecting(
                 name, grpc.StatusCode.PERMISSION_DENIED, f"{name} needs the admin role (token has {role})"
             )

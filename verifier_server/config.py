@@ -25,6 +25,9 @@ class ServerConfig:
     """Interface to listen on; ``0.0.0.0`` to accept remote clients (use auth and TLS then)."""
     port: int = 50051
     """gRPC port; 0 picks a free one (printed at start and written to ``port_file``)."""
+    http_port: int = -1
+    """HTTP/JSON port (the same service for curl, OpenRLHF and JSON trainers); -1 disables, 0 picks a
+    free one (written to ``port_file`` + ``.http``)."""
     data_dir: str = ".state"
     """Where the SQLite registry and sandbox caches live."""
     registry_url: str = ""

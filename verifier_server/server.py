@@ -19,6 +19,7 @@ from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
 from verifier_server.admission import AdmissionController, AdmissionLimits
 from verifier_server.auth import TokenAuthInterceptor, load_tokens
 from verifier_server.config import ServerConfig
+from verifier_server.http import HttpFace, start_http_face
 from verifier_server.kinds.base import ResourceBag
 from verifier_server.kinds.code.sandbox_access import prepare_sandbox
 from verifier_server.metrics import Metrics
@@ -42,13 +43,19 @@ class RunningServer:
     config: ServerConfig
     metrics: Metrics
     metrics_port: int | None = None
+    http: HttpFace | None = None
 
     async def drain_and_stop(self) -> None:
         """Stop taking new calls, let in-flight calls finish (up to the drain timeout), then close."""
         log.info("draining", extra={"grace_s": self.config.drain_timeout_s})
         await self.health.enter_graceful_shutdown()
+        if self.http is not None:
+            self.http.start_draining()
         await asyncio.sleep(self.config.drain_notice_s)
-        await self.server.stop(grace=self.config.drain_timeout_s)
+        stopping = [self.server.stop(grace=self.config.drain_timeout_s)]
+        if self.http is not None:
+            stopping.append(self.http.stop())
+        await asyncio.gather(*stopping)
         await self.service.aclose()
         log.info("stopped")
 
@@ -99,7 +106,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     metrics_port = metrics.serve_http(config.host, config.metrics_port) if config.metrics_port >= 0 else None
+    http = await start_http_face(service, config, tokens=tokens, metrics=metrics) if config.http_port >= 0 else None
     if config.port_file:
+        if http is not None:
+            Path(config.port_file + ".http").write_text(str(http.port))
         Path(config.port_file).write_text(str(port))
     log.info(
         "serving",
@@ -109,9 +119,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
             "tls": credentials is not None,
             "auth": bool(tokens),
             "metrics_port": metrics_port,
+            "http_port": http.port if http is not None else None,
         },
     )
-    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port)
+    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port, http)
 
 
 def _admission_limits(config: ServerConfig) -> AdmissionLimits:
@@ -154,6 +165,9 @@ async def serve(config: ServerConfig) -> None:
     """Run until SIGTERM or SIGINT, then drain."""
     running = await start_server(config)
     print(f"verifier server listening on {config.host}:{running.port}", flush=True)
+    if running.http is not None:
+        scheme = "https" if running.http.tls else "http"
+        print(f"verifier HTTP/JSON on {scheme}://{config.host}:{running.http.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

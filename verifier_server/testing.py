@@ -37,6 +37,8 @@ class ServerProcess:
     args: list[str] = field(default_factory=list)
     wrapped: bool = False
     """Started under a ``wrapper`` (``process`` is the wrapper; the server is its only child)."""
+    http_port: int | None = None
+    """The HTTP/JSON port, when the server was started with one (``--http-port``)."""
 
     @property
     def address(self) -> str:
@@ -145,7 +147,10 @@ def start_server_process(
     deadline = time.monotonic() + startup_timeout_s
     while time.monotonic() < deadline:
         if port_file.exists() and port_file.read_text().strip():
-            return ServerProcess(process, int(port_file.read_text()), data_dir, log_path, args, wrapped=bool(wrapper))
+            http_file = Path(f"{port_file}.http")
+            http_port = int(http_file.read_text()) if http_file.exists() else None
+            grpc_port = int(port_file.read_text())
+            return ServerProcess(process, grpc_port, data_dir, log_path, args, bool(wrapper), http_port)
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.05)
