@@ -2,6 +2,7 @@
 
 Every RPC runs inside ``_rpc``, the single place where domain errors become gRPC
 statuses (via ``status_map``) and where the caller's request id is bound to logs.
+Who is calling comes from ``identity.caller_for`` (the authenticated token when auth is on).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from verifier_server import convert, logs
 from verifier_server.capabilities import capabilities
 from verifier_server.domain import VerifierRef, VerifierSpec
 from verifier_server.errors import InvalidArgument, ResourceExhausted, VerifierError
+from verifier_server.identity import Caller, caller_for
 from verifier_server.service import VerifierService
 from verifier_server.status_map import status_for
 
@@ -39,7 +41,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         with _bound_request_id(context):
             try:
                 target, samples = self._score_input(request)
-                scored = await self._service.score(target, samples, _client_id(context))
+                scored = await self._service.score(target, samples, _caller(context).client)
             except VerifierError as error:
                 await _abort(context, error)
             return pb.ScoreResponse(results=convert.results_to_proto(scored.results), verifier=scored.verifier)
@@ -50,7 +52,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         with _bound_request_id(context):
             try:
                 target, samples = self._score_input(request)
-                async for index, result in self._service.score_stream(target, samples, _client_id(context)):
+                async for index, result in self._service.score_stream(target, samples, _caller(context).client):
                     yield convert.result_to_proto(index, result)
             except VerifierError as error:
                 await _abort(context, error)
@@ -68,7 +70,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     async def GetVerifier(self, request: pb.GetVerifierRequest, context: grpc.aio.ServicerContext) -> pb.VerifierInfo:
         with _bound_request_id(context):
             try:
-                record = await self._service.get(VerifierRef.parse(request.name))
+                record = await self._service.get(VerifierRef.parse(request.name), full_spec=_caller(context).is_admin)
             except VerifierError as error:
                 await _abort(context, error)
             return convert.record_to_proto(record)
@@ -78,7 +80,9 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.ListVerifiersResponse:
         with _bound_request_id(context):
             try:
-                records = await self._service.list(all_versions=request.all_versions)
+                records = await self._service.list(
+                    all_versions=request.all_versions, full_specs=_caller(context).is_admin
+                )
             except VerifierError as error:
                 await _abort(context, error)
             return pb.ListVerifiersResponse(verifiers=[convert.record_to_proto(r) for r in records])
@@ -132,8 +136,13 @@ async def _abort(context: grpc.aio.ServicerContext, error: VerifierError) -> Non
     await context.abort(code, error.message)
 
 
-def _client_id(context: grpc.aio.ServicerContext) -> str:
-    """Who is asking, for per-client fairness: the SDK's client id, else the peer's host."""
+def _caller(context: grpc.aio.ServicerContext) -> Caller:
+    """Who is asking: the authenticated token's caller, else (auth off) the SDK's client id."""
+    return caller_for(_unauthenticated_client_id(context))
+
+
+def _unauthenticated_client_id(context: grpc.aio.ServicerContext) -> str:
+    """The SDK's client id, else the peer's host: caller-chosen, so only trusted when auth is off."""
     for key, value in context.invocation_metadata() or ():
         if key == CLIENT_ID_HEADER and isinstance(value, str):
             return value
