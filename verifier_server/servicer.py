@@ -7,6 +7,7 @@ Who is calling comes from ``identity.caller_for`` (the authenticated token when 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -31,16 +32,27 @@ CLIENT_ID_HEADER = "x-client-id"
 RETRY_AFTER_HEADER = "retry-after-ms"
 
 
+_DECODE_OFF_LOOP_BYTES = 64 * 1024
+"""Specs larger than this are decoded on a worker thread, so one request cannot stall the others."""
+
+
 class VerifierServicer(pb_grpc.VerifierServiceServicer):
-    def __init__(self, service: VerifierService, max_samples_per_request: int, max_message_bytes: int) -> None:
+    def __init__(
+        self,
+        service: VerifierService,
+        max_samples_per_request: int,
+        max_message_bytes: int,
+        max_spec_bytes: int = 1024 * 1024,
+    ) -> None:
         self._service = service
         self._max_samples = max_samples_per_request
         self._max_message_bytes = max_message_bytes
+        self._max_spec_bytes = max_spec_bytes
 
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
         with _bound_request_id(context):
             try:
-                target, samples = self._score_input(request)
+                target, samples = await self._score_input(request)
                 scored = await self._service.score(target, samples, _caller(context).client)
             except VerifierError as error:
                 await _abort(context, error)
@@ -51,7 +63,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> AsyncIterator[pb.ScoreResult]:
         with _bound_request_id(context):
             try:
-                target, samples = self._score_input(request)
+                target, samples = await self._score_input(request)
                 async for index, result in self._service.score_stream(target, samples, _caller(context).client):
                     yield convert.result_to_proto(index, result)
             except VerifierError as error:
@@ -62,7 +74,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.VerifierInfo:
         with _bound_request_id(context):
             try:
-                record = await self._service.register(convert.spec_from_proto(request.spec))
+                record = await self._service.register(await self._spec(request.spec, "spec"))
             except VerifierError as error:
                 await _abort(context, error)
             return convert.record_to_proto(record)
@@ -112,7 +124,18 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             builtin_verifiers=info.builtin_verifiers,
         )
 
-    def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list]:  # type: ignore[type-arg]
+    async def _spec(self, spec: pb.VerifierSpec, field: str) -> VerifierSpec:
+        """The domain spec, refused unparsed when over ``max_spec_bytes``; big ones decode off the loop."""
+        size = len(spec.config_json)
+        if size > self._max_spec_bytes:
+            raise InvalidArgument(
+                f"{field}.config_json", f"is {size} bytes; this server accepts specs up to {self._max_spec_bytes}"
+            )
+        if size > _DECODE_OFF_LOOP_BYTES:
+            return await asyncio.to_thread(convert.spec_from_proto, spec, field)
+        return convert.spec_from_proto(spec, field)
+
+    async def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list]:  # type: ignore[type-arg]
         if len(request.samples) > self._max_samples:
             raise InvalidArgument(
                 "samples", f"{len(request.samples)} samples exceed this server's limit of {self._max_samples}"
@@ -121,7 +144,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         if which == "name":
             target: str | VerifierSpec = request.name
         elif which == "spec":
-            target = convert.spec_from_proto(request.spec, "spec")
+            target = await self._spec(request.spec, "spec")
         else:
             raise InvalidArgument("verifier", "give a verifier name or an inline spec")
         return target, convert.samples_from_proto(request.samples)
