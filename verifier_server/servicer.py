@@ -32,6 +32,8 @@ CLIENT_ID_HEADER = "x-client-id"
 RETRY_AFTER_HEADER = "retry-after-ms"
 
 
+_MAX_NAME_CHARS = 1024
+_MAX_DESCRIPTION_CHARS = 64 * 1024
 _DECODE_OFF_LOOP_BYTES = 64 * 1024
 """Specs larger than this are decoded on a worker thread, so one request cannot stall the others."""
 
@@ -127,6 +129,11 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     async def _spec(self, spec: pb.VerifierSpec, field: str) -> VerifierSpec:
         """The domain spec, refused unparsed when over ``max_spec_bytes``; big ones decode off the loop."""
         size = len(spec.config_json)
+        if len(spec.description) > _MAX_DESCRIPTION_CHARS or len(spec.name) > _MAX_NAME_CHARS:
+            raise InvalidArgument(
+                field,
+                f"name and description may have at most {_MAX_NAME_CHARS} and {_MAX_DESCRIPTION_CHARS} characters",
+            )
         if size > self._max_spec_bytes:
             raise InvalidArgument(
                 f"{field}.config_json", f"is {size} bytes; this server accepts specs up to {self._max_spec_bytes}"
