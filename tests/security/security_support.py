@@ -74,7 +74,7 @@ def serve_listener() -> Iterator[Listener]:
     state = Listener()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length).decode("utf-8", "replace")
             with state.lock:
@@ -98,7 +98,7 @@ def serve_listener() -> Iterator[Listener]:
                 with state.lock:
                     state.in_flight -= 1
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -114,7 +114,7 @@ def test_deeply_nested_inline_composites_are_refused(start_server: StartServer, 
     for level in range(depth):
         spec = {"name": f"n{level}", "kind": "composite", "config": {"children": [{"verifier": spec}]}}
     with VerifierClient(server.address, token=SCORE_TOKEN, timeout_s=120) as client:
-        with pytest.raises(InvalidArgumentError, match="max_depth|nested"):
+        with pytest.raises(InvalidArgumentError, match=r"max_depth|nested"):
             client.score(spec, ["{}"])
         assert client.score("json-valid", ["{}"])[0].score == 1.0  # and the server is fine
 

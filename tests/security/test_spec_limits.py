@@ -26,13 +26,13 @@ def unique(prefix: str) -> str:
             {"source": "def reward(p, c, r):\n    return [1.0] * len(c)\n", "time_limit_s": 300},
             "time_limit_s",
             ("python", "cap_time_limit_s", 60),
-        ),  # fmt: skip
+        ),
         (
             "python",
             {"source": "def reward(p, c, r):\n    return [1.0] * len(c)\n", "memory_mb": 8192},
             "memory_mb",
             ("python", "cap_memory_mb", 1024),
-        ),  # fmt: skip
+        ),
         ("format", {"type": "regex", "pattern": "x", "timeout_s": 30}, "timeout_s", ("format", "cap_timeout_s", 2)),
     ],
 )
