@@ -186,7 +186,10 @@ def read_verifier_limits(reader: ConfigReader, backend: BackendConfig, settings:
     """This verifier's own batching, limits and (HTTP) retry policy, each within the server's caps."""
     defaults = ConfigReader({k: v for k, v in settings.items() if k in BATCHING_KEYS}, "settings.judge")
     concurrency_default = 8 if backend.openai is not None else 1
-    cap = lambda field: judge_cap(settings, field)  # noqa: E731 - a local shorthand
+
+    def cap(field: str) -> Cap:
+        return judge_cap(settings, field)
+
     batching = BatchingConfig(
         max_batch_size=capped_int(
             reader,
