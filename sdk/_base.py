@@ -133,7 +133,8 @@ class BaseClient:
             tls: TLS settings; None means a plaintext channel.
             max_chunk_samples: a batch larger than this is sent as several requests.
             client_id: who this client is, for the server's per-client fairness (default
-                ``hostname:pid``, so each training process counts as one client).
+                ``hostname:pid``, so each training process counts as one client). A server
+                with auth on ignores it and keys fairness on the bearer token instead.
         """
         self.target = channel_target(target)
         self.timeout_s = timeout_s

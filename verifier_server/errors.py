@@ -11,6 +11,7 @@ The servicer maps these classes to gRPC status codes in one table
     ├── AlreadyExists          e.g. registering over a built-in name
     ├── ResourceExhausted      admission control; carries a retry-after hint
     ├── Unauthenticated / PermissionDenied
+    │                      └── NotAllowed   a spec field names what this server's config does not allow
     ├── Unavailable            a backend (sandbox, judge) is not available
     └── InternalError
 """
@@ -58,6 +59,15 @@ class Unauthenticated(VerifierError):
 
 class PermissionDenied(VerifierError):
     pass
+
+
+class NotAllowed(PermissionDenied):
+    """A spec field asks for something outside this server's configuration (an endpoint, a key
+    variable, a model path, remote code); ``field`` names it (dotted path)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 class Unavailable(VerifierError):

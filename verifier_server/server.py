@@ -90,7 +90,8 @@ async def start_server(config: ServerConfig) -> RunningServer:
     ]
     server = grpc.aio.server(options=options, interceptors=interceptors)
     pb_grpc.add_VerifierServiceServicer_to_server(
-        VerifierServicer(service, config.max_samples_per_request, config.max_message_bytes), server
+        VerifierServicer(service, config.max_samples_per_request, config.max_message_bytes, config.max_spec_bytes),
+        server,
     )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

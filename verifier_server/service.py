@@ -136,7 +136,12 @@ class VerifierService:
         log.info("registered verifier", extra={"verifier": record.ref, "kind": spec.kind})
         return record
 
-    async def get(self, ref: VerifierRef) -> VerifierRecord:
+    async def get(self, ref: VerifierRef, *, full_spec: bool = True) -> VerifierRecord:
+        """The record for ``ref``; without ``full_spec`` (score-role callers) its config is withheld."""
+        record = await self._get(ref)
+        return record if full_spec else _without_config(record)
+
+    async def _get(self, ref: VerifierRef) -> VerifierRecord:
         builtin = builtin_records().get(ref.name)
         if builtin is not None:
             if ref.version not in (None, 1):
@@ -153,9 +158,11 @@ class VerifierService:
             self._latest[ref.name] = (time.monotonic() + _LATEST_TTL_S, record)
         return record
 
-    async def list(self, *, all_versions: bool = False) -> list[VerifierRecord]:
+    async def list(self, *, all_versions: bool = False, full_specs: bool = True) -> list[VerifierRecord]:
+        """Every verifier; without ``full_specs`` (score-role callers) names, versions and kinds only."""
         stored = await self.store.list(all_versions=all_versions)
-        return sorted([*builtin_records().values(), *stored], key=lambda r: (r.spec.name, r.version))
+        records = sorted([*builtin_records().values(), *stored], key=lambda r: (r.spec.name, r.version))
+        return records if full_specs else [_without_config(record) for record in records]
 
     async def delete(self, ref: VerifierRef) -> int:
         if ref.name in builtin_records():
@@ -324,6 +331,18 @@ def _sample_problem(sample: Sample) -> str:
     if not isinstance(completion, str):
         return f"completion must be text or chat messages, got {type(completion).__name__}"
     return ""
+
+
+def _without_config(record: VerifierRecord) -> VerifierRecord:
+    """What a score-role caller may see of a verifier: name, version, kind and description.
+
+    A spec's config is its author's (other tenants' test data, endpoints, model paths, the
+    server's own directories for built-ins); scoring by name does not need it.
+    """
+    spec = VerifierSpec(name=record.spec.name, kind=record.spec.kind, description=record.spec.description)
+    return VerifierRecord(
+        spec=spec, version=record.version, created_at_unix_s=record.created_at_unix_s, builtin=record.builtin
+    )
 
 
 def _check_name(name: str) -> None:

@@ -34,12 +34,13 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from verifier_server import logs
-from verifier_server.auth import needs_admin, role_for_token
+from verifier_server.auth import caller_for_token, needs_admin
 from verifier_server.capabilities import capabilities
 from verifier_server.domain import Sample, ScoreResult, VerifierRef, VerifierSpec
 from verifier_server.errors import InvalidArgument, PermissionDenied, Unauthenticated, VerifierError
 from verifier_server.http import openrlhf, wire
 from verifier_server.http.status import ErrorReply, reply_for, reply_for_http
+from verifier_server.identity import Caller, caller_for, current_caller
 from verifier_server.metrics import Metrics
 from verifier_server.service import VerifierService
 
@@ -152,14 +153,16 @@ class HttpApi:
         return response
 
     def _authorize(self, request: web.Request, rpc: str) -> None:
+        """Check the token and set ``current_caller`` for this request's task (as the gRPC interceptor does)."""
         if not self.tokens:
             return
         presented = presented_token(request.headers.get("Authorization", ""))
-        role = role_for_token(self.tokens, presented) if presented else None
-        if role is None:
+        caller = caller_for_token(self.tokens, presented) if presented else None
+        if caller is None:
             raise Unauthenticated("missing or unknown bearer token")
-        if needs_admin(rpc) and role != "admin":
-            raise PermissionDenied(f"{rpc} needs the admin role (token has {role})")
+        if needs_admin(rpc) and not caller.is_admin:
+            raise PermissionDenied(f"{rpc} needs the admin role (token has {caller.role})")
+        current_caller.set(caller)
 
     def _transport_reply(self, exc: web.HTTPException) -> ErrorReply:
         if exc.status == 413:
@@ -177,13 +180,13 @@ class HttpApi:
 
     async def score(self, request: web.Request) -> web.StreamResponse:
         target, samples = self._score_input(await _body(request))
-        scored = await self.service.score(target, samples, client_id(request))
+        scored = await self.service.score(target, samples, _caller(request).client)
         return json_response({"verifier": scored.verifier, "results": wire.results_to_json(scored.results)})
 
     async def score_stream(self, request: web.Request) -> web.StreamResponse:
         target, samples = self._score_input(await _body(request))
         events = SSE in request.headers.get("Accept", "")
-        stream = self.service.score_stream(target, samples, client_id(request))
+        stream = self.service.score_stream(target, samples, _caller(request).client)
         first = await anext(stream, None)  # resolution and admission errors are still a plain JSON reply
         response = web.StreamResponse(headers={"Content-Type": SSE if events else NDJSON, "Cache-Control": "no-cache"})
         response.headers[REQUEST_ID_HEADER] = logs.request_id.get()
@@ -210,14 +213,14 @@ class HttpApi:
     async def openrlhf(self, request: web.Request) -> web.StreamResponse:
         failure = openrlhf.failure_reward(request.query)
         samples = openrlhf.samples_from_request(await _body(request), self.max_samples)
-        scored = await self.service.score(request.match_info["verifier"], samples, client_id(request))
+        scored = await self.service.score(request.match_info["verifier"], samples, _caller(request).client)
         return json_response(openrlhf.response_body(scored.results, failure))
 
     # -- the registry -----------------------------------------------------------------------
 
     async def list_verifiers(self, request: web.Request) -> web.StreamResponse:
         all_versions = request.query.get("all_versions", "false").lower() in ("1", "true", "yes")
-        records = await self.service.list(all_versions=all_versions)
+        records = await self.service.list(all_versions=all_versions, full_specs=_caller(request).is_admin)
         return json_response({"verifiers": [wire.record_to_json(r) for r in records]})
 
     async def register(self, request: web.Request) -> web.StreamResponse:
@@ -227,7 +230,9 @@ class HttpApi:
         return json_response(wire.record_to_json(record), status=201)
 
     async def get_verifier(self, request: web.Request) -> web.StreamResponse:
-        record = await self.service.get(VerifierRef.parse(request.match_info["name"]))
+        record = await self.service.get(
+            VerifierRef.parse(request.match_info["name"]), full_spec=_caller(request).is_admin
+        )
         return json_response(wire.record_to_json(record))
 
     async def delete_verifier(self, request: web.Request) -> web.StreamResponse:
@@ -269,8 +274,13 @@ def presented_token(authorization: str) -> str:
 
 
 def client_id(request: web.Request) -> str:
-    """Who is asking, for per-client fairness: the client's own id, else the peer's host."""
+    """The client's own id, else the peer's host: caller-chosen, so only trusted when auth is off."""
     return request.headers.get(CLIENT_ID_HEADER) or request.remote or ""
+
+
+def _caller(request: web.Request) -> Caller:
+    """Who is asking: the authenticated token's caller, else (auth off) the client's own id."""
+    return caller_for(client_id(request))
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:

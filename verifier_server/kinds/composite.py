@@ -10,6 +10,13 @@ so an unpinned child follows its latest version) or inline specs. A child that
 does not apply to a sample is left out of the combination; a child that fails on a
 sample (error, timeout, invalid input) makes the composite fail on it with the
 child's outcome, because a partial sum would look like a real reward.
+
+Size is bounded by server settings (``CompositeLimits``): children per composite,
+inline nesting depth, and fan-out — the leaves one score reaches, counted through
+registered children, so a DAG of registered composites cannot multiply its way to
+2^K leaves. The structure is checked before any child compiles, in time linear in
+what it visits, and fan-out is checked again at scoring (an unpinned child may have
+grown since registration).
 """
 
 from __future__ import annotations
@@ -22,8 +29,36 @@ from typing import Any, ClassVar
 from verifier_server.domain import Outcome, Sample, ScoreResult, VerifierSpec
 from verifier_server.errors import NotFound, SpecError
 from verifier_server.kinds.base import BuildContext, ConfigReader, Verifier
+from verifier_server.kinds.caps import kind_settings
 
 _COMBINES = ("weighted_sum", "min", "max", "gate")
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeLimits:
+    """The server's bounds on one composite (``[kinds.composite]`` settings)."""
+
+    max_children: int = 64
+    """Children of one composite."""
+    max_depth: int = 8
+    """Composites nested inline inside one spec."""
+    max_leaves: int = 256
+    """Non-composite verifiers one score reaches, through inline and registered children alike."""
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> CompositeLimits:
+        reader = ConfigReader(
+            {k: v for k, v in kind_settings(settings, "composite").items() if k in _LIMIT_KEYS}, "settings.composite"
+        )
+        default = cls()
+        return cls(
+            max_children=reader.int("max_children", default.max_children, minimum=1),
+            max_depth=reader.int("max_depth", default.max_depth, minimum=1),
+            max_leaves=reader.int("max_leaves", default.max_leaves, minimum=1),
+        )
+
+
+_LIMIT_KEYS = ("max_children", "max_depth", "max_leaves")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,21 +73,58 @@ class Child:
 
 class CompositeVerifier:
     def __init__(
-        self, children: tuple[Child, ...], combine: str, gate_fail_score: float, context: BuildContext
+        self,
+        children: tuple[Child, ...],
+        combine: str,
+        gate_fail_score: float,
+        context: BuildContext,
+        limits: CompositeLimits = CompositeLimits(),
     ) -> None:
         self._children = children
         self._combine = combine
         self._gate_fail_score = gate_fail_score
         self._context = context
+        self._limits = limits
         self._inline: dict[str, Verifier] = {}
 
     async def validate(self) -> None:
-        """Resolve every child now, so unknown names and cycles fail at registration."""
+        """Resolve every child now, so unknown names, cycles and too wide a fan-out fail at registration."""
         for index, child in enumerate(self._children):
             try:
                 await self._child_verifier(child)
             except NotFound as exc:
                 raise SpecError(f"config.children[{index}].verifier", exc.message) from None
+        problem = await self._fan_out_problem()
+        if problem:
+            raise SpecError("config.children", problem)
+
+    async def leaf_count(self, counted: dict[int, int], budget: int) -> int:
+        """Leaves this composite reaches (each shared sub-composite counted once per path, computed once).
+
+        ``counted`` memoizes by verifier, so a DAG costs one visit per distinct composite; the
+        count stops early past ``budget``.
+        """
+        mine = counted.get(id(self))
+        if mine is not None:
+            return mine
+        total = 0
+        for child in self._children:
+            verifier = await self._child_verifier(child)
+            count = getattr(verifier, "leaf_count", None)
+            total += await count(counted, budget - total) if count is not None else 1
+            if total > budget:
+                break
+        counted[id(self)] = total
+        return total
+
+    async def _fan_out_problem(self) -> str:
+        leaves = await self.leaf_count({}, self._limits.max_leaves)
+        if leaves > self._limits.max_leaves:
+            return (
+                f"reaches more than {self._limits.max_leaves} leaf verifiers through its children "
+                "(this server's [kinds.composite] max_leaves)"
+            )
+        return ""
 
     async def _child_verifier(self, child: Child) -> Verifier:
         if child.inline is not None:
@@ -66,6 +138,10 @@ class CompositeVerifier:
 
     async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
         from verifier_server.service import score_with  # the service's per-sample containment
+
+        problem = await self._fan_out_problem()  # unpinned children may have grown since registration
+        if problem:
+            return [ScoreResult.failed(Outcome.ERROR, f"composite {problem}") for _ in samples]
 
         async def run(child: Child) -> list[ScoreResult]:
             return await score_with(await self._child_verifier(child), samples)
@@ -125,18 +201,65 @@ class CompositeKind:
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> CompositeVerifier:
         reader = ConfigReader(config)
+        limits = CompositeLimits.from_settings(context.resources.settings)
         combine = reader.str("combine", "weighted_sum", choices=_COMBINES)
         gate_fail_score = reader.float("gate_fail_score", 0.0)
         raw_children = reader.raw("children")
         if not isinstance(raw_children, list) or not raw_children:
             raise reader.error("children", "must be a non-empty list of child verifiers")
+        _check_shape(raw_children, limits)  # before anything is compiled: bounded, linear work
         children = tuple(_child(index, raw, combine) for index, raw in enumerate(raw_children))
-        labels = [child.label for child in children]
-        duplicate = next((label for label in labels if labels.count(label) > 1), None)
-        if duplicate is not None:
-            raise SpecError("config.children", f"two children are labelled {duplicate!r}; set distinct 'label's")
+        labels: set[str] = set()
+        for child in children:
+            if child.label in labels:
+                raise SpecError("config.children", f"two children are labelled {child.label!r}; set distinct 'label's")
+            labels.add(child.label)
         reader.finish()
-        return CompositeVerifier(children, combine, gate_fail_score, context)
+        return CompositeVerifier(children, combine, gate_fail_score, context, limits)
+
+
+def _check_shape(children: list[Any], limits: CompositeLimits) -> None:
+    """Children per composite, inline depth and inline leaves within ``limits``; stops at the first excess.
+
+    Iterative (no recursion to exhaust) and linear in the nodes it visits, which the limits bound.
+    """
+    stack: list[tuple[list[Any], int, str]] = [(children, 1, "config.children")]
+    leaves = 0
+    while stack:
+        level, depth, where = stack.pop()
+        if len(level) > limits.max_children:
+            raise SpecError(
+                where,
+                f"has {len(level)} children; this server allows at most {limits.max_children} "
+                "([kinds.composite] max_children)",
+            )
+        for index, raw in enumerate(level):
+            target = raw.get("verifier") if isinstance(raw, Mapping) else raw
+            nested = _inline_children(target)
+            if nested is None:
+                leaves += 1
+                if leaves > limits.max_leaves:
+                    raise SpecError(
+                        "config.children",
+                        f"reaches more than {limits.max_leaves} leaf verifiers "
+                        "(this server's [kinds.composite] max_leaves)",
+                    )
+                continue
+            if depth + 1 > limits.max_depth:
+                raise SpecError(
+                    f"{where}[{index}]",
+                    f"nests composites more than {limits.max_depth} deep ([kinds.composite] max_depth)",
+                )
+            stack.append((nested, depth + 1, f"{where}[{index}].verifier.config.children"))
+
+
+def _inline_children(target: Any) -> list[Any] | None:
+    """The children list of an inline composite spec, else None (a leaf, or a name counted at validation)."""
+    if not isinstance(target, Mapping) or target.get("kind") != "composite":
+        return None
+    config = target.get("config")
+    children = config.get("children") if isinstance(config, Mapping) else None
+    return children if isinstance(children, list) else None
 
 
 def _child(index: int, raw: Any, combine: str) -> Child:

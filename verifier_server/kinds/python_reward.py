@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from sandboxes import ExecStatus, Job, Limits
 from verifier_server.domain import Content, Outcome, Sample, ScoreResult
 from verifier_server.kinds.base import BuildContext, ConfigReader
+from verifier_server.kinds.caps import capped_float, capped_int, read_cap
 from verifier_server.kinds.code import harness
 from verifier_server.kinds.code.sandbox_access import SharedSandbox, new_nonce, read_report, shared_sandbox
 
@@ -61,12 +62,16 @@ class PythonRewardKind:
         problem = defines_function(source, function)
         if problem:
             raise reader.error("source", problem)
+        settings = context.resources.settings
+        memory_cap = read_cap(settings, "python", "memory_mb", 4096)
         cfg = PythonRewardConfig(
             source=source,
             function=function,
-            time_limit_s=reader.float("time_limit_s", 30.0, minimum=0.1, maximum=600.0),
-            memory_bytes=reader.int("memory_mb", 512, minimum=32, maximum=16384) * MiB,
-            max_batch=reader.int("max_batch", 256, minimum=1),
+            time_limit_s=capped_float(
+                reader, "time_limit_s", 30.0, read_cap(settings, "python", "time_limit_s", 120.0), minimum=0.1
+            ),
+            memory_bytes=capped_int(reader, "memory_mb", 512, memory_cap, minimum=32) * MiB,
+            max_batch=reader.int("max_batch", 256, minimum=1, maximum=100_000),
         )
         reader.finish()
         return PythonRewardVerifier(cfg, shared_sandbox(context, "python"))

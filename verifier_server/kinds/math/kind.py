@@ -53,7 +53,7 @@ class MathKind:
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> MathVerifier:
-        parsed = MathConfig.from_config(config)
+        parsed = MathConfig.from_config(config, context.resources.settings)
         return MathVerifier(parsed, shared_pool(context), shared_cache(context))
 
 
