@@ -37,7 +37,8 @@ def sample(completion: str, **reference: object) -> Sample:
         ("Final Answer: 12", "12", "final_answer"),
         ("Hence **42**", "42", "bold"),
         ("blah blah\n$17$", "17", "last_line"),
-        ("we get 5 and then 9 in the end", "9", "last_number"),
+        ("we get 5 and then 9 in the end", "9", "last_line"),
+        ("we get 5 and then 9\nin the end that is all", "9", "last_number"),
     ],
 )
 def test_extraction_strategies(text: str, answer: str, strategy: str) -> None:
