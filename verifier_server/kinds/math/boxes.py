@@ -34,29 +34,42 @@ class Box:
 def boxes(text: str) -> list[Box]:
     """The last closed boxes in ``text`` (at most ``_MAX_BOX_TRIES``), in text order.
 
-    A box whose braces never close (a truncated completion) is skipped. ``\\boxed 5``
-    (no braces) is a box of the next token.
+    A box whose braces never close is left out. ``\\boxed 5`` (no braces) is a box of the
+    next token. A box inside a box counts once, as the outer one.
     """
+    return _scan(text)[0]
+
+
+def _scan(text: str) -> tuple[list[Box], int]:
+    """Closed boxes, and where the last box that never closes starts (-1 when none)."""
     found: list[Box] = []
-    starts = [m for m in _BOX_RE.finditer(text)]
-    for match in starts[-_MAX_BOX_TRIES:]:
+    unclosed = -1
+    for match in list(_BOX_RE.finditer(text))[-_MAX_BOX_TRIES:]:
         begin = match.end()
         content = braced(text, begin)
         if content is not None:
             found.append(Box(content, match.start(), begin + len(content) + 2))
             continue
+        if begin < len(text) and text[begin] == "{":
+            unclosed = match.start()
+            continue
         token = re.match(r"([^\s$\\{}]+)", text[begin:])
-        if token and text[begin - 1 : begin] != "{" and begin < len(text) and text[begin] != "{":
+        if token:
             found.append(Box(token.group(1), match.start(), begin + token.end()))
-    # Nested boxes (a box inside a box) count once, as the outer one.
     outer: list[Box] = []
     for box in found:
-        while outer and outer[-1].start >= box.start:
-            outer.pop()
         if outer and box.start < outer[-1].end:
             continue
         outer.append(box)
-    return outer
+    return outer, unclosed
+
+
+def final_box_is_void(text: str) -> bool:
+    """Whether the last box in ``text`` is empty or never closes (the completion was cut off mid-answer)."""
+    found, unclosed = _scan(text)
+    if unclosed >= 0 and (not found or unclosed > found[-1].start):
+        return True
+    return bool(found) and not found[-1].content.strip()
 
 
 def last_boxed(text: str) -> str | None:
@@ -68,14 +81,16 @@ def last_boxed(text: str) -> str | None:
 def last_box_group(text: str) -> tuple[str, int] | None:
     """The final answer read from boxes: the last box, joined with the boxes listed before it.
 
-    Returns the answer (``"a, b"`` for a listed answer) and the end offset of the last box.
+    Returns the answer (``"a, b"`` for a listed answer) and the end offset of the last box;
+    None when there is no box, when the last box is empty, or when a box opened after it
+    never closes (a truncated completion has no final answer).
     """
-    found = [box for box in boxes(text) if box.content.strip()]
-    if not found:
+    found, unclosed = _scan(text)
+    if not found or not found[-1].content.strip() or unclosed > found[-1].start:
         return None
     group = [found[-1]]
     for box in reversed(found[:-1]):
-        if len(group) >= _MAX_GROUP or not is_list_gap(text[box.end : group[0].start]):
+        if len(group) >= _MAX_GROUP or not box.content.strip() or not is_list_gap(text[box.end : group[0].start]):
             break
         group.insert(0, box)
     if len(group) == 1:

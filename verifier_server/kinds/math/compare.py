@@ -69,11 +69,13 @@ def judge(gold: Reading, answer_norm: str, options: CompareOptions) -> Verdict:
         reason = "" if same else "not equal (compared as text)"
         return Verdict(same, "text", reason, _show(gold.value), _show(answer.value))
     gold_value, answer_value = gold.value, answer.value
-    answer_value = _listed_in_order(gold_value, answer_value, answer_norm)
-    if gold.complex_unit:  # "i is the imaginary unit where the gold is complex"
-        gold_value, answer_value = with_imaginary_unit(gold_value), with_imaginary_unit(answer_value)
     try:
+        answer_value = _listed_in_order(gold_value, answer_value, answer_norm)
+        if gold.complex_unit:  # "i is the imaginary unit where the gold is complex"
+            gold_value, answer_value = with_imaginary_unit(gold_value), with_imaginary_unit(answer_value)
         same, method = equivalent(gold_value, answer_value, options)
+    except (RecursionError, MemoryError):
+        raise
     except Exception as exc:  # a rule that cannot handle these objects is not sure: math-verify decides
         same, method = _math_verify(gold_value, answer_value), f"math_verify (after {type(exc).__name__})"
     if same and not reads_everything(answer, answer_norm):
@@ -132,7 +134,13 @@ def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, s
 
 
 def _math_verify(gold: Any, answer: Any) -> bool:
-    return bool(verify(gold, answer, timeout_seconds=None))
+    """math-verify's verdict; where even it cannot compare the two objects, they are not shown equal."""
+    try:
+        return bool(verify(gold, answer, timeout_seconds=None))
+    except (RecursionError, MemoryError):
+        raise
+    except Exception:
+        return False
 
 
 def _undefined(x: Any) -> bool:

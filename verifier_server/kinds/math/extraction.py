@@ -7,7 +7,8 @@ can be deduplicated *before* any expensive work.
 The rules, in order:
 
 1. Only what the reader sees counts: reasoning inside ``<think>…</think>`` is dropped
-   (an answer only there is no answer).
+   (an answer only there is no answer), and so is a next turn the model ran into. A
+   completion whose last box is empty, or cut off inside it, has no final answer.
 2. *Explicit* markers: a box (several listed boxes are one answer, see ``boxes``),
    ``<answer>`` tags, "the answer is …" and labels such as "Final Answer:" in the
    languages of ``markers``. Among the enabled explicit strategies the one whose
@@ -26,12 +27,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from verifier_server.kinds.math.boxes import MAX_ANSWER_CHARS, last_box_group, last_boxed
+from verifier_server.kinds.math.boxes import MAX_ANSWER_CHARS, final_box_is_void, last_box_group, last_boxed
 from verifier_server.kinds.math.markers import (
     ANSWER_LABEL_RE,
     ANSWER_PHRASE_RE,
     FINAL_LABEL_RE,
+    last_answer_label,
+    last_final_label,
     last_match,
+    last_phrase,
 )
 from verifier_server.kinds.math.statement import (
     is_prose,
@@ -79,20 +83,22 @@ class _Found:
 def extract_answer(text: str, strategies: Sequence[str] = STRATEGIES) -> Extraction | None:
     """The final answer in ``text`` (see the module docstring for the rules)."""
     text = visible_text(text or "")
-    if not text.strip():
-        return None
+    if not text.strip() or final_box_is_void(text):
+        return None  # nothing visible, an empty final box, or cut off inside it: no final answer
     explicit: list[tuple[int, int, str, str]] = []
+    box = _boxed(text) if "boxed" in strategies else None
+    # Only a marker after the last box can override it, so with a box only the text after it is searched.
+    after = box.end if box is not None else 0
     for priority, name in enumerate(strategies):
-        if name in STRICT_STRATEGIES:
-            found = _EXPLICIT[name](text)
+        if name == "boxed" and box is not None:
+            explicit.append((box.end, -priority, name, box.text))
+        elif name in STRICT_STRATEGIES and name != "boxed":
+            found = _EXPLICIT[name](text[after:])
             if found is not None and found.text.strip():
-                explicit.append((found.end, -priority, name, found.text))
-    if explicit:
-        box = next(((end, answer) for end, _, name, answer in explicit if name == "boxed"), None)
-        ranked = sorted(explicit, reverse=True)
-        for end, _, name, answer in ranked:
-            if box is None or end <= box[0] or name == "boxed" or _states_math(answer):
-                return Extraction(answer.strip()[:MAX_ANSWER_CHARS], name)
+                explicit.append((after + found.end, -priority, name, found.text))
+    for _, _, name, answer in sorted(explicit, reverse=True):
+        if box is None or name == "boxed" or _states_math(answer):
+            return Extraction(answer.strip()[:MAX_ANSWER_CHARS], name)
     for name in strategies:
         if name in STRICT_STRATEGIES:
             continue
@@ -176,27 +182,27 @@ def _answer_tag(text: str) -> _Found | None:
 
 
 def _the_answer_is(text: str) -> _Found | None:
-    return _after_last(ANSWER_PHRASE_RE, text)
+    return _after(last_phrase(text), text)
 
 
 def _final_answer(text: str) -> _Found | None:
-    final = _after_last(FINAL_LABEL_RE, text)
-    plain = _after_last(ANSWER_LABEL_RE, text)
+    final = _after(last_final_label(text), text)
+    plain = _after(last_answer_label(text), text)
     candidates = [found for found in (final, plain) if found is not None]
     return max(candidates, key=lambda found: found.end) if candidates else None
 
 
-def _after_last(pattern: re.Pattern[str], text: str) -> _Found | None:
-    last = last_match(pattern, text)
-    if last is None:
+def _after(marker: re.Match[str] | None, text: str) -> _Found | None:
+    """The answer stated right after ``marker``: a box in its paragraph, else the statement."""
+    if marker is None:
         return None
-    rest = text[last.end() : last.end() + MAX_ANSWER_CHARS]
+    rest = text[marker.end() : marker.end() + MAX_ANSWER_CHARS]
     sentence_end = _sentence_end(rest)
     boxed = last_box_group(rest[:sentence_end])
     if boxed is not None:
-        return _Found(boxed[0], last.end() + boxed[1])
+        return _Found(boxed[0], marker.end() + boxed[1])
     answer = statement_answer(rest)
-    return _Found(answer, last.end() + min(len(rest), max(1, len(answer))))
+    return _Found(answer, marker.end() + min(len(rest), max(1, len(answer))))
 
 
 def _sentence_end(rest: str) -> int:
@@ -270,7 +276,6 @@ def _last_number(text: str) -> str | None:
 
 
 _EXPLICIT: dict[str, Callable[[str], _Found | None]] = {
-    "boxed": _boxed,
     "answer_tag": _answer_tag,
     "the_answer_is": _the_answer_is,
     "final_answer": _final_answer,

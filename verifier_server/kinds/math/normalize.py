@@ -8,6 +8,7 @@ number does, dropping the ``x`` in ``2x`` would not.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
@@ -19,6 +20,9 @@ _SPACING_RE = re.compile(
     r"\\\\|\\[,;:! ]|\\q?quad|\\displaystyle|\\left(?![a-z])|\\right(?![a-z])|\\big[lr]?\b|\\Big[lr]?\b|~"
 )
 """Spacing and sizing commands. ``\\\\`` (a row break) is matched first so it is kept, never read as ``\\ ``."""
+_SCRIPT_BEFORE_SPACE_RE = re.compile(r"([_^])([0-9A-Za-z])\s+")
+"""``\\log_2 3``: a one-character script before a space keeps its braces, so removing the space
+cannot make it ``\\log_23``."""
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ\b|\\degree\b|\s*\bdegrees?\b")
 _DEGREE_VALUE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree\b)")
 _TRIG_RE = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
@@ -69,8 +73,9 @@ _RELATION_WORDS = (
 _RELATION_RES = tuple((re.compile(pattern), repl) for pattern, repl in _RELATION_WORDS)
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize(text: str) -> str:
-    """The canonical form of one answer (or gold) string."""
+    """The canonical form of one answer (or gold) string (cached: GRPO groups repeat their answers)."""
     s = text.strip()
     s = _strip_delims(s)
     s = _ANSWER_PREFIX_RE.sub("", s)
@@ -85,6 +90,7 @@ def normalize(text: str) -> str:
     for _ in range(3):  # nested wrappers: \text{\textbf{B}}
         s = _WRAPPER_RE.sub(lambda m: m.group(1), s)
     s = _SPACING_RE.sub(lambda m: m.group() if m.group() == "\\\\" else " ", s)
+    s = _SCRIPT_BEFORE_SPACE_RE.sub(r"\1{\2} ", s)
     s = _degrees(s)
     s = s.replace("\\%", "%").replace("\\percent", "%")
     s = re.sub(r"\s+", " ", s).strip()

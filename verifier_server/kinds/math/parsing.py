@@ -40,6 +40,8 @@ _EXPR_CONFIG = [ExprExtractionConfig()]
 
 _COLON_RE = re.compile(r"^-?\d+(?:\.\d+)?(?::-?\d+(?:\.\d+)?)+$")
 """``12:00``, ``3:2``: a time or a ratio, compared part by part (never a division by zero)."""
+_IMAGINARY_RE = re.compile(r"(?<![A-Za-z_\\])(?<!_\{)i(?![A-Za-z])")
+"""A lone ``i`` (``2i``, ``\\frac{1}{i}``), not part of a name, a command or a subscript (``x_i``)."""
 _LONG_WORD_RE = re.compile(r"(?<!\\)[A-Za-z]{25,}")
 """25 letters in a row are a word, never a product of 25 variables."""
 
@@ -52,7 +54,7 @@ class Reading:
     how: str
     """Which reader made it: ``lite``, ``latex``, ``generous`` or ``text``."""
     complex_unit: bool = False
-    """The text uses ``i`` as a standalone symbol (math-verify's test): it may be the imaginary unit."""
+    """The text uses a lone ``i`` (math-verify's test, or ``2i``): in a gold, it is the imaginary unit."""
     covered: str = ""
     """For a generous reading: the text math-verify actually read (normalized), to check it is all of it."""
 
@@ -67,7 +69,7 @@ def read(norm: str) -> Reading | None:
         return None
     if _COLON_RE.match(norm) or _LONG_WORD_RE.search(norm):
         return Reading(norm.lower(), "text")
-    complex_unit = should_treat_as_complex(norm)
+    complex_unit = should_treat_as_complex(norm) or bool(_IMAGINARY_RE.search(norm))
     quick = parse_lite(norm)
     if quick is not None:
         return Reading(quick, "lite", complex_unit)
@@ -90,7 +92,12 @@ def _strict_latex(norm: str) -> Any | None:
 
 
 def _math_verify(text: str, config: list[Any]) -> tuple[Any, str] | None:
-    found = parse(text, config, fallback_mode="first_match", parsing_timeout=None)
+    try:
+        found = parse(text, config, fallback_mode="first_match", parsing_timeout=None)
+    except (RecursionError, MemoryError):
+        raise
+    except Exception:  # math-verify catches its own parse errors; anything else means no reading
+        return None
     value = next((item for item in found if isinstance(item, Basic | MatrixBase)), None)
     if value is None:
         return None

@@ -221,6 +221,11 @@ class MathPool:
             self._workers.add(fresh)
         return fresh
 
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for tests and operators)."""
+        with self._lock:
+            return [worker.process.pid for worker in self._workers if worker.alive()]
+
     async def aclose(self) -> None:
         """Stop every worker; called by the server's ResourceBag on shutdown."""
         self._closed = True
