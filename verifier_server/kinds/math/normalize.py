@@ -48,7 +48,7 @@ _ANSWER_PREFIX_RE = re.compile(r"^(?:final\s+)?(?:answer|ans)\s*[:：]\s*", re.I
 _CONJUNCTION_RE = re.compile(r"\s+(?:and|or)\s+|\\(?:text\{\s*(?:and|or)\s*\})", re.IGNORECASE)
 _UNIT_TAIL_RE = re.compile(
     r"^(?P<num>[+-]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:/\d+)?|[+-]?\\frac\{\d+\}\{\d+\})%?"
-    r"\s+[a-zA-Z]+\.?(?:\^\{?\d\}?)?(?:(?:\s+|\s*/\s*)[a-zA-Z]+\.?(?:\^\{?\d\}?)?)*\s*$"
+    r"\s+[^\W\d_]+\.?(?:\^\{?\d\}?)?(?:(?:\s+|\s*/\s*)[^\W\d_]+\.?(?:\^\{?\d\}?)?)*\s*$"
 )
 _KNOWN_UNITS = (
     "cm|mm|km|m|kg|g|mg|s|sec|min|h|hr|hrs|hours|ml|l|in|ft|yd|mi|mph|units|sq|lb|lbs|oz"
