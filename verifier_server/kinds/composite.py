@@ -1,7 +1,9 @@
 """The ``composite`` kind: several verifiers scored concurrently and combined.
 
-``combine`` is ``weighted_sum`` (default), ``min``, ``max`` or ``gate`` (the first
-child gates the weighted sum of the rest). Any child may also be marked
+``combine`` is ``weighted_sum`` (default), ``min``, ``max``, ``gate`` (the first
+child gates the weighted sum of the rest) or ``cascade`` (children in order, a later
+one asked only where the earlier ones scored below their ``threshold``; see
+``cascade``). Any child may also be marked
 ``gate: true``: when its score is below its ``threshold`` the composite scores
 ``gate_fail_score`` — "format must pass before accuracy counts".
 
@@ -22,8 +24,9 @@ from typing import Any, ClassVar
 from verifier_server.domain import Outcome, Sample, ScoreResult, VerifierSpec
 from verifier_server.errors import NotFound, SpecError
 from verifier_server.kinds.base import BuildContext, ConfigReader, Verifier
+from verifier_server.kinds.cascade import Stage, score_cascade
 
-_COMBINES = ("weighted_sum", "min", "max", "gate")
+_COMBINES = ("weighted_sum", "min", "max", "gate", "cascade")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,13 +41,21 @@ class Child:
 
 class CompositeVerifier:
     def __init__(
-        self, children: tuple[Child, ...], combine: str, gate_fail_score: float, context: BuildContext
+        self,
+        children: tuple[Child, ...],
+        combine: str,
+        gate_fail_score: float,
+        context: BuildContext,
+        *,
+        cascade_on_failure: bool = False,
     ) -> None:
         self._children = children
         self._combine = combine
         self._gate_fail_score = gate_fail_score
         self._context = context
         self._inline: dict[str, Verifier] = {}
+        self._cascade_on_failure = cascade_on_failure
+        """For ``cascade``: pass a sample on when a child fails on it, instead of failing with it."""
 
     async def validate(self) -> None:
         """Resolve every child now, so unknown names and cycles fail at registration."""
@@ -70,8 +81,21 @@ class CompositeVerifier:
         async def run(child: Child) -> list[ScoreResult]:
             return await score_with(await self._child_verifier(child), samples)
 
+        if self._combine == "cascade":
+            return await self._cascade(samples)
+
         per_child = await asyncio.gather(*(run(child) for child in self._children))
         return [self._combine_one([results[i] for results in per_child]) for i in range(len(samples))]
+
+    async def _cascade(self, samples: Sequence[Sample]) -> list[ScoreResult]:
+        from verifier_server.service import score_with  # the service's per-sample containment
+
+        async def run(position: int, subset: Sequence[Sample]) -> list[ScoreResult]:
+            return await score_with(await self._child_verifier(self._children[position]), subset)
+
+        stages = [Stage(child.label, child.threshold) for child in self._children]
+        metrics = self._context.resources.settings.get("metrics")
+        return await score_cascade(stages, run, samples, on_failure=self._cascade_on_failure, metrics=metrics)
 
     def _combine_one(self, child_results: list[ScoreResult]) -> ScoreResult:
         components: dict[str, float] = {}
@@ -135,8 +159,9 @@ class CompositeKind:
         duplicate = next((label for label in labels if labels.count(label) > 1), None)
         if duplicate is not None:
             raise SpecError("config.children", f"two children are labelled {duplicate!r}; set distinct 'label's")
+        cascade_on_failure = reader.bool("cascade_on_failure", False)
         reader.finish()
-        return CompositeVerifier(children, combine, gate_fail_score, context)
+        return CompositeVerifier(children, combine, gate_fail_score, context, cascade_on_failure=cascade_on_failure)
 
 
 def _child(index: int, raw: Any, combine: str) -> Child:
