@@ -368,6 +368,14 @@ CASES: list[Case] = [
     C("rewrites", "\\frac{\\ln 5}{\\ln 3}", _b("\\log_3 5"), True),
     C("rewrites", "\\sin x", _b("\\cos(90^\\circ - x)"), True),
     C("rewrites", "\\sin x", _b("\\cos(45^\\circ - x)"), False),
+    # -- logic between inequalities, vectors as tuples, empty sets, named choices --------------------------
+    C("rewrites", "(-\\infty,-1)\\cup(4,\\infty)", _b("x<-1 \\text{ or } x>4"), True),
+    C("rewrites", "(-\\infty,-1)\\cup(4,\\infty)", _b("x<-1 \\text{ or } x\\geq 4"), False),
+    C("rewrites", "(2,5)", _b("x>2 \\text{ and } x<5"), True),
+    C("matrices", "\\begin{pmatrix}3\\\\-1\\\\2\\end{pmatrix}", _b("(3,-1,2)"), True),
+    C("matrices", "\\begin{pmatrix}3\\\\-1\\\\2\\end{pmatrix}", _b("(3,2,-1)"), False),
+    C("sets", "\\emptyset", _b("\\varnothing"), True),
+    C("choice", "D", "After elimination, the correct option is (D).", True),
     # -- well-formed answers are verdicts, never errors (class 9) -----------------------------------------
     C("verdicts", "k=3, 5, 7", _b("k=5, 7, 9"), False),
     C("verdicts", "k=3, 5, 7", _b("k=7, 5, 3"), True),

@@ -122,6 +122,10 @@ def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, s
         return _as_set_equal(gold, answer, options)
     if isinstance(gold, sympy.Set) and isinstance(answer, sympy.Set):
         return _sets_equal(gold, answer, options), "set"
+    if _is_vector(gold) and isinstance(answer, sympy.Tuple | sympy.Interval):
+        return _sequence_equal(list(gold), _tuple_args(answer), options), "tuple"
+    if isinstance(gold, sympy.Tuple | sympy.Interval) and _is_vector(answer):
+        return _sequence_equal(_tuple_args(gold), list(answer), options), "tuple"
     if isinstance(gold, sympy.Tuple) and isinstance(answer, sympy.Tuple | sympy.Interval):
         return _sequence_equal(gold.args, _tuple_args(answer), options), "tuple"
     if isinstance(gold, sympy.Interval) and isinstance(answer, sympy.Tuple):
@@ -382,6 +386,11 @@ def _tuple_args(x: Any) -> tuple[Any, ...] | None:
     if isinstance(x, sympy.Interval) and x.left_open and x.right_open:
         return (x.start, x.end)
     return None
+
+
+def _is_vector(x: Any) -> bool:
+    """A one-column or one-row matrix: the same vector as the tuple of its entries, in order."""
+    return isinstance(x, MatrixBase) and 1 in x.shape
 
 
 def _matrices_equal(gold: MatrixBase, answer: MatrixBase, options: CompareOptions) -> bool:

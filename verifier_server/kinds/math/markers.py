@@ -46,13 +46,14 @@ _IS = (
 )
 ANSWER_PHRASE_RE = re.compile(
     rf"(?:the\s+)?(?:final\s+)?answers?\s+(?:{_IS})\s*:?\s*"
+    rf"|(?:the\s+)?(?:correct|right)\s+(?:answer|choice|option)s?\s+(?:{_IS})\s*:?\s*"
     rf"|(?:la\s+|le\s+|die\s+|el\s+|a\s+|o\s+)?(?:réponse|antwort|respuesta|resposta|risposta|ответ)"
     rf"(?:\s+(?:finale|final|endgültige))?\s+(?:{_IS})\s*:?\s*"
     r"|(?:最终)?答案(?:是|为|為|應為|应为)\s*[:：]?\s*|答えは\s*|정답은\s*"
     r"|(?:الإجابة|الجواب)\s+(?:هي|هو)\s*[:：]?\s*",
     re.IGNORECASE,
 )
-"""A phrase that introduces the answer ("the answer is", "la réponse est", "答案是")."""
+"""A phrase that introduces the answer ("the answer is", "the correct option is", "la réponse est", "答案是")."""
 
 _COPULA_RE = re.compile(
     r"(?<![A-Za-zÀ-ÿ])(?:is|are|was|equals|be|becomes|est|sont|vaut|égale|ist|sind|beträgt|lautet|es|son|será"
@@ -75,7 +76,7 @@ def last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
 
 
 _PHRASE_KEYWORDS = (
-    "answer", "réponse", "reponse", "antwort", "respuesta", "resposta", "risposta", "ответ",
+    "answer", "choice", "option", "réponse", "reponse", "antwort", "respuesta", "resposta", "risposta", "ответ",
     "答案", "答え", "정답", "الإجابة", "الجواب",
 )  # fmt: skip
 _FINAL_KEYWORDS = ("final", "endgültige", "最终", "最終", "окончательный", "النهائية", "अंतिम")

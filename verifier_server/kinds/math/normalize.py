@@ -45,7 +45,10 @@ _PLAIN_FUNCTION_RE = re.compile(
 _MIXED_LATEX_RE = re.compile(r"(?<![\w.}^_\\])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
 _MIXED_PLAIN_RE = re.compile(r"(?<![\w./])(\d+)\s+(\d+)/(\d+)(?![\w./])")
 _ANSWER_PREFIX_RE = re.compile(r"^(?:final\s+)?(?:answer|ans)\s*[:：]\s*", re.IGNORECASE)
-_CONJUNCTION_RE = re.compile(r"\s+(?:and|or)\s+|\\(?:text\{\s*(?:and|or)\s*\})", re.IGNORECASE)
+_CONJUNCTION_RE = re.compile(
+    r"\s+(and|or)\s+|\\(?:text|mbox|mathrm)\{\s*(and|or)\s*\}|\\(lor|vee|land|wedge)(?![a-zA-Z])", re.IGNORECASE
+)
+_RELATION_RE = re.compile(r"[<>]|\\[lg]eq?(?![a-zA-Z])|\\neq|≤|≥")
 _UNIT_TAIL_RE = re.compile(
     r"^(?P<num>[+-]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:/\d+)?|[+-]?\\frac\{\d+\}\{\d+\})%?"
     r"\s+[^\W\d_]+\.?(?:\^\{?\d\}?)?(?:(?:\s+|\s*/\s*)[^\W\d_]+\.?(?:\^\{?\d\}?)?)*\s*$"
@@ -82,11 +85,12 @@ def normalize(text: str) -> str:
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\\$", "").replace("$", "")
     s = s.replace("\\lt", "<").replace("\\gt", ">").replace("−", "-").replace("\\infinity", "\\infty")
+    s = s.replace("\\varnothing", "\\emptyset").replace("\\{\\}", "\\emptyset").replace("∅", "\\emptyset")
     for pattern, repl in _RELATION_RES:
         s = pattern.sub(repl, s)
     s = _DIGIT_GROUP_RE.sub(r"\1", s)
     s = _THOUSANDS_LATEX_RE.sub(r"\1", s)
-    s = _CONJUNCTION_RE.sub(", ", s)
+    s = _conjunctions(s)
     for _ in range(3):  # nested wrappers: \text{\textbf{B}}
         s = _WRAPPER_RE.sub(lambda m: m.group(1), s)
     s = _SPACING_RE.sub(lambda m: m.group() if m.group() == "\\\\" else " ", s)
@@ -118,6 +122,20 @@ def normalize(text: str) -> str:
     s = _strip_grouping_braces(s)
     s = _last_of_chain(s)
     return s
+
+
+def _conjunctions(s: str) -> str:
+    """"and"/"or" between listed answers make a list; between inequalities they are logic
+    (``x<0 \\text{ or } x>1`` is a union, never the set of two relations)."""
+    logic = bool(_RELATION_RE.search(s))
+
+    def replace(match: re.Match[str]) -> str:
+        word = next(group for group in match.groups() if group).lower()
+        if not logic:
+            return ", "
+        return " \\lor " if word in ("or", "lor", "vee") else " \\land "
+
+    return _CONJUNCTION_RE.sub(replace, s)
 
 
 def _degrees(s: str) -> str:

@@ -70,6 +70,9 @@ def read(norm: str) -> Reading | None:
     if _COLON_RE.match(norm) or _LONG_WORD_RE.search(norm):
         return Reading(norm.lower(), "text")
     complex_unit = should_treat_as_complex(norm) or bool(_IMAGINARY_RE.search(norm))
+    logic = _logic(norm)
+    if logic is not None:
+        return Reading(logic, "latex", complex_unit)
     quick = parse_lite(norm)
     if quick is not None:
         return Reading(quick, "lite", complex_unit)
@@ -80,6 +83,17 @@ def read(norm: str) -> Reading | None:
     if found is not None:
         return Reading(found[0], "generous", complex_unit, found[1])
     return Reading(norm.lower(), "text")
+
+
+def _logic(norm: str) -> Any | None:
+    """``x<0 \\lor x>1`` as ``Or`` of its relations (the LaTeX grammar has no logic operators)."""
+    for token, combine in (("\\lor", sympy.Or), ("\\land", sympy.And)):
+        if token in norm:
+            parts = [_strict_latex(part) for part in norm.split(token)]
+            if all(isinstance(part, sympy.Rel | sympy.And | sympy.Or) for part in parts):
+                return combine(*parts)
+            return None
+    return None
 
 
 def _strict_latex(norm: str) -> Any | None:
