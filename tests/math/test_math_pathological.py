@@ -19,9 +19,11 @@ Make = Callable[..., MathVerifier]
 GENEROUS_S = 60.0
 """A limit no honest item comes near, even on a loaded machine."""
 TOWER = "\\boxed{9^{9^{9^{9}}}}"
+SHORT_S = 10.0
+"""The limit for a batch holding an item built to time out: ample for the honest items next to it."""
 SLOW_GOLD = "(a+b+c+d)^{60}"
 SLOW_ANSWER = "\\boxed{(a+b+c+d)^{30}(a+b+c-d)^{30}}"
-"""Within every bound, but expanding both sides takes minutes: built to run past a short limit."""
+"""Within every bound, but expanding both sides takes minutes: built to run past ``SHORT_S``."""
 
 
 async def test_pathological_items_do_not_sink_the_batch(make_verifier: Make) -> None:
@@ -92,7 +94,7 @@ async def test_a_gold_too_large_to_evaluate_is_invalid_input(make_verifier: Make
 
 async def test_a_timeout_kills_only_the_item_in_flight(make_verifier: Make) -> None:
     """One chunk holds every pair; the slow pair in the middle times out, the rest come back scored."""
-    verifier = make_verifier({"timeout_s": 2.0, "chunk_size": 1000})
+    verifier = make_verifier({"timeout_s": SHORT_S, "chunk_size": 1000})
     squares = [f"\\boxed{{(x+{i})^2}}" for i in range(12)]
     expanded = [f"x^2+{2 * i}x+{i * i}" for i in range(12)]
     completions = [*squares[:6], SLOW_ANSWER, *squares[6:]]

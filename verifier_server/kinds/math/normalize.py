@@ -135,7 +135,7 @@ def _conjunctions(s: str) -> str:
             return ", "
         return " \\lor " if word in ("or", "lor", "vee") else " \\land "
 
-    return _CONJUNCTION_RE.sub(replace, s)
+    return re.sub(r",\s*(?=,|\\lor|\\land)", "", _CONJUNCTION_RE.sub(replace, s))  # "1, 2, and 3"
 
 
 def _degrees(s: str) -> str:
