@@ -42,6 +42,8 @@ async def test_pathological_items_do_not_sink_the_batch(make_verifier: Make) -> 
         # Inputs that make naive regex extraction quadratic or exponential.
         "unclosed_tags": ("<answer>" * 12000, "3"),
         "unclosed_boxes": ("\\boxed{" * 15000, "3"),
+        "marker_flood": ("答案：" * 30000, "3"),
+        "phrase_flood": ("the answer is " * 7000, "3"),
         "unit_words": ("The answer is 5 " + "a" * 1900 + "!", "3"),
     }
     normal = [(f"So the answer is $\\boxed{{\\frac{{{i}}}{{7}}+x}}$", f"x+\\frac{{{i}}}{{7}}") for i in range(1, 13)]
@@ -50,7 +52,8 @@ async def test_pathological_items_do_not_sink_the_batch(make_verifier: Make) -> 
     by_name = dict(zip(hostile, results, strict=False))
 
     assert by_name["huge"].outcome is Outcome.OK and by_name["huge"].score == 1.0
-    for name in ("tower", "nested", "unbalanced", "unbalanced_latex", "empty", "garbage", "unclosed_tags"):
+    zeros = ("tower", "nested", "unbalanced", "unbalanced_latex", "empty", "garbage", "unclosed_tags", "marker_flood")
+    for name in (*zeros, "phrase_flood"):
         result = by_name[name]
         assert result.outcome is Outcome.OK, (name, result)
         assert result.score == 0.0 and result.reason, (name, result)

@@ -85,6 +85,9 @@ _LABEL_KEYWORDS = (
     "vastaus", "đáp", "คำตอบ",
 )  # fmt: skip
 _WINDOW_BEFORE, _WINDOW_AFTER = 48, 96
+_MAX_HITS = 128
+"""Keyword occurrences tried from the end: the last marker is among the last few; a text repeating a
+keyword thousands of times must not hold the event loop."""
 
 
 def last_phrase(text: str) -> re.Match[str] | None:
@@ -114,7 +117,7 @@ def _last_marker(pattern: re.Pattern[str], keywords: tuple[str, ...], text: str)
     if len(lowered) != len(text):  # a character whose lower case is longer: offsets differ, scan it all
         return last_match(pattern, text)
     hits = sorted({(i, len(k)) for k in keywords for i in _occurrences(lowered, k)}, reverse=True)
-    for index, size in hits:
+    for index, size in hits[:_MAX_HITS]:
         window_end = min(len(text), index + size + _WINDOW_AFTER)
         found = [
             match
@@ -127,9 +130,12 @@ def _last_marker(pattern: re.Pattern[str], keywords: tuple[str, ...], text: str)
 
 
 def _occurrences(lowered: str, keyword: str) -> list[int]:
+    """Where ``keyword`` starts a word ("ans" in "ans:", not in "means")."""
     found = []
+    wordlike = keyword[0].isascii() and keyword[0].isalpha()
     start = lowered.find(keyword)
     while start != -1:
-        found.append(start)
+        if not (wordlike and start > 0 and lowered[start - 1].isalpha()):
+            found.append(start)
         start = lowered.find(keyword, start + 1)
     return found
