@@ -125,7 +125,7 @@ def normalize(text: str) -> str:
 
 
 def _conjunctions(s: str) -> str:
-    """"and"/"or" between listed answers make a list; between inequalities they are logic
+    """Between listed answers "and"/"or" make a list; between inequalities they are logic
     (``x<0 \\text{ or } x>1`` is a union, never the set of two relations)."""
     logic = bool(_RELATION_RE.search(s))
 

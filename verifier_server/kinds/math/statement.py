@@ -17,7 +17,7 @@ from verifier_server.kinds.math.boxes import is_list_gap
 from verifier_server.kinds.math.markers import last_copula
 
 _SPAN_RE = re.compile(
-    r"\$\$(?P<d>.+?)\$\$|(?<!\\)\$(?P<i>[^$\n]+?)(?<!\\)\$|\\\((?P<p>.+?)\\\)|\\\[(?P<b>.+?)\\\]", re.DOTALL
+    r"\$\$(?P<d>.+?)\$\$|(?<!\\)\$(?P<i>(?:\\\$|[^$\n])+?)(?<!\\)\$|\\\((?P<p>.+?)\\\)|\\\[(?P<b>.+?)\\\]", re.DOTALL
 )
 _LETTER = r"A-Za-zÀ-ÖØ-öø-ÿ"
 _SCRIPT_RE = re.compile(r"[\u0600-\u06ff\u0900-\u097f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0400-\u04ff]")
