@@ -376,6 +376,10 @@ CASES: list[Case] = [
     C("matrices", "\\begin{pmatrix}3\\\\-1\\\\2\\end{pmatrix}", _b("(3,2,-1)"), False),
     C("sets", "\\emptyset", _b("\\varnothing"), True),
     C("choice", "D", "After elimination, the correct option is (D).", True),
+    C("sets", "a = 4, b = -7", _b("(4, -7)"), True),
+    C("sets", "a = 4, b = -7", _b("(-7, 4)"), False),
+    C("decorations", "g'(t) = 6t", _b("6t"), True),
+    C("decorations", "g'(t) = 6t", _b("6"), False),
     # -- well-formed answers are verdicts, never errors (class 9) -----------------------------------------
     C("verdicts", "k=3, 5, 7", _b("k=5, 7, 9"), False),
     C("verdicts", "k=3, 5, 7", _b("k=7, 5, 3"), True),

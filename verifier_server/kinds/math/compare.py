@@ -71,6 +71,7 @@ def judge(gold: Reading, answer_norm: str, options: CompareOptions) -> Verdict:
     gold_value, answer_value = gold.value, answer.value
     try:
         answer_value = _listed_in_order(gold_value, answer_value, answer_norm)
+        gold_value = _listed_in_order(answer_value, gold_value, gold.text)
         if gold.complex_unit:  # "i is the imaginary unit where the gold is complex"
             gold_value, answer_value = with_imaginary_unit(gold_value), with_imaginary_unit(answer_value)
         same, method = equivalent(gold_value, answer_value, options)
@@ -87,18 +88,23 @@ def judge(gold: Reading, answer_norm: str, options: CompareOptions) -> Verdict:
     return Verdict(same, method, "" if same else "not equal", _show(gold_value), _show(answer_value))
 
 
-def _listed_in_order(gold: Any, answer: Any, answer_norm: str) -> Any:
-    """A bare list (``1,3``) answering a tuple gold (``(1,3)``) is read in the order written, as that tuple.
+def _listed_in_order(other: Any, listed: Any, listed_text: str) -> Any:
+    """A bare list (``1,3``, ``x=1,y=2``) facing a tuple (``(1,3)``) is read in the order written, as a tuple.
 
-    Parsed alone, a bare list is a set and its order is lost; against a gold that is an
-    ordered pair (or the open interval the same notation denotes) the order is the answer.
+    Parsed alone, a bare list is a set and its order is lost; against an ordered pair (or
+    the open interval the same notation denotes) the order is the answer.
     """
-    if not isinstance(answer, sympy.FiniteSet) or answer_norm[:1] in "([{\\":
-        return answer
-    if not (isinstance(gold, sympy.Tuple) or (isinstance(gold, sympy.Interval) and gold.left_open and gold.right_open)):
-        return answer
-    reread = read(f"({answer_norm})")
-    return reread.value if reread is not None and not reread.is_text else answer
+    if not isinstance(listed, sympy.FiniteSet) or not listed_text or listed_text[0] in "([{\\":
+        return listed
+    if not (isinstance(other, sympy.Tuple) or _open_interval(other)):
+        return listed
+    reread = read(f"({listed_text})")
+    ordered = reread.value if reread is not None else None
+    return ordered if isinstance(ordered, sympy.Tuple) or _open_interval(ordered) else listed
+
+
+def _open_interval(x: Any) -> bool:
+    return isinstance(x, sympy.Interval) and bool(x.left_open and x.right_open)
 
 
 def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, str]:

@@ -22,6 +22,8 @@ from verifier_server.kinds.math.numeric import numbers_close, parse_simple
 _WORDS_RE = re.compile(r"^[A-Za-z]{2,}(?: [A-Za-z]+)*$")
 """A word answer (``yes``, ``East``): compared as text, case-insensitively, never as a product of symbols."""
 _COLON_RE = re.compile(r"^-?\d+(?:\.\d+)?(?::-?\d+(?:\.\d+)?)+$")
+_NAME_RE = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?'*(?:\([A-Za-z]\))?$")
+"""A name on the left of an assignment: ``x``, ``y_1``, ``f'(x)``."""
 _DECORATION_RE = re.compile(
     r"'|\\prime\b|\\(?:bar|hat|vec|tilde|dot|ddot|check|breve|overline|underline|widehat|widetilde"
     r"|overrightarrow|overleftarrow)\b"
@@ -42,7 +44,7 @@ def fast_verdict(gold_norm: str, answer_norm: str, options: CompareOptions) -> V
     bounded = _beyond_bounds(gold_norm, answer_norm)
     if bounded is not None:
         return bounded
-    if Counter(_DECORATION_RE.findall(gold_norm)) != Counter(_DECORATION_RE.findall(answer_norm)):
+    if _decorations(gold_norm) != _decorations(answer_norm):
         return Verdict(False, "decoration", "not equal (primes or accents differ)", gold_norm, answer_norm)
     if _WORDS_RE.match(gold_norm) and _WORDS_RE.match(answer_norm):
         same = gold_norm.lower() == answer_norm.lower()
@@ -69,6 +71,14 @@ def _beyond_bounds(gold_norm: str, answer_norm: str) -> Verdict | None:
     if answer_reason is not None:
         return Verdict(False, "too_large", f"answer too large to evaluate: {answer_reason}", gold_norm, "")
     return None
+
+
+def _decorations(norm: str) -> Counter[str]:
+    """The primes and accents of an answer's value (``f'(x)=2x`` states ``2x``: the prime names the function)."""
+    name, equals, value = norm.partition("=")
+    if equals and "=" not in value and _NAME_RE.match(name):
+        norm = value
+    return Counter(_DECORATION_RE.findall(norm))
 
 
 def _ratio(norm: str) -> str | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sympy
@@ -57,6 +57,8 @@ class Reading:
     """The text uses a lone ``i`` (math-verify's test, or ``2i``): in a gold, it is the imaginary unit."""
     covered: str = ""
     """For a generous reading: the text math-verify actually read (normalized), to check it is all of it."""
+    text: str = ""
+    """The normalized text that was read (a bare list's written order lives only here)."""
 
     @property
     def is_text(self) -> bool:
@@ -67,6 +69,10 @@ def read(norm: str) -> Reading | None:
     """``norm`` read by the first reader that accepts it; None when it is empty or malformed beyond reading."""
     if not norm.strip() or norm.count("{") != norm.count("}"):
         return None
+    return replace(_read(norm), text=norm)
+
+
+def _read(norm: str) -> Reading:
     if _COLON_RE.match(norm) or _LONG_WORD_RE.search(norm):
         return Reading(norm.lower(), "text")
     complex_unit = should_treat_as_complex(norm) or bool(_IMAGINARY_RE.search(norm))
