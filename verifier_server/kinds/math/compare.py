@@ -22,6 +22,7 @@ from typing import Any
 import sympy
 from math_verify import verify
 from sympy import MatrixBase
+from sympy.core.function import AppliedUndef
 
 from verifier_server.kinds.math.numeric import Tolerance, values_close
 from verifier_server.kinds.math.parsing import Reading, read, reads_everything, with_imaginary_unit
@@ -267,8 +268,12 @@ def _is_expr(x: Any) -> bool:
 
 
 def _assigned_value(x: Any) -> Any:
-    """``x = 3`` -> ``3``: the value of an assignment to a single variable, else None."""
-    if isinstance(x, sympy.Eq) and isinstance(x.lhs, sympy.Symbol) and x.lhs not in x.rhs.free_symbols:
+    """``x = 3`` -> ``3``, ``f(x) = x^2`` -> ``x^2``: the value assigned to a name, else None."""
+    if not isinstance(x, sympy.Eq):
+        return None
+    if isinstance(x.lhs, sympy.Symbol) and x.lhs not in x.rhs.free_symbols:
+        return x.rhs
+    if isinstance(x.lhs, AppliedUndef) and not x.rhs.has(x.lhs.func):
         return x.rhs
     return None
 

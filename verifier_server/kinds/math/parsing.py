@@ -33,7 +33,7 @@ logging.getLogger("math_verify").setLevel(logging.ERROR)
 logging.getLogger("latex2sympy2_extended").setLevel(logging.ERROR)
 
 _STRICT_NORMALIZATION = NormalizationConfig(
-    basic_latex=True, units=True, malformed_operators=False, nits=True, boxed="all", equations=False
+    basic_latex=True, units=False, malformed_operators=False, nits=True, boxed="all", equations=False
 )
 _LATEX_CONFIG = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
 _EXPR_CONFIG = [ExprExtractionConfig()]
