@@ -1,7 +1,9 @@
 """The ``composite`` kind: several verifiers scored concurrently and combined.
 
-``combine`` is ``weighted_sum`` (default), ``min``, ``max`` or ``gate`` (the first
-child gates the weighted sum of the rest). Any child may also be marked
+``combine`` is ``weighted_sum`` (default), ``min``, ``max``, ``gate`` (the first
+child gates the weighted sum of the rest) or ``cascade`` (children in order, a later
+one asked only where the earlier ones scored below their ``threshold``; see
+``cascade``). Any child may also be marked
 ``gate: true``: when its score is below its ``threshold`` the composite scores
 ``gate_fail_score`` — "format must pass before accuracy counts".
 
@@ -30,8 +32,9 @@ from verifier_server.domain import Outcome, Sample, ScoreResult, VerifierSpec
 from verifier_server.errors import NotFound, SpecError
 from verifier_server.kinds.base import BuildContext, ConfigReader, Verifier
 from verifier_server.kinds.caps import kind_settings
+from verifier_server.kinds.cascade import Stage, score_cascade
 
-_COMBINES = ("weighted_sum", "min", "max", "gate")
+_COMBINES = ("weighted_sum", "min", "max", "gate", "cascade")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +82,8 @@ class CompositeVerifier:
         gate_fail_score: float,
         context: BuildContext,
         limits: CompositeLimits = CompositeLimits(),
+        *,
+        cascade_on_failure: bool = False,
     ) -> None:
         self._children = children
         self._combine = combine
@@ -86,6 +91,8 @@ class CompositeVerifier:
         self._context = context
         self._limits = limits
         self._inline: dict[str, Verifier] = {}
+        self._cascade_on_failure = cascade_on_failure
+        """For ``cascade``: pass a sample on when a child fails on it, instead of failing with it."""
 
     async def validate(self) -> None:
         """Resolve every child now, so unknown names, cycles and too wide a fan-out fail at registration."""
@@ -146,8 +153,21 @@ class CompositeVerifier:
         async def run(child: Child) -> list[ScoreResult]:
             return await score_with(await self._child_verifier(child), samples)
 
+        if self._combine == "cascade":
+            return await self._cascade(samples)
+
         per_child = await asyncio.gather(*(run(child) for child in self._children))
         return [self._combine_one([results[i] for results in per_child]) for i in range(len(samples))]
+
+    async def _cascade(self, samples: Sequence[Sample]) -> list[ScoreResult]:
+        from verifier_server.service import score_with  # the service's per-sample containment
+
+        async def run(position: int, subset: Sequence[Sample]) -> list[ScoreResult]:
+            return await score_with(await self._child_verifier(self._children[position]), subset)
+
+        stages = [Stage(child.label, child.threshold) for child in self._children]
+        metrics = self._context.resources.settings.get("metrics")
+        return await score_cascade(stages, run, samples, on_failure=self._cascade_on_failure, metrics=metrics)
 
     def _combine_one(self, child_results: list[ScoreResult]) -> ScoreResult:
         components: dict[str, float] = {}
@@ -214,8 +234,11 @@ class CompositeKind:
             if child.label in labels:
                 raise SpecError("config.children", f"two children are labelled {child.label!r}; set distinct 'label's")
             labels.add(child.label)
+        cascade_on_failure = reader.bool("cascade_on_failure", False)
         reader.finish()
-        return CompositeVerifier(children, combine, gate_fail_score, context, limits)
+        return CompositeVerifier(
+            children, combine, gate_fail_score, context, limits, cascade_on_failure=cascade_on_failure
+        )
 
 
 def _check_shape(children: list[Any], limits: CompositeLimits) -> None:
