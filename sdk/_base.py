@@ -14,7 +14,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,8 @@ import grpc
 
 from protos.verifier.v1 import verifier_pb2 as pb
 from sdk import _convert
-from sdk._errors import InputError, RPCError, StatusCode, error_for
+from sdk._errors import InputError, RPCError, StatusCode, VerifierError, error_for
+from sdk._fleet import FleetResolver, FleetStub, fleet_name
 from sdk._types import Outcome, ScoreResult, VerifierSpec
 
 DEFAULT_TARGET = "127.0.0.1:50051"
@@ -33,6 +34,8 @@ SERVICE_NAME = "verifier.v1.VerifierService"
 
 VerifierTarget = str | VerifierSpec | Mapping[str, Any]
 """A registered name (``name`` or ``name@version``), or an inline spec to score with."""
+
+_FAN_OUT_RESPONSES: dict[str, Any] = {"RegisterVerifier": pb.VerifierInfo, "DeleteVerifier": pb.DeleteVerifierResponse}
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,9 @@ class BaseClient:
         """
         Args:
             target: ``host:port``, several (a list or a comma-separated string, balanced
-                round-robin), or a gRPC target such as ``dns:///verifier.svc:50051``.
+                round-robin), a gRPC target such as ``dns:///verifier.svc:50051``, or
+                ``ray://NAME``: the replicas of a verifier fleet on this Ray cluster,
+                those on the caller's node preferred (needs ``ray``; see ``verifier fleet``).
             timeout_s: the deadline of each call, retries included; a scoring call of
                 several chunks shares one deadline.
             token: a bearer token sent with every call (servers with auth enabled).
@@ -135,7 +140,10 @@ class BaseClient:
             client_id: who this client is, for the server's per-client fairness (default
                 ``hostname:pid``, so each training process counts as one client).
         """
-        self.target = channel_target(target)
+        name = fleet_name(target)
+        self.fleet = FleetResolver.get(name, wait_s=timeout_s) if name else None
+        """The fleet behind a ``ray://NAME`` target, followed as replicas come and go; else None."""
+        self.target = f"ray://{name}" if name else channel_target(target)
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self.max_message_bytes = max_message_bytes
@@ -144,7 +152,7 @@ class BaseClient:
         self._token = token
         self.client_id = client_id or f"{socket.gethostname()}:{os.getpid()}"
         self._tls = tls
-        self._balanced = self.target.startswith(("ipv4:", "ipv6:", "dns:"))
+        self._balanced = self.fleet is not None or self.target.startswith(("ipv4:", "ipv6:", "dns:"))
 
     # -- channel ------------------------------------------------------------------
 
@@ -166,6 +174,14 @@ class BaseClient:
             }
             options.append(("grpc.service_config", json.dumps(service_config)))
         return options
+
+    def fleet_stub(self, open_channel: Callable[[str], Any], close_channel: Callable[[Any], Any]) -> FleetStub[Any]:
+        """A stub over the fleet's current replicas; a channel left behind closes after the deadline."""
+        if self.fleet is None:
+            raise VerifierError(f"{self.target} is not a ray:// fleet target")
+        return FleetStub(
+            self.fleet, lambda addresses: open_channel(channel_target(addresses)), close_channel, self.timeout_s
+        )
 
     def credentials(self) -> grpc.ChannelCredentials | None:
         return self._tls.credentials() if self._tls else None
@@ -221,6 +237,25 @@ class BaseClient:
         else:
             request.spec.CopyFrom(_convert.spec_to_proto(as_spec(verifier)))
         return request
+
+    # -- fleets -------------------------------------------------------------------
+
+    def fans_out(self) -> bool:
+        """Registry changes go to every replica (a ``ray://`` fleet whose replicas keep their own registries)."""
+        return self.fleet is not None and self.fleet.view.fans_out
+
+    def fan_out(self, method: str, request: Any, timeout_s: float | None) -> Any:
+        """``method`` applied on every replica, in the same order everywhere, by the fleet's controller.
+
+        Blocking (a Ray call); the response is the first replica's, and its error is the call's.
+        """
+        if self.fleet is None:
+            raise VerifierError(f"{self.target} is not a ray:// fleet target")
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        reply = self.fleet.fan_out(method, request.SerializeToString(), self.metadata(), timeout)
+        if reply.code != StatusCode.OK:
+            raise error_for(StatusCode(reply.code), reply.details, self.target)
+        return _FAN_OUT_RESPONSES[method].FromString(reply.response)
 
     # -- retries and errors -------------------------------------------------------
 

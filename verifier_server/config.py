@@ -45,6 +45,9 @@ class ServerConfig:
     """If set, the bound port is written here once the server is ready (tests and scripts use it)."""
     sandbox_backend: str = "bwrap"
     """``bwrap`` (default), ``docker``, or ``unsafe-local`` (development only; runs code unsandboxed)."""
+    sandbox_uid_base: int = 60000
+    """First of the host uids the bwrap sandbox gives its slots (one per slot, 2 x cores). Servers
+    sharing a host need disjoint ranges: a uid's process limit and signals span the host."""
     workers: int = 0
     """Worker processes for CPU-bound kinds (math); 0 means one per core."""
     metrics_port: int = -1

@@ -60,6 +60,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
         settings={
             "workers": config.workers,
             "sandbox_backend": config.sandbox_backend,
+            "sandbox_uid_base": config.sandbox_uid_base,
             "data_dir": config.data_dir,
             "metrics": metrics,
             **config.kinds,

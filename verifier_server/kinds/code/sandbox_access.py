@@ -41,8 +41,10 @@ def shared_sandbox(context: BuildContext, kind: str) -> SharedSandbox:
         raise Unavailable(f"the {kind} kind runs code in the {backend!r} sandbox, which cannot run here: {state}")
 
     def create() -> SharedSandbox:
+        uid_base = settings.get("sandbox_uid_base")
+        options = {"uid_base": int(uid_base)} if backend == "bwrap" and uid_base is not None else {}
         try:
-            sandbox = open_sandbox(backend)
+            sandbox = open_sandbox(backend, **options)
         except SandboxError as exc:
             raise Unavailable(f"cannot start the {backend!r} sandbox: {exc}") from None
         return SharedSandbox(sandbox, backend, settings.get("metrics"))
