@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 import random
 import socket
@@ -34,6 +35,9 @@ SERVICE_NAME = "verifier.v1.VerifierService"
 
 VerifierTarget = str | VerifierSpec | Mapping[str, Any]
 """A registered name (``name`` or ``name@version``), or an inline spec to score with."""
+
+MIN_FLEET_CHUNK = 8
+"""Over a fleet, a batch is split so every replica gets work, but no request is smaller than this."""
 
 _FAN_OUT_RESPONSES: dict[str, Any] = {"RegisterVerifier": pb.VerifierInfo, "DeleteVerifier": pb.DeleteVerifierResponse}
 
@@ -209,6 +213,7 @@ class BaseClient:
         if isinstance(completions, str):
             raise InputError("completions must be a list of completions, not one string")
         plan = ScorePlan(count=len(completions))
+        limit = self.chunk_limit(len(completions))
         budget = self.max_message_bytes // 2  # headroom for framing and the response
         chunk: list[pb.Sample] = []
         positions: list[int] = []
@@ -220,7 +225,7 @@ class BaseClient:
             size = sample.ByteSize() + 8
             if size > budget:
                 raise InputError(f"sample {index} is {size} bytes, over the {budget}-byte per-request budget")
-            if chunk and (len(chunk) >= self.max_chunk_samples or chunk_bytes + size > budget):
+            if chunk and (len(chunk) >= limit or chunk_bytes + size > budget):
                 plan.add(self._score_request(verifier, chunk, positions[0]), positions)
                 chunk, positions, chunk_bytes = [], [], 0
             chunk.append(sample)
@@ -229,6 +234,14 @@ class BaseClient:
         if chunk or not plan.requests:
             plan.add(self._score_request(verifier, chunk, positions[0] if positions else 0), positions)
         return plan
+
+    def chunk_limit(self, count: int) -> int:
+        """Samples per request: ``max_chunk_samples``; over a fleet also few enough that a batch
+        of ``count`` reaches every replica (about two requests each)."""
+        if self.fleet is None:
+            return self.max_chunk_samples
+        replicas = max(1, len(self.fleet.view.members))
+        return min(self.max_chunk_samples, max(MIN_FLEET_CHUNK, math.ceil(count / (2 * replicas))))
 
     def _score_request(self, verifier: VerifierTarget, samples: list[pb.Sample], offset: int) -> pb.ScoreRequest:
         request = pb.ScoreRequest(samples=samples, index_offset=offset)

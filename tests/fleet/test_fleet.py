@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from ops.support import eventually, scrape_counter
+
 from sdk import (
     AsyncVerifierClient,
     InvalidArgumentError,
@@ -39,6 +40,7 @@ from verifier_server.fleet.controller import ReplicaStatus
 
 pytestmark = pytest.mark.slow
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NAME = "fleet-test"
 TARGET = f"ray://{NAME}"
 
@@ -59,7 +61,7 @@ def assert_exactly_once(size: int, results: list[ScoreResult]) -> None:
         for i, r in enumerate(results)
         if r.outcome is not Outcome.OK or r.score != (0.0 if i % 3 == 0 else 1.0)
     ]
-    assert not wrong, f"results out of place or wrong: {wrong[:5]} {[results[w[0]] for w in wrong[:3]]}"
+    assert not wrong, f"results out of place or wrong: {wrong[:5]}; first: {results[wrong[0][0]] if wrong else None}"
 
 
 def replicas() -> list[ReplicaStatus]:
@@ -148,13 +150,14 @@ def test_registration_through_the_fleet_reaches_every_replica(fleet: Path):
 
 
 def test_a_large_batch_spreads_over_every_replica(fleet: Path):
+    """No chunking asked for: over a fleet the client splits a batch so every replica gets some."""
     before = {replica.slot: served(replica) for replica in replicas()}
-    completions, references = code_batch(80)
-    with VerifierClient(TARGET, timeout_s=180, max_chunk_samples=2) as client:
-        assert_exactly_once(80, client.score("python-tests", completions, references=references))
+    completions, references = code_batch(240)
+    with VerifierClient(TARGET, timeout_s=300) as client:
+        assert_exactly_once(240, client.score("python-tests", completions, references=references))
     calls = {replica.slot: served(replica) - before[replica.slot] for replica in replicas()}
     assert all(count > 0 for count in calls.values()), calls
-    assert sum(calls.values()) == 40
+    assert sum(calls.values()) == 6  # 240 samples over three replicas: six requests of 40
 
 
 def test_replicas_on_the_callers_node_take_about_half_of_the_calls(fleet: Path):
@@ -202,7 +205,7 @@ def test_sigkill_mid_batch_scores_every_sample_once_and_the_replica_comes_back(f
         eventually(reaches_the_replacement, timeout_s=120, interval_s=0.5)
 
 
-def test_adapters_and_the_async_client_take_a_ray_target(fleet: Path):
+def test_adapters_the_verl_recipe_and_the_async_client_take_a_ray_target(fleet: Path):
     completions, references = code_batch(6)
     reward = RemoteReward("python-tests", target=TARGET, timeout_s=120)
     assert reward(completions=completions, test_list=[r["test_list"] for r in references]) == [
@@ -214,10 +217,19 @@ def test_adapters_and_the_async_client_take_a_ray_target(fleet: Path):
         1.0,
     ]
 
+    spec = importlib.util.spec_from_file_location("verl_fleet_under_test", EXAMPLES / "verl_fleet.py")
+    assert spec is not None and spec.loader is not None
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+
     async def through_asyncio() -> tuple[Any, list[ScoreResult], Any]:
         verl = await verl_adapter.acompute_score(
             "code", completions[1], None, references[1], verifier="python-tests", server=TARGET, timeout_s=120
         )
+        assert await recipe.compute_score("gsm8k", "so \\boxed{4}", "4", {}, fleet=NAME, verifier="math") == {
+            "score": 1.0,
+            "verified": 1.0,
+        }
         async with AsyncVerifierClient(TARGET, timeout_s=120) as client:
             results = await client.score("python-tests", completions, references=references)
             info = await client.register(specs.regex("fleet-async", "^a"))
