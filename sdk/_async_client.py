@@ -77,7 +77,7 @@ class AsyncVerifierClient(BaseClient):
         requests = plan.requests
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
-        gate = asyncio.Semaphore(self.max_concurrent_chunks)
+        gate = asyncio.Semaphore(self.concurrent_chunks())
 
         async def send(request: pb.ScoreRequest) -> pb.ScoreResponse:
             async with gate:

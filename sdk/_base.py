@@ -140,7 +140,10 @@ class BaseClient:
                 several chunks shares one deadline.
             token: a bearer token sent with every call (servers with auth enabled).
             tls: TLS settings; None means a plaintext channel.
-            max_chunk_samples: a batch larger than this is sent as several requests.
+            max_chunk_samples: a batch larger than this is sent as several requests
+                (over a ``ray://`` fleet, batches are split so each replica gets about two).
+            max_concurrent_chunks: requests of one batch in flight at once (over a fleet, at
+                least two per replica).
             client_id: who this client is, for the server's per-client fairness (default
                 ``hostname:pid``, so each training process counts as one client).
         """
@@ -242,6 +245,13 @@ class BaseClient:
             return self.max_chunk_samples
         replicas = max(1, len(self.fleet.view.members))
         return min(self.max_chunk_samples, max(MIN_FLEET_CHUNK, math.ceil(count / (2 * replicas))))
+
+    def concurrent_chunks(self) -> int:
+        """Requests of one batch in flight at once: ``max_concurrent_chunks``, over a fleet at
+        least two per replica (so one caller's batch keeps every replica busy)."""
+        if self.fleet is None:
+            return self.max_concurrent_chunks
+        return max(self.max_concurrent_chunks, 2 * len(self.fleet.view.members))
 
     def _score_request(self, verifier: VerifierTarget, samples: list[pb.Sample], offset: int) -> pb.ScoreRequest:
         request = pb.ScoreRequest(samples=samples, index_offset=offset)

@@ -65,8 +65,9 @@ class VerifierClient(BaseClient):
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
         responses: list[pb.ScoreResponse | None] = [None] * len(requests)
-        for window_start in range(0, len(requests), self.max_concurrent_chunks):
-            window = range(window_start, min(window_start + self.max_concurrent_chunks, len(requests)))
+        concurrent = self.concurrent_chunks()
+        for window_start in range(0, len(requests), concurrent):
+            window = range(window_start, min(window_start + concurrent, len(requests)))
             futures = {
                 i: self._stub.Score.future(requests[i], timeout=self.remaining_s(deadline), metadata=metadata)
                 for i in window

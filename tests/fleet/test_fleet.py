@@ -150,14 +150,19 @@ def test_registration_through_the_fleet_reaches_every_replica(fleet: Path):
 
 
 def test_a_large_batch_spreads_over_every_replica(fleet: Path):
-    """No chunking asked for: over a fleet the client splits a batch so every replica gets some."""
-    before = {replica.slot: served(replica) for replica in replicas()}
+    """No chunking asked for: over a fleet the client splits a batch so every replica gets some.
+    (A new channel's first picks go to the replicas that connected first, hence ``eventually``.)"""
     completions, references = code_batch(240)
     with VerifierClient(TARGET, timeout_s=300) as client:
-        assert_exactly_once(240, client.score("python-tests", completions, references=references))
-    calls = {replica.slot: served(replica) - before[replica.slot] for replica in replicas()}
-    assert all(count > 0 for count in calls.values()), calls
-    assert sum(calls.values()) == 6  # 240 samples over three replicas: six requests of 40
+
+        def every_replica_served() -> bool:
+            before = {replica.slot: served(replica) for replica in replicas()}
+            assert_exactly_once(240, client.score("python-tests", completions, references=references))
+            calls = [served(replica) - before[replica.slot] for replica in replicas()]
+            assert sum(calls) == 6  # 240 samples over three replicas: six requests of 40
+            return all(count > 0 for count in calls)
+
+        eventually(every_replica_served, timeout_s=180, interval_s=0)
 
 
 def test_replicas_on_the_callers_node_take_about_half_of_the_calls(fleet: Path):
@@ -241,6 +246,30 @@ def test_adapters_the_verl_recipe_and_the_async_client_take_a_ray_target(fleet: 
     for replica in replicas():
         with VerifierClient(replica.address) as direct:
             assert direct.get("fleet-async").version == info.version
+
+
+def test_a_node_that_joins_gets_a_replica_and_one_that_leaves_takes_it_along(fleet: Path, ray_cluster: Any):
+    with VerifierClient(TARGET, timeout_s=300) as client:
+        node = ray_cluster.add_node(num_cpus=1)
+
+        def grown() -> ReplicaStatus | None:
+            now = replicas()
+            joined = [r for r in now if r.node_id == node.node_id and r.member]
+            return joined[0] if len(now) == 4 and all(r.member for r in now) else None
+
+        joined = eventually(grown, timeout_s=120, interval_s=0.5)
+
+        def reaches_the_new_node() -> bool:  # the client follows the membership without a restart
+            completions, references = code_batch(24)
+            assert_exactly_once(24, client.score("python-tests", completions, references=references))
+            return served(joined) > 0
+
+        eventually(reaches_the_new_node, timeout_s=120, interval_s=0.5)
+        ray_cluster.remove_node(node)
+        eventually(lambda: len(replicas()) == 3 and all(r.member for r in replicas()), timeout_s=120, interval_s=0.5)
+        eventually(lambda: not alive(joined.pid or 0), timeout_s=60)
+        completions, references = code_batch(60)
+        assert_exactly_once(60, client.score("python-tests", completions, references=references))
 
 
 def test_down_leaves_no_process(ray_cluster: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]):

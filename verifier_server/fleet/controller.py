@@ -121,7 +121,9 @@ class FleetController:
         self._lock = threading.RLock()
         self._registry_lock = threading.Lock()
         self._replicas: dict[str, _Replica] = {}
-        self._generation = 0
+        # Unique across restarts of the controller, so a client never mistakes a new membership
+        # for the one it has (clients compare generations for equality only).
+        self._generation = time.time_ns()
         self._log: list[_Logged] = []
         self._channels: dict[str, grpc.Channel] = {}
         self._probes = ThreadPoolExecutor(max_workers=8, thread_name_prefix="fleet-probe")
@@ -255,6 +257,8 @@ class FleetController:
                 if replica.pending is None:
                     replica.pending = replica.handle.info.remote()
             pending = {r.pending: r for r in self._replicas.values()}
+        if not pending:
+            return
         ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=self.spec.probe_timeout_s)
         for reference in ready:
             replica = pending[reference]

@@ -111,7 +111,7 @@ def wait_until_serving(
 
 def status(name: str, *, address: str | None = None) -> list[ReplicaStatus]:
     ray = connect(address)
-    replicas: list[ReplicaStatus] = ray.get(controller(ray, name).status.remote(), timeout=60)
+    replicas: list[ReplicaStatus] = _get(ray, controller(ray, name).status.remote(), 60.0)
     return replicas
 
 
@@ -119,6 +119,14 @@ def down(name: str, *, address: str | None = None) -> list[ReplicaStatus]:
     """Drain and stop every replica, then end the controller; returns the replicas that were stopped."""
     ray = connect(address)
     actor = controller(ray, name)
-    stopped: list[ReplicaStatus] = ray.get(actor.shutdown.remote(), timeout=600)
+    stopped: list[ReplicaStatus] = _get(ray, actor.shutdown.remote(), 600.0)
     ray.kill(actor, no_restart=True)
     return stopped
+
+
+def _get(ray: Any, reference: Any, timeout_s: float) -> Any:
+    """``ray.get`` with Ray's errors (controller gone, no answer in time) as the CLI's errors."""
+    try:
+        return ray.get(reference, timeout=timeout_s)
+    except ray.exceptions.RayError as error:
+        raise VerifierError(f"the fleet's controller did not answer: {type(error).__name__}: {error}") from None

@@ -100,9 +100,12 @@ class Replica:
         self.node_id = ray.get_runtime_context().get_node_id()
         self.host = ray.util.get_node_ip_address()
         self.directory = Path(data_root) / fleet / slot
+        self.log_path = self.directory / "server.log"
+        previous = self.log_path.read_bytes() if self.log_path.exists() else b""
         shutil.rmtree(self.directory, ignore_errors=True)  # each start is a fresh server
         self.directory.mkdir(parents=True)
-        self.log_path = self.directory / "server.log"
+        if previous:  # why the last one ended, for whoever reads the logs
+            (self.directory / "previous-server.log").write_bytes(previous[-1_000_000:])
         self.port_file = self.directory / "port"
         config_path = self.directory / "config.toml"
         config_path.write_text(config_toml)
