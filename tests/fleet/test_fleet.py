@@ -249,23 +249,25 @@ def test_adapters_the_verl_recipe_and_the_async_client_take_a_ray_target(fleet: 
 
 
 def test_a_node_that_joins_gets_a_replica_and_one_that_leaves_takes_it_along(fleet: Path, ray_cluster: Any):
+    node = ray_cluster.add_node(num_cpus=1)
     with VerifierClient(TARGET, timeout_s=300) as client:
-        node = ray_cluster.add_node(num_cpus=1)
+        try:
 
-        def grown() -> ReplicaStatus | None:
-            now = replicas()
-            joined = [r for r in now if r.node_id == node.node_id and r.member]
-            return joined[0] if len(now) == 4 and all(r.member for r in now) else None
+            def grown() -> ReplicaStatus | None:
+                now = replicas()
+                joined = [r for r in now if r.node_id == node.node_id and r.member]
+                return joined[0] if len(now) == 4 and all(r.member for r in now) else None
 
-        joined = eventually(grown, timeout_s=120, interval_s=0.5)
+            joined = eventually(grown, timeout_s=120, interval_s=0.5)
 
-        def reaches_the_new_node() -> bool:  # the client follows the membership without a restart
-            completions, references = code_batch(24)
-            assert_exactly_once(24, client.score("python-tests", completions, references=references))
-            return served(joined) > 0
+            def reaches_the_new_node() -> bool:  # the client follows the membership without a restart
+                completions, references = code_batch(24)
+                assert_exactly_once(24, client.score("python-tests", completions, references=references))
+                return served(joined) > 0
 
-        eventually(reaches_the_new_node, timeout_s=120, interval_s=0.5)
-        ray_cluster.remove_node(node)
+            eventually(reaches_the_new_node, timeout_s=120, interval_s=0.5)
+        finally:
+            ray_cluster.remove_node(node)
         eventually(lambda: len(replicas()) == 3 and all(r.member for r in replicas()), timeout_s=120, interval_s=0.5)
         eventually(lambda: not alive(joined.pid or 0), timeout_s=60)
         completions, references = code_batch(60)
