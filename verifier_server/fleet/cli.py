@@ -18,10 +18,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="verifier fleet",
         description="One verifier server per node of a Ray cluster, found by the SDK as ray://NAME.",
     )
-    parser.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else the local cluster)")
+    cluster = argparse.ArgumentParser(add_help=False)
+    cluster.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else the local cluster)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="start replicas on every node; returns when all serve")
+    up = sub.add_parser("up", parents=[cluster], help="start replicas on every node; returns when all serve")
     up.add_argument("--name", required=True, help="the fleet's name: clients use ray://NAME")
     up.add_argument("--config", help="server TOML config for every replica (read here, sent to the nodes)")
     up.add_argument("--replicas-per-node", type=int, help="replicas on each node (default 1, or per CPUs)")
@@ -32,12 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--wait", type=float, default=manage.DEFAULT_WAIT_S, help="seconds to wait for all to serve")
     up.set_defaults(handler=_up)
 
-    status = sub.add_parser("status", help="the fleet's replicas: address, node, pid, health")
+    status = sub.add_parser("status", parents=[cluster], help="the fleet's replicas: address, node, pid, health")
     status.add_argument("--name", required=True)
     status.add_argument("--json", action="store_true", help="one JSON object per replica")
     status.set_defaults(handler=_status)
 
-    down = sub.add_parser("down", help="drain and stop every replica and the controller")
+    down = sub.add_parser("down", parents=[cluster], help="drain and stop every replica and the controller")
     down.add_argument("--name", required=True)
     down.set_defaults(handler=_down)
     return parser
