@@ -35,11 +35,11 @@ def fleet_spec(
         raise VerifierError("--replicas-per-node must be at least 1")
     if cpus_per_replica is not None and cpus_per_replica <= 0:
         raise VerifierError("--cpus-per-replica must be positive")
-    text = Path(config_file).read_text() if config_file else ""
     try:
         config = load_config(str(config_file) if config_file else None, environ={})
     except ServerConfigError as error:
         raise VerifierError(f"server config: {error.message}") from None
+    text = Path(config_file).read_text() if config_file else ""
     if config.tls_cert_file:
         raise VerifierError(
             "a fleet of TLS servers is not supported yet: the controller's health checks and "
