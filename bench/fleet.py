@@ -52,14 +52,16 @@ def rate(client: VerifierClient, n: int) -> float:
     start = time.perf_counter()
     results = client.score("python-tests", completions, references=references)
     elapsed = time.perf_counter() - start
-    wrong = [i for i, r in enumerate(results) if r.outcome is not Outcome.OK or abs(r.score - expected[i]) > 1e-9]
+    wrong = [i for i, r in enumerate(results) if r.outcome is not Outcome.OK or r.score != expected[i]]
     if len(results) != n or wrong:
         raise SystemExit(f"wrong results at {wrong[:10]} (of {len(results)})")
     return n / elapsed
 
 
 def replacement_s(victim: manage.ReplicaStatus) -> float:
-    os.kill(victim.pid or 0, signal.SIGKILL)
+    if victim.pid is None:
+        raise SystemExit(f"replica {victim.slot} reports no pid")
+    os.kill(victim.pid, signal.SIGKILL)
     start = time.perf_counter()
     while True:
         now = {replica.slot: replica for replica in manage.status(NAME)}[victim.slot]
@@ -76,14 +78,16 @@ def main() -> None:
     import ray
 
     cluster = None
-    if args.address is None:
+    address = args.address
+    if address is None:
         from ray.cluster_utils import Cluster
 
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
         for _ in range(2):
             cluster.add_node(num_cpus=1)
-    ray.init(address=args.address or cluster.address, log_to_driver=False, logging_level=logging.WARNING)
+        address = cluster.address
+    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     try:
         nodes = len([node for node in ray.nodes() if node["Alive"]])
         start = time.perf_counter()
@@ -93,6 +97,7 @@ def main() -> None:
         with VerifierClient(f"ray://{NAME}", timeout_s=600, max_concurrent_chunks=concurrency) as fleet:
             chunk = fleet.chunk_limit(args.n)
             fleet_rate = rate(fleet, args.n)
+        assert replicas[0].address is not None
         with VerifierClient(
             replicas[0].address, timeout_s=600, max_chunk_samples=chunk, max_concurrent_chunks=concurrency
         ) as one:

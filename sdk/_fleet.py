@@ -164,7 +164,8 @@ class FleetResolver:
     def __init__(self, ray: ModuleType, name: str, wait_s: float) -> None:
         self.name = name
         self._ray = ray
-        self._controller = controller(ray, name)
+        self._controller: Any = controller(ray, name)
+        self._failing = False
         context = ray.get_runtime_context()
         self.local_node_id: str | None = context.get_node_id()
         self.local_ip: str | None = self._ray.util.get_node_ip_address()
@@ -200,10 +201,11 @@ class FleetResolver:
         """Apply a registry change on every replica through the controller (blocking)."""
         if not self.connected():
             return FanOutReply(StatusCode.UNAVAILABLE.value, "Ray was shut down in this process")
-        reference = self._controller.fan_out.remote(method, request, tuple(metadata), timeout_s)
         try:
+            reference = self._current_controller().fan_out.remote(method, request, tuple(metadata), timeout_s)
             reply: FanOutReply = self._ray.get(reference, timeout=timeout_s + 5.0)
         except Exception as error:  # Ray's own errors: the controller is gone or did not answer
+            self._controller = None
             return FanOutReply(StatusCode.UNAVAILABLE.value, f"fleet {self.name!r}: {type(error).__name__}: {error}")
         return reply
 
@@ -223,11 +225,22 @@ class FleetResolver:
         if not self.connected():
             return None
         try:
-            view: FleetView = self._ray.get(self._controller.members.remote(), timeout=10.0)
+            view: FleetView = self._ray.get(self._current_controller().members.remote(), timeout=10.0)
         except Exception as error:  # the controller restarting, or the fleet taken down
-            log.warning("fleet %r: no membership from its controller: %s", self.name, error)
+            if not self._failing:
+                log.warning("fleet %r: no membership from its controller (keeping the last): %s", self.name, error)
+            self._failing, self._controller = True, None
             return None
+        if self._failing:
+            log.info("fleet %r: membership from its controller again", self.name)
+        self._failing = False
         return view
+
+    def _current_controller(self) -> Any:
+        """The controller's handle, looked up again after a failure (a fleet taken down and up again)."""
+        if self._controller is None:
+            self._controller = controller(self._ray, self.name)
+        return self._controller
 
     def _follow(self) -> None:
         while self.connected():

@@ -81,6 +81,17 @@ def busy(replica: ReplicaStatus) -> bool:
     return scrape_counter(int(port), "verifier_inflight_samples", host=host) > 0
 
 
+def now(replica: ReplicaStatus) -> ReplicaStatus:
+    """The same slot's replica as the controller sees it now."""
+    return {current.slot: current for current in replicas()}[replica.slot]
+
+
+def replaced(victim: ReplicaStatus) -> ReplicaStatus | None:
+    """The slot's new replica once it serves as a member; None until then."""
+    current = now(victim)
+    return current if current.member and current.pid != victim.pid and current.restarts > victim.restarts else None
+
+
 def process_tree(pid: int) -> set[int]:
     """``pid`` and every descendant, read from /proc."""
     found, todo = set(), [pid]
@@ -186,6 +197,7 @@ def test_sigkill_mid_batch_scores_every_sample_once_and_the_replica_comes_back(f
         survivor = client.register(specs.regex("fleet-survivor", "^ok"))
         client.list()  # connect first, so the batch starts balanced
         victim = replicas()[0]
+        assert victim.pid is not None
         with ThreadPoolExecutor(1) as pool:
             batch = pool.submit(client.score, "python-tests", completions, references=references)
             eventually(lambda: busy(victim), timeout_s=120, interval_s=0.02)
@@ -193,11 +205,7 @@ def test_sigkill_mid_batch_scores_every_sample_once_and_the_replica_comes_back(f
             os.kill(victim.pid, signal.SIGKILL)
             assert_exactly_once(120, batch.result(timeout=300))
 
-        def replacement() -> ReplicaStatus | None:
-            now = {replica.slot: replica for replica in replicas()}[victim.slot]
-            return now if now.member and now.pid != victim.pid and now.restarts >= 1 else None
-
-        back = eventually(replacement, timeout_s=120, interval_s=0.5)
+        back = eventually(lambda: replaced(victim), timeout_s=120, interval_s=0.5)
         assert not alive(victim.pid)
         with VerifierClient(back.address) as direct:  # rebuilt from the fleet's registration log
             assert direct.get("fleet-survivor").version == survivor.version
@@ -208,6 +216,25 @@ def test_sigkill_mid_batch_scores_every_sample_once_and_the_replica_comes_back(f
             return served(back) > 0
 
         eventually(reaches_the_replacement, timeout_s=120, interval_s=0.5)
+
+
+def test_a_replica_that_stops_answering_health_checks_is_replaced(fleet: Path):
+    """SIGSTOP: the process lives but answers nothing; the controller's health checks notice."""
+    victim = replicas()[1]
+    pid = victim.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        eventually(lambda: now(victim).health == "UNREACHABLE", timeout_s=60, interval_s=0.1)
+        back = eventually(lambda: replaced(victim), timeout_s=180, interval_s=0.5)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    assert back.health == "SERVING"
+    eventually(lambda: not alive(pid), timeout_s=30)
+    with VerifierClient(TARGET, timeout_s=120) as client:
+        completions, references = code_batch(30)
+        assert_exactly_once(30, client.score("python-tests", completions, references=references))
 
 
 def test_adapters_the_verl_recipe_and_the_async_client_take_a_ray_target(fleet: Path):
@@ -269,7 +296,7 @@ def test_a_node_that_joins_gets_a_replica_and_one_that_leaves_takes_it_along(fle
         finally:
             ray_cluster.remove_node(node)
         eventually(lambda: len(replicas()) == 3 and all(r.member for r in replicas()), timeout_s=120, interval_s=0.5)
-        eventually(lambda: not alive(joined.pid or 0), timeout_s=60)
+        eventually(lambda: joined.pid is not None and not alive(joined.pid), timeout_s=60)
         completions, references = code_batch(60)
         assert_exactly_once(60, client.score("python-tests", completions, references=references))
 

@@ -293,7 +293,13 @@ class FleetController:
                 replica.failures += 1
                 replica.health = NOT_SERVING if serving is False else UNREACHABLE
                 stuck = not replica.member and time.monotonic() - replica.started_s > self.spec.start_timeout_s
-                failed = replica.member and replica.failures >= self.spec.failed_probes_to_replace
+                # Only a live actor whose server stopped answering: one that did not answer info()
+                # this round is being restarted by Ray already (its server died with it).
+                failed = (
+                    replica.member
+                    and replica.failures >= self.spec.failed_probes_to_replace
+                    and replica.pending is None
+                )
             if stuck or failed:
                 self._restart(replica, f"{replica.health} ({replica.failures} failed health checks)")
         with self._lock:
