@@ -169,6 +169,8 @@ class Replica:
             process.kill()
             process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            self.directory.parent.rmdir()  # the fleet's directory, once its last replica on the node is gone
         return process.returncode
 
     def _run(self) -> None:
