@@ -32,7 +32,7 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   # The CPU build of torch, pinned: an unpinned requirement pulls the multi-GB CUDA build.
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -e ".[ml,dev]"
+  .venv/bin/pip install -q -e ".[ml,dev,fleet]"
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -40,18 +40,23 @@ class AsyncVerifierClient(BaseClient):
     def _ensure_stub(self) -> pb_grpc.VerifierServiceStub:
         loop = asyncio.get_running_loop()
         if self._stub is None:
-            credentials = self.credentials()
-            if credentials is None:
-                self._channel = grpc.aio.insecure_channel(self.target, options=self.channel_options())
-            else:
-                self._channel = grpc.aio.secure_channel(self.target, credentials, options=self.channel_options())
-            self._stub = pb_grpc.VerifierServiceStub(self._channel)
+            if self.fleet is None:
+                self._channel = self._open_channel(self.target)
+                self._stub = pb_grpc.VerifierServiceStub(self._channel)
+            else:  # the replicas of a ray:// fleet, followed as they change
+                self._stub = self.fleet_stub(self._open_channel, lambda channel: channel.close(None))
             self._loop = loop
         elif self._loop is not loop:
             raise VerifierError(
                 "this AsyncVerifierClient was first used in another event loop; create one client per loop"
             )
         return self._stub
+
+    def _open_channel(self, target: str) -> grpc.aio.Channel:
+        credentials = self.credentials()
+        if credentials is None:
+            return grpc.aio.insecure_channel(target, options=self.channel_options())
+        return grpc.aio.secure_channel(target, credentials, options=self.channel_options())
 
     # -- scoring ----------------------------------------------------------------------
 
@@ -72,7 +77,7 @@ class AsyncVerifierClient(BaseClient):
         requests = plan.requests
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
-        gate = asyncio.Semaphore(self.max_concurrent_chunks)
+        gate = asyncio.Semaphore(self.concurrent_chunks())
 
         async def send(request: pb.ScoreRequest) -> pb.ScoreResponse:
             async with gate:
@@ -114,6 +119,9 @@ class AsyncVerifierClient(BaseClient):
     async def register(self, spec: VerifierSpec | Mapping[str, Any], *, timeout_s: float | None = None) -> VerifierInfo:
         """Register ``spec``; an existing name gets its next version. Not retried (not idempotent)."""
         request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)))
+        if self.fans_out():
+            response = await asyncio.to_thread(self.fan_out, "RegisterVerifier", request, timeout_s)
+            return _convert.info_from_proto(response)
         stub = self._ensure_stub()
         return _convert.info_from_proto(await self._call(stub.RegisterVerifier, request, timeout_s, retry=False))
 
@@ -131,6 +139,8 @@ class AsyncVerifierClient(BaseClient):
         """Delete every version of ``name`` (or one, ``name@version``); returns how many."""
         stub = self._ensure_stub()
         request = pb.DeleteVerifierRequest(name=name)
+        if self.fans_out():
+            return int((await asyncio.to_thread(self.fan_out, "DeleteVerifier", request, timeout_s)).deleted_versions)
         return int((await self._call(stub.DeleteVerifier, request, timeout_s, retry=False)).deleted_versions)
 
     async def capabilities(self, *, timeout_s: float | None = None) -> Capabilities:
@@ -167,8 +177,9 @@ class AsyncVerifierClient(BaseClient):
             await asyncio.sleep(delay)
 
     async def aclose(self) -> None:
-        if self._channel is not None:
-            await self._channel.close(None)
+        for channel in [self._channel] if self.fleet is None or self._stub is None else self._stub.channels():
+            if channel is not None:
+                await channel.close(None)
         self._channel = self._stub = self._loop = None
 
     async def __aenter__(self) -> AsyncVerifierClient:

@@ -28,12 +28,17 @@ class VerifierClient(BaseClient):
 
     def __init__(self, target: str | Sequence[str] = "127.0.0.1:50051", **options: Any) -> None:
         super().__init__(target, **options)
+        if self.fleet is None:
+            self._channel = self._open_channel(self.target)
+            self._stub = pb_grpc.VerifierServiceStub(self._channel)
+        else:  # the replicas of a ray:// fleet, followed as they change
+            self._stub = self.fleet_stub(self._open_channel, lambda channel: channel.close())
+
+    def _open_channel(self, target: str) -> grpc.Channel:
         credentials = self.credentials()
         if credentials is None:
-            self._channel = grpc.insecure_channel(self.target, options=self.channel_options())
-        else:
-            self._channel = grpc.secure_channel(self.target, credentials, options=self.channel_options())
-        self._stub = pb_grpc.VerifierServiceStub(self._channel)
+            return grpc.insecure_channel(target, options=self.channel_options())
+        return grpc.secure_channel(target, credentials, options=self.channel_options())
 
     # -- scoring ----------------------------------------------------------------------
 
@@ -60,8 +65,9 @@ class VerifierClient(BaseClient):
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
         responses: list[pb.ScoreResponse | None] = [None] * len(requests)
-        for window_start in range(0, len(requests), self.max_concurrent_chunks):
-            window = range(window_start, min(window_start + self.max_concurrent_chunks, len(requests)))
+        concurrent = self.concurrent_chunks()
+        for window_start in range(0, len(requests), concurrent):
+            window = range(window_start, min(window_start + concurrent, len(requests)))
             futures = {
                 i: self._stub.Score.future(requests[i], timeout=self.remaining_s(deadline), metadata=metadata)
                 for i in window
@@ -110,6 +116,8 @@ class VerifierClient(BaseClient):
     def register(self, spec: VerifierSpec | Mapping[str, Any], *, timeout_s: float | None = None) -> VerifierInfo:
         """Register ``spec``; an existing name gets its next version. Not retried (not idempotent)."""
         request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)))
+        if self.fans_out():
+            return _convert.info_from_proto(self.fan_out("RegisterVerifier", request, timeout_s))
         return _convert.info_from_proto(self._call(self._stub.RegisterVerifier, request, timeout_s, retry=False))
 
     def get(self, name: str, *, timeout_s: float | None = None) -> VerifierInfo:
@@ -123,6 +131,8 @@ class VerifierClient(BaseClient):
     def delete(self, name: str, *, timeout_s: float | None = None) -> int:
         """Delete every version of ``name`` (or one, ``name@version``); returns how many."""
         request = pb.DeleteVerifierRequest(name=name)
+        if self.fans_out():
+            return int(self.fan_out("DeleteVerifier", request, timeout_s).deleted_versions)
         return int(self._call(self._stub.DeleteVerifier, request, timeout_s, retry=False).deleted_versions)
 
     def capabilities(self, *, timeout_s: float | None = None) -> Capabilities:
@@ -162,7 +172,8 @@ class VerifierClient(BaseClient):
                 error = self.translate(next_error)
 
     def close(self) -> None:
-        self._channel.close()
+        for channel in [self._channel] if self.fleet is None else self._stub.channels():
+            channel.close()
 
     def __enter__(self) -> VerifierClient:
         return self

@@ -23,6 +23,7 @@ DEFAULT_SERVER = "127.0.0.1:50051"
 # Commands that belong to other packages, loaded only when used so the client CLI
 # never imports the server (or the sandbox) otherwise.
 _DELEGATED = {
+    "fleet": "verifier_server.fleet.cli",
     "sandbox": "sandboxes.cli",
     "train": "trainers.cli",
 }
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the server (see `verifier serve --help`)")
     commands.add_parser("sandbox", help="run a program in the sandbox (`verifier sandbox run --help`)")
     commands.add_parser("train", help="GRPO training with remote rewards (`verifier train grpo --help`)")
+    commands.add_parser("fleet", help="a verifier fleet on a Ray cluster (`verifier fleet --help`)")
 
     register = commands.add_parser("register", help="register verifier spec(s) from a YAML or JSON file")
     register.add_argument("spec_file", type=Path)
