@@ -46,10 +46,11 @@ def builtin_specs() -> list[dict[str, Any]]:
         {
             "name": "apps",
             "kind": "code",
-            "config": {"tests_field": "input_output", "checker": "token"},
+            "config": {"tests_field": "input_output", "checker": "token", "unwrap_singleton": True},
             "description": "APPS: the row's input_output (JSON text) as stdin/stdout cases, or as calls of fn_name "
-            "(a function or Solution method) when present; Python unless the fence names another language; "
-            "fraction passed.",
+            "(a function or Solution method) when present, where APPS stores each expected return value "
+            "wrapped in a list and its own harness accepts either; Python unless the fence names another "
+            "language; fraction passed.",
         },
         {
             "name": "livecodebench",
