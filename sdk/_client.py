@@ -107,9 +107,15 @@ class VerifierClient(BaseClient):
 
     # -- registry -------------------------------------------------------------------
 
-    def register(self, spec: VerifierSpec | Mapping[str, Any], *, timeout_s: float | None = None) -> VerifierInfo:
-        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent)."""
-        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)))
+    def register(
+        self, spec: VerifierSpec | Mapping[str, Any], *, dry_run: bool = False, timeout_s: float | None = None
+    ) -> VerifierInfo:
+        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent).
+
+        ``dry_run`` has the server check the spec exactly as registering would and store
+        nothing (the returned info has version 0); a bad spec raises ``InvalidArgumentError``.
+        """
+        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)), dry_run=dry_run)
         return _convert.info_from_proto(self._call(self._stub.RegisterVerifier, request, timeout_s, retry=False))
 
     def get(self, name: str, *, timeout_s: float | None = None) -> VerifierInfo:

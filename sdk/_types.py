@@ -94,3 +94,5 @@ class Capabilities:
     max_samples_per_request: int
     max_message_bytes: int
     builtin_verifiers: tuple[str, ...]
+    sandbox_python_packages: tuple[str, ...] = ()
+    """Packages sandboxed Python can import beyond the standard library (``name==version``)."""

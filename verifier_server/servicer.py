@@ -60,7 +60,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.VerifierInfo:
         with _bound_request_id(context):
             try:
-                record = await self._service.register(convert.spec_from_proto(request.spec))
+                record = await self._service.register(convert.spec_from_proto(request.spec), dry_run=request.dry_run)
             except VerifierError as error:
                 await _abort(context, error)
             return convert.record_to_proto(record)
@@ -106,6 +106,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             max_samples_per_request=self._max_samples,
             max_message_bytes=self._max_message_bytes,
             builtin_verifiers=info.builtin_verifiers,
+            sandbox_python_packages=info.sandbox_python_packages,
         )
 
     def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list]:  # type: ignore[type-arg]

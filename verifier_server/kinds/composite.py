@@ -47,12 +47,24 @@ class CompositeVerifier:
         self._inline: dict[str, Verifier] = {}
 
     async def validate(self) -> None:
-        """Resolve every child now, so unknown names and cycles fail at registration."""
+        """Resolve every child now, so unknown names and cycles fail at registration.
+
+        Problems of every child are reported together, an inline child's under its full
+        path (``config.children[1].verifier.config.pattern``).
+        """
+        problems: list[tuple[str, str]] = []
         for index, child in enumerate(self._children):
+            where = f"config.children[{index}].verifier"
             try:
                 await self._child_verifier(child)
             except NotFound as exc:
-                raise SpecError(f"config.children[{index}].verifier", exc.message) from None
+                problems.append((where, exc.message))
+            except SpecError as exc:
+                if child.inline is None:  # a registered child's own spec, or a cycle: not a field of ours
+                    raise
+                problems.extend((f"{where}.{field}" if field else where, message) for field, message in exc.problems)
+        if problems:
+            raise SpecError.of(problems)
 
     async def _child_verifier(self, child: Child) -> Verifier:
         if child.inline is not None:
