@@ -123,12 +123,14 @@ def _connection_flags(*, suppress: bool) -> argparse.ArgumentParser:
     group.add_argument(
         "--server",
         default=default(os.environ.get("VERIFIER_SERVER", DEFAULT_SERVER)),
-        help="server address(es), comma-separated (env VERIFIER_SERVER; default 127.0.0.1:50051)",
+        help="server address(es), comma-separated (env VERIFIER_SERVER; default: 127.0.0.1:50051)",
     )
     group.add_argument(
         "--token", default=default(os.environ.get("VERIFIER_TOKEN")), help="bearer token (env VERIFIER_TOKEN)"
     )
-    group.add_argument("--timeout", type=float, default=default(600.0), help="per-call deadline in seconds (600)")
+    group.add_argument(
+        "--timeout", type=float, default=default(600.0), help="per-call deadline in seconds (default: 600)"
+    )
     return flags
 
 
@@ -196,7 +198,7 @@ def _registry_commands(commands: Any) -> None:
         commands,
         "capabilities",
         "what the server can run: kinds, languages, sandbox and judge backends, limits",
-        "verifier --server host:50051 capabilities",
+        "verifier capabilities --server host:50051",
         _capabilities,
     )
 

@@ -77,10 +77,10 @@ class CallStyle:
 def call_style(source: str, name: str) -> tuple[CallStyle, str]:
     """(style, problem): which convention ``name`` in ``source`` follows, from its ast alone (nothing runs).
 
-    A function with ``**kwargs``, or whose parameters include ``completions`` as a keyword
-    it can take (TRL's ``def reward(completions, answer, **kwargs)``), is called TRL's way;
-    anything else (``def reward(prompts, completions, references)``, ``*args``, an imported
-    or assigned callable) our way, which needs room for three positional arguments.
+    A function that takes ``completions`` as a keyword (TRL's ``def reward(completions,
+    answer, **kwargs)``), or only ``**kwargs``, is called TRL's way; anything else
+    (``def reward(prompts, completions, references)``, ``def reward(p, c, r)``, ``*args``,
+    an imported or assigned callable) our way, which needs room for three positional arguments.
     """
     tree = ast.parse(source)
     node = _definition(tree, name)
@@ -90,15 +90,14 @@ def call_style(source: str, name: str) -> tuple[CallStyle, str]:
     positional = [*args.posonlyargs, *args.args]
     named = [a.arg for a in [*args.args, *args.kwonlyargs]]  # those a keyword can reach
     ours = [a.arg for a in positional] == ["prompts", "completions", "references"]
-    if not ours and (args.kwarg is not None or "completions" in named):
+    required_positional = len(positional) - len(args.defaults)
+    if not ours and ("completions" in named or (args.kwarg is not None and required_positional == 0)):
         defaults = {a.arg for a in positional[len(positional) - len(args.defaults) :]} if args.defaults else set()
         defaults |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
-        if args.posonlyargs and any(a.arg not in defaults for a in args.posonlyargs):
-            return CallStyle(keywords=True), f"{name}: positional-only parameters cannot be passed as TRL keywords"
         accepts = None if args.kwarg is not None else tuple(named)
         requires = tuple(n for n in named if n not in defaults)
         return CallStyle(keywords=True, accepts=accepts, requires=requires), ""
-    if args.vararg is None and not (len(positional) - len(args.defaults) <= 3 <= len(positional)):
+    if args.vararg is None and not (required_positional <= 3 <= len(positional)):
         taken = ", ".join(a.arg for a in positional) or "nothing"
         return CallStyle(keywords=False), (
             f"{name}({taken}) fits neither calling convention: ours is "
@@ -125,9 +124,10 @@ class PythonRewardKind:
         reader = ConfigReader(config)
         source = reader.str("source")
         function = reader.str("function", "reward")
-        problem = defines_function(source, function)
+        # A missing source was recorded already (and is reported with the spec's other problems).
+        problem = defines_function(source, function) if reader.has("source") else ""
         style = CallStyle(keywords=False)
-        if not problem:
+        if not problem and reader.has("source"):
             style, problem = call_style(source, function)
         if problem:
             raise reader.error("source", problem)
@@ -194,7 +194,7 @@ class PythonRewardVerifier:
             tail = execution.stderr.decode("utf-8", "replace")[-500:]
             return [ScoreResult.failed(Outcome.ERROR, f"reward function did not reply ({why}) {tail}".strip())] * n
         if "error" in report:
-            return [ScoreResult.failed(Outcome.ERROR, f"reward function raised: {str(report['error'])[-1000:]}")] * n
+            return [_raised(str(report["error"]))] * n
         values = report.get("result")
         if not isinstance(values, list) or len(values) != n:
             got = f"{len(values)} values" if isinstance(values, list) else type(values).__name__
@@ -215,6 +215,18 @@ def _keyword_arguments(samples: Sequence[Sample], style: CallStyle) -> dict[str,
     if style.accepts is None:
         return columns
     return {key: values for key, values in columns.items() if key in style.accepts}
+
+
+def _raised(traceback_text: str) -> ScoreResult:
+    """The exception itself first (``ValueError: boom``), then the user's own frames in ``details``.
+
+    The harness's frames (how the sandbox called the function) say nothing to the author.
+    """
+    lines = [line for line in traceback_text.strip().splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else "an exception"
+    start = next((i for i, line in enumerate(lines) if 'File "user.py"' in line), 0)
+    user_frames = "\n".join(lines[start:])[-2000:]
+    return ScoreResult.failed(Outcome.ERROR, f"reward function raised {last[:500]}", traceback=user_frames)
 
 
 def _content(content: Content | None) -> Any:
