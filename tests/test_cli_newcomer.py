@@ -187,7 +187,8 @@ def test_summary_has_child_means_and_top_reasons(address: str, tmp_path: Path) -
     result = run_cli("score", "--server", address, "--verifier", name, str(source), "-o", str(tmp_path / "o.jsonl"))
     assert result.returncode == 0, result.stderr
     assert "children: format mean=0.5000 (n=4), four mean=0.7500 (n=4)" in result.stdout
-    assert "top reasons (score 0): 1x format: no tags: expected <think>…</think><answer>…</answer>" in result.stdout
+    no_tags = "missing <think>…</think><answer>…</answer>: the completion has no tags"
+    assert f"top reasons (score 0): 1x format: {no_tags}" in result.stdout
 
 
 def test_every_row_failing_exits_1_and_fail_on_error_counts_any(address: str, tmp_path: Path) -> None:

@@ -97,7 +97,8 @@ def test_a_good_spec_passes_a_dry_run_and_registers_nothing(client: VerifierClie
 
 def test_think_answer_format_names_missing_tags_when_there_are_none(client: VerifierClient) -> None:
     results = client.score("think-answer-format", completions=["4", "", "x <think>a</think><answer>4</answer>"])
-    assert [r.reason for r in results[:2]] == ["no tags: expected <think>…</think><answer>…</answer>"] * 2
+    no_tags = "missing <think>…</think><answer>…</answer>: the completion has no tags"
+    assert [r.reason for r in results[:2]] == [no_tags] * 2
     assert results[2].reason == "text outside the tags before <think>"
 
 

@@ -181,7 +181,7 @@ def _tag_problem(
     if cursor == 0 and not any(seen.values()):  # no tag at all: say what is missing, not "text outside"
         required = [tag for tag in tags if counts[tag][0] > 0]
         if required:
-            return "no tags: expected " + "".join(f"<{tag}>…</{tag}>" for tag in required)
+            return "missing " + "".join(f"<{tag}>…</{tag}>" for tag in required) + ": the completion has no tags"
     if not allow_outside and text[cursor:].strip():
         return "text outside the tags at the end"
     for tag in tags:
