@@ -8,16 +8,18 @@ composites).
 
 Everything that can be checked is checked before the first sample is scored: the whole
 input is read once (a malformed row stops the run naming it, unless ``skip_invalid``),
-the output is not the input, and the server knows the verifier. Results stream back as
-each sample finishes, so the progress bar moves row by row even for slow verifiers;
-rows are written in input order, to a temporary file that becomes the output only when
-the run succeeds.
+the output is not the input, and the server knows the verifier. For slow verifiers
+results stream back as each sample finishes, so the progress bar moves row by row (fast
+ones, whose batches finish within a second, get one reply per batch: streaming costs a
+message per row); rows are written in input order, to a temporary file that becomes the
+output only when the run succeeds.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -36,6 +38,8 @@ RESULT_FIELDS = ("score", "outcome", "reason", "details", "components")
 FAILED_OUTCOMES = ("error", "timeout")
 """Outcomes that are our failures (not the candidate's): ``--fail-on-error`` counts these."""
 TOP_REASONS = 3
+STREAM_WHEN_BATCH_SLOWER_THAN_S = 1.0
+"""A batch that took longer is followed by a streamed one, so the progress bar moves within it."""
 
 
 @dataclass(frozen=True)
@@ -161,8 +165,13 @@ def score_file(
         from tqdm import tqdm
 
         with tqdm(total=total, unit="row", desc=f"scoring with {verifier}", disable=not progress) as bar:
+            stream = True
             for batch in _batches(read_rows(input_path, skip_invalid, [], required=columns.completion), batch_size):
-                _score_batch(client, verifier, batch, columns, out, summary, bar.update)
+                started = time.perf_counter()
+                _score_batch(client, verifier, batch, columns, out, summary, bar.update, stream=stream)
+                # Streaming costs a message per row; worth it only when a batch is slow enough for
+                # the bar to sit still. Fast verifiers switch to one reply per batch after the first.
+                stream = time.perf_counter() - started > STREAM_WHEN_BATCH_SLOWER_THAN_S
     return summary
 
 
@@ -185,22 +194,27 @@ def _score_batch(
     out: TextIO,
     summary: ScoreSummary,
     advance: Any,
+    *,
+    stream: bool,
 ) -> None:
-    """Stream one batch's results (the bar moves per row), then write the batch in input order."""
+    """Score one batch (streamed: the bar moves per row), then write it in input order."""
     sample_fields = columns.sample_fields()
-    results: list[ScoreResult | None] = [None] * len(rows)
-    stream = client.score_stream(
-        verifier,
-        completions=[row.get(columns.completion) for row in rows],
-        prompts=[row.get(columns.prompt) for row in rows],
-        references=[
+    samples: dict[str, Any] = {
+        "completions": [row.get(columns.completion) for row in rows],
+        "prompts": [row.get(columns.prompt) for row in rows],
+        "references": [
             {k: v for k, v in row.items() if k not in sample_fields and k not in RESULT_FIELDS} for row in rows
         ],
-        completion_ids=[row.get("completion_ids") for row in rows],
-    )
-    for index, streamed in stream:
-        results[index] = streamed
-        advance(1)
+        "completion_ids": [row.get("completion_ids") for row in rows],
+    }
+    results: list[ScoreResult | None] = [None] * len(rows)
+    if stream:
+        for index, streamed in client.score_stream(verifier, **samples):
+            results[index] = streamed
+            advance(1)
+    else:
+        results = list(client.score(verifier, **samples))
+        advance(len(rows))
     for row, result in zip(rows, results, strict=True):
         if result is None:  # the stream yields every index once; a gap would be a server bug, not a row's fault
             raise VerifierError(f"the server sent no result for one of the rows of a batch scored with {verifier}")

@@ -7,7 +7,6 @@ import uuid
 import pytest
 
 from sdk import InvalidArgumentError, VerifierClient
-from verifier_server.kinds.python_reward import call_style
 
 
 def register(client: VerifierClient, source: str) -> str:
@@ -101,6 +100,8 @@ def test_signatures_that_fit_no_convention_are_refused_at_registration(
 
 
 def test_the_signature_is_read_from_the_ast_without_running_anything() -> None:
+    from verifier_server.kinds.python_reward import call_style
+
     source = "raise SystemExit('never runs')\nimport os\nos.abort()\ndef reward(completions, **kw):\n    return []\n"
     style, problem = call_style(source, "reward")
     assert style.keywords and style.accepts is None and problem == ""
