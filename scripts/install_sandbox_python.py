@@ -1,6 +1,7 @@
 """Install the Python packages offered to sandboxed programs into a root-owned, read-only folder.
 
-    .venv/bin/python scripts/install_sandbox_python.py [--check]
+    .venv/bin/python scripts/install_sandbox_python.py [--check] [-- PIP_ARGS...]
+    # offline image builds: ... -- --no-index --find-links /tmp/wheelhouse
 
 Sandboxed Python (reward functions of the ``python`` kind, code under test) runs on the
 system interpreter (``/usr/bin/python3``). This puts ``SANDBOX_PACKAGES`` there, at the
@@ -54,14 +55,14 @@ def sandbox_python_version() -> str:
     return out.stdout.strip()
 
 
-def install(target: Path, pins: list[str]) -> None:
+def install(target: Path, pins: list[str], pip_args: list[str]) -> None:
     """Build the tree beside ``target``, make it read-only for everyone but root, swap it in."""
     staging = target.with_name(target.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location",
          "--target", str(staging), "--python-version", sandbox_python_version(), "--implementation", "cp",
-         "--only-binary=:all:", *pins],
+         "--only-binary=:all:", *pip_args, *pins],
         check=True,
     )  # fmt: skip
     # Byte-compile with the sandbox's own interpreter: sandboxes cannot write __pycache__, and
@@ -92,7 +93,9 @@ def _seal(path: Path, mode: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the installed set is not the wanted one")
+    parser.add_argument("pip_args", nargs=argparse.REMAINDER, help="after --: passed to pip (--find-links, ...)")
     args = parser.parse_args()
+    pip_args = [arg for arg in args.pip_args if arg != "--"]
     target = Path(PYTHON_PACKAGES_DIR)
     pins = wanted()
     stamp = target / STAMP
@@ -110,7 +113,7 @@ def main() -> int:
         print(f"sandbox python packages: {SANDBOX_PYTHON} not found; skipped", file=sys.stderr)
         return 1
     target.parent.mkdir(parents=True, exist_ok=True)
-    install(target, pins)
+    install(target, pins, pip_args)
     print(f"sandbox python packages: installed {', '.join(pins)} into {target}")
     return 0
 

@@ -83,7 +83,7 @@ def _main(argv: list[str]) -> int:
         print(f"verifier: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("verifier: interrupted; no output file was written", file=sys.stderr)
+        print("verifier: interrupted (score, report and pairs leave no partial output)", file=sys.stderr)
         return 130
 
 
