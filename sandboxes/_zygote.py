@@ -277,6 +277,7 @@ def run_python(job: dict[str, Any]) -> NoReturn:
     path = "/work/" + entry
     sys.argv = [entry, *job["args"]]
     sys.path.insert(0, os.path.dirname(path))
+    sys.path[1:1] = [p for p in os.environ.get("PYTHONPATH", "").split(":") if p]  # as python3 would place them
     assert JOB_STREAMS is not None
     stdin, stdout, stderr = JOB_STREAMS
     sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]

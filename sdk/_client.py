@@ -113,10 +113,16 @@ class VerifierClient(BaseClient):
 
     # -- registry -------------------------------------------------------------------
 
-    def register(self, spec: VerifierSpec | Mapping[str, Any], *, timeout_s: float | None = None) -> VerifierInfo:
-        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent)."""
-        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)))
-        if self.fans_out():
+    def register(
+        self, spec: VerifierSpec | Mapping[str, Any], *, dry_run: bool = False, timeout_s: float | None = None
+    ) -> VerifierInfo:
+        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent).
+
+        ``dry_run`` has the server check the spec exactly as registering would and store
+        nothing (the returned info has version 0); a bad spec raises ``InvalidArgumentError``.
+        """
+        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)), dry_run=dry_run)
+        if self.fans_out() and not dry_run:
             return _convert.info_from_proto(self.fan_out("RegisterVerifier", request, timeout_s))
         return _convert.info_from_proto(self._call(self._stub.RegisterVerifier, request, timeout_s, retry=False))
 

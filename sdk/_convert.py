@@ -161,4 +161,5 @@ def capabilities_from_proto(message: pb.Capabilities) -> Capabilities:
         max_samples_per_request=message.max_samples_per_request,
         max_message_bytes=message.max_message_bytes,
         builtin_verifiers=tuple(message.builtin_verifiers),
+        sandbox_python_packages=tuple(message.sandbox_python_packages),
     )

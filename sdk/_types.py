@@ -50,9 +50,17 @@ class VerifierSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> VerifierSpec:
         from sdk._errors import InputError
 
-        unknown = set(data) - {"name", "kind", "config", "description"}
+        fields = ("name", "kind", "config", "description")
+        unknown = sorted(set(map(str, data)) - set(fields))
         if unknown:
-            raise InputError(f"unknown spec field(s): {', '.join(sorted(unknown))}")
+            import difflib
+
+            named = [
+                f"{key!r}"
+                + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, fields, 1)) else "")
+                for key in unknown
+            ]
+            raise InputError(f"unknown spec field(s): {', '.join(named)}; a spec has {', '.join(fields)}")
         if not isinstance(data.get("kind"), str):
             raise InputError("a spec needs a 'kind' (format, composite, math, code, python, judge)")
         config = data.get("config") or {}
@@ -94,3 +102,5 @@ class Capabilities:
     max_samples_per_request: int
     max_message_bytes: int
     builtin_verifiers: tuple[str, ...]
+    sandbox_python_packages: tuple[str, ...] = ()
+    """Packages sandboxed Python can import beyond the standard library (``name==version``)."""

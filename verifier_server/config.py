@@ -7,6 +7,7 @@ Every setting has a field here with its unit in the name. Errors name the source
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -96,13 +97,43 @@ def load_config(
 ) -> ServerConfig:
     """Merge the sources in precedence order: defaults < file < environment < overrides."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     environ = os.environ if environ is None else environ
     config_file = config_file or environ.get(f"{ENV_PREFIX}CONFIG") or None
     if config_file:
-        values.update(_from_toml(Path(config_file)))
-    values.update(_from_environment(environ))
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        from_file = _from_toml(Path(config_file))
+        values.update(from_file)
+        sources.update({key: f"{config_file}: {key}" for key in from_file})
+    from_env = _from_environment(environ)
+    values.update(from_env)
+    sources.update({key: ENV_PREFIX + key.upper() for key in from_env})
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values.update(given)
+    sources.update({key: "--" + key.replace("_", "-") for key in given})
+    _check_values(values, sources)
     return ServerConfig(**values)
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "sandbox_backend": ("bwrap", "docker", "unsafe-local"),
+    "log_format": ("json", "text"),
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+}
+
+
+def _check_values(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """Refuse at startup what would only fail later (a misspelt backend, a port out of range), naming its source."""
+    for key, choices in _CHOICES.items():
+        value = values.get(key)
+        if value is None or (value.upper() if key == "log_level" else value) in choices:
+            continue
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InvalidArgument(sources[key], f"must be one of {', '.join(choices)}; got {value!r}{hint}")
+    for key in ("port", "metrics_port"):
+        port = values.get(key)
+        if port is not None and not (-1 if key == "metrics_port" else 0) <= port <= 65535:
+            raise InvalidArgument(sources[key], f"must be a port number (0 picks a free one), got {port}")
 
 
 def _from_toml(path: Path) -> dict[str, Any]:

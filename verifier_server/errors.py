@@ -18,6 +18,8 @@ The servicer maps these classes to gRPC status codes in one table
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class VerifierError(Exception):
     """Base of every error that fails a whole request."""
@@ -40,7 +42,19 @@ class InvalidArgument(VerifierError):
 
 
 class SpecError(InvalidArgument):
-    """A verifier spec that cannot be compiled into a verifier."""
+    """A verifier spec that cannot be compiled into a verifier; ``problems`` lists every (field, message) found."""
+
+    def __init__(self, field: str, message: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(field, message)
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems) or ((field, message),)
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> SpecError:
+        """One error for all of a spec's problems, so a user fixes them in one round."""
+        if len(problems) == 1:
+            return cls(*problems[0])
+        listed = "".join(f"\n  - {field}: {message}" for field, message in problems)
+        return cls("", f"{len(problems)} problems in the spec:{listed}", problems)
 
 
 class AlreadyExists(VerifierError):

@@ -97,12 +97,18 @@ async def start_server(config: ServerConfig) -> RunningServer:
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     credentials = _server_credentials(config)
-    if credentials is None:
-        port = server.add_insecure_port(config.address)
-    else:
-        port = server.add_secure_port(config.address, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(config.address)
+        else:
+            port = server.add_secure_port(config.address, credentials)
+    except RuntimeError:  # gRPC's "Failed to bind", whatever the cause
+        port = 0
     if port == 0:
-        raise OSError(f"could not bind {config.address}")
+        raise OSError(
+            f"cannot listen on {config.address}: the port is in use (or the host is not an address of this "
+            "machine); stop the other server or pick another port with --port (0 picks a free one)"
+        )
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -41,7 +41,7 @@ from verifier_server.errors import (
     ResourceExhausted,
     SpecError,
 )
-from verifier_server.kinds.base import ResourceBag, Verifier
+from verifier_server.kinds.base import ResourceBag, Verifier, build_verifier
 from verifier_server.registry.base import RegistryStore
 
 log = logging.getLogger(__name__)
@@ -126,11 +126,15 @@ class VerifierService:
 
     # -- registry ---------------------------------------------------------------
 
-    async def register(self, spec: VerifierSpec) -> VerifierRecord:
+    async def register(self, spec: VerifierSpec, *, dry_run: bool = False) -> VerifierRecord:
+        """Compile (and so check) ``spec``, then store it as its name's next version; ``dry_run`` stores
+        nothing and answers version 0."""
         _check_name(spec.name)
         if spec.name in builtin_records():
             raise AlreadyExists(f"{spec.name!r} is a built-in verifier; register under another name")
         await self.compile(spec, chain=(spec.name,), pending={spec.name: spec})
+        if dry_run:
+            return VerifierRecord(spec=spec, version=0)
         record = await self.store.register(spec)
         self._latest.pop(spec.name, None)
         log.info("registered verifier", extra={"verifier": record.ref, "kind": spec.kind})
@@ -195,11 +199,7 @@ class VerifierService:
         """Build a verifier from a spec; ``SpecError`` names the offending field."""
         kind = kinds.kind_class(spec.kind)
         context = _Compilation(self, chain, pending or {})
-        verifier = kind.from_spec(spec.config, context)
-        validate = getattr(verifier, "validate", None)
-        if validate is not None:  # kinds with references to other verifiers check them eagerly
-            await validate()
-        return verifier
+        return await build_verifier(kind, spec.config, context)  # validates, reporting every problem at once
 
     async def compile_record(self, record: VerifierRecord, *, chain: tuple[str, ...] = ()) -> Verifier:
         key = (record.spec.name, record.version)

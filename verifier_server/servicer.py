@@ -76,7 +76,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.VerifierInfo:
         with _bound_request_id(context):
             try:
-                record = await self._service.register(await self._spec(request.spec, "spec"))
+                record = await self._service.register(await self._spec(request.spec, "spec"), dry_run=request.dry_run)
             except VerifierError as error:
                 await _abort(context, error)
             return convert.record_to_proto(record)
@@ -124,6 +124,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             max_samples_per_request=self._max_samples,
             max_message_bytes=self._max_message_bytes,
             builtin_verifiers=info.builtin_verifiers,
+            sandbox_python_packages=info.sandbox_python_packages,
         )
 
     async def _spec(self, spec: pb.VerifierSpec, field: str) -> VerifierSpec:

@@ -118,7 +118,9 @@ def start_server_process(
     ``wrapper`` prefixes the command line, e.g. ``THROWAWAY_NAMESPACES`` to run the server
     (and so every sandbox it starts) inside namespaces that die with it.
     """
-    data_dir = Path(data_dir or tempfile.mkdtemp(prefix="verifier-server-"))
+    # Absolute: the server runs with its data dir as working directory, so a relative path
+    # would be resolved twice (state and port file under data_dir/data_dir, never found).
+    data_dir = Path(data_dir or tempfile.mkdtemp(prefix="verifier-server-")).absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
     port_file = data_dir / f"port-{time.monotonic_ns()}"
     log_path = data_dir / "server.log"

@@ -10,6 +10,7 @@ import pytest
 from sandbox_probe import assert_no_survivors
 
 from sandboxes import ExecStatus, Job, Limits, Sandbox
+from sandboxes._layout import PYTHON_PACKAGES_ENV
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 KiB, MiB = 1024, 1024 * 1024
@@ -159,7 +160,8 @@ async def test_environment_is_minimal(sandbox: Sandbox, monkeypatch: pytest.Monk
     r = await sandbox.run(py("import os; print(sorted(os.environ))", env={"EXTRA": "1"}))
     names = set(eval(r.stdout))
     assert "SANDBOX_CONTRACT_SECRET" not in names and "EXTRA" in names and "PATH" in names
-    assert names <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "EXTRA", "HOSTNAME", "PWD"}
+    offered = {"PYTHONPATH", *PYTHON_PACKAGES_ENV}  # set by us when the sandbox Python packages are installed
+    assert names <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "EXTRA", "HOSTNAME", "PWD", *offered}
 
 
 async def test_read_only_root_and_no_host_secrets(sandbox: Sandbox) -> None:

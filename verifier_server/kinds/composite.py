@@ -95,12 +95,24 @@ class CompositeVerifier:
         """For ``cascade``: pass a sample on when a child fails on it, instead of failing with it."""
 
     async def validate(self) -> None:
-        """Resolve every child now, so unknown names, cycles and too wide a fan-out fail at registration."""
+        """Resolve every child now, so unknown names, cycles and too wide a fan-out fail at registration.
+
+        Problems of every child are reported together, an inline child's under its full
+        path (``config.children[1].verifier.config.pattern``).
+        """
+        problems: list[tuple[str, str]] = []
         for index, child in enumerate(self._children):
+            where = f"config.children[{index}].verifier"
             try:
                 await self._child_verifier(child)
             except NotFound as exc:
-                raise SpecError(f"config.children[{index}].verifier", exc.message) from None
+                problems.append((where, exc.message))
+            except SpecError as exc:
+                if child.inline is None:  # a registered child's own spec, or a cycle: not a field of ours
+                    raise
+                problems.extend((f"{where}.{field}" if field else where, message) for field, message in exc.problems)
+        if problems:
+            raise SpecError.of(problems)
         problem = await self._fan_out_problem()
         if problem:
             raise SpecError("config.children", problem)

@@ -240,6 +240,10 @@ def _tag_problem(
             open_tag, cursor = None, match.end()
     if open_tag is not None:
         return f"<{open_tag}> is never closed"
+    if cursor == 0 and not any(seen.values()):  # no tag at all: say what is missing, not "text outside"
+        required = [tag for tag in tags if counts[tag][0] > 0]
+        if required:
+            return "missing " + "".join(f"<{tag}>…</{tag}>" for tag in required) + ": the completion has no tags"
     if not allow_outside and text[cursor:].strip():
         return "text outside the tags at the end"
     for tag in tags:

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/verifier/v1/verifier.proto\x12\x0bverifier.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\":\n\x0c\x43onversation\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.verifier.v1.ChatMessage\"Q\n\x07\x43ontent\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12-\n\x08messages\x18\x02 \x01(\x0b\x32\x19.verifier.v1.ConversationH\x00\x42\x07\n\x05value\"\x88\x01\n\x06Sample\x12$\n\x06prompt\x18\x01 \x01(\x0b\x32\x14.verifier.v1.Content\x12(\n\ncompletion\x18\x02 \x01(\x0b\x32\x14.verifier.v1.Content\x12\x16\n\x0ereference_json\x18\x03 \x01(\t\x12\x16\n\x0e\x63ompletion_ids\x18\x04 \x03(\x03\"T\n\x0cVerifierSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x91\x01\n\x0cScoreRequest\x12\x0e\n\x04name\x18\x01 \x01(\tH\x00\x12)\n\x04spec\x18\x02 \x01(\x0b\x32\x19.verifier.v1.VerifierSpecH\x00\x12$\n\x07samples\x18\x03 \x03(\x0b\x32\x13.verifier.v1.Sample\x12\x14\n\x0cindex_offset\x18\x04 \x01(\x04\x42\n\n\x08verifier\"\xfd\x01\n\x0bScoreResult\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05score\x18\x02 \x01(\x01\x12%\n\x07outcome\x18\x03 \x01(\x0e\x32\x14.verifier.v1.Outcome\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12<\n\ncomponents\x18\x05 \x03(\x0b\x32(.verifier.v1.ScoreResult.ComponentsEntry\x12\x14\n\x0c\x64\x65tails_json\x18\x06 \x01(\t\x12\x12\n\nlatency_ms\x18\x07 \x01(\x01\x1a\x31\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"L\n\rScoreResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.verifier.v1.ScoreResult\x12\x10\n\x08verifier\x18\x02 \x01(\t\"t\n\x0cVerifierInfo\x12\'\n\x04spec\x18\x01 \x01(\x0b\x32\x19.verifier.v1.VerifierSpec\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x19\n\x11\x63reated_at_unix_s\x18\x03 \x01(\x01\x12\x0f\n\x07\x62uiltin\x18\x04 \x01(\x08\"B\n\x17RegisterVerifierRequest\x12\'\n\x04spec\x18\x01 \x01(\x0b\x32\x19.verifier.v1.VerifierSpec\"\"\n\x12GetVerifierRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\",\n\x14ListVerifiersRequest\x12\x14\n\x0c\x61ll_versions\x18\x01 \x01(\x08\"E\n\x15ListVerifiersResponse\x12,\n\tverifiers\x18\x01 \x03(\x0b\x32\x19.verifier.v1.VerifierInfo\"%\n\x15\x44\x65leteVerifierRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"2\n\x16\x44\x65leteVerifierResponse\x12\x18\n\x10\x64\x65leted_versions\x18\x01 \x01(\r\"\x18\n\x16GetCapabilitiesRequest\"\xd1\x01\n\x0c\x43\x61pabilities\x12\x16\n\x0eserver_version\x18\x01 \x01(\t\x12\r\n\x05kinds\x18\x02 \x03(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x18\n\x10sandbox_backends\x18\x04 \x03(\t\x12\x16\n\x0ejudge_backends\x18\x05 \x03(\t\x12\x1f\n\x17max_samples_per_request\x18\x06 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x07 \x01(\x04\x12\x19\n\x11\x62uiltin_verifiers\x18\x08 \x03(\t*\x91\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0e\n\nOUTCOME_OK\x10\x01\x12\x19\n\x15OUTCOME_INVALID_INPUT\x10\x02\x12\x11\n\rOUTCOME_ERROR\x10\x03\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x04\x12\x1a\n\x16OUTCOME_NOT_APPLICABLE\x10\x05\x32\xbd\x04\n\x0fVerifierService\x12>\n\x05Score\x12\x19.verifier.v1.ScoreRequest\x1a\x1a.verifier.v1.ScoreResponse\x12\x44\n\x0bScoreStream\x12\x19.verifier.v1.ScoreRequest\x1a\x18.verifier.v1.ScoreResult0\x01\x12S\n\x10RegisterVerifier\x12$.verifier.v1.RegisterVerifierRequest\x1a\x19.verifier.v1.VerifierInfo\x12I\n\x0bGetVerifier\x12\x1f.verifier.v1.GetVerifierRequest\x1a\x19.verifier.v1.VerifierInfo\x12V\n\rListVerifiers\x12!.verifier.v1.ListVerifiersRequest\x1a\".verifier.v1.ListVerifiersResponse\x12Y\n\x0e\x44\x65leteVerifier\x12\".verifier.v1.DeleteVerifierRequest\x1a#.verifier.v1.DeleteVerifierResponse\x12Q\n\x0fGetCapabilities\x12#.verifier.v1.GetCapabilitiesRequest\x1a\x19.verifier.v1.Capabilitiesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!protos/verifier/v1/verifier.proto\x12\x0bverifier.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\":\n\x0c\x43onversation\x12*\n\x08messages\x18\x01 \x03(\x0b\x32\x18.verifier.v1.ChatMessage\"Q\n\x07\x43ontent\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12-\n\x08messages\x18\x02 \x01(\x0b\x32\x19.verifier.v1.ConversationH\x00\x42\x07\n\x05value\"\x88\x01\n\x06Sample\x12$\n\x06prompt\x18\x01 \x01(\x0b\x32\x14.verifier.v1.Content\x12(\n\ncompletion\x18\x02 \x01(\x0b\x32\x14.verifier.v1.Content\x12\x16\n\x0ereference_json\x18\x03 \x01(\t\x12\x16\n\x0e\x63ompletion_ids\x18\x04 \x03(\x03\"T\n\x0cVerifierSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"\x91\x01\n\x0cScoreRequest\x12\x0e\n\x04name\x18\x01 \x01(\tH\x00\x12)\n\x04spec\x18\x02 \x01(\x0b\x32\x19.verifier.v1.VerifierSpecH\x00\x12$\n\x07samples\x18\x03 \x03(\x0b\x32\x13.verifier.v1.Sample\x12\x14\n\x0cindex_offset\x18\x04 \x01(\x04\x42\n\n\x08verifier\"\xfd\x01\n\x0bScoreResult\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05score\x18\x02 \x01(\x01\x12%\n\x07outcome\x18\x03 \x01(\x0e\x32\x14.verifier.v1.Outcome\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12<\n\ncomponents\x18\x05 \x03(\x0b\x32(.verifier.v1.ScoreResult.ComponentsEntry\x12\x14\n\x0c\x64\x65tails_json\x18\x06 \x01(\t\x12\x12\n\nlatency_ms\x18\x07 \x01(\x01\x1a\x31\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"L\n\rScoreResponse\x12)\n\x07results\x18\x01 \x03(\x0b\x32\x18.verifier.v1.ScoreResult\x12\x10\n\x08verifier\x18\x02 \x01(\t\"t\n\x0cVerifierInfo\x12\'\n\x04spec\x18\x01 \x01(\x0b\x32\x19.verifier.v1.VerifierSpec\x12\x0f\n\x07version\x18\x02 \x01(\r\x12\x19\n\x11\x63reated_at_unix_s\x18\x03 \x01(\x01\x12\x0f\n\x07\x62uiltin\x18\x04 \x01(\x08\"S\n\x17RegisterVerifierRequest\x12\'\n\x04spec\x18\x01 \x01(\x0b\x32\x19.verifier.v1.VerifierSpec\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"\"\n\x12GetVerifierRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\",\n\x14ListVerifiersRequest\x12\x14\n\x0c\x61ll_versions\x18\x01 \x01(\x08\"E\n\x15ListVerifiersResponse\x12,\n\tverifiers\x18\x01 \x03(\x0b\x32\x19.verifier.v1.VerifierInfo\"%\n\x15\x44\x65leteVerifierRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"2\n\x16\x44\x65leteVerifierResponse\x12\x18\n\x10\x64\x65leted_versions\x18\x01 \x01(\r\"\x18\n\x16GetCapabilitiesRequest\"\xf2\x01\n\x0c\x43\x61pabilities\x12\x16\n\x0eserver_version\x18\x01 \x01(\t\x12\r\n\x05kinds\x18\x02 \x03(\t\x12\x11\n\tlanguages\x18\x03 \x03(\t\x12\x18\n\x10sandbox_backends\x18\x04 \x03(\t\x12\x16\n\x0ejudge_backends\x18\x05 \x03(\t\x12\x1f\n\x17max_samples_per_request\x18\x06 \x01(\r\x12\x19\n\x11max_message_bytes\x18\x07 \x01(\x04\x12\x19\n\x11\x62uiltin_verifiers\x18\x08 \x03(\t\x12\x1f\n\x17sandbox_python_packages\x18\t \x03(\t*\x91\x01\n\x07Outcome\x12\x17\n\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x0e\n\nOUTCOME_OK\x10\x01\x12\x19\n\x15OUTCOME_INVALID_INPUT\x10\x02\x12\x11\n\rOUTCOME_ERROR\x10\x03\x12\x13\n\x0fOUTCOME_TIMEOUT\x10\x04\x12\x1a\n\x16OUTCOME_NOT_APPLICABLE\x10\x05\x32\xbd\x04\n\x0fVerifierService\x12>\n\x05Score\x12\x19.verifier.v1.ScoreRequest\x1a\x1a.verifier.v1.ScoreResponse\x12\x44\n\x0bScoreStream\x12\x19.verifier.v1.ScoreRequest\x1a\x18.verifier.v1.ScoreResult0\x01\x12S\n\x10RegisterVerifier\x12$.verifier.v1.RegisterVerifierRequest\x1a\x19.verifier.v1.VerifierInfo\x12I\n\x0bGetVerifier\x12\x1f.verifier.v1.GetVerifierRequest\x1a\x19.verifier.v1.VerifierInfo\x12V\n\rListVerifiers\x12!.verifier.v1.ListVerifiersRequest\x1a\".verifier.v1.ListVerifiersResponse\x12Y\n\x0e\x44\x65leteVerifier\x12\".verifier.v1.DeleteVerifierRequest\x1a#.verifier.v1.DeleteVerifierResponse\x12Q\n\x0fGetCapabilities\x12#.verifier.v1.GetCapabilitiesRequest\x1a\x19.verifier.v1.Capabilitiesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SCORERESULT_COMPONENTSENTRY']._loaded_options = None
   _globals['_SCORERESULT_COMPONENTSENTRY']._serialized_options = b'8\001'
-  _globals['_OUTCOME']._serialized_start=1615
-  _globals['_OUTCOME']._serialized_end=1760
+  _globals['_OUTCOME']._serialized_start=1665
+  _globals['_OUTCOME']._serialized_end=1810
   _globals['_CHATMESSAGE']._serialized_start=50
   _globals['_CHATMESSAGE']._serialized_end=94
   _globals['_CONVERSATION']._serialized_start=96
@@ -56,21 +56,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_VERIFIERINFO']._serialized_start=946
   _globals['_VERIFIERINFO']._serialized_end=1062
   _globals['_REGISTERVERIFIERREQUEST']._serialized_start=1064
-  _globals['_REGISTERVERIFIERREQUEST']._serialized_end=1130
-  _globals['_GETVERIFIERREQUEST']._serialized_start=1132
-  _globals['_GETVERIFIERREQUEST']._serialized_end=1166
-  _globals['_LISTVERIFIERSREQUEST']._serialized_start=1168
-  _globals['_LISTVERIFIERSREQUEST']._serialized_end=1212
-  _globals['_LISTVERIFIERSRESPONSE']._serialized_start=1214
-  _globals['_LISTVERIFIERSRESPONSE']._serialized_end=1283
-  _globals['_DELETEVERIFIERREQUEST']._serialized_start=1285
-  _globals['_DELETEVERIFIERREQUEST']._serialized_end=1322
-  _globals['_DELETEVERIFIERRESPONSE']._serialized_start=1324
-  _globals['_DELETEVERIFIERRESPONSE']._serialized_end=1374
-  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1376
-  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1400
-  _globals['_CAPABILITIES']._serialized_start=1403
-  _globals['_CAPABILITIES']._serialized_end=1612
-  _globals['_VERIFIERSERVICE']._serialized_start=1763
-  _globals['_VERIFIERSERVICE']._serialized_end=2336
+  _globals['_REGISTERVERIFIERREQUEST']._serialized_end=1147
+  _globals['_GETVERIFIERREQUEST']._serialized_start=1149
+  _globals['_GETVERIFIERREQUEST']._serialized_end=1183
+  _globals['_LISTVERIFIERSREQUEST']._serialized_start=1185
+  _globals['_LISTVERIFIERSREQUEST']._serialized_end=1229
+  _globals['_LISTVERIFIERSRESPONSE']._serialized_start=1231
+  _globals['_LISTVERIFIERSRESPONSE']._serialized_end=1300
+  _globals['_DELETEVERIFIERREQUEST']._serialized_start=1302
+  _globals['_DELETEVERIFIERREQUEST']._serialized_end=1339
+  _globals['_DELETEVERIFIERRESPONSE']._serialized_start=1341
+  _globals['_DELETEVERIFIERRESPONSE']._serialized_end=1391
+  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1393
+  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1417
+  _globals['_CAPABILITIES']._serialized_start=1420
+  _globals['_CAPABILITIES']._serialized_end=1662
+  _globals['_VERIFIERSERVICE']._serialized_start=1813
+  _globals['_VERIFIERSERVICE']._serialized_end=2386
 # @@protoc_insertion_point(module_scope)
