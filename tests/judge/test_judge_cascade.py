@@ -7,10 +7,10 @@ import uuid
 from typing import Any
 
 import pytest
-from judge_support import FakeOpenAI, TinyModels
+from judge_support import FakeOpenAI, TinyModels, judge_settings
 
 from sdk import AsyncVerifierClient, VerifierClient, specs
-from verifier_server.testing import ServerProcess
+from verifier_server.testing import ServerProcess, StartServer
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +27,24 @@ def unique(name: str) -> str:
     return f"{name}-{uuid.uuid4().hex[:8]}"
 
 
+def judge_server(start_server: StartServer, tiny_models: TinyModels, endpoint: str | None = None) -> ServerProcess:
+    """A server whose settings let judges load the tiny models and (when given) call ``endpoint``."""
+    settings = judge_settings(tiny_models)
+    if endpoint is not None:
+        settings["judge"]["openai_endpoints"].append({"base_url": endpoint})
+    return start_server(config={"kinds": settings})
+
+
 def math_then_judge(judge_config: dict[str, Any]) -> specs.VerifierSpec:
     judge = specs.judge("equivalence", **judge_config, template="reference-equivalence")
     return specs.cascade(unique("math-then-judge"), [specs.child("math"), specs.child(judge, threshold=0.5)])
 
 
-def test_math_then_tiny_local_judge(client: VerifierClient, tiny_models: TinyModels) -> None:
+def test_math_then_tiny_local_judge(start_server: StartServer, tiny_models: TinyModels) -> None:
     spec = math_then_judge({"type": "llm", "model": str(tiny_models.lm), "device": "cpu"})
-    client.register(spec)
-    results = client.score(spec.name, COMPLETIONS, prompts=["Flip a coin: P(heads)?"] * 4, references=[GOLD] * 4)
+    with VerifierClient(judge_server(start_server, tiny_models).address, timeout_s=120) as client:
+        client.register(spec)
+        results = client.score(spec.name, COMPLETIONS, prompts=["Flip a coin: P(heads)?"] * 4, references=[GOLD] * 4)
     assert [r.outcome for r in results] == ["ok"] * 4
     assert [r.details["decided_by"] for r in results] == ["math", "math", "equivalence", "equivalence"]
     for result in results[:2]:
@@ -47,8 +56,11 @@ def test_math_then_tiny_local_judge(client: VerifierClient, tiny_models: TinyMod
         assert result.details["flipped"] == ((result.score or 0.0) >= 0.5)
 
 
-async def test_math_then_openai_compatible_judge(verifier_server: ServerProcess, openai_server: FakeOpenAI) -> None:
+async def test_math_then_openai_compatible_judge(
+    start_server: StartServer, tiny_models: TinyModels, openai_server: FakeOpenAI
+) -> None:
     """Only the two answers math could not decide reach the endpoint, and the judge's Yes flips them."""
+    verifier_server = judge_server(start_server, tiny_models, openai_server.base_url)
     openai_server.top_logprobs = {"Yes": -0.05, "No": -3.0}
     spec = math_then_judge(
         {"type": "llm", "backend": "openai", "model": "tiny-judge", "base_url": openai_server.base_url}
@@ -64,8 +76,9 @@ async def test_math_then_openai_compatible_judge(verifier_server: ServerProcess,
 
 
 async def test_a_judge_outage_fails_only_the_samples_it_was_asked_about(
-    verifier_server: ServerProcess, openai_server: FakeOpenAI
+    start_server: StartServer, tiny_models: TinyModels, openai_server: FakeOpenAI
 ) -> None:
+    verifier_server = judge_server(start_server, tiny_models, openai_server.base_url)
     openai_server.faults = ["500"] * 10
     spec = math_then_judge(
         {
