@@ -91,9 +91,14 @@ def make_samples() -> list[Sample]:
     ]
 
 
+def judge_settings(model_dir: Path) -> dict[str, Any]:
+    """Server settings that let judges load the benchmark's model (models load only from model roots)."""
+    return {"judge": {"model_roots": [str(model_dir.parent)]}}
+
+
 class _Context:
-    def __init__(self) -> None:
-        self.resources = ResourceBag()
+    def __init__(self, model_dir: Path) -> None:
+        self.resources = ResourceBag(judge_settings(model_dir))
 
     async def resolve(self, ref: str) -> Verifier:
         raise LookupError(ref)
@@ -126,7 +131,8 @@ async def run_service(model_dir: Path, samples: list[Sample], mode: dict[str, An
     from sdk import AsyncVerifierClient
     from verifier_server.testing import start_server_process
 
-    with start_server_process(extra_args=["--log-level", "WARNING"]) as server:
+    config = {"kinds": judge_settings(model_dir)}
+    with start_server_process(extra_args=["--log-level", "WARNING"], config=config) as server:
         async with AsyncVerifierClient(server.address, timeout_s=300) as client:
             await client.register({"name": "bench-judge", "kind": "judge", "config": judge_config(model_dir, mode)})
 
@@ -144,7 +150,7 @@ async def run_service(model_dir: Path, samples: list[Sample], mode: dict[str, An
 
 
 async def run_batched(model_dir: Path, samples: list[Sample], mode: dict[str, Any]) -> tuple[float, list[Any]]:
-    context = _Context()
+    context = _Context(model_dir)
     config = judge_config(model_dir, mode)
     judge = JudgeKind.from_spec(config, context)
     await judge.score_batch(samples[:2])  # load the model before timing

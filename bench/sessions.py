@@ -177,9 +177,10 @@ def _rss_mib(pid: int) -> float:
 
 
 async def sandbox_part(args: argparse.Namespace) -> tuple[list[float], tuple[float, float, float], tuple[float, float]]:
-    box = open_sandbox("bwrap", uid_base=args.uid_base)
+    trees = args.idle + 40
+    box = open_sandbox("bwrap", uid_base=args.uid_base, uid_range_size=2 * trees + 64, concurrency=4)
     try:
-        host = await box.sessions(uid_base=args.uid_base + 1000, max_trees=args.idle + 40)
+        host = await box.sessions(max_trees=trees)
         cells = await sandbox_cells(host, args.cells)
         forks = await fork_vs_setup(host, args.state_mb, args.copies)
         idle = await idle_memory(host, args.idle)
@@ -202,7 +203,8 @@ def main() -> int:
         return 1
     print(f"sessions bench ({os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})")
     server = start_server_process(
-        tempfile.mkdtemp(prefix="bench-sessions-"), config={"session_uid_base": args.uid_base + 3000, "max_sessions": 8}
+        tempfile.mkdtemp(prefix="bench-sessions-"),
+        config={"sandbox_uid_base": args.uid_base + 3000, "sandbox_uid_range_size": 256, "max_sessions": 8},
     )
     try:
         sdk = sdk_cells(server.address, args.cells)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the server image without a registry: bootstrap a Debian base with debootstrap
 # (once; `docker import`ed as verifier-base:bookworm), build a wheelhouse of the project
-# and its dependencies on the host, then `docker build` deploy/Dockerfile.
+# and its dependencies and the sandbox's namespace init library on the host, then
+# `docker build` deploy/Dockerfile.
 #
 #   deploy/build_image.sh [TAG]        default TAG: verifier-server:dev
 #   BASE_IMAGE=... MIRROR=... PYTHON=... deploy/build_image.sh
@@ -16,7 +17,7 @@ MIRROR="${MIRROR:-$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sour
     | grep -oE 'https?://[^ ]+/debian' | head -n1 || true)}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 
-for tool in docker "${PYTHON}"; do
+for tool in docker "${PYTHON}" cc; do
     command -v "${tool}" >/dev/null || { echo "build_image.sh: ${tool} not found" >&2; exit 3; }
 done
 docker info >/dev/null 2>&1 || { echo "build_image.sh: no Docker engine reachable" >&2; exit 3; }
@@ -35,6 +36,13 @@ fi
 # Wheels for the image's Python (cp311, manylinux); pip reuses its cache between builds.
 rm -rf "${ROOT}/deploy/.wheelhouse"
 "${PYTHON}" -m pip wheel --quiet --wheel-dir "${ROOT}/deploy/.wheelhouse" "${ROOT}"
+
+# The fork server's namespace init, built here (the image has no compiler) under the name the
+# installed package looks for: a hash of init.c (base and host are both Debian bookworm).
+rm -rf "${ROOT}/deploy/.sandbox-init"
+mkdir -p "${ROOT}/deploy/.sandbox-init"
+init_name="$(cd "${ROOT}" && "${PYTHON}" -c 'from sandboxes._init_library import library_name; print(library_name())')"
+cc -shared -fPIC -O2 -Wall -o "${ROOT}/deploy/.sandbox-init/${init_name}" "${ROOT}/sandboxes/init.c"
 
 # The context is deploy/ alone: the image needs only the wheelhouse, not the checkout or .venv.
 docker build --build-arg "BASE_IMAGE=${BASE_IMAGE}" -f "${ROOT}/deploy/Dockerfile" -t "${TAG}" "${ROOT}/deploy"

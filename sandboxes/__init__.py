@@ -2,10 +2,12 @@
 
 `open_sandbox()` picks a backend (bubblewrap by default, Docker, or the loudly named
 unsafe-local for development); every backend takes a `Job` and returns an `Execution`.
+Concurrent runs share a backend's slots fairly among callers (`as_caller`, an opaque key).
 This package knows nothing of rewards, gRPC or test cases.
 """
 
 from ._factory import available_backends, open_sandbox
+from ._fairness import as_caller
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, Sandbox, SandboxError
 from .languages import LANGUAGES, Recipe
 
@@ -19,6 +21,7 @@ __all__ = [  # noqa: RUF022 - plain sorted(), pinned by tests/sandboxes/test_api
     "Recipe",
     "Sandbox",
     "SandboxError",
+    "as_caller",
     "available_backends",
     "open_sandbox",
 ]

@@ -3,7 +3,8 @@
 Why compile at run time: the package stays pure Python to install, and every host that
 runs C jobs already has a C compiler (the sandbox's C/C++ support needs one anyway). The
 library is cached under /run/sandboxes (or /var/cache/verifier-sandboxes where /run is
-noexec) by a hash of its source, so an upgrade rebuilds it.
+noexec) by a hash of its source, so an upgrade rebuilds it. An image without a compiler
+ships it prebuilt under /usr/lib/verifier-sandboxes, by the same name.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from ._types import SandboxError
 
 SOURCE = Path(__file__).with_name("init.c")
+#: Where an image ships the library prebuilt (deploy/build_image.sh), for hosts without a compiler.
+PREBUILT = Path("/usr/lib/verifier-sandboxes")
 #: Where the library may live, in order: /run (cleared at boot), unless it is mounted
 #: noexec, as on many systemd hosts, where a library cannot be mapped executable.
 CACHES = (Path("/run/sandboxes"), Path("/var/cache/verifier-sandboxes"))
@@ -35,11 +38,17 @@ def default_cache(candidates: tuple[Path, ...] = CACHES) -> Path:
     raise SandboxError(f"no place for the fork server's namespace init: {', '.join(map(str, candidates))} are noexec")
 
 
-def init_library(cache: Path | None = None) -> Path:
-    """Path of the built library; builds it on first use."""
+def library_name() -> str:
+    """The library's file name: a hash of its source, so an upgrade never loads a stale build."""
+    return f"libsandbox-init-{hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]}.so"
+
+
+def init_library(cache: Path | None = None, prebuilt: Path = PREBUILT) -> Path:
+    """Path of the built library: shipped prebuilt for this source, else built on first use."""
+    if (prebuilt / library_name()).exists():
+        return prebuilt / library_name()
     cache = cache or default_cache()
-    source = SOURCE.read_bytes()
-    target = cache / f"libsandbox-init-{hashlib.sha256(source).hexdigest()[:12]}.so"
+    target = cache / library_name()
     if target.exists():
         return target
     compiler = shutil.which("cc") or shutil.which("gcc")

@@ -36,6 +36,13 @@ ETC_ENTRIES = (
 DEVICES = ("null", "zero", "full", "random", "urandom")
 #: Where a toolchain hidden in an unreadable home (rustup under /root) appears in the sandbox.
 RUST_MOUNT = "/opt/rust"
+#: Python packages offered to sandboxed programs (numpy, sympy, math-verify, regex, ...), installed
+#: by scripts/install_sandbox_python.py: root-owned, under /usr, so every sandbox sees it through
+#: the read-only /usr bind and no sandboxed program can change it. Put on PYTHONPATH when present.
+PYTHON_PACKAGES_DIR = "/usr/local/lib/verifier-sandbox/python-packages"
+#: Numeric libraries start one thread per core unless told; those threads count against a run's
+#: process limit, so one thread each (a run is one core's worth of work anyway).
+PYTHON_PACKAGES_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True)
@@ -103,8 +110,20 @@ def extra_path(rust: bool = False) -> str:
 
 def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(BASE_ENV, PATH=extra_path(any(m.dest == RUST_MOUNT for m in system_mounts())))
+    if python_packages_installed():
+        env.update(PYTHON_PACKAGES_ENV, PYTHONPATH=PYTHON_PACKAGES_DIR)
     env.update(extra or {})
     return env
+
+
+@cache
+def python_packages_installed() -> bool:
+    """Whether the offered packages are there and safe to offer: root-owned and not writable by others."""
+    try:
+        info = os.stat(PYTHON_PACKAGES_DIR)
+    except OSError:
+        return False
+    return info.st_uid == 0 and not info.st_mode & 0o022 and readable_by_others(PYTHON_PACKAGES_DIR)
 
 
 def readable_by_others(path: str) -> bool:

@@ -17,6 +17,10 @@ class SessionError(Exception):
     """A session could not be opened, forked or used (not a cell's fault): setup, kernel, a copy that failed checks."""
 
 
+class SessionsFull(SessionError):
+    """Every session tree this host has uids for is in use: a root session (and its forks) must close first."""
+
+
 class SessionLost(SessionError):
     """The session's interpreter is gone (killed, out of memory, exited, timed out hard): its state is lost."""
 

@@ -1,25 +1,30 @@
 """Concurrency slots: each concurrent run gets its own host uid, cgroups and work-dir mount point.
 
 Distinct uids per slot mean two runs that happen to overlap can never signal, ptrace
-or read each other's files even if both escaped their namespaces; the cgroups are
-reused across runs (see cgroups.py). The pool size is the backend's concurrency.
+or read each other's files even if both escaped their namespaces, and never share a
+process limit; the uids are claimed exclusively per server (see _claims.py). The
+cgroups are reused across runs (see cgroups.py). The pool size is the backend's concurrency.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
+import logging
 import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import _netns
-from .cgroups import CgroupSlot
+from ._claims import OwnedDir, UidClaim, UidRange, claim_uids, orphans, owner_gone
+from ._fairness import FairScheduler
+from .cgroups import CgroupSlot, make_writable
 
+log = logging.getLogger(__name__)
 _libc = ctypes.CDLL(None, use_errno=True)
 MNT_DETACH = 2
 MS_NOSUID, MS_NODEV, MS_REMOUNT = 2, 4, 32
@@ -34,40 +39,66 @@ class Slot:
     workdir: Path
     netns: Path | None = None
     """The slot's pinned network namespace (root only; see _netns.py)."""
+    privileged: bool = False
+    """Root with the capabilities of the full design: the work dir is a tmpfs owned by the slot's uid."""
+
+
+RUN_DIR = Path("/run/sandboxes")
 
 
 class SlotPool:
-    """A fixed set of slots handed out by an asyncio queue."""
+    """A fixed set of slots, handed out fairly across callers (see _fairness.py).
 
-    def __init__(self, size: int, *, uid_base: int, tag: str, privileged: bool) -> None:
+    As root, the pool claims its uids exclusively (see _claims.py) and owns its directory
+    under /run/sandboxes by a lock, so what a crashed server left behind is collected by
+    the next pool whatever pid namespace either ran in.
+    """
+
+    def __init__(self, size: int, *, uids: UidRange, tag: str, privileged: bool) -> None:
         self.privileged = privileged
-        base = Path("/run/sandboxes") if privileged else Path(tempfile.gettempdir())
-        base.mkdir(parents=True, exist_ok=True)
+        base = RUN_DIR if privileged else Path(tempfile.gettempdir())
         if privileged:
+            remounted = make_writable()
+            if remounted:
+                log.info("remounted the cgroup controllers %s read-write for the sandbox slots", ",".join(remounted))
             collect_stale(base, tag)
-        self.base = Path(tempfile.mkdtemp(prefix=f"{tag}-{os.getpid()}-", dir=base))
-        self.base.chmod(0o711)
         self.slots: list[Slot] = []
-        self._free: asyncio.Queue[Slot] = asyncio.Queue()
-        for i in range(size):
-            uid = uid_base + i if privileged else os.getuid()
-            gid = uid_base + i if privileged else os.getgid()
-            cgroup = CgroupSlot.create(f"{tag}-{os.getpid()}-{i}") if privileged else None
-            slot = Slot(i, uid, gid, cgroup, self.base / f"slot-{i}")
-            slot.workdir.mkdir()
-            if privileged:
-                slot.netns = self.base / f"netns-{i}"
-                _netns.create(slot.netns)
-            self.slots.append(slot)
-            self._free.put_nowait(slot)
+        self._uid_claims: list[UidClaim] = claim_uids(uids, size) if privileged else []
+        self._dir: OwnedDir | None = None
+        try:
+            self._dir = OwnedDir.create(base, f"{tag}.")
+            self.base = self._dir.path
+            for i in range(size):
+                self.slots.append(self._make_slot(i))
+        except BaseException:
+            self.close()
+            raise
+        # Round robin: the slot used longest ago goes next, so what the kernel still tears down of
+        # a run (a pid namespace's last processes, counted against the uid) is gone by its turn.
+        self._free = deque(self.slots)
+        self._scheduler = FairScheduler(size)
+
+    def _make_slot(self, i: int) -> Slot:
+        uid = self._uid_claims[i].uid if self.privileged else os.getuid()
+        gid = uid if self.privileged else os.getgid()
+        cgroup = CgroupSlot.create(f"{self.base.name}-{i}") if self.privileged else None
+        slot = Slot(i, uid, gid, cgroup, self.base / f"slot-{i}", privileged=self.privileged)
+        slot.workdir.mkdir()
+        if self.privileged:
+            slot.netns = self.base / f"netns-{i}"
+            _netns.create(slot.netns)
+        return slot
 
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[Slot]:
-        slot = await self._free.get()
+        """A free slot, when the caller's turn comes (the caller is `current_caller()`)."""
+        caller = await self._scheduler.acquire()
+        slot = self._free.popleft()
         try:
             yield slot
         finally:
-            self._free.put_nowait(slot)
+            self._free.append(slot)
+            self._scheduler.release(caller)
 
     def close(self) -> None:
         for slot in self.slots:
@@ -76,7 +107,14 @@ class SlotPool:
             if slot.netns is not None:
                 _netns.remove(slot.netns)
             unmount_workdir(slot)
-        shutil.rmtree(self.base, ignore_errors=True)
+        self.slots.clear()
+        if self._dir is not None:
+            shutil.rmtree(self._dir.path, ignore_errors=True)
+            self._dir.release()
+            self._dir = None
+        for claim in self._uid_claims:
+            claim.release()
+        self._uid_claims.clear()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -89,24 +127,44 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def collect_stale(base: Path, tag: str) -> None:
-    """Remove what pools of dead server processes left behind (a crash skips `close`): mounts, dirs, cgroups."""
-    from .cgroups import CgroupSlot, stale_slot_names
-
-    for pool_dir in base.glob(f"{tag}-*-*"):
-        pid = pool_dir.name.split("-")[1]
-        if not pid.isdigit() or _pid_alive(int(pid)):
-            continue
+def _unmount_entries(pool_dir: Path) -> None:
+    with contextlib.suppress(OSError):
         for entry in pool_dir.iterdir():
             while _libc.umount2(str(entry).encode(), MNT_DETACH) == 0:
                 pass
+
+
+def collect_stale(base: Path, tag: str) -> None:
+    """Remove what pools of dead servers left behind (a crash skips `close`): mounts, dirs, cgroups.
+
+    A pool is dead when nobody holds its lock (see _claims.OwnedDir). Pools of older
+    versions (`<tag>-<pid>-...`, no lock) are judged by their pid, as those versions did.
+    """
+    from .cgroups import stale_slot_names
+
+    for pool_dir, claim in orphans(base, f"{tag}."):
+        _unmount_entries(pool_dir)
         shutil.rmtree(pool_dir, ignore_errors=True)
-    for name in stale_slot_names(tag):
-        pid = name.split("-")[1]
+        claim.release(unlink=True)
+    for pool_dir in base.glob(f"{tag}-*-*"):
+        pid = pool_dir.name.split("-")[1]
         if pid.isdigit() and not _pid_alive(int(pid)):
-            stale = CgroupSlot.create(name)
-            if stale is not None:
-                stale.remove()
+            _unmount_entries(pool_dir)
+            shutil.rmtree(pool_dir, ignore_errors=True)
+    for name in stale_slot_names(tag):
+        pool, _, _index = name.rpartition("-")
+        if pool.startswith(f"{tag}."):
+            owner = owner_gone(base / pool)
+            if owner is None:
+                continue
+            owner.release()
+        else:
+            pid = name.split("-")[1]
+            if not pid.isdigit() or _pid_alive(int(pid)):
+                continue
+        stale = CgroupSlot.create(name)
+        if stale is not None:
+            stale.remove()
 
 
 def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:
@@ -114,7 +172,7 @@ def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:
     unmount_workdir(slot)
     if not slot.workdir.exists():
         slot.workdir.mkdir()
-    if os.geteuid() == 0:
+    if slot.privileged:
         opts = f"size={size_bytes},nr_inodes={inodes},mode=0700,uid={slot.uid},gid={slot.gid}".encode()
         if _libc.mount(b"tmpfs", str(slot.workdir).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
             err = ctypes.get_errno()
@@ -123,7 +181,7 @@ def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:
 
 def resize_workdir(slot: Slot, size_bytes: int) -> None:
     """Shrink the work dir to the run phase's limit after a compile phase needed more (never below its usage)."""
-    if os.geteuid() != 0:
+    if not slot.privileged:
         return
     st = os.statvfs(slot.workdir)
     used = (st.f_blocks - st.f_bfree) * st.f_frsize
@@ -134,7 +192,7 @@ def resize_workdir(slot: Slot, size_bytes: int) -> None:
 def unmount_workdir(slot: Slot) -> None:
     """Drop the previous run's work dir entirely: nothing written there survives."""
     path = str(slot.workdir).encode()
-    if os.geteuid() == 0:
+    if slot.privileged:
         while _libc.umount2(path, MNT_DETACH) == 0:
             pass
     if slot.workdir.exists():
@@ -154,7 +212,7 @@ def write_files(slot: Slot, files: dict[str, bytes]) -> None:
             d = slot.workdir / parent
             if not d.exists():
                 d.mkdir()
-                os.chown(d, slot.uid, slot.gid) if os.geteuid() == 0 else None
+                os.chown(d, slot.uid, slot.gid) if slot.privileged else None
         path.write_bytes(content)
-        if os.geteuid() == 0:
+        if slot.privileged:
             os.chown(path, slot.uid, slot.gid)

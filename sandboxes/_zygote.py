@@ -1,6 +1,8 @@
 """The fork server's zygote: a pre-started interpreter that forks one fresh, fully isolated process per run.
 
-Runs as a standalone script under the sandbox's Python (stdlib only) as host root.
+Runs under the sandbox's Python (stdlib only) as host root, started from its source (sent
+over fd 0, see forkserver.BOOTSTRAP) rather than its path: every run is a fork of this
+process, so nothing here may hold the host's paths or pids (chains forget each other's).
 Once, it builds a read-only root from the host's layout table and pivots into it. It
 keeps a few warm chains ready, because fork is the dominant cost here: for a chain it
 creates a new pid namespace whose pid 1 is a tiny C init (init.c: a clone sharing this
@@ -16,7 +18,7 @@ to the next. The zygote reaps R (its exit status comes from the kernel, out of t
 program's reach), reports it, and kills the chain's init: the kernel then kills
 everything left in the pid namespace.
 
-Protocol on fd 0 (SOCK_SEQPACKET): first message is the JSON setup, answered "ready"
+Protocol on fd 0 (SOCK_SEQPACKET): first message is this source, then the JSON setup, answered "ready"
 or "error: ..."; then each message is a marshal-encoded header with fds
 [stdin, stdout, stderr, payload, status, netns, *cgroup.procs] and gets no answer.
 """
@@ -152,6 +154,18 @@ def build_root(root: str, mounts: list[dict[str, str]]) -> None:
     mount(None, "/", None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
 
 
+def become_first_oom_victim() -> None:
+    """Out of memory in an enclosing cgroup (a pod's), the kernel kills a run, never the server.
+
+    Inherited by everything the run starts; only CAP_SYS_RESOURCE could lower it again.
+    """
+    fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, b"1000")
+    finally:
+        os.close(fd)
+
+
 class SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
@@ -275,6 +289,7 @@ def run_python(job: dict[str, Any]) -> NoReturn:
     path = "/work/" + entry
     sys.argv = [entry, *job["args"]]
     sys.path.insert(0, os.path.dirname(path))
+    sys.path[1:1] = [p for p in os.environ.get("PYTHONPATH", "").split(":") if p]  # as python3 would place them
     assert JOB_STREAMS is not None
     stdin, stdout, stderr = JOB_STREAMS
     sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
@@ -344,6 +359,7 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         bind_ro("/proc/sys", "/proc/sys", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         socket.sethostname("sandbox")
+        become_first_oom_victim()
     except BaseException as exc:
         setup_error = exc
     request = recv_request(ctrl)
@@ -470,11 +486,24 @@ class Zygote:
             theirs.close()
             raise
         if pid == 0:
+            del init  # this frame stays on R's stack, readable by the program: no host pid in it
+            self.forget_others()
             ours.close()
             run_process(theirs, self.seccomp)
         theirs.close()
         self.inits[pid] = init
         return Chain(pid, ours)
+
+    def add_chain(self) -> None:
+        """A warm chain more. Not `self.chains.append(self.make_chain())`: R is forked inside make_chain,
+        and a list of the other chains on this frame's stack (or a comprehension's) would stay readable there."""
+        chain = self.make_chain()
+        self.chains.append(chain)
+
+    def forget_others(self) -> None:
+        """In a new R: forget other chains and sessions (their host pids) before any program can look."""
+        self.chains, self.inits, self.status = [], {}, {}
+        self.sessions, self.session_inits = set(), set()
 
     def reap(self) -> None:
         """Collect exited children: a run process's status goes to its job; its init is killed with it."""
@@ -612,7 +641,8 @@ def serve(sock: socket.socket) -> None:
         gc.freeze()
         gc.disable()
         zygote = Zygote(seccomp, own_pidns, warm, init_lib)
-        zygote.chains = [zygote.make_chain() for _ in range(warm)]
+        for _ in range(warm):
+            zygote.add_chain()
     except BaseException as exc:
         sock.send(f"error: {exc!r}".encode())
         return
@@ -622,7 +652,7 @@ def serve(sock: socket.socket) -> None:
         zygote.reap()
         while len(zygote.chains) < zygote.warm and not select.select(watched, [], [], 0)[0]:
             try:
-                zygote.chains.append(zygote.make_chain())
+                zygote.add_chain()
             except OSError:
                 break  # out of pids or memory: the next job makes its own chain, or reports why not
         ready = select.select(watched, [], [])[0]

@@ -26,7 +26,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import seccomp
+from ._claims import DEFAULT_UID_BASE, DEFAULT_UID_RANGE_SIZE, UidClaim, UidRange, claim_uids
 from ._io import RunOutput, feed
+from ._isolation import bwrap_failure_hint, missing_capabilities, missing_privileges
 from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
 from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
 from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
@@ -68,6 +70,8 @@ def _preexec(slot: Slot, procs_fds: list[int], rlimits: list[tuple[int, int]], d
     def child() -> None:
         for fd in procs_fds:
             os.write(fd, b"0")
+        with open("/proc/self/oom_score_adj", "wb", buffering=0) as oom:
+            oom.write(b"1000")  # out of memory in an enclosing cgroup, a run dies first, never the server
         for which, value in rlimits:
             hard = value + 1 if which == resource.RLIMIT_CPU else value
             resource.setrlimit(which, (value, hard))
@@ -88,18 +92,23 @@ class BwrapSandbox:
         self,
         *,
         concurrency: int | None = None,
-        uid_base: int = 60000,
+        uid_base: int = DEFAULT_UID_BASE,
+        uid_range_size: int = DEFAULT_UID_RANGE_SIZE,
         bwrap_path: str | None = None,
         forkserver: bool = True,
     ) -> None:
-        """`concurrency` defaults to 2 x cores; `forkserver=False` forces bwrap per run for Python too."""
+        """`concurrency` defaults to 2 x cores; `forkserver=False` forces bwrap per run for Python too.
+
+        As root, the slots' uids are claimed here, exclusively, from [uid_base, uid_base +
+        uid_range_size) (see _claims.py): SandboxError when other live servers hold too many.
+        """
         path = bwrap_path or shutil.which("bwrap")
         if path is None:
             raise SandboxError("bubblewrap (bwrap) is not installed; apt-get install bubblewrap")
         self.bwrap = path
         self.concurrency = concurrency or 2 * (os.cpu_count() or 1)
-        self.privileged = os.geteuid() == 0
-        self._uid_base = uid_base
+        self.privileged = os.geteuid() == 0 and not missing_capabilities()
+        self._uids = UidRange(uid_base, uid_range_size)
         self._pool: SlotPool | None = None
         self._mounts = [m for m in system_mounts() if m.symlink or readable_by_others(m.source) or not self.privileged]
         self._languages = [
@@ -107,31 +116,71 @@ class BwrapSandbox:
         ]
         self._use_forkserver = forkserver and self.privileged
         self._forkserver: ForkServer | None = None
+        self._forkserver_lock = asyncio.Lock()
         self._sessions: SessionHost | None = None
         self._session_server: ForkServer | None = None
+        self._session_uids: list[UidClaim] = []
+        self._sessions_lock = asyncio.Lock()
         seccomp.bpf_program()  # fail at construction, not on the first job
+        if self.privileged:
+            self.pool()  # claim the uids now: a clash is the operator's to fix before any job
 
     def languages(self) -> list[str]:
         return list(self._languages)
 
     def pool(self) -> SlotPool:
         if self._pool is None:
-            self._pool = SlotPool(self.concurrency, uid_base=self._uid_base, tag="bwrap", privileged=self.privileged)
+            self._pool = SlotPool(self.concurrency, uids=self._uids, tag="bwrap", privileged=self.privileged)
         return self._pool
 
+    def slot_uids(self) -> list[int]:
+        """The host uids runs execute as (claimed exclusively as root; the server's own uid otherwise)."""
+        return [slot.uid for slot in self.pool().slots]
+
     async def _forkserver_or_none(self) -> ForkServer | None:
+        """The one fork server, started by whichever run needs it first while the others wait."""
         if not self._use_forkserver:
             return None
-        if self._forkserver is None:
-            from .forkserver import ForkServer
+        if self._forkserver is not None:
+            return self._forkserver
+        async with self._forkserver_lock:
+            if self._forkserver is None and self._use_forkserver:
+                from .forkserver import ForkServer
 
-            try:
-                self._forkserver = await ForkServer.start(self._mounts, warm=min(self.concurrency, 4))
-            except (OSError, SandboxError) as exc:
-                log.warning("python fork server unavailable, falling back to bwrap per run: %s", exc)
-                self._use_forkserver = False
-                return None
+                try:
+                    self._forkserver = await ForkServer.start(self._mounts, warm=min(self.concurrency, 4))
+                except (OSError, SandboxError) as exc:
+                    log.warning("python fork server unavailable, falling back to bwrap per run: %s", exc)
+                    self._use_forkserver = False
         return self._forkserver
+
+    async def isolation_gaps(self) -> list[str]:
+        """What this host lacks of the full design (root, per-slot uids and cgroups, a working bwrap); [] when nothing.
+
+        The check is a real run through bwrap, so what Docker or Kubernetes forbid (a
+        masked /proc, a seccomp or AppArmor profile that refuses namespaces) shows up here.
+        """
+
+        gaps = missing_privileges(self.privileged, self.pool().slots)
+        trial = await self._trial_run()
+        if trial.status is not ExecStatus.OK:
+            why = trial.reason or trial.stderr.decode("utf-8", "replace").strip()
+            gaps.append(f"bwrap cannot start a sandbox here: {why}{bwrap_failure_hint(trial)}")
+        return gaps
+
+    async def _trial_run(self) -> Execution:
+        """`true` through bwrap per run (the path compiled languages always take)."""
+        job = Job(self._languages[0] if self._languages else "bash", {}, command=("true",))
+        async with self.pool().acquire() as slot:
+            try:
+                mount_workdir(slot, job.limits.workdir_bytes)
+                return await self._phase(slot, ["true"], job.limits, b"", job)
+            except OSError as exc:
+                return sandbox_error(f"bwrap backend setup failed: {exc}", self.name)
+            finally:
+                if slot.cgroup is not None:
+                    slot.cgroup.kill_all()
+                unmount_workdir(slot)
 
     async def run(self, job: Job) -> Execution:
         recipe = LANGUAGES.get(job.language)
@@ -274,20 +323,39 @@ class BwrapSandbox:
             backend=self.name,
         )
 
-    async def sessions(self, *, uid_base: int | None = None, max_trees: int = 256) -> SessionHost:
+    def claim_session_uids(self, max_trees: int) -> list[int]:
+        """Claim the uids of `max_trees` session trees now (two each: the sessions', their judges'); idempotent.
+
+        Drawn from the same range as the slots and claimed the same way (exclusively, by
+        flock; see _claims.py), so no other server on this kernel runs anything as them.
+        SandboxError naming the holders when the range has too few free. A no-op where
+        sessions cannot run (not privileged): `sessions()` says why then.
+        """
+        if self.privileged and not self._session_uids:
+            self.pool()  # the slots' uids first: a server's jobs never wait on its sessions' claims
+            self._session_uids = claim_uids(self._uids, 2 * max_trees, purpose=f"{max_trees} session trees")
+        return [claim.uid for claim in self._session_uids]
+
+    async def sessions(self, *, max_trees: int = 256) -> SessionHost:
         """The session host on this backend's fork server (started on first use).
 
-        Session uids are `uid_base` .. `uid_base + 2 * max_trees` (default: right after the
-        slots' range, 1000 above `uid_base`). Raises SessionError where sessions cannot run
-        (not root, no fork server, no compiler for the fork reaper).
+        Sessions run as uids claimed by `claim_session_uids` (claimed here if not yet, for
+        `max_trees` trees). Raises SessionError where sessions cannot run (not root, no fork
+        server, no compiler for the fork reaper, no free uids).
         """
         from ._session_types import SessionError
         from .forkserver import ForkServer
         from .sessions import SessionHost
 
-        if self._sessions is None:
+        async with self._sessions_lock:
+            if self._sessions is not None:
+                return self._sessions
             if not self._use_forkserver:
                 raise SessionError("sessions need the fork server (host root, a C compiler, cgroups)")
+            try:
+                uids = self.claim_session_uids(max_trees)
+            except SandboxError as exc:
+                raise SessionError(str(exc)) from None
             if self._session_server is None:
                 try:
                     self._session_server = await ForkServer.start(self._mounts, warm=2, sessions=True)
@@ -295,10 +363,9 @@ class BwrapSandbox:
                     raise SessionError(f"the session fork server did not start: {exc}") from None
             if not self._session_server.serves_sessions:
                 raise SessionError("the fork server has no session runtime here (no C compiler for the fork reaper?)")
-            base = self._uid_base + 1000 if uid_base is None else uid_base
             server = self._session_server
-            self._sessions = await SessionHost.start(server, uid_base=base, max_trees=max_trees, python=server.python)
-        return self._sessions
+            self._sessions = await SessionHost.start(server, uids=uids, python=server.python)
+            return self._sessions
 
     async def aclose(self) -> None:
         if self._sessions is not None:
@@ -313,6 +380,9 @@ class BwrapSandbox:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        for claim in self._session_uids:
+            claim.release()
+        self._session_uids.clear()
 
 
 def _killer(proc: asyncio.subprocess.Process, slot: Slot) -> Callable[[], None]:

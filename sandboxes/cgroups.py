@@ -11,6 +11,7 @@ delegation) `CgroupSlot.create` returns None and callers fall back to rlimits on
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import time
@@ -19,10 +20,12 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "pids", "cpuacct", "freezer")
+_libc = ctypes.CDLL(None, use_errno=True)
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
 
 
 def _own_path(controller: str) -> str:
-    """This process's cgroup in `controller`, so our slots nest under whatever confines us."""
+    """This process's cgroup in `controller` as /proc/self/cgroup names it (relative to our cgroup namespace)."""
     with contextlib.suppress(OSError):
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             _, names, path = line.split(":", 2)
@@ -31,11 +34,92 @@ def _own_path(controller: str) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class _Mount:
+    point: Path
+    root: str
+    """The cgroup this mount shows at its mount point (a container sees only its own subtree)."""
+    read_only: bool
+
+
+def _v1_mount(controller: str) -> _Mount | None:
+    """The cgroup v1 mount of `controller`, from /proc/self/mountinfo."""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            sep = fields.index("-")
+            fstype, options = fields[sep + 1], fields[sep + 3].split(",")
+            if fstype == "cgroup" and controller in options:
+                return _Mount(Path(fields[4]), fields[3].strip("/"), "ro" in fields[5].split(","))
+    return None
+
+
+def own_dir(controller: str) -> Path | None:
+    """The directory of our own cgroup in `controller`, so our slots nest under whatever confines us.
+
+    Resolved through the mount's root: a container whose cgroup is mounted at
+    /sys/fs/cgroup/<controller> while /proc/self/cgroup names its full path still
+    finds itself (None when our cgroup is not visible under the mount).
+    """
+    mount = _v1_mount(controller)
+    if mount is None:
+        return None
+    own = _own_path(controller)
+    if mount.root and own != mount.root and not own.startswith(mount.root + "/"):
+        return None
+    return mount.point / own[len(mount.root) :].lstrip("/")
+
+
+def make_writable(controllers: tuple[str, ...] = CONTROLLERS) -> list[str]:
+    """As root, remount read-only controller mounts read-write (Docker and Kubernetes mount them read-only).
+
+    Only the mount's flag changes (a bind remount): what it shows stays our own subtree
+    under a private cgroup namespace. Returns the controllers remounted.
+    """
+    remounted: list[str] = []
+    if os.geteuid() != 0:
+        return remounted
+    for controller in controllers:
+        mount = _v1_mount(controller)
+        if mount is None or not mount.read_only:
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        if _libc.mount(None, str(mount.point).encode(), None, flags, None) == 0:
+            remounted.append(controller)
+    return remounted
+
+
+def unavailable_reason() -> str:
+    """Why slots get no cgroups here, in a sentence that says what to change ("" when they do)."""
+    if (ROOT / "cgroup.controllers").exists():
+        return (
+            "this host has only the cgroup v2 (unified) hierarchy, and the sandbox needs cgroup v1 memory, pids, "
+            "cpuacct and freezer controllers (boot the node with systemd.unified_cgroup_hierarchy=0)"
+        )
+    problems = []
+    for controller in ("memory", "pids"):
+        mount = _v1_mount(controller)
+        directory = own_dir(controller)
+        if mount is None:
+            problems.append(f"no cgroup v1 {controller} controller is mounted")
+        elif directory is None:
+            problems.append(
+                f"our own {controller} cgroup is not visible under {mount.point} (run in a private cgroup namespace)"
+            )
+        elif mount.read_only:
+            problems.append(f"{mount.point} is mounted read-only (needs CAP_SYS_ADMIN to remount it)")
+        elif not os.access(directory, os.W_OK):
+            problems.append(f"{directory} is not writable (the server must run as root)")
+    return "; ".join(problems) or "creating the slot cgroups failed"
+
+
 def stale_slot_names(tag: str) -> list[str]:
-    """Slot cgroup names `<tag>-<pid>-<n>` present in the pids hierarchy (for cleanup of dead servers)."""
-    parent = ROOT / "pids" / _own_path("pids") / "sandboxes"
+    """Slot cgroup names `<tag>...` present in the pids hierarchy (for cleanup of dead servers)."""
+    own = own_dir("pids")
+    if own is None:
+        return []
     try:
-        return [p.name for p in parent.iterdir() if p.is_dir() and p.name.startswith(f"{tag}-")]
+        return [p.name for p in (own / "sandboxes").iterdir() if p.is_dir() and p.name.startswith(tag)]
     except OSError:
         return []
 
@@ -52,10 +136,10 @@ class CgroupSlot:
         """Create (or adopt) `sandboxes/<name>` in each controller; None if memory or pids is missing."""
         slot = cls(name)
         for controller in CONTROLLERS:
-            base = ROOT / controller
-            if not (base / "cgroup.procs").exists():
+            own = own_dir(controller)
+            if own is None or not (own / "cgroup.procs").exists():
                 continue
-            path = base / _own_path(controller) / "sandboxes" / name
+            path = own / "sandboxes" / name
             try:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError:
@@ -104,8 +188,11 @@ class CgroupSlot:
         if self.pids():
             self.kill_all()
         if self._limits != (memory_bytes, processes):
+            # memory.limit may never exceed memsw.limit (no swap escape hatch): lowering writes the
+            # first, raising needs the second first; writing memory twice covers both directions.
             self._write("memory", "memory.limit_in_bytes", str(memory_bytes))
-            self._write("memory", "memory.memsw.limit_in_bytes", str(memory_bytes))  # no swap escape hatch
+            self._write("memory", "memory.memsw.limit_in_bytes", str(memory_bytes))
+            self._write("memory", "memory.limit_in_bytes", str(memory_bytes))
             self._write("pids", "pids.max", str(processes))
             self._limits = (memory_bytes, processes)
         self._write("memory", "memory.max_usage_in_bytes", "0")

@@ -16,15 +16,24 @@ MiB = 1024 * 1024
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sandbox", description="Run untrusted programs under kernel limits.")
+    parser = argparse.ArgumentParser(prog="verifier sandbox", description="Run untrusted programs under kernel limits.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run one source file and print the result as JSON")
-    run.add_argument("file", type=Path)
+    run = sub.add_parser(
+        "run",
+        help="run one source file and print the result as JSON",
+        description="Run one source file in the sandbox (no network, read-only system, kernel-enforced limits) "
+        "and print its Execution as JSON; exit 0 when it ran OK.",
+        epilog="example:\n  verifier sandbox run --language python main.py --stdin input.txt --time 2 --memory 128",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("file", type=Path, help="the program's source")
     run.add_argument("--language", required=True, choices=sorted(LANGUAGES))
     run.add_argument("--stdin", type=Path, default=None, help="file whose bytes are the program's stdin")
-    run.add_argument("--time", type=float, default=5.0, help="wall time limit in seconds (CPU limit likewise)")
-    run.add_argument("--memory", type=int, default=256, help="memory limit in MiB")
-    run.add_argument("--backend", default="bwrap", choices=sorted(BACKENDS))
+    run.add_argument(
+        "--time", type=float, default=5.0, help="wall time limit in seconds (CPU limit likewise) (default: 5.0)"
+    )
+    run.add_argument("--memory", type=int, default=256, help="memory limit in MiB (default: 256)")
+    run.add_argument("--backend", default="bwrap", choices=sorted(BACKENDS), help="(default: bwrap)")
     return parser
 
 

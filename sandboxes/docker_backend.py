@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import seccomp
+from ._fairness import FairScheduler
 from ._layout import sandbox_env
 from ._outcome import RawOutcome, compile_failed, finish
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
@@ -79,7 +80,7 @@ class DockerSandbox:
         self.images = dict(images or DEFAULT_IMAGES)
         self.concurrency = concurrency or 2 * (os.cpu_count() or 1)
         self.pool_size = pool_size if pool_size is not None else self.concurrency
-        self._sem = asyncio.Semaphore(self.concurrency)
+        self._slots = FairScheduler(self.concurrency)
         self._pools: dict[tuple[Any, ...], list[Any]] = {}
         self._lock = threading.Lock()
         self._closed = False
@@ -160,7 +161,8 @@ class DockerSandbox:
         if recipe is None or image is None:
             return sandbox_error(f"no image configured for language {job.language!r}", self.name)
         entry = job.entrypoint or recipe.default_entrypoint
-        async with self._sem:
+        caller = await self._slots.acquire()
+        try:
             started = time.monotonic()
             try:
                 container = await asyncio.to_thread(self._take, image, job.limits)
@@ -180,6 +182,8 @@ class DockerSandbox:
                 )
                 self._bg.add(task)
                 task.add_done_callback(self._bg.discard)
+        finally:
+            self._slots.release(caller)
 
     def _recycle(self, container: Any, image: str, limits: Limits) -> None:
         self._discard(container)

@@ -18,24 +18,29 @@ import marshal
 import os
 import socket
 import subprocess
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 from . import seccomp
+from ._claims import OwnedDir, orphans
 from ._init_library import init_library
 from ._io import CappedReader, RunOutput, feed
 from ._layout import Mount, sandbox_env
 from ._outcome import RawOutcome, finish
-from ._slots import Slot
+from ._slots import RUN_DIR, Slot
 from ._types import Execution, Job, Limits, SandboxError, sandbox_error
 from .bwrap import _rlimits
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
+#: The zygote's whole command line. Its source arrives as the first message on fd 0, so
+#: neither its argv nor its code objects hold this checkout's path: every run is a fork
+#: of the zygote and could read them.
+BOOTSTRAP = "import os;exec(compile(os.read(0,1<<20),'sandbox-zygote','exec'),{'__name__':'__main__'})"
 #: Only the program's own tree lives in the slot's cgroups (the namespace's C init stays outside).
 PROCESS_OVERHEAD = 0
 STATUS_CAP = 65536
+ROOT_PREFIX = "zygote-root."
 #: glibc's malloc on transparent huge pages (glibc >= 2.35; ignored by older ones): see `start`.
 SESSION_ZYGOTE_ENV = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 
@@ -49,7 +54,7 @@ class ForkServer:
         self.mounts, self.python, self.warm, self.sessions = mounts, python, warm, sessions
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
-        self._root: str | None = None
+        self._root: OwnedDir | None = None
         self._lock = asyncio.Lock()
         self._netns_fds: dict[int, int] = {}
         self._sessions = False
@@ -83,11 +88,11 @@ class ForkServer:
         Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
         init = init_library()  # before anything is started: a missing compiler fails cleanly here
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        _collect_stale_roots(Path("/run/sandboxes"))
-        self._root = tempfile.mkdtemp(prefix=f"zygote-root-{os.getpid()}-", dir="/run/sandboxes")
+        _collect_stale_roots(RUN_DIR)
+        self._root = OwnedDir.create(RUN_DIR, ROOT_PREFIX, mode=0o700)
         try:
             self._proc = subprocess.Popen(
-                [self.python, "-I", "-B", str(ZYGOTE)],
+                [self.python, "-I", "-B", "-c", BOOTSTRAP],
                 stdin=child.fileno(),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -98,7 +103,7 @@ class ForkServer:
         finally:
             child.close()
         setup = {
-            "root": self._root,
+            "root": str(self._root.path),
             "mounts": [asdict(m) for m in self.mounts],
             "seccomp_hex": seccomp.bpf_program().hex(),
             "init": str(init),
@@ -112,6 +117,7 @@ class ForkServer:
             setup.update(extra)
             self._sessions = bool(extra)
         parent.settimeout(30)
+        parent.send(ZYGOTE.read_bytes())
         parent.send(json.dumps(setup).encode())
         try:
             reply = parent.recv(65536).decode("utf-8", "replace")
@@ -138,7 +144,8 @@ class ForkServer:
             self._proc = None
         if self._root is not None:
             with contextlib.suppress(OSError):
-                os.rmdir(self._root)  # the zygote's tmpfs lived in its own mount namespace
+                os.rmdir(self._root.path)  # the zygote's tmpfs lived in its own mount namespace
+            self._root.release()
             self._root = None
 
     async def run(self, job: Job, slot: Slot, entry: str, argv: list[str] | None = None) -> Execution:
@@ -245,10 +252,14 @@ class ForkServer:
 
 
 def _collect_stale_roots(base: Path) -> None:
-    """Remove root mount points of zygotes whose server died without closing (only dirs of dead pids)."""
+    """Remove root mount points of zygotes whose server died without closing (only dirs nobody owns)."""
     from ._slots import _pid_alive
 
-    for path in base.glob("zygote-root-*-*"):
+    for path, claim in orphans(base, ROOT_PREFIX):
+        with contextlib.suppress(OSError):
+            os.rmdir(path)
+        claim.release(unlink=True)
+    for path in base.glob("zygote-root-*-*"):  # older versions named them by the server's pid
         pid = path.name.split("-")[2]
         if pid.isdigit() and not _pid_alive(int(pid)):
             with contextlib.suppress(OSError):

@@ -34,14 +34,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import session_protocol as proto
+from ._claims import OwnedDir
 from ._io import CappedReader, feed
 from ._keeper_client import KeeperClient, inode
 from ._layout import sandbox_env
 from ._seccomp_notify import NotifyListener, parent_pid
 from ._session_io import Channel, Output, StatusPipe, exit_text, kill_pidfd, pidfd
-from ._session_types import LANGUAGES, CellResult, CellStatus, SessionError, SessionLimits, SessionLost
+from ._session_types import LANGUAGES, CellResult, CellStatus, SessionError, SessionLimits, SessionLost, SessionsFull
+from ._slots import RUN_DIR, collect_stale
 from ._types import ExecStatus, Execution
-from .cgroups import CgroupSlot, stale_slot_names
+from .cgroups import CgroupSlot
 
 if TYPE_CHECKING:
     from .forkserver import ForkServer
@@ -54,6 +56,7 @@ __all__ = [
     "SessionHost",
     "SessionLimits",
     "SessionLost",
+    "SessionsFull",
     "zygote_session_setup",
 ]
 
@@ -499,30 +502,51 @@ def _ns_pid_to_host(pid: int, ns_pid: int) -> int:
 class SessionHost:
     """Opens root sessions through a fork server and keeps what all sessions share: the keeper, uids, cgroups.
 
-    `uid_base`..`uid_base + 2 * max_trees` are this host's: each root session and its forks
-    run as one uid of a pair, and judges of its copies as the other.
+    `uids` are this host's alone (claimed exclusively, see _claims.py), taken two at a time:
+    each root session and its forks run as the first of a pair, judges of its copies as the
+    second. Its cgroups are named after a directory it owns by a lock (see _claims.OwnedDir),
+    so whatever a crashed server left is collected by the next host, in any pid namespace.
     """
 
-    def __init__(self, forkserver: ForkServer, *, uid_base: int, max_trees: int, python: str) -> None:
+    def __init__(self, forkserver: ForkServer, *, uids: Sequence[int], python: str) -> None:
+        if len(uids) < 2:
+            raise SessionError("sessions need at least two uids (one session tree)")
         self.forkserver, self.python = forkserver, python
-        self._free_uids = [uid_base + 2 * i for i in range(max_trees)]
+        self.uids = tuple(uids)
+        """Every uid this host's sessions and judges may run as."""
+        self._free_uids = [(uids[i], uids[i + 1]) for i in range(0, len(uids) - 1, 2)]
         self._serial = 0
         self.batches = 0
         self.keeper: KeeperClient = None  # type: ignore[assignment]  # set by start()
         self.holders: CgroupSlot = None  # type: ignore[assignment]
+        self._dir: OwnedDir | None = None
         self.roots: set[SandboxSession] = set()
 
     @classmethod
-    async def start(cls, forkserver: ForkServer, *, uid_base: int, max_trees: int, python: str) -> SessionHost:
-        host = cls(forkserver, uid_base=uid_base, max_trees=max_trees, python=python)
-        _collect_stale_cgroups()
-        holders = CgroupSlot.create(f"{CGROUP_TAG}-{os.getpid()}-holders")
+    async def start(cls, forkserver: ForkServer, *, uids: Sequence[int], python: str) -> SessionHost:
+        host = cls(forkserver, uids=uids, python=python)
+        collect_stale(RUN_DIR, CGROUP_TAG)
+        host._dir = OwnedDir.create(RUN_DIR, f"{CGROUP_TAG}.")
+        holders = CgroupSlot.create(f"{host._dir.path.name}-holders")
         if holders is None:
+            host._release_dir()
             raise SessionError("sessions need writable v1 memory and pids cgroups")
         holders.prepare(1 << 62, HOLDERS_PIDS)
         host.holders = holders
-        host.keeper = await KeeperClient.start(python)
+        try:
+            host.keeper = await KeeperClient.start(python)
+        except BaseException:
+            holders.remove()
+            host._release_dir()
+            raise
         return host
+
+    def _release_dir(self) -> None:
+        if self._dir is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self._dir.path)
+            self._dir.release()
+            self._dir = None
 
     async def ensure_keeper(self) -> None:
         """A keeper that died (killed by an operator, crashed) is replaced before the next fork needs it."""
@@ -532,7 +556,8 @@ class SessionHost:
 
     def _cgroup(self, limits: SessionLimits) -> CgroupSlot:
         self._serial += 1
-        cgroup = CgroupSlot.create(f"{CGROUP_TAG}-{os.getpid()}-{self._serial}")
+        assert self._dir is not None
+        cgroup = CgroupSlot.create(f"{self._dir.path.name}-{self._serial}")
         if cgroup is None:
             raise SessionError("cannot create a cgroup for the session")
         cgroup.prepare(limits.memory_bytes, limits.processes)
@@ -555,9 +580,9 @@ class SessionHost:
                 raise SessionError(f"file path {path!r} must be relative, without '.' or '..' parts")
         limits = limits or SessionLimits()
         if not self._free_uids:
-            raise SessionError("no session uid is free on this host")
-        uid = self._free_uids.pop(0)
-        tree = _Tree(uid=uid, gid=uid, judge_uid=uid + 1)
+            raise SessionsFull(f"all {len(self.uids) // 2} session trees this host has uids for are in use")
+        uid, judge_uid = self._free_uids.pop(0)
+        tree = _Tree(uid=uid, gid=uid, judge_uid=judge_uid)
         cgroup = self._cgroup(limits)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
@@ -651,7 +676,7 @@ class SessionHost:
                 self.roots.discard(node)
                 if node.tree.listener is not None:
                     node.tree.listener.close()
-                self._free_uids.append(node.tree.uid)
+                self._free_uids.append((node.tree.uid, node.tree.judge_uid))
             node = node.parent
 
     async def aclose(self) -> None:
@@ -660,6 +685,7 @@ class SessionHost:
                 await session.close()
         await self.keeper.aclose()
         await asyncio.get_running_loop().run_in_executor(None, self.holders.remove)
+        self._release_dir()
 
 
 def _walk(root: SandboxSession) -> list[SandboxSession]:
@@ -684,14 +710,3 @@ def _rlimits(limits: SessionLimits) -> list[tuple[int, int]]:
         (resource.RLIMIT_MEMLOCK, 0),
         (resource.RLIMIT_MSGQUEUE, 0),
     ]
-
-
-def _collect_stale_cgroups() -> None:
-    from ._slots import _pid_alive
-
-    for name in stale_slot_names(CGROUP_TAG):
-        pid = name.split("-")[1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
-            stale = CgroupSlot.create(name)
-            if stale is not None:
-                stale.remove()

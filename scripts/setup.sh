@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(bubblewrap libseccomp-dev seccomp gcc g++ make nodejs docker.io postgresql debootstrap iproute2 procps)
+# chromium: the test that renders `verifier report`'s page in a real headless browser.
+APT_PACKAGES=(bubblewrap libseccomp-dev seccomp gcc g++ make nodejs docker.io postgresql debootstrap iproute2 procps chromium)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -32,7 +33,15 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q --upgrade pip
   # The CPU build of torch, pinned: an unpinned requirement pulls the multi-GB CUDA build.
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -e ".[ml,dev]"
+  .venv/bin/pip install -q -e ".[ml,dev,fleet]"
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+# Python packages offered to sandboxed programs (numpy, sympy, math-verify, regex), in a
+# root-owned folder every sandbox sees read-only; idempotent (a stamp records the pins).
+if [ "$(id -u)" -eq 0 ]; then
+  .venv/bin/python scripts/install_sandbox_python.py || echo "setup: sandbox Python packages not installed; their tests skip" >&2
+else
+  echo "setup: not root; sandboxed Python gets the standard library only (scripts/install_sandbox_python.py)" >&2
 fi

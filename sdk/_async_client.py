@@ -41,18 +41,29 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
         self._stub: pb_grpc.VerifierServiceStub | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._replicas: dict[str, tuple[grpc.aio.Channel, pb_grpc.VerifierServiceStub]] = {}
+        """Channels to single replicas, for the calls of the sessions they hold."""
 
     def _ensure_stub(self) -> pb_grpc.VerifierServiceStub:
         loop = asyncio.get_running_loop()
         if self._stub is None:
-            self._channel = self._new_channel(self.target, self.channel_options())
-            self._stub = pb_grpc.VerifierServiceStub(self._channel)
+            if self.fleet is None:
+                self._channel = self._open_channel(self.target)
+                self._stub = pb_grpc.VerifierServiceStub(self._channel)
+            else:  # the replicas of a ray:// fleet, followed as they change
+                self._stub = self.fleet_stub(self._open_channel, lambda channel: channel.close(None))
             self._loop = loop
         elif self._loop is not loop:
             raise VerifierError(
                 "this AsyncVerifierClient was first used in another event loop; create one client per loop"
             )
         return self._stub
+
+    def _open_channel(self, target: str, options: builtins.list[tuple[str, Any]] | None = None) -> grpc.aio.Channel:
+        options = self.channel_options() if options is None else options
+        credentials = self.credentials()
+        if credentials is None:
+            return grpc.aio.insecure_channel(target, options=options)
+        return grpc.aio.secure_channel(target, credentials, options=options)
 
     # -- scoring ----------------------------------------------------------------------
 
@@ -73,7 +84,7 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
         requests = plan.requests
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
-        gate = asyncio.Semaphore(self.max_concurrent_chunks)
+        gate = asyncio.Semaphore(self.concurrent_chunks())
 
         async def send(request: pb.ScoreRequest) -> pb.ScoreResponse:
             async with gate:
@@ -112,9 +123,18 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
 
     # -- registry -------------------------------------------------------------------
 
-    async def register(self, spec: VerifierSpec | Mapping[str, Any], *, timeout_s: float | None = None) -> VerifierInfo:
-        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent)."""
-        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)))
+    async def register(
+        self, spec: VerifierSpec | Mapping[str, Any], *, dry_run: bool = False, timeout_s: float | None = None
+    ) -> VerifierInfo:
+        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent).
+
+        ``dry_run`` has the server check the spec exactly as registering would and store
+        nothing (the returned info has version 0); a bad spec raises ``InvalidArgumentError``.
+        """
+        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)), dry_run=dry_run)
+        if self.fans_out() and not dry_run:
+            response = await asyncio.to_thread(self.fan_out, "RegisterVerifier", request, timeout_s)
+            return _convert.info_from_proto(response)
         stub = self._ensure_stub()
         return _convert.info_from_proto(await self._call(stub.RegisterVerifier, request, timeout_s, retry=False))
 
@@ -132,6 +152,8 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
         """Delete every version of ``name`` (or one, ``name@version``); returns how many."""
         stub = self._ensure_stub()
         request = pb.DeleteVerifierRequest(name=name)
+        if self.fans_out():
+            return int((await asyncio.to_thread(self.fan_out, "DeleteVerifier", request, timeout_s)).deleted_versions)
         return int((await self._call(stub.DeleteVerifier, request, timeout_s, retry=False)).deleted_versions)
 
     async def capabilities(self, *, timeout_s: float | None = None) -> Capabilities:
@@ -192,15 +214,9 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
         if address == self.target:
             return stub
         if address not in self._replicas:
-            channel = self._new_channel(address, self.replica_channel_options())
+            channel = self._open_channel(address, self.replica_channel_options())
             self._replicas[address] = (channel, pb_grpc.VerifierServiceStub(channel))
         return self._replicas[address][1]
-
-    def _new_channel(self, target: str, options: builtins.list[tuple[str, Any]]) -> grpc.aio.Channel:
-        credentials = self.credentials()
-        if credentials is None:
-            return grpc.aio.insecure_channel(target, options=options)
-        return grpc.aio.secure_channel(target, credentials, options=options)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -231,8 +247,9 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
             await asyncio.sleep(delay)
 
     async def aclose(self) -> None:
-        if self._channel is not None:
-            await self._channel.close(None)
+        for channel in [self._channel] if self.fleet is None or self._stub is None else self._stub.channels():
+            if channel is not None:
+                await channel.close(None)
         for channel, _ in self._replicas.values():
             await channel.close(None)
         self._replicas.clear()

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 import random
 import socket
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -22,7 +23,8 @@ import grpc
 
 from protos.verifier.v1 import verifier_pb2 as pb
 from sdk import _convert
-from sdk._errors import InputError, RPCError, SessionLostError, StatusCode, error_for
+from sdk._errors import InputError, RPCError, SessionLostError, StatusCode, VerifierError, error_for
+from sdk._fleet import FleetResolver, FleetStub, fleet_name
 from sdk._types import Outcome, ScoreResult, SessionLimits, VerifierSpec
 
 if TYPE_CHECKING:
@@ -38,6 +40,11 @@ SERVICE_NAME = "verifier.v1.VerifierService"
 
 VerifierTarget = str | VerifierSpec | Mapping[str, Any]
 """A registered name (``name`` or ``name@version``), or an inline spec to score with."""
+
+MIN_FLEET_CHUNK = 8
+"""Over a fleet, a batch is split so every replica gets work, but no request is smaller than this."""
+
+_FAN_OUT_RESPONSES: dict[str, Any] = {"RegisterVerifier": pb.VerifierInfo, "DeleteVerifier": pb.DeleteVerifierResponse}
 
 
 @dataclass(frozen=True)
@@ -133,16 +140,25 @@ class BaseClient(Generic[SessionT]):
         """
         Args:
             target: ``host:port``, several (a list or a comma-separated string, balanced
-                round-robin), or a gRPC target such as ``dns:///verifier.svc:50051``.
+                round-robin), a gRPC target such as ``dns:///verifier.svc:50051``, or
+                ``ray://NAME``: the replicas of a verifier fleet on this Ray cluster,
+                those on the caller's node preferred (needs ``ray``; see ``verifier fleet``).
             timeout_s: the deadline of each call, retries included; a scoring call of
                 several chunks shares one deadline.
             token: a bearer token sent with every call (servers with auth enabled).
             tls: TLS settings; None means a plaintext channel.
-            max_chunk_samples: a batch larger than this is sent as several requests.
+            max_chunk_samples: a batch larger than this is sent as several requests
+                (over a ``ray://`` fleet, batches are split so each replica gets about two).
+            max_concurrent_chunks: requests of one batch in flight at once (over a fleet, at
+                least two per replica).
             client_id: who this client is, for the server's per-client fairness (default
-                ``hostname:pid``, so each training process counts as one client).
+                ``hostname:pid``, so each training process counts as one client). A server
+                with auth on ignores it and keys fairness on the bearer token instead.
         """
-        self.target = channel_target(target)
+        name = fleet_name(target)
+        self.fleet = FleetResolver.get(name, wait_s=timeout_s) if name else None
+        """The fleet behind a ``ray://NAME`` target, followed as replicas come and go; else None."""
+        self.target = f"ray://{name}" if name else channel_target(target)
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self.max_message_bytes = max_message_bytes
@@ -151,10 +167,9 @@ class BaseClient(Generic[SessionT]):
         self._token = token
         self.client_id = client_id or f"{socket.gethostname()}:{os.getpid()}"
         self._tls = tls
-        self._balanced = self.target.startswith(("ipv4:", "ipv6:", "dns:"))
-        self.replicas = replica_addresses(target)
-        """One address per replica: a session's calls go to the replica that opened it."""
-        self._next_replica = random.randrange(len(self.replicas))
+        self._balanced = self.fleet is not None or self.target.startswith(("ipv4:", "ipv6:", "dns:"))
+        self._static_replicas = [] if self.fleet is not None else replica_addresses(target)
+        self._next_replica = random.randrange(1 << 16)
 
     # -- channel ------------------------------------------------------------------
 
@@ -180,6 +195,14 @@ class BaseClient(Generic[SessionT]):
     def replica_channel_options(self) -> list[tuple[str, Any]]:
         """Options of a channel to one replica (no balancing: a session's calls must land there)."""
         return [option for option in self.channel_options() if option[0] != "grpc.service_config"]
+
+    def fleet_stub(self, open_channel: Callable[[str], Any], close_channel: Callable[[Any], Any]) -> FleetStub[Any]:
+        """A stub over the fleet's current replicas; a channel left behind closes after the deadline."""
+        if self.fleet is None:
+            raise VerifierError(f"{self.target} is not a ray:// fleet target")
+        return FleetStub(
+            self.fleet, lambda addresses: open_channel(channel_target(addresses)), close_channel, self.timeout_s
+        )
 
     def credentials(self) -> grpc.ChannelCredentials | None:
         return self._tls.credentials() if self._tls else None
@@ -207,6 +230,7 @@ class BaseClient(Generic[SessionT]):
         if isinstance(completions, str):
             raise InputError("completions must be a list of completions, not one string")
         plan = ScorePlan(count=len(completions))
+        limit = self.chunk_limit(len(completions))
         budget = self.max_message_bytes // 2  # headroom for framing and the response
         chunk: list[pb.Sample] = []
         positions: list[int] = []
@@ -218,7 +242,7 @@ class BaseClient(Generic[SessionT]):
             size = sample.ByteSize() + 8
             if size > budget:
                 raise InputError(f"sample {index} is {size} bytes, over the {budget}-byte per-request budget")
-            if chunk and (len(chunk) >= self.max_chunk_samples or chunk_bytes + size > budget):
+            if chunk and (len(chunk) >= limit or chunk_bytes + size > budget):
                 plan.add(self._score_request(verifier, chunk, positions[0]), positions)
                 chunk, positions, chunk_bytes = [], [], 0
             chunk.append(sample)
@@ -227,6 +251,21 @@ class BaseClient(Generic[SessionT]):
         if chunk or not plan.requests:
             plan.add(self._score_request(verifier, chunk, positions[0] if positions else 0), positions)
         return plan
+
+    def chunk_limit(self, count: int) -> int:
+        """Samples per request: ``max_chunk_samples``; over a fleet also few enough that a batch
+        of ``count`` reaches every replica (about two requests each)."""
+        if self.fleet is None:
+            return self.max_chunk_samples
+        replicas = max(1, len(self.fleet.view.members))
+        return min(self.max_chunk_samples, max(MIN_FLEET_CHUNK, math.ceil(count / (2 * replicas))))
+
+    def concurrent_chunks(self) -> int:
+        """Requests of one batch in flight at once: ``max_concurrent_chunks``, over a fleet at
+        least two per replica (so one caller's batch keeps every replica busy)."""
+        if self.fleet is None:
+            return self.max_concurrent_chunks
+        return max(self.max_concurrent_chunks, 2 * len(self.fleet.view.members))
 
     def _score_request(self, verifier: VerifierTarget, samples: list[pb.Sample], offset: int) -> pb.ScoreRequest:
         request = pb.ScoreRequest(samples=samples, index_offset=offset)
@@ -269,9 +308,22 @@ class BaseClient(Generic[SessionT]):
         )
         return self._session_type(self, request, timeout_s)
 
+    @property
+    def replicas(self) -> list[str]:
+        """One address per replica: a session's calls go to the replica that opened it.
+
+        A ``ray://`` fleet's are its current members (followed as replicas are replaced).
+        """
+        if self.fleet is not None:
+            return sorted({member.address for member in self.fleet.view.members})
+        return self._static_replicas
+
     def pick_replica(self) -> str:
         """The replica for the next new session (round robin over ``replicas``)."""
-        address = self.replicas[self._next_replica % len(self.replicas)]
+        replicas = self.replicas
+        if not replicas:
+            raise RPCError(StatusCode.UNAVAILABLE, f"{self.target} has no replica that serves")
+        address = replicas[self._next_replica % len(replicas)]
         self._next_replica += 1
         return address
 
@@ -287,6 +339,25 @@ class BaseClient(Generic[SessionT]):
             why = f"the replica at {address} holding session {session_id!r} cannot be reached ({error.message}); "
             return SessionLostError(error.status, why + "the session is lost", address, session_id)
         return error
+
+    # -- fleets -------------------------------------------------------------------
+
+    def fans_out(self) -> bool:
+        """Registry changes go to every replica (a ``ray://`` fleet whose replicas keep their own registries)."""
+        return self.fleet is not None and self.fleet.view.fans_out
+
+    def fan_out(self, method: str, request: Any, timeout_s: float | None) -> Any:
+        """``method`` applied on every replica, in the same order everywhere, by the fleet's controller.
+
+        Blocking (a Ray call); the response is the first replica's, and its error is the call's.
+        """
+        if self.fleet is None:
+            raise VerifierError(f"{self.target} is not a ray:// fleet target")
+        timeout = self.timeout_s if timeout_s is None else timeout_s
+        reply = self.fleet.fan_out(method, request.SerializeToString(), self.metadata(), timeout)
+        if reply.code != StatusCode.OK:
+            raise error_for(StatusCode(reply.code), reply.details, self.target)
+        return _FAN_OUT_RESPONSES[method].FromString(reply.response)
 
     # -- retries and errors -------------------------------------------------------
 

@@ -32,9 +32,20 @@ class VerifierClient(BaseClient[Session]):
 
     def __init__(self, target: str | Sequence[str] = "127.0.0.1:50051", **options: Any) -> None:
         super().__init__(target, **options)
-        self._channel = self._new_channel(self.target, self.channel_options())
-        self._stub = pb_grpc.VerifierServiceStub(self._channel)
         self._replicas: dict[str, tuple[grpc.Channel, pb_grpc.VerifierServiceStub]] = {}
+        """Channels to single replicas, for the calls of the sessions they hold."""
+        if self.fleet is None:
+            self._channel = self._open_channel(self.target)
+            self._stub = pb_grpc.VerifierServiceStub(self._channel)
+        else:  # the replicas of a ray:// fleet, followed as they change
+            self._stub = self.fleet_stub(self._open_channel, lambda channel: channel.close())
+
+    def _open_channel(self, target: str, options: builtins.list[tuple[str, Any]] | None = None) -> grpc.Channel:
+        options = self.channel_options() if options is None else options
+        credentials = self.credentials()
+        if credentials is None:
+            return grpc.insecure_channel(target, options=options)
+        return grpc.secure_channel(target, credentials, options=options)
 
     # -- scoring ----------------------------------------------------------------------
 
@@ -61,8 +72,9 @@ class VerifierClient(BaseClient[Session]):
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
         responses: list[pb.ScoreResponse | None] = [None] * len(requests)
-        for window_start in range(0, len(requests), self.max_concurrent_chunks):
-            window = range(window_start, min(window_start + self.max_concurrent_chunks, len(requests)))
+        concurrent = self.concurrent_chunks()
+        for window_start in range(0, len(requests), concurrent):
+            window = range(window_start, min(window_start + concurrent, len(requests)))
             futures = {
                 i: self._stub.Score.future(requests[i], timeout=self.remaining_s(deadline), metadata=metadata)
                 for i in window
@@ -108,9 +120,17 @@ class VerifierClient(BaseClient[Session]):
 
     # -- registry -------------------------------------------------------------------
 
-    def register(self, spec: VerifierSpec | Mapping[str, Any], *, timeout_s: float | None = None) -> VerifierInfo:
-        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent)."""
-        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)))
+    def register(
+        self, spec: VerifierSpec | Mapping[str, Any], *, dry_run: bool = False, timeout_s: float | None = None
+    ) -> VerifierInfo:
+        """Register ``spec``; an existing name gets its next version. Not retried (not idempotent).
+
+        ``dry_run`` has the server check the spec exactly as registering would and store
+        nothing (the returned info has version 0); a bad spec raises ``InvalidArgumentError``.
+        """
+        request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)), dry_run=dry_run)
+        if self.fans_out() and not dry_run:
+            return _convert.info_from_proto(self.fan_out("RegisterVerifier", request, timeout_s))
         return _convert.info_from_proto(self._call(self._stub.RegisterVerifier, request, timeout_s, retry=False))
 
     def get(self, name: str, *, timeout_s: float | None = None) -> VerifierInfo:
@@ -124,6 +144,8 @@ class VerifierClient(BaseClient[Session]):
     def delete(self, name: str, *, timeout_s: float | None = None) -> int:
         """Delete every version of ``name`` (or one, ``name@version``); returns how many."""
         request = pb.DeleteVerifierRequest(name=name)
+        if self.fans_out():
+            return int(self.fan_out("DeleteVerifier", request, timeout_s).deleted_versions)
         return int(self._call(self._stub.DeleteVerifier, request, timeout_s, retry=False).deleted_versions)
 
     def capabilities(self, *, timeout_s: float | None = None) -> Capabilities:
@@ -181,15 +203,9 @@ class VerifierClient(BaseClient[Session]):
         if address == self.target:
             return self._stub
         if address not in self._replicas:
-            channel = self._new_channel(address, self.replica_channel_options())
+            channel = self._open_channel(address, self.replica_channel_options())
             self._replicas[address] = (channel, pb_grpc.VerifierServiceStub(channel))
         return self._replicas[address][1]
-
-    def _new_channel(self, target: str, options: builtins.list[tuple[str, Any]]) -> grpc.Channel:
-        credentials = self.credentials()
-        if credentials is None:
-            return grpc.insecure_channel(target, options=options)
-        return grpc.secure_channel(target, credentials, options=options)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -224,7 +240,8 @@ class VerifierClient(BaseClient[Session]):
                 error = self.translate(next_error)
 
     def close(self) -> None:
-        self._channel.close()
+        for channel in [self._channel] if self.fleet is None else self._stub.channels():
+            channel.close()
         for channel, _ in self._replicas.values():
             channel.close()
         self._replicas.clear()

@@ -14,6 +14,7 @@ from sdk._types import (
     CellStatus,
     Outcome,
     ScoreResult,
+    SessionCapabilities,
     SessionInfo,
     SessionLimits,
     VerifierInfo,
@@ -171,6 +172,19 @@ def capabilities_from_proto(message: pb.Capabilities) -> Capabilities:
         max_samples_per_request=message.max_samples_per_request,
         max_message_bytes=message.max_message_bytes,
         builtin_verifiers=tuple(message.builtin_verifiers),
+        sandbox_python_packages=tuple(message.sandbox_python_packages),
+        sessions=_session_capabilities(message.sessions) if message.HasField("sessions") else None,
+    )
+
+
+def _session_capabilities(message: pb.SessionCapabilities) -> SessionCapabilities:
+    return SessionCapabilities(
+        languages=tuple(message.languages),
+        max_sessions=message.max_sessions,
+        max_sessions_per_client=message.max_sessions_per_client,
+        max_fork=message.max_fork,
+        max_session_trees=message.max_session_trees,
+        max_limits=limits_from_proto(message.max_limits),
     )
 
 
@@ -188,6 +202,19 @@ def limits_to_proto(limits: SessionLimits | None) -> pb.SessionLimits:
     if limits is None:
         return pb.SessionLimits()
     return pb.SessionLimits(
+        cell_wall_time_s=limits.cell_wall_time_s,
+        cell_cpu_time_s=limits.cell_cpu_time_s,
+        memory_bytes=limits.memory_bytes,
+        processes=limits.processes,
+        disk_bytes=limits.disk_bytes,
+        output_bytes=limits.output_bytes,
+        idle_ttl_s=limits.idle_ttl_s,
+        max_lifetime_s=limits.max_lifetime_s,
+    )
+
+
+def limits_from_proto(limits: pb.SessionLimits) -> SessionLimits:
+    return SessionLimits(
         cell_wall_time_s=limits.cell_wall_time_s,
         cell_cpu_time_s=limits.cell_cpu_time_s,
         memory_bytes=limits.memory_bytes,
@@ -225,16 +252,7 @@ def session_from_proto(message: pb.SessionInfo) -> SessionInfo:
         created_at_unix_s=message.created_at_unix_s,
         idle_expires_at_unix_s=message.idle_expires_at_unix_s,
         lifetime_ends_at_unix_s=message.lifetime_ends_at_unix_s,
-        limits=SessionLimits(
-            cell_wall_time_s=limits.cell_wall_time_s,
-            cell_cpu_time_s=limits.cell_cpu_time_s,
-            memory_bytes=limits.memory_bytes,
-            processes=limits.processes,
-            disk_bytes=limits.disk_bytes,
-            output_bytes=limits.output_bytes,
-            idle_ttl_s=limits.idle_ttl_s,
-            max_lifetime_s=limits.max_lifetime_s,
-        ),
+        limits=limits_from_proto(limits),
         cells_run=message.cells_run,
         setup_result=cell_from_proto(message.setup_result) if message.HasField("setup_result") else None,
     )

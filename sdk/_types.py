@@ -50,9 +50,17 @@ class VerifierSpec:
     def from_dict(cls, data: Mapping[str, Any]) -> VerifierSpec:
         from sdk._errors import InputError
 
-        unknown = set(data) - {"name", "kind", "config", "description"}
+        fields = ("name", "kind", "config", "description")
+        unknown = sorted(set(map(str, data)) - set(fields))
         if unknown:
-            raise InputError(f"unknown spec field(s): {', '.join(sorted(unknown))}")
+            import difflib
+
+            named = [
+                f"{key!r}"
+                + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(key, fields, 1)) else "")
+                for key in unknown
+            ]
+            raise InputError(f"unknown spec field(s): {', '.join(named)}; a spec has {', '.join(fields)}")
         if not isinstance(data.get("kind"), str):
             raise InputError("a spec needs a 'kind' (format, composite, math, code, python, judge)")
         config = data.get("config") or {}
@@ -94,6 +102,10 @@ class Capabilities:
     max_samples_per_request: int
     max_message_bytes: int
     builtin_verifiers: tuple[str, ...]
+    sandbox_python_packages: tuple[str, ...] = ()
+    """Packages sandboxed Python can import beyond the standard library (``name==version``)."""
+    sessions: SessionCapabilities | None = None
+    """What sessions the server offers (``client.session(...)``); None when it offers none."""
 
 
 class CellStatus(enum.StrEnum):
@@ -154,6 +166,22 @@ class SessionLimits:
     """The session closes after this long without a call."""
     max_lifetime_s: float = 0.0
     """The session closes after this long in any case."""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCapabilities:
+    """Sessions a server offers: languages, caps, and the most a session may ask for."""
+
+    languages: tuple[str, ...]
+    max_sessions: int
+    """Sessions (opened and forked) one replica holds at once."""
+    max_sessions_per_client: int
+    max_fork: int
+    """Copies one ``fork`` makes at most."""
+    max_session_trees: int
+    """Opened sessions (each with all its forks: a tree) one replica holds at once."""
+    max_limits: SessionLimits
+    """Ceilings: asking for more is granted these (``idle_ttl_s`` and ``max_lifetime_s`` are also the defaults)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,9 @@ TRAINER_KEYWORDS = frozenset(
 )
 """Keywords TRL passes that are not dataset columns."""
 
+Scored = tuple[list[float | None], list[ScoreResult]]
+"""What ``score_results`` returns: the rewards TRL gets, and one result per sample saying why."""
+
 
 class _RewardBase:
     """What the sync and async adapters share: naming, references, result mapping, metrics."""
@@ -90,12 +93,15 @@ class _RewardBase:
             log_metric(f"{self.__name__}/latency_s", time.perf_counter() - started)
         return rewards
 
-    def _failed(self, count: int, error: Exception, started: float, log_metric: Any) -> list[float | None]:
+    def _failed(self, count: int, error: Exception, started: float, log_metric: Any) -> Scored:
         log.warning("%s: scoring failed, returning None for %d samples: %s", self.__name__, count, error)
         if callable(log_metric):
             log_metric(f"{self.__name__}/outcome_error", 1.0)
             log_metric(f"{self.__name__}/latency_s", time.perf_counter() - started)
-        return [None] * count
+        failed = ScoreResult(
+            score=None, outcome=Outcome.ERROR, reason=f"scoring failed: {str(error) or type(error).__name__}"
+        )
+        return [None] * count, [failed] * count
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable (TRL and multiprocessing may copy reward functions): clients reconnect lazily."""
@@ -128,6 +134,16 @@ class RemoteReward(_RewardBase):
         completion_ids: Sequence[Sequence[int]] | None = None,
         **columns: Any,
     ) -> list[float | None]:
+        return self.score_results(prompts, completions, completion_ids, **columns)[0]
+
+    def score_results(
+        self,
+        prompts: Sequence[Any] | None = None,
+        completions: Sequence[Any] = (),
+        completion_ids: Sequence[Sequence[int]] | None = None,
+        **columns: Any,
+    ) -> Scored:
+        """The rewards TRL gets and the results behind them (a failed call gives ``error`` results saying why)."""
         started = time.perf_counter()
         log_metric = columns.get("log_metric")
         try:
@@ -141,7 +157,7 @@ class RemoteReward(_RewardBase):
             )
         except VerifierError as error:
             return self._failed(len(completions), error, started, log_metric)
-        return self._rewards(results, started, log_metric)
+        return self._rewards(results, started, log_metric), results
 
     def close(self) -> None:
         if getattr(self, "_client", None) is not None:
@@ -179,6 +195,16 @@ class AsyncRemoteReward(_RewardBase):
         completion_ids: Sequence[Sequence[int]] | None = None,
         **columns: Any,
     ) -> list[float | None]:
+        return (await self.score_results(prompts, completions, completion_ids, **columns))[0]
+
+    async def score_results(
+        self,
+        prompts: Sequence[Any] | None = None,
+        completions: Sequence[Any] = (),
+        completion_ids: Sequence[Sequence[int]] | None = None,
+        **columns: Any,
+    ) -> Scored:
+        """The rewards TRL gets and the results behind them (a failed call gives ``error`` results saying why)."""
         started = time.perf_counter()
         log_metric = columns.get("log_metric")
         try:
@@ -195,7 +221,7 @@ class AsyncRemoteReward(_RewardBase):
             )
         except (VerifierError, TimeoutError) as error:
             return self._failed(len(completions), error, started, log_metric)
-        return self._rewards(results, started, log_metric)
+        return self._rewards(results, started, log_metric), results
 
     def as_function(self) -> Callable[..., Any]:
         """This reward as a plain ``async def`` named after the verifier."""

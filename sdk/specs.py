@@ -175,6 +175,24 @@ def composite(
     return _spec(name, "composite", config, description)
 
 
+def cascade(
+    name: str,
+    children: Sequence[str | VerifierSpec | Mapping[str, Any]],
+    *,
+    cascade_on_failure: bool = False,
+    description: str = "",
+) -> VerifierSpec:
+    """Children in order, a later one asked only where the earlier ones scored below their ``threshold``.
+
+    ``specs.cascade("math-then-judge", [specs.child("math"), specs.child(judge, threshold=0.5)])``
+    runs the judge only on answers ``math`` could not show equal; ``details["decided_by"]`` names
+    the child that decided. ``cascade_on_failure`` also passes on samples a child failed on.
+    """
+    entries = [dict(c) if isinstance(c, Mapping) else child(c) for c in children]
+    config = {"combine": "cascade", "cascade_on_failure": cascade_on_failure, "children": entries}
+    return _spec(name, "composite", config, description)
+
+
 # -- other kinds -------------------------------------------------------------------------
 
 

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
+# Before anything imports gRPC (the SDK, Ray): with gRPC's fork support on, a fork in this
+# process (the sandbox's bubblewrap-per-run path forks and runs Python before exec) restarts
+# gRPC's poller threads in the child, which then abort. The server sets the same.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any

@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from sdk.cli._help import HelpFormatter, with_default
 from trainers.config import (
     IMPORTANCE_SAMPLING_LEVELS,
     LOSS_TYPES,
@@ -59,38 +61,67 @@ def config_from_args(args: argparse.Namespace) -> RecipeConfig:
     return RecipeConfig.from_mapping(values)
 
 
+EXAMPLE = """example:
+  python -m trainers.tiny ./tiny --dataset ./tiny.jsonl     # a tiny model and dataset for a smoke run
+  verifier train grpo --model ./tiny --dataset ./tiny.jsonl --serve-in-process \\
+      --reward math --reward think-answer-format --reward-weights 1,0.2 --max-steps 2 --output-dir runs/smoke"""
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="verifier train", description="Training recipes with remote rewards.")
+    parser = argparse.ArgumentParser(
+        prog="verifier train", description="Training recipes with remote rewards.", epilog=EXAMPLE,
+        formatter_class=HelpFormatter,
+    )  # fmt: skip
     commands = parser.add_subparsers(dest="command", metavar="RECIPE")
     grpo = commands.add_parser(
         "grpo",
         help="GRPO on TRL with verifier rewards",
         argument_default=argparse.SUPPRESS,  # only flags the user gives override the config file
-        description="GRPO on TRL's GRPOTrainer; every reward comes from the verifier service.",
+        description="GRPO on TRL's GRPOTrainer; every reward comes from the verifier service.\n"
+        "Before the model loads, the dataset, the model folder, the server and every --reward are checked.",
+        epilog=EXAMPLE,
+        formatter_class=HelpFormatter,
     )
     grpo.add_argument("--config", help="YAML or JSON file of options (keys as below, with underscores)")
     _add_run_flags(grpo)
     _add_reward_flags(grpo)
     _add_optimisation_flags(grpo)
     _add_generation_flags(grpo)
+    _show_defaults(grpo)
     return parser
+
+
+def _show_defaults(grpo: argparse.ArgumentParser) -> None:
+    """The recipe's defaults live on ``RecipeConfig`` (flags are suppressed so a file's values survive)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(RecipeConfig) if f.default is not dataclasses.MISSING}
+    for action in grpo._actions:
+        if action.dest in defaults and action.dest != "rewards":
+            action.help = with_default(action.help or "", defaults[action.dest])
 
 
 def _add_run_flags(grpo: argparse.ArgumentParser) -> None:
     grpo.add_argument("--model", help="a local save_pretrained directory (model + tokenizer)")
     grpo.add_argument("--dataset", help="JSONL/JSON/Parquet/CSV; a prompt column, other columns are references")
-    grpo.add_argument("--prompt-column", dest="prompt_column", help="the prompt column (default prompt)")
-    grpo.add_argument("--output-dir", dest="output_dir")
+    grpo.add_argument("--prompt-column", dest="prompt_column", help="the prompt column")
+    grpo.add_argument(
+        "--output-dir", dest="output_dir", help="model, recipe.json, trainer_state.json and completions.jsonl go here"
+    )
     grpo.add_argument("--max-steps", dest="max_steps", type=int)
     grpo.add_argument("--logging-steps", dest="logging_steps", type=int)
     grpo.add_argument("--save-steps", dest="save_steps", type=int, help="checkpoint every N steps (0: final only)")
     grpo.add_argument("--seed", type=int)
     grpo.add_argument("--report-to", dest="report_to", help="none, tensorboard, wandb, ...")
-    grpo.add_argument("--completions-log", dest="completions_log", help="JSONL of scored completions ('' for none)")
+    grpo.add_argument(
+        "--completions-log",
+        dest="completions_log",
+        help="JSONL of scored completions (default <output-dir>/completions.jsonl; '' for none)",
+    )
 
 
 def _add_reward_flags(grpo: argparse.ArgumentParser) -> None:
-    grpo.add_argument("--reward", dest="rewards", action="append", help="a verifier name; repeat for several")
+    grpo.add_argument(
+        "--reward", dest="rewards", action="append", help="a verifier name; repeat for several (default: math)"
+    )
     grpo.add_argument("--reward-weights", dest="reward_weights", help="comma-separated, one per --reward")
     grpo.add_argument("--server", help="verifier server address(es), comma-separated (env VERIFIER_SERVER)")
     grpo.add_argument("--token", help="bearer token (env VERIFIER_TOKEN)")

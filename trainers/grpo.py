@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from trainers import preflight
 from trainers.config import ConfigError, RecipeConfig
 from trainers.rewards import CompletionsLog, build_reward_funcs
 
@@ -155,10 +156,14 @@ def build_trainer(config: RecipeConfig, *, server: str, callbacks: Sequence[Any]
 def train(config: RecipeConfig, *, callbacks: Sequence[Any] = ()) -> TrainResult:
     """Run the recipe end to end: server (if local), training, final save."""
     check_dependencies(config)
+    preflight.check_local_inputs(config)
     output_dir = Path(config.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    (output_dir / "recipe.json").write_text(json.dumps(config.to_dict(), indent=2, default=str))
     with _verifier_server(config) as server:
+        preflight.check_rewards(config, server)
+        # The address the rewards really went to (an in-process server's port is picked at start).
+        recipe = {**config.to_dict(), "server": server}
+        (output_dir / "recipe.json").write_text(json.dumps(recipe, indent=2, default=str))
         trainer = build_trainer(config, server=server, callbacks=callbacks)
         trainer.train()
         trainer.save_model(config.output_dir)

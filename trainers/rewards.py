@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from sdk import ScoreResult
 from sdk.rewards import TRAINER_KEYWORDS, AsyncRemoteReward, RemoteReward
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,10 @@ class CompletionsLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text("")
 
-    def write(self, reward_name: str, columns: dict[str, Any], rewards: Sequence[float | None]) -> None:
+    def write(
+        self, reward_name: str, columns: dict[str, Any], rewards: Sequence[float | None], results: Sequence[ScoreResult]
+    ) -> None:
+        """One row per completion: what TRL got (``reward``) and why (``outcome``, ``reason``)."""
         if self.path is None:
             return
         state = columns.get("trainer_state")
@@ -51,11 +55,15 @@ class CompletionsLog:
                     "completion": completion,
                     "reference": reference,
                     "reward": reward,
+                    "outcome": result.outcome.value,
+                    "reason": result.reason,
                 },
                 ensure_ascii=False,
                 default=str,
             )
-            for prompt, completion, reference, reward in zip(prompts, completions, references, rewards, strict=True)
+            for prompt, completion, reference, reward, result in zip(
+                prompts, completions, references, rewards, results, strict=True
+            )
         ]
         with self._lock, self.path.open("a", encoding="utf-8") as out:
             out.write("\n".join(lines) + "\n")
@@ -89,8 +97,8 @@ def build_reward_funcs(
 
 def _recorded_async(reward: AsyncRemoteReward, completions_log: CompletionsLog) -> RewardFunc:
     async def remote_reward(**columns: Any) -> list[float | None]:
-        rewards = await reward(**columns)
-        _after_call(reward.__name__, columns, rewards, completions_log)
+        rewards, results = await reward.score_results(**columns)
+        _after_call(reward.__name__, columns, rewards, results, completions_log)
         return rewards
 
     remote_reward.__name__ = remote_reward.__qualname__ = reward.__name__
@@ -99,8 +107,8 @@ def _recorded_async(reward: AsyncRemoteReward, completions_log: CompletionsLog) 
 
 def _recorded_sync(reward: RemoteReward, completions_log: CompletionsLog) -> RewardFunc:
     def remote_reward(**columns: Any) -> list[float | None]:
-        rewards = reward(**columns)
-        _after_call(reward.__name__, columns, rewards, completions_log)
+        rewards, results = reward.score_results(**columns)
+        _after_call(reward.__name__, columns, rewards, results, completions_log)
         return rewards
 
     remote_reward.__name__ = remote_reward.__qualname__ = reward.__name__
@@ -108,7 +116,11 @@ def _recorded_sync(reward: RemoteReward, completions_log: CompletionsLog) -> Rew
 
 
 def _after_call(
-    name: str, columns: dict[str, Any], rewards: list[float | None], completions_log: CompletionsLog
+    name: str,
+    columns: dict[str, Any],
+    rewards: list[float | None],
+    results: list[ScoreResult],
+    completions_log: CompletionsLog,
 ) -> None:
     if rewards and all(reward is None for reward in rewards):
         # TRL keeps training: a row where every reward is None gets zero advantage (no
@@ -119,7 +131,7 @@ def _after_call(
             name,
             len(rewards),
         )
-    completions_log.write(name, columns, rewards)
+    completions_log.write(name, columns, rewards, results)
 
 
 def _indexable(values: Any, index: int) -> bool:

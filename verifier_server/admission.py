@@ -5,7 +5,8 @@ hint (the SDK waits that long and retries) instead of queueing without bound: a 
 step on N ranks would otherwise pile work up until every caller's deadline passes.
 The per-client share keeps one training job from starving another that shares the
 fleet: a client may hold at most ``per_client_fraction`` of a kind's capacity while
-others are waiting or active.
+others are waiting or active. ``client`` is ``identity.Caller.client``: the bearer
+token's identity when auth is on, so a caller cannot rotate ids to escape its share.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class AdmissionController:
         self.limits = limits or AdmissionLimits()
         self._inflight: dict[str, int] = defaultdict(int)
         self._by_client: dict[tuple[str, str], int] = defaultdict(int)
+        self._clients_active: dict[str, int] = defaultdict(int)
+        """Clients holding samples of each kind (kept, not recounted: admitting is O(1) however many)."""
 
     def inflight(self, kind: str) -> int:
         return self._inflight.get(kind, 0)
@@ -48,6 +51,8 @@ class AdmissionController:
     def admit(self, kind: str, samples: int, client: str = "") -> Ticket:
         """Reserve capacity now (raising ``ResourceExhausted`` if there is none); the
         returned ticket releases it when its ``with`` block ends."""
+        if samples <= 0:  # holds nothing, so it neither counts as an active client nor releases anything
+            return Ticket(self, kind, client, 0, released=True)
         limit = self.limits.limit_for(kind)
         if limit > 0:
             current = self._inflight[kind]
@@ -58,8 +63,8 @@ class AdmissionController:
                     f"{kind} verifiers are at capacity ({current} of {limit} samples in flight); retry shortly",
                     self.limits.retry_after_s,
                 )
-            clients_active = len({c for (k, c), n in self._by_client.items() if k == kind and n > 0})
-            held = self._by_client[(kind, client)]
+            clients_active = self._clients_active[kind]
+            held = self._by_client.get((kind, client), 0)
             share = int(limit * self.limits.per_client_fraction)
             if clients_active > 1 and held > 0 and held + samples > share:
                 raise ResourceExhausted(
@@ -67,6 +72,8 @@ class AdmissionController:
                     self.limits.retry_after_s,
                 )
         self._inflight[kind] += samples
+        if self._by_client.get((kind, client), 0) == 0:
+            self._clients_active[kind] += 1
         self._by_client[(kind, client)] += samples
         return Ticket(self, kind, client, samples)
 
@@ -75,6 +82,7 @@ class AdmissionController:
         self._by_client[(kind, client)] -= samples
         if self._by_client[(kind, client)] == 0:
             del self._by_client[(kind, client)]
+            self._clients_active[kind] -= 1
 
 
 @dataclass

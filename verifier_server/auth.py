@@ -5,6 +5,9 @@ register and delete verifiers and list every session. Tokens come from a file of
 or the ``VERIFIER_AUTH_TOKENS`` variable (``token:role,token:role``); they are
 compared in constant time and never logged. Health checking and reflection stay
 open so that load balancers and Kubernetes probes work without credentials.
+
+An accepted call runs with ``identity.current_caller`` set to its ``Caller`` (the token's public
+identity and role), which is what per-client fairness and spec visibility key on.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import grpc
 
 from verifier_server.errors import InvalidArgument
+from verifier_server.identity import Caller, current_caller, token_identity
 
 ROLES = ("score", "admin")
 ADMIN_METHODS = frozenset({"RegisterVerifier", "DeleteVerifier", "ListSessions"})
@@ -47,6 +51,20 @@ def load_tokens(path: str = "", env_value: str = "") -> dict[str, str]:
     return tokens
 
 
+def caller_for_token(tokens: Mapping[str, str], presented: str) -> Caller | None:
+    """The caller a presented token identifies, or None; compared in constant time (both faces use this)."""
+    encoded = presented.encode()
+    for token, role in tokens.items():
+        if hmac.compare_digest(encoded, token.encode()):
+            return Caller(client=token_identity(token), role=role, authenticated=True)
+    return None
+
+
+def needs_admin(method: str) -> bool:
+    """Whether the service method (gRPC name, e.g. ``RegisterVerifier``) needs the admin role."""
+    return method in ADMIN_METHODS
+
+
 class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
     """Rejects calls without a known bearer token (UNAUTHENTICATED) or with too small a role
     (PERMISSION_DENIED), before the servicer sees them."""
@@ -54,13 +72,11 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, tokens: Mapping[str, str]) -> None:
         self._tokens = dict(tokens)
 
-    def role_for(self, metadata: Any) -> str | None:
+    def caller_for(self, metadata: Any) -> Caller | None:
+        """The caller a presented bearer token identifies, or None when no known token is presented."""
         for key, value in metadata or ():
             if key == "authorization" and isinstance(value, str) and value.lower().startswith("bearer "):
-                presented = value[7:].strip().encode()
-                for token, role in self._tokens.items():
-                    if hmac.compare_digest(presented, token.encode()):
-                        return role
+                return caller_for_token(self._tokens, value[7:].strip())
         return None
 
     async def intercept_service(
@@ -71,15 +87,46 @@ class TokenAuthInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method or ""
         if not method.startswith(_SERVICE_PREFIX):
             return await continuation(handler_call_details)
-        role = self.role_for(handler_call_details.invocation_metadata)
+        caller = self.caller_for(handler_call_details.invocation_metadata)
         name = method.removeprefix(_SERVICE_PREFIX)
-        if role is None:
+        if caller is None:
             return _rejecting(name, grpc.StatusCode.UNAUTHENTICATED, "missing or unknown bearer token")
-        if name in ADMIN_METHODS and role != "admin":
+        if needs_admin(name) and not caller.is_admin:
             return _rejecting(
-                name, grpc.StatusCode.PERMISSION_DENIED, f"{name} needs the admin role (token has {role})"
+                name, grpc.StatusCode.PERMISSION_DENIED, f"{name} needs the admin role (token has {caller.role})"
             )
-        return await continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
+        return _as_caller(handler, caller) if handler is not None else handler
+
+
+def _as_caller(handler: grpc.RpcMethodHandler, caller: Caller) -> grpc.RpcMethodHandler:
+    """The same handler, run with ``current_caller`` set (in the task that serves the RPC)."""
+    if handler.unary_unary is not None:
+        unary = handler.unary_unary
+
+        async def serve_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            current_caller.set(caller)  # the RPC's own task: the value dies with it
+            return await unary(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            serve_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    if handler.unary_stream is not None:
+        stream = handler.unary_stream
+
+        async def serve_stream(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            current_caller.set(caller)
+            async for item in stream(request, context):
+                yield item
+
+        return grpc.unary_stream_rpc_method_handler(
+            serve_stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+    return handler
 
 
 def _rejecting(method: str, code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:

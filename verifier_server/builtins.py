@@ -21,6 +21,7 @@ _PROVIDERS = (
     "verifier_server.kinds.math",
     "verifier_server.kinds.code",
     "verifier_server.kinds.judge",
+    "verifier_server.presets",
 )
 
 

@@ -1,4 +1,9 @@
-"""What this server can do, gathered from the kinds, sandboxes and judge backends present."""
+"""What this server can do, gathered from the kinds, sandboxes and judge backends present on this machine.
+
+Only what can actually run here is listed: a language whose toolchain is not installed
+(``go`` without a Go compiler) is left out for host sandboxes, as is a backend whose
+probe fails, so a client can trust the list instead of finding out per sample.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import importlib
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from verifier_server import kinds
 from verifier_server.builtins import builtin_records
@@ -20,10 +26,12 @@ class ServerCapabilities:
     sandbox_backends: list[str]
     judge_backends: list[str]
     builtin_verifiers: list[str]
+    sandbox_python_packages: list[str]
 
 
 def capabilities(service: VerifierService) -> ServerCapabilities:
-    sandbox_backends, languages = _sandbox_info()
+    backend = str(service.resources.settings.get("sandbox_backend", "bwrap"))
+    sandbox_backends, languages = _sandbox_info(backend)
     return ServerCapabilities(
         server_version=_server_version(),
         kinds=kinds.available_kinds(),
@@ -31,6 +39,7 @@ def capabilities(service: VerifierService) -> ServerCapabilities:
         sandbox_backends=sandbox_backends,
         judge_backends=_judge_backends(),
         builtin_verifiers=sorted(builtin_records()),
+        sandbox_python_packages=_sandbox_python_packages(),
     )
 
 
@@ -43,13 +52,36 @@ def _server_version() -> str:
 
 
 @cache
-def _sandbox_info() -> tuple[list[str], list[str]]:
+def _sandbox_info(backend: str) -> tuple[list[str], list[str]]:
+    """Backends whose probe passes, and the languages the configured one can run.
+
+    Host sandboxes (bwrap, unsafe-local) run the host's toolchains, so only installed ones
+    count; the Docker backend runs per-language images, which it pulls or builds on demand.
+    """
     try:
         sandboxes = importlib.import_module("sandboxes")
+        languages_module = importlib.import_module("sandboxes.languages")
         backends = [name for name, state in sandboxes.available_backends().items() if state == "ok"]
-        return backends, sorted(sandboxes.LANGUAGES)
+        if backend == "docker":
+            return backends, sorted(sandboxes.LANGUAGES)
+        return backends, sorted(languages_module.host_languages())
     except (ImportError, AttributeError):
         return [], []
+
+
+def _sandbox_python_packages() -> list[str]:
+    """``name==version`` of each package installed for sandboxed Python."""
+    try:
+        layout = importlib.import_module("sandboxes._layout")
+    except ImportError:
+        return []
+    if not layout.python_packages_installed():
+        return []
+    found = []
+    for info in Path(layout.PYTHON_PACKAGES_DIR).glob("*.dist-info"):
+        name, _, rest = info.name.removesuffix(".dist-info").partition("-")
+        found.append(f"{name.lower().replace('_', '-')}=={rest}")
+    return sorted(found)
 
 
 @cache

@@ -7,6 +7,7 @@ Every setting has a field here with its unit in the name. Errors name the source
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -25,6 +26,9 @@ class ServerConfig:
     """Interface to listen on; ``0.0.0.0`` to accept remote clients (use auth and TLS then)."""
     port: int = 50051
     """gRPC port; 0 picks a free one (printed at start and written to ``port_file``)."""
+    http_port: int = -1
+    """HTTP/JSON port (the same service for curl, OpenRLHF and JSON trainers); -1 disables, 0 picks a
+    free one (written to ``port_file`` + ``.http``)."""
     data_dir: str = ".state"
     """Where the SQLite registry and sandbox caches live."""
     registry_url: str = ""
@@ -33,6 +37,9 @@ class ServerConfig:
     """Largest request or response; the SDK chunks batches below it."""
     max_samples_per_request: int = 100_000
     """A request with more samples is refused with INVALID_ARGUMENT."""
+    max_spec_bytes: int = 1024 * 1024
+    """Largest verifier spec (its config JSON), inline or registered; larger is INVALID_ARGUMENT
+    before it is parsed. Kinds bound what a spec may ask for (``[kinds.NAME] cap_*`` settings)."""
     drain_notice_s: float = 1.0
     """On SIGTERM: how long the health status says NOT_SERVING before new calls are refused,
     so health-checking clients route new work elsewhere first."""
@@ -45,6 +52,13 @@ class ServerConfig:
     """If set, the bound port is written here once the server is ready (tests and scripts use it)."""
     sandbox_backend: str = "bwrap"
     """``bwrap`` (default), ``docker``, or ``unsafe-local`` (development only; runs code unsandboxed)."""
+    sandbox_uid_base: int = 60000
+    sandbox_uid_range_size: int = 4096
+    """The host uids bwrap slots run as (root only): each server claims one per concurrent run
+    from this range, exclusively, at start, and refuses to start when other live servers hold too many."""
+    allow_unsafe_weak_sandbox: bool = False
+    """Start even when the bwrap sandbox cannot run its full design (not root, no cgroups, bwrap's
+    namespaces refused): runs then share one uid and the disk, bounded by rlimits only. Development only."""
     workers: int = 0
     """Worker processes for CPU-bound kinds (math); 0 means one per core."""
     metrics_port: int = -1
@@ -63,9 +77,14 @@ class ServerConfig:
     retry_after_s: float = 0.5
     """The retry-after hint sent with RESOURCE_EXHAUSTED."""
     max_sessions: int = 256
-    """Sessions (stateful sandboxes, see docs/sessions.md) this replica holds at once; 0 turns sessions off."""
+    """Sessions (stateful sandboxes, see docs/sessions.md), opened and forked, this replica holds at once;
+    0 turns sessions off."""
+    max_session_trees: int = 64
+    """Root sessions (each opened session, with all its forks, is one tree) this replica holds at once. Each tree
+    runs as two uids of its own, claimed at start from the sandbox uid range (``sandbox_uid_base``), exclusively:
+    2 x min(max_session_trees, max_sessions) of them."""
     max_sessions_per_client: int = 64
-    """Sessions one client (the SDK's client id) may hold at once on this replica."""
+    """Sessions one client may hold at once on this replica (its token with auth on, else the SDK's client id)."""
     session_idle_ttl_s: float = 300.0
     """A session unused this long is closed (a client may ask for less)."""
     session_max_lifetime_s: float = 3600.0
@@ -78,8 +97,6 @@ class ServerConfig:
     """Ceiling on a session's processes and threads."""
     session_max_disk_mb: int = 1024
     """Ceiling on each of a session's private tmpfs (/work; /tmp and /dev/shm)."""
-    session_uid_base: int = 61000
-    """Sessions run as uids from here to here + 2 x max_sessions (one pair per opened session and its forks)."""
     kinds: Mapping[str, Any] = field(default_factory=dict)
     """Per-kind settings (``[kinds.math] timeout_s = 5``), handed to kinds as ``resources.settings``."""
 
@@ -101,13 +118,43 @@ def load_config(
 ) -> ServerConfig:
     """Merge the sources in precedence order: defaults < file < environment < overrides."""
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     environ = os.environ if environ is None else environ
     config_file = config_file or environ.get(f"{ENV_PREFIX}CONFIG") or None
     if config_file:
-        values.update(_from_toml(Path(config_file)))
-    values.update(_from_environment(environ))
-    values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        from_file = _from_toml(Path(config_file))
+        values.update(from_file)
+        sources.update({key: f"{config_file}: {key}" for key in from_file})
+    from_env = _from_environment(environ)
+    values.update(from_env)
+    sources.update({key: ENV_PREFIX + key.upper() for key in from_env})
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values.update(given)
+    sources.update({key: "--" + key.replace("_", "-") for key in given})
+    _check_values(values, sources)
     return ServerConfig(**values)
+
+
+_CHOICES: dict[str, tuple[str, ...]] = {
+    "sandbox_backend": ("bwrap", "docker", "unsafe-local"),
+    "log_format": ("json", "text"),
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+}
+
+
+def _check_values(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """Refuse at startup what would only fail later (a misspelt backend, a port out of range), naming its source."""
+    for key, choices in _CHOICES.items():
+        value = values.get(key)
+        if value is None or (value.upper() if key == "log_level" else value) in choices:
+            continue
+        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise InvalidArgument(sources[key], f"must be one of {', '.join(choices)}; got {value!r}{hint}")
+    for key in ("port", "metrics_port"):
+        port = values.get(key)
+        if port is not None and not (-1 if key == "metrics_port" else 0) <= port <= 65535:
+            raise InvalidArgument(sources[key], f"must be a port number (0 picks a free one), got {port}")
 
 
 def _from_toml(path: Path) -> dict[str, Any]:

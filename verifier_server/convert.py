@@ -15,7 +15,7 @@ from protos.verifier.v1 import verifier_pb2 as pb
 from verifier_server.domain import Content, Message, Outcome, Sample, ScoreResult, VerifierRecord, VerifierSpec
 from verifier_server.errors import InvalidArgument
 from verifier_server.sessions.model import CellOutcome as CellResult
-from verifier_server.sessions.model import LimitsRequest, SessionInfo
+from verifier_server.sessions.model import LimitsRequest, SessionInfo, SessionOffer
 
 OUTCOME_TO_PROTO = {
     Outcome.OK: pb.OUTCOME_OK,
@@ -147,6 +147,27 @@ def limits_from_proto(limits: pb.SessionLimits) -> LimitsRequest:
         output_bytes=limits.output_bytes,
         idle_ttl_s=limits.idle_ttl_s,
         max_lifetime_s=limits.max_lifetime_s,
+    )
+
+
+def offer_to_proto(offer: SessionOffer) -> pb.SessionCapabilities:
+    ceilings = offer.ceilings
+    return pb.SessionCapabilities(
+        languages=offer.languages,
+        max_sessions=offer.max_sessions,
+        max_session_trees=offer.max_trees,
+        max_sessions_per_client=offer.max_sessions_per_client,
+        max_fork=offer.max_fork,
+        max_limits=pb.SessionLimits(
+            cell_wall_time_s=ceilings.cell_wall_time_s,
+            cell_cpu_time_s=ceilings.cell_cpu_time_s,
+            memory_bytes=ceilings.memory_bytes,
+            processes=ceilings.processes,
+            disk_bytes=ceilings.disk_bytes,
+            output_bytes=ceilings.output_bytes,
+            idle_ttl_s=ceilings.idle_ttl_s,
+            max_lifetime_s=ceilings.max_lifetime_s,
+        ),
     )
 
 

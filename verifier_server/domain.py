@@ -142,11 +142,12 @@ class VerifierRef:
 
         name, sep, version = text.strip().partition("@")
         if not name:
-            raise InvalidArgument("verifier", f"empty verifier name in {text!r}")
+            raise InvalidArgument("verifier", f"empty verifier name in {text[:200]!r}")
         if not sep:
             return cls(name)
-        if not version.isdigit() or int(version) < 1:
-            raise InvalidArgument("verifier", f"version in {text!r} must be a positive integer")
+        # ASCII digits only ("٣".isdigit() is true) and below 2^63, which every registry can store
+        if not (version.isascii() and version.isdigit() and len(version) <= 18 and int(version) >= 1):
+            raise InvalidArgument("verifier", f"version in {text[:200]!r} must be a positive integer below 10^18")
         return cls(name, int(version))
 
     def __str__(self) -> str:

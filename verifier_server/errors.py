@@ -11,12 +11,15 @@ The servicer maps these classes to gRPC status codes in one table
     ├── AlreadyExists          e.g. registering over a built-in name
     ├── ResourceExhausted      admission control; carries a retry-after hint
     ├── Unauthenticated / PermissionDenied
+    │                      └── NotAllowed   a spec field names what this server's config does not allow
     ├── Unavailable            a backend (sandbox, judge) is not available
     ├── FailedPrecondition     the server cannot do this at all (e.g. sessions without their sandbox)
     └── InternalError
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class VerifierError(Exception):
@@ -40,7 +43,19 @@ class InvalidArgument(VerifierError):
 
 
 class SpecError(InvalidArgument):
-    """A verifier spec that cannot be compiled into a verifier."""
+    """A verifier spec that cannot be compiled into a verifier; ``problems`` lists every (field, message) found."""
+
+    def __init__(self, field: str, message: str, problems: Sequence[tuple[str, str]] = ()) -> None:
+        super().__init__(field, message)
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems) or ((field, message),)
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> SpecError:
+        """One error for all of a spec's problems, so a user fixes them in one round."""
+        if len(problems) == 1:
+            return cls(*problems[0])
+        listed = "".join(f"\n  - {field}: {message}" for field, message in problems)
+        return cls("", f"{len(problems)} problems in the spec:{listed}", problems)
 
 
 class AlreadyExists(VerifierError):
@@ -59,6 +74,15 @@ class Unauthenticated(VerifierError):
 
 class PermissionDenied(VerifierError):
     pass
+
+
+class NotAllowed(PermissionDenied):
+    """A spec field asks for something outside this server's configuration (an endpoint, a key
+    variable, a model path, remote code); ``field`` names it (dotted path)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 class Unavailable(VerifierError):

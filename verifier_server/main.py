@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 
@@ -14,21 +15,41 @@ import sys
 # forked child, so it needs none of that support.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
-from verifier_server.config import load_config
+from verifier_server.config import ServerConfig, load_config
 from verifier_server.errors import VerifierError
 from verifier_server.logs import configure_logging
 from verifier_server.pid1 import become_init_if_pid1
 
+EXAMPLE = """example:
+  verifier serve                                   # 127.0.0.1:50051, SQLite registry in ./.state, bubblewrap sandbox
+  verifier serve --host 0.0.0.0 --port 50051 --data-dir /var/lib/verifier --config server.toml"""
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="verifier serve", description="Run the verifier gRPC server.")
+    parser = argparse.ArgumentParser(
+        prog="verifier serve",
+        description="Run the verifier gRPC server. Settings come from defaults, then --config (TOML), then\n"
+        "VERIFIER_<SETTING> environment variables, then these flags.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--config", help="TOML config file (also VERIFIER_CONFIG)")
     parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind; 0 picks a free one (default 50051)")
+    parser.add_argument(
+        "--http-port", dest="http_port", type=int, help="HTTP/JSON port; 0 picks a free one (default -1: off)"
+    )
     parser.add_argument("--data-dir", dest="data_dir", help="where the SQLite registry lives (default .state)")
     parser.add_argument("--registry-url", dest="registry_url", help="sqlite:///PATH or postgresql://...")
     parser.add_argument("--port-file", dest="port_file", help="write the bound port here when ready")
     parser.add_argument("--sandbox-backend", dest="sandbox_backend", help="bwrap | docker | unsafe-local")
+    parser.add_argument(
+        "--allow-unsafe-weak-sandbox",
+        dest="allow_unsafe_weak_sandbox",
+        action="store_true",
+        default=None,
+        help="start even if bwrap cannot run its full design (not root, no cgroups); development only",
+    )
     parser.add_argument("--workers", type=int, help="worker processes for CPU-bound kinds (0 = one per core)")
     parser.add_argument("--metrics-port", dest="metrics_port", type=int, help="Prometheus port (-1 off)")
     parser.add_argument("--auth-tokens-file", dest="auth_tokens_file", help="file of 'token role' lines")
@@ -41,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--drain-timeout-s", dest="drain_timeout_s", type=float)
     parser.add_argument("--log-level", dest="log_level")
     parser.add_argument("--log-format", dest="log_format", choices=("json", "text"))
+    defaults = {f.name: f.default for f in dataclasses.fields(ServerConfig)}
+    for action in parser._actions:  # the defaults live on ServerConfig; show them where a user looks
+        default = defaults.get(action.dest)
+        if default not in (None, ""):
+            action.help = f"{action.help or ''} (default: {default})".strip()
     return parser
 
 

@@ -1,6 +1,6 @@
 """Prometheus metrics: RPC latency by method and code, per-kind scoring latency, samples by
 outcome, admission rejections, samples in flight (queue depth), and counters other
-parts report into (sandbox runs by status, cache hits and misses).
+parts report into (sandbox runs by status, cache hits and misses, cascade hand-overs and flips).
 
 Each server owns a private registry, so several servers in one process (tests) do
 not collide, and the HTTP endpoint serves exactly this server's numbers.
@@ -62,6 +62,18 @@ class Metrics:
             "verifier_cache_events",
             "Verifier cache lookups, by cache and result (hit/miss)",
             ["cache", "result"],
+            registry=self.registry,
+        )
+        self.cascade_consulted = Counter(
+            "verifier_cascade_consulted",
+            "Samples a cascade composite passed on to a later child, by the child's position (1 = second)",
+            ["position"],
+            registry=self.registry,
+        )
+        self.cascade_flips = Counter(
+            "verifier_cascade_flips",
+            "Samples on which a later cascade child reversed the first child's verdict, by its position",
+            ["position"],
             registry=self.registry,
         )
         self.inflight = Gauge(

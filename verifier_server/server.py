@@ -19,7 +19,10 @@ from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
 from verifier_server.admission import AdmissionController, AdmissionLimits
 from verifier_server.auth import TokenAuthInterceptor, load_tokens
 from verifier_server.config import ServerConfig
+from verifier_server.errors import Unavailable
+from verifier_server.http import HttpFace, start_http_face
 from verifier_server.kinds.base import ResourceBag
+from verifier_server.kinds.code.sandbox_access import prepare_sandbox, runs_of
 from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry
 from verifier_server.service import VerifierService
@@ -42,14 +45,20 @@ class RunningServer:
     config: ServerConfig
     metrics: Metrics
     metrics_port: int | None = None
+    http: HttpFace | None = None
     sessions: SessionManager | None = None
 
     async def drain_and_stop(self) -> None:
         """Stop taking new calls, let in-flight calls finish (up to the drain timeout), then close."""
         log.info("draining", extra={"grace_s": self.config.drain_timeout_s})
         await self.health.enter_graceful_shutdown()
+        if self.http is not None:
+            self.http.start_draining()
         await asyncio.sleep(self.config.drain_notice_s)
-        await self.server.stop(grace=self.config.drain_timeout_s)
+        stopping = [self.server.stop(grace=self.config.drain_timeout_s)]
+        if self.http is not None:
+            stopping.append(self.http.stop())
+        await asyncio.gather(*stopping)
         if self.sessions is not None:
             await self.sessions.aclose()  # before the sandbox they run in
         await self.service.aclose()
@@ -64,17 +73,27 @@ async def start_server(config: ServerConfig) -> RunningServer:
         settings={
             "workers": config.workers,
             "sandbox_backend": config.sandbox_backend,
+            "sandbox_uid_base": config.sandbox_uid_base,
+            "sandbox_uid_range_size": config.sandbox_uid_range_size,
             "data_dir": config.data_dir,
             "metrics": metrics,
             **config.kinds,
         }
     )
+    await prepare_sandbox(resources, allow_weak=config.allow_unsafe_weak_sandbox)
     service = VerifierService(
         open_registry(config.resolved_registry_url()), resources, admission=admission, observer=metrics
     )
     sessions = SessionManager(
         SessionSettings.from_config(config), resources, resolve=service.resolve, admission=admission, observer=metrics
     )
+    try:
+        session_uids = await sessions.claim_uids()
+    except Unavailable:
+        await service.aclose()  # the sandbox and its slot claims with it
+        raise
+    if session_uids:
+        log.info("sessions ready", extra={"session_uids": runs_of(session_uids)})
     metrics.track_sessions(sessions)
     interceptors: list[grpc.aio.ServerInterceptor] = [metrics.interceptor()]
     tokens = load_tokens(config.auth_tokens_file, os.environ.get("VERIFIER_AUTH_TOKENS", ""))
@@ -87,23 +106,35 @@ async def start_server(config: ServerConfig) -> RunningServer:
     ]
     server = grpc.aio.server(options=options, interceptors=interceptors)
     pb_grpc.add_VerifierServiceServicer_to_server(
-        VerifierServicer(service, config.max_samples_per_request, config.max_message_bytes, sessions), server
+        VerifierServicer(
+            service, config.max_samples_per_request, config.max_message_bytes, config.max_spec_bytes, sessions
+        ),
+        server,
     )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     credentials = _server_credentials(config)
-    if credentials is None:
-        port = server.add_insecure_port(config.address)
-    else:
-        port = server.add_secure_port(config.address, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(config.address)
+        else:
+            port = server.add_secure_port(config.address, credentials)
+    except RuntimeError:  # gRPC's "Failed to bind", whatever the cause
+        port = 0
     if port == 0:
-        raise OSError(f"could not bind {config.address}")
+        raise OSError(
+            f"cannot listen on {config.address}: the port is in use (or the host is not an address of this "
+            "machine); stop the other server or pick another port with --port (0 picks a free one)"
+        )
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     metrics_port = metrics.serve_http(config.host, config.metrics_port) if config.metrics_port >= 0 else None
+    http = await start_http_face(service, config, tokens=tokens, metrics=metrics) if config.http_port >= 0 else None
     if config.port_file:
+        if http is not None:
+            Path(config.port_file + ".http").write_text(str(http.port))
         Path(config.port_file).write_text(str(port))
     log.info(
         "serving",
@@ -113,9 +144,10 @@ async def start_server(config: ServerConfig) -> RunningServer:
             "tls": credentials is not None,
             "auth": bool(tokens),
             "metrics_port": metrics_port,
+            "http_port": http.port if http is not None else None,
         },
     )
-    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port, sessions)
+    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port, http, sessions)
 
 
 def _admission_limits(config: ServerConfig) -> AdmissionLimits:
@@ -158,6 +190,9 @@ async def serve(config: ServerConfig) -> None:
     """Run until SIGTERM or SIGINT, then drain."""
     running = await start_server(config)
     print(f"verifier server listening on {config.host}:{running.port}", flush=True)
+    if running.http is not None:
+        scheme = "https" if running.http.tls else "http"
+        print(f"verifier HTTP/JSON on {scheme}://{config.host}:{running.http.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sandboxes import as_caller
 from verifier_server import kinds
 from verifier_server.admission import AdmissionController, Ticket
 from verifier_server.builtins import builtin_records
@@ -40,7 +41,7 @@ from verifier_server.errors import (
     ResourceExhausted,
     SpecError,
 )
-from verifier_server.kinds.base import ResourceBag, Verifier
+from verifier_server.kinds.base import ResourceBag, Verifier, build_verifier
 from verifier_server.registry.base import RegistryStore
 
 log = logging.getLogger(__name__)
@@ -125,17 +126,26 @@ class VerifierService:
 
     # -- registry ---------------------------------------------------------------
 
-    async def register(self, spec: VerifierSpec) -> VerifierRecord:
+    async def register(self, spec: VerifierSpec, *, dry_run: bool = False) -> VerifierRecord:
+        """Compile (and so check) ``spec``, then store it as its name's next version; ``dry_run`` stores
+        nothing and answers version 0."""
         _check_name(spec.name)
         if spec.name in builtin_records():
             raise AlreadyExists(f"{spec.name!r} is a built-in verifier; register under another name")
         await self.compile(spec, chain=(spec.name,), pending={spec.name: spec})
+        if dry_run:
+            return VerifierRecord(spec=spec, version=0)
         record = await self.store.register(spec)
         self._latest.pop(spec.name, None)
         log.info("registered verifier", extra={"verifier": record.ref, "kind": spec.kind})
         return record
 
-    async def get(self, ref: VerifierRef) -> VerifierRecord:
+    async def get(self, ref: VerifierRef, *, full_spec: bool = True) -> VerifierRecord:
+        """The record for ``ref``; without ``full_spec`` (score-role callers) its config is withheld."""
+        record = await self._get(ref)
+        return record if full_spec else _without_config(record)
+
+    async def _get(self, ref: VerifierRef) -> VerifierRecord:
         builtin = builtin_records().get(ref.name)
         if builtin is not None:
             if ref.version not in (None, 1):
@@ -152,9 +162,11 @@ class VerifierService:
             self._latest[ref.name] = (time.monotonic() + _LATEST_TTL_S, record)
         return record
 
-    async def list(self, *, all_versions: bool = False) -> list[VerifierRecord]:
+    async def list(self, *, all_versions: bool = False, full_specs: bool = True) -> list[VerifierRecord]:
+        """Every verifier; without ``full_specs`` (score-role callers) names, versions and kinds only."""
         stored = await self.store.list(all_versions=all_versions)
-        return sorted([*builtin_records().values(), *stored], key=lambda r: (r.spec.name, r.version))
+        records = sorted([*builtin_records().values(), *stored], key=lambda r: (r.spec.name, r.version))
+        return records if full_specs else [_without_config(record) for record in records]
 
     async def delete(self, ref: VerifierRef) -> int:
         if ref.name in builtin_records():
@@ -187,11 +199,7 @@ class VerifierService:
         """Build a verifier from a spec; ``SpecError`` names the offending field."""
         kind = kinds.kind_class(spec.kind)
         context = _Compilation(self, chain, pending or {})
-        verifier = kind.from_spec(spec.config, context)
-        validate = getattr(verifier, "validate", None)
-        if validate is not None:  # kinds with references to other verifiers check them eagerly
-            await validate()
-        return verifier
+        return await build_verifier(kind, spec.config, context)  # validates, reporting every problem at once
 
     async def compile_record(self, record: VerifierRecord, *, chain: tuple[str, ...] = ()) -> Verifier:
         key = (record.spec.name, record.version)
@@ -224,7 +232,7 @@ class VerifierService:
 
     async def score(self, target: str | VerifierSpec, samples: Sequence[Sample], client: str = "") -> ScoredBatch:
         label, kind, verifier = await self.resolve(target)
-        with self._admitted(kind, len(samples), client):
+        with self._admitted(kind, len(samples), client), as_caller(client):
             started = time.perf_counter()
             results = await score_with(verifier, samples)
         self.observer.scored(kind, results, time.perf_counter() - started)
@@ -244,7 +252,8 @@ class VerifierService:
             return list(enumerate(results, start))
 
         with self._admitted(kind, len(samples), client):
-            tasks = [asyncio.create_task(run_chunk(start)) for start in range(0, len(samples), _STREAM_CHUNK)]
+            with as_caller(client):  # the tasks copy it: their sandbox runs share slots fairly per client
+                tasks = [asyncio.create_task(run_chunk(start)) for start in range(0, len(samples), _STREAM_CHUNK)]
             try:
                 for finished in asyncio.as_completed(tasks):
                     for item in await finished:
@@ -322,6 +331,18 @@ def _sample_problem(sample: Sample) -> str:
     if not isinstance(completion, str):
         return f"completion must be text or chat messages, got {type(completion).__name__}"
     return ""
+
+
+def _without_config(record: VerifierRecord) -> VerifierRecord:
+    """What a score-role caller may see of a verifier: name, version, kind and description.
+
+    A spec's config is its author's (other tenants' test data, endpoints, model paths, the
+    server's own directories for built-ins); scoring by name does not need it.
+    """
+    spec = VerifierSpec(name=record.spec.name, kind=record.spec.kind, description=record.spec.description)
+    return VerifierRecord(
+        spec=spec, version=record.version, created_at_unix_s=record.created_at_unix_s, builtin=record.builtin
+    )
 
 
 def _check_name(name: str) -> None:

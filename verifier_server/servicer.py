@@ -2,10 +2,12 @@
 
 Every RPC runs inside ``_rpc``, the single place where domain errors become gRPC
 statuses (via ``status_map``) and where the caller's request id is bound to logs.
+Who is calling comes from ``identity.caller_for`` (the authenticated token when auth is on).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -19,6 +21,7 @@ from verifier_server import convert, logs
 from verifier_server.capabilities import capabilities
 from verifier_server.domain import VerifierRef, VerifierSpec
 from verifier_server.errors import FailedPrecondition, InvalidArgument, ResourceExhausted, VerifierError
+from verifier_server.identity import Caller, caller_for
 from verifier_server.service import VerifierService
 from verifier_server.sessions import SessionManager
 from verifier_server.status_map import status_for
@@ -30,24 +33,32 @@ CLIENT_ID_HEADER = "x-client-id"
 RETRY_AFTER_HEADER = "retry-after-ms"
 
 
+_MAX_NAME_CHARS = 1024
+_MAX_DESCRIPTION_CHARS = 64 * 1024
+_DECODE_OFF_LOOP_BYTES = 64 * 1024
+"""Specs larger than this are decoded on a worker thread, so one request cannot stall the others."""
+
+
 class VerifierServicer(pb_grpc.VerifierServiceServicer):
     def __init__(
         self,
         service: VerifierService,
         max_samples_per_request: int,
         max_message_bytes: int,
+        max_spec_bytes: int = 1024 * 1024,
         sessions: SessionManager | None = None,
     ) -> None:
         self._service = service
         self._max_samples = max_samples_per_request
         self._max_message_bytes = max_message_bytes
+        self._max_spec_bytes = max_spec_bytes
         self._sessions = sessions
 
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
         with _bound_request_id(context):
             try:
-                target, samples = self._score_input(request)
-                scored = await self._service.score(target, samples, _client_id(context))
+                target, samples = await self._score_input(request)
+                scored = await self._service.score(target, samples, _caller(context).client)
             except VerifierError as error:
                 await _abort(context, error)
             return pb.ScoreResponse(results=convert.results_to_proto(scored.results), verifier=scored.verifier)
@@ -57,8 +68,8 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> AsyncIterator[pb.ScoreResult]:
         with _bound_request_id(context):
             try:
-                target, samples = self._score_input(request)
-                async for index, result in self._service.score_stream(target, samples, _client_id(context)):
+                target, samples = await self._score_input(request)
+                async for index, result in self._service.score_stream(target, samples, _caller(context).client):
                     yield convert.result_to_proto(index, result)
             except VerifierError as error:
                 await _abort(context, error)
@@ -68,7 +79,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.VerifierInfo:
         with _bound_request_id(context):
             try:
-                record = await self._service.register(convert.spec_from_proto(request.spec))
+                record = await self._service.register(await self._spec(request.spec, "spec"), dry_run=request.dry_run)
             except VerifierError as error:
                 await _abort(context, error)
             return convert.record_to_proto(record)
@@ -76,7 +87,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     async def GetVerifier(self, request: pb.GetVerifierRequest, context: grpc.aio.ServicerContext) -> pb.VerifierInfo:
         with _bound_request_id(context):
             try:
-                record = await self._service.get(VerifierRef.parse(request.name))
+                record = await self._service.get(VerifierRef.parse(request.name), full_spec=_caller(context).is_admin)
             except VerifierError as error:
                 await _abort(context, error)
             return convert.record_to_proto(record)
@@ -86,7 +97,9 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.ListVerifiersResponse:
         with _bound_request_id(context):
             try:
-                records = await self._service.list(all_versions=request.all_versions)
+                records = await self._service.list(
+                    all_versions=request.all_versions, full_specs=_caller(context).is_admin
+                )
             except VerifierError as error:
                 await _abort(context, error)
             return pb.ListVerifiersResponse(verifiers=[convert.record_to_proto(r) for r in records])
@@ -105,6 +118,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> pb.Capabilities:
         info = capabilities(self._service)
+        offer = self._sessions.offer() if self._sessions is not None else None
         return pb.Capabilities(
             server_version=info.server_version,
             kinds=info.kinds,
@@ -114,6 +128,8 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             max_samples_per_request=self._max_samples,
             max_message_bytes=self._max_message_bytes,
             builtin_verifiers=info.builtin_verifiers,
+            sandbox_python_packages=info.sandbox_python_packages,
+            sessions=convert.offer_to_proto(offer) if offer is not None else None,
         )
 
     # -- sessions -------------------------------------------------------------------------
@@ -122,7 +138,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         with _bound_request_id(context):
             try:
                 info = await self._session_manager().open(
-                    _client_id(context),
+                    _caller(context),
                     request.language,
                     setup=request.setup,
                     files=dict(request.files),
@@ -139,7 +155,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                 if request.timeout_s < 0:
                     raise InvalidArgument("timeout_s", "must not be negative")
                 result = await self._session_manager().run(
-                    request.session_id, request.code, request.timeout_s, _client_id(context), request.language
+                    request.session_id, request.code, request.timeout_s, _caller(context), request.language
                 )
             except VerifierError as error:
                 await _abort(context, error)
@@ -150,7 +166,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.ForkSessionResponse:
         with _bound_request_id(context):
             try:
-                infos = await self._session_manager().fork(request.session_id, request.count, _client_id(context))
+                infos = await self._session_manager().fork(request.session_id, request.count, _caller(context))
             except VerifierError as error:
                 await _abort(context, error)
             return pb.ForkSessionResponse(sessions=[convert.session_to_proto(info) for info in infos])
@@ -162,11 +178,11 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
                 if which == "name":
                     target: str | VerifierSpec = request.name
                 elif which == "spec":
-                    target = convert.spec_from_proto(request.spec, "spec")
+                    target = await self._spec(request.spec, "spec")
                 else:
                     raise InvalidArgument("verifier", "give a verifier name or an inline spec")
                 reference = convert.reference_from_json(request.reference_json, "reference_json")
-                result = await self._session_manager().score(request.session_id, target, reference, _client_id(context))
+                result = await self._session_manager().score(request.session_id, target, reference, _caller(context))
             except VerifierError as error:
                 await _abort(context, error)
             return convert.result_to_proto(0, result)
@@ -176,7 +192,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.CloseSessionResponse:
         with _bound_request_id(context):
             try:
-                closed = await self._session_manager().close(request.session_id)
+                closed = await self._session_manager().close(request.session_id, _caller(context))
             except VerifierError as error:
                 await _abort(context, error)
             return pb.CloseSessionResponse(closed=closed)
@@ -186,7 +202,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     ) -> pb.ListSessionsResponse:
         with _bound_request_id(context):
             try:
-                infos = self._session_manager().list()
+                infos = self._session_manager().list(_caller(context))
             except VerifierError as error:
                 await _abort(context, error)
             return pb.ListSessionsResponse(sessions=[convert.session_to_proto(info) for info in infos])
@@ -196,7 +212,23 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             raise FailedPrecondition("this server does not serve sessions")
         return self._sessions
 
-    def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list]:  # type: ignore[type-arg]
+    async def _spec(self, spec: pb.VerifierSpec, field: str) -> VerifierSpec:
+        """The domain spec, refused unparsed when over ``max_spec_bytes``; big ones decode off the loop."""
+        size = len(spec.config_json)
+        if len(spec.description) > _MAX_DESCRIPTION_CHARS or len(spec.name) > _MAX_NAME_CHARS:
+            raise InvalidArgument(
+                field,
+                f"name and description may have at most {_MAX_NAME_CHARS} and {_MAX_DESCRIPTION_CHARS} characters",
+            )
+        if size > self._max_spec_bytes:
+            raise InvalidArgument(
+                f"{field}.config_json", f"is {size} bytes; this server accepts specs up to {self._max_spec_bytes}"
+            )
+        if size > _DECODE_OFF_LOOP_BYTES:
+            return await asyncio.to_thread(convert.spec_from_proto, spec, field)
+        return convert.spec_from_proto(spec, field)
+
+    async def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list]:  # type: ignore[type-arg]
         if len(request.samples) > self._max_samples:
             raise InvalidArgument(
                 "samples", f"{len(request.samples)} samples exceed this server's limit of {self._max_samples}"
@@ -205,7 +237,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         if which == "name":
             target: str | VerifierSpec = request.name
         elif which == "spec":
-            target = convert.spec_from_proto(request.spec, "spec")
+            target = await self._spec(request.spec, "spec")
         else:
             raise InvalidArgument("verifier", "give a verifier name or an inline spec")
         return target, convert.samples_from_proto(request.samples)
@@ -220,8 +252,13 @@ async def _abort(context: grpc.aio.ServicerContext, error: VerifierError) -> Non
     await context.abort(code, error.message)
 
 
-def _client_id(context: grpc.aio.ServicerContext) -> str:
-    """Who is asking, for per-client fairness: the SDK's client id, else the peer's host."""
+def _caller(context: grpc.aio.ServicerContext) -> Caller:
+    """Who is asking: the authenticated token's caller, else (auth off) the SDK's client id."""
+    return caller_for(_unauthenticated_client_id(context))
+
+
+def _unauthenticated_client_id(context: grpc.aio.ServicerContext) -> str:
+    """The SDK's client id, else the peer's host: caller-chosen, so only trusted when auth is off."""
     for key, value in context.invocation_metadata() or ():
         if key == CLIENT_ID_HEADER and isinstance(value, str):
             return value

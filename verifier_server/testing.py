@@ -22,6 +22,9 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+TEST_MAX_SESSIONS = 8
+"""Sessions a test server holds unless its config says otherwise (see `start_server_process`)."""
+
 StartServer = Callable[..., "ServerProcess"]
 """The ``start_server`` test fixture: starts a dedicated server (kwargs of ``start_server_process``)."""
 
@@ -37,6 +40,8 @@ class ServerProcess:
     args: list[str] = field(default_factory=list)
     wrapped: bool = False
     """Started under a ``wrapper`` (``process`` is the wrapper; the server is its only child)."""
+    http_port: int | None = None
+    """The HTTP/JSON port, when the server was started with one (``--http-port``)."""
 
     @property
     def address(self) -> str:
@@ -115,8 +120,14 @@ def start_server_process(
 
     ``wrapper`` prefixes the command line, e.g. ``THROWAWAY_NAMESPACES`` to run the server
     (and so every sandbox it starts) inside namespaces that die with it.
+
+    Unless ``config``, ``env`` or ``extra_args`` say otherwise, the server holds at most
+    ``TEST_MAX_SESSIONS`` sessions: each session tree needs two uids claimed at start from the
+    host's shared sandbox uid range, and many test servers run at once on one machine.
     """
-    data_dir = Path(data_dir or tempfile.mkdtemp(prefix="verifier-server-"))
+    # Absolute: the server runs with its data dir as working directory, so a relative path
+    # would be resolved twice (state and port file under data_dir/data_dir, never found).
+    data_dir = Path(data_dir or tempfile.mkdtemp(prefix="verifier-server-")).absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
     port_file = data_dir / f"port-{time.monotonic_ns()}"
     log_path = data_dir / "server.log"
@@ -138,6 +149,8 @@ def start_server_process(
         config_path.write_text(_to_toml(config))
         args += ["--config", str(config_path)]
     child_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+    if "max_sessions" not in (config or {}) and not any(a.startswith("--config") for a in extra_args or []):
+        child_env.setdefault("VERIFIER_MAX_SESSIONS", str(TEST_MAX_SESSIONS))
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [*(wrapper or []), *args], stdout=log, stderr=subprocess.STDOUT, env=child_env, cwd=str(data_dir)
@@ -145,7 +158,10 @@ def start_server_process(
     deadline = time.monotonic() + startup_timeout_s
     while time.monotonic() < deadline:
         if port_file.exists() and port_file.read_text().strip():
-            return ServerProcess(process, int(port_file.read_text()), data_dir, log_path, args, wrapped=bool(wrapper))
+            http_file = Path(f"{port_file}.http")
+            http_port = int(http_file.read_text()) if http_file.exists() else None
+            grpc_port = int(port_file.read_text())
+            return ServerProcess(process, grpc_port, data_dir, log_path, args, bool(wrapper), http_port)
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.05)
@@ -174,4 +190,6 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table, e.g. one entry of [kinds.judge] openai_endpoints
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

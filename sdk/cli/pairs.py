@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdk.cli.score_file import InputFileError, read_rows
+from sdk.cli._files import InputFileError, atomic_output, read_rows
 
 
 @dataclass
@@ -31,20 +31,28 @@ class PairsSummary:
         )
 
 
-def write_pairs(input_path: Path, output_path: Path, *, min_margin: float, strategy: str) -> PairsSummary:
+def write_pairs(
+    input_path: Path,
+    output_path: Path,
+    *,
+    min_margin: float,
+    strategy: str,
+    completion_field: str = "completion",
+    prompt_field: str = "prompt",
+) -> PairsSummary:
     groups: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
     unscored = 0
-    for row in read_rows(input_path, skip_invalid=False, skipped=[]):
+    for row in read_rows(input_path, skip_invalid=False, skipped=[], required=completion_field):
         if row.get("outcome") != "ok" or not isinstance(row.get("score"), int | float):
             if "score" not in row:
                 raise InputFileError(f"{input_path} is not scored (rows have no 'score'); run `verifier score` first")
             unscored += 1
             continue
-        prompt = row.get("prompt")
-        key = json.dumps(prompt, sort_keys=True, ensure_ascii=False)
+        prompt = row.get(prompt_field)
+        key = json.dumps(prompt, sort_keys=True, ensure_ascii=False, default=str)
         groups.setdefault(key, (prompt, []))[1].append(row)
     written = 0
-    with output_path.open("w", encoding="utf-8") as out:
+    with atomic_output(output_path, [input_path]) as out:
         for prompt, rows in groups.values():
             for chosen, rejected in _candidate_pairs(rows, strategy):
                 margin = float(chosen["score"]) - float(rejected["score"])
@@ -53,13 +61,14 @@ def write_pairs(input_path: Path, output_path: Path, *, min_margin: float, strat
                         json.dumps(
                             {
                                 "prompt": prompt,
-                                "chosen": chosen["completion"],
-                                "rejected": rejected["completion"],
+                                "chosen": chosen[completion_field],
+                                "rejected": rejected[completion_field],
                                 "score_chosen": chosen["score"],
                                 "score_rejected": rejected["score"],
                                 "margin": margin,
                             },
                             ensure_ascii=False,
+                            default=str,
                         )
                         + "\n"
                     )

@@ -1,49 +1,94 @@
-"""``verifier score``: score a JSONL file in batches, with a progress bar and a summary.
+"""``verifier score``: score a JSONL, JSON or Parquet file of completions, with per-row progress and a summary.
 
-Each input row carries ``completion``, optionally ``prompt`` and ``completion_ids``;
-every other field is the row's reference (gold answer, tests, ...). Each output row
-keeps every input field and adds ``score``, ``outcome``, ``reason`` and ``details``
-(and ``components`` for composites). A malformed line stops the run with its line
-number, unless ``skip_invalid`` counts and skips it.
+Each input row carries a completion (``completion``, or ``--completion-field``), optionally
+a prompt (``prompt`` / ``--prompt-field``) and ``completion_ids``; every other field is
+the row's reference (gold answer, tests, ...). Each output row keeps every input field
+and adds ``score``, ``outcome``, ``reason`` and ``details`` (and ``components`` for
+composites).
+
+Everything that can be checked is checked before the first sample is scored: the whole
+input is read once (a malformed row stops the run naming it, unless ``skip_invalid``),
+the output is not the input, and the server knows the verifier. For slow verifiers
+results stream back as each sample finishes, so the progress bar moves row by row (fast
+ones, whose batches finish within a second, get one reply per batch: streaming costs a
+message per row); rows are written in input order, to a temporary file that becomes the
+output only when the run succeeds.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
-from collections import Counter
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from sdk._client import VerifierClient
+from sdk._errors import VerifierError
 from sdk._types import ScoreResult
+from sdk.cli._files import InputFileError, atomic_output, count_rows, read_rows
+
+__all__ = ["InputFileError", "ScoreSummary", "read_rows", "score_file"]
 
 SAMPLE_FIELDS = ("prompt", "completion", "completion_ids")
-_RESULT_FIELDS = ("score", "outcome", "reason", "details", "components")
+RESULT_FIELDS = ("score", "outcome", "reason", "details", "components")
+FAILED_OUTCOMES = ("error", "timeout")
+"""Outcomes that are our failures (not the candidate's): ``--fail-on-error`` counts these."""
+TOP_REASONS = 3
+STREAM_WHEN_BATCH_SLOWER_THAN_S = 1.0
+"""A batch that took longer is followed by a streamed one, so the progress bar moves within it."""
 
 
-class InputFileError(Exception):
-    """The input file cannot be used as it is (unreadable, or a malformed line)."""
+@dataclass(frozen=True)
+class Columns:
+    """Which input fields hold the completion and the prompt."""
+
+    completion: str = "completion"
+    prompt: str = "prompt"
+
+    def sample_fields(self) -> set[str]:
+        return {self.completion, self.prompt, "completion_ids"}
 
 
 @dataclass
 class ScoreSummary:
+    """What the scored rows add up to; ``render()`` is what ``verifier score`` prints."""
+
     rows: int = 0
     skipped_lines: list[int] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     scores: list[float] = field(default_factory=list)
+    components: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    reasons: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """Reasons by group: each non-ok outcome, and ``score 0`` for ok rows that scored zero."""
+
+    def add(self, result: ScoreResult) -> None:
+        self.rows += 1
+        outcome = result.outcome.value
+        self.outcomes[outcome] += 1
+        for child, value in result.components.items():
+            self.components[child].append(value)
+        if result.score is not None:
+            self.scores.append(result.score)
+        group = outcome if outcome != "ok" else ("score 0" if result.score == 0 else "")
+        if group:
+            self.reasons[group][_short(reason_of(result)) or "(no reason given)"] += 1
+
+    @property
+    def failed(self) -> int:
+        """Rows whose scoring failed on our side (error, timeout)."""
+        return sum(self.outcomes[name] for name in FAILED_OUTCOMES)
 
     def render(self) -> str:
-        lines = [
-            f"scored {self.rows} rows"
-            + (
-                f", skipped {len(self.skipped_lines)} malformed lines (first: line {self.skipped_lines[0]})"
-                if self.skipped_lines
-                else ""
-            )
-        ]
+        skipped = (
+            f", skipped {len(self.skipped_lines)} malformed lines (first: line {self.skipped_lines[0]})"
+            if self.skipped_lines
+            else ""
+        )
+        lines = [f"scored {self.rows} rows{skipped}"]
         lines.append("outcomes: " + ", ".join(f"{name}={count}" for name, count in sorted(self.outcomes.items())))
         if self.scores:
             quartiles = statistics.quantiles(self.scores, n=4) if len(self.scores) > 1 else [self.scores[0]] * 3
@@ -52,7 +97,38 @@ class ScoreSummary:
                 f"p25={quartiles[0]:.4f} median={quartiles[1]:.4f} p75={quartiles[2]:.4f} max={max(self.scores):.4f}"
             )
             lines.append("histogram: " + _histogram(self.scores))
+        if self.components:
+            lines.append(
+                "children: "
+                + ", ".join(
+                    f"{child} mean={statistics.fmean(values):.4f} (n={len(values)})"
+                    for child, values in sorted(self.components.items())
+                )
+            )
+        for group in sorted(self.reasons, key=_group_order):
+            top = self.reasons[group].most_common(TOP_REASONS)
+            lines.append(f"top reasons ({group}): " + "; ".join(f"{count}x {reason}" for reason, count in top))
         return "\n".join(lines)
+
+
+def reason_of(result: ScoreResult) -> str:
+    """The result's reason or, for a composite that gives none, the first child's that does."""
+    if result.reason:
+        return result.reason
+    for child, details in result.details.items():
+        if isinstance(details, dict) and details.get("reason"):
+            return f"{child}: {details['reason']}"
+    return ""
+
+
+def _group_order(group: str) -> tuple[int, str]:
+    order = ("error", "timeout", "invalid_input", "not_applicable", "score 0")
+    return (order.index(group) if group in order else len(order), group)
+
+
+def _short(reason: str, limit: int = 160) -> str:
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
 
 
 def _histogram(scores: list[float], buckets: int = 10) -> str:
@@ -68,35 +144,7 @@ def _histogram(scores: list[float], buckets: int = 10) -> str:
     )
 
 
-def read_rows(path: Path, skip_invalid: bool, skipped: list[int]) -> Iterator[dict[str, Any]]:
-    """Rows of a JSONL file; blank lines are ignored, malformed ones raise or are recorded."""
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as exc:
-        raise InputFileError(f"cannot read {path}: {exc}") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            problem = ""
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                problem = f"not valid JSON ({exc})"
-            else:
-                if not isinstance(row, dict):
-                    problem = "not a JSON object"
-                elif "completion" not in row:
-                    problem = "has no 'completion' field"
-            if problem:
-                if not skip_invalid:
-                    raise InputFileError(f"{path}: line {number} is {problem}; use --skip-invalid to skip such lines")
-                skipped.append(number)
-                continue
-            yield row
-
-
-def score_jsonl(
+def score_file(
     client: VerifierClient,
     verifier: str,
     input_path: Path,
@@ -105,45 +153,73 @@ def score_jsonl(
     batch_size: int = 256,
     skip_invalid: bool = False,
     progress: bool = True,
+    columns: Columns = Columns(),
 ) -> ScoreSummary:
-    summary = ScoreSummary()
-    total = _count_lines(input_path)
-    from tqdm import tqdm
+    """Check everything, then score ``input_path`` into ``output_path`` (whole, or not written at all)."""
+    if batch_size < 1:
+        raise InputFileError("--batch-size must be at least 1")
+    total, skipped = count_rows(input_path, skip_invalid, required=columns.completion)
+    with atomic_output(output_path, [input_path]) as out:  # refuses output == input before anything runs
+        client.get(verifier)  # unknown verifier (with did-you-mean) or no server: fail before scoring
+        summary = ScoreSummary(skipped_lines=skipped)
+        from tqdm import tqdm
 
-    bar = tqdm(total=total, unit="row", desc=f"scoring with {verifier}", disable=not progress)
-    with output_path.open("w", encoding="utf-8") as out:
-        batch: list[dict[str, Any]] = []
-        for row in read_rows(input_path, skip_invalid, summary.skipped_lines):
-            batch.append(row)
-            if len(batch) >= batch_size:
-                _score_batch(client, verifier, batch, out, summary)
-                bar.update(len(batch))
-                batch = []
-        if batch:
-            _score_batch(client, verifier, batch, out, summary)
-            bar.update(len(batch))
-    bar.close()
+        with tqdm(total=total, unit="row", desc=f"scoring with {verifier}", disable=not progress) as bar:
+            stream = True
+            for batch in _batches(read_rows(input_path, skip_invalid, [], required=columns.completion), batch_size):
+                started = time.perf_counter()
+                _score_batch(client, verifier, batch, columns, out, summary, bar.update, stream=stream)
+                # Streaming costs a message per row; worth it only when a batch is slow enough for
+                # the bar to sit still. Fast verifiers switch to one reply per batch after the first.
+                stream = time.perf_counter() - started > STREAM_WHEN_BATCH_SLOWER_THAN_S
     return summary
 
 
+def _batches(rows: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _score_batch(
-    client: VerifierClient, verifier: str, rows: list[dict[str, Any]], out: TextIO, summary: ScoreSummary
+    client: VerifierClient,
+    verifier: str,
+    rows: list[dict[str, Any]],
+    columns: Columns,
+    out: TextIO,
+    summary: ScoreSummary,
+    advance: Any,
+    *,
+    stream: bool,
 ) -> None:
-    results = client.score(
-        verifier,
-        completions=[row.get("completion") for row in rows],
-        prompts=[row.get("prompt") for row in rows],
-        references=[
-            {k: v for k, v in row.items() if k not in SAMPLE_FIELDS and k not in _RESULT_FIELDS} for row in rows
+    """Score one batch (streamed: the bar moves per row), then write it in input order."""
+    sample_fields = columns.sample_fields()
+    samples: dict[str, Any] = {
+        "completions": [row.get(columns.completion) for row in rows],
+        "prompts": [row.get(columns.prompt) for row in rows],
+        "references": [
+            {k: v for k, v in row.items() if k not in sample_fields and k not in RESULT_FIELDS} for row in rows
         ],
-        completion_ids=[row.get("completion_ids") for row in rows],
-    )
+        "completion_ids": [row.get("completion_ids") for row in rows],
+    }
+    results: list[ScoreResult | None] = [None] * len(rows)
+    if stream:
+        for index, streamed in client.score_stream(verifier, **samples):
+            results[index] = streamed
+            advance(1)
+    else:
+        results = list(client.score(verifier, **samples))
+        advance(len(rows))
     for row, result in zip(rows, results, strict=True):
-        out.write(json.dumps({**row, **_result_fields(result)}, ensure_ascii=False) + "\n")
-        summary.rows += 1
-        summary.outcomes[result.outcome.value] += 1
-        if result.score is not None:
-            summary.scores.append(result.score)
+        if result is None:  # the stream yields every index once; a gap would be a server bug, not a row's fault
+            raise VerifierError(f"the server sent no result for one of the rows of a batch scored with {verifier}")
+        out.write(json.dumps({**row, **_result_fields(result)}, ensure_ascii=False, default=str) + "\n")
+        summary.add(result)
 
 
 def _result_fields(result: ScoreResult) -> dict[str, Any]:
@@ -156,11 +232,3 @@ def _result_fields(result: ScoreResult) -> dict[str, Any]:
     if result.components:
         fields["components"] = dict(result.components)
     return fields
-
-
-def _count_lines(path: Path) -> int | None:
-    try:
-        with path.open("rb") as handle:
-            return sum(1 for line in handle if line.strip())
-    except OSError:
-        return None

@@ -42,7 +42,10 @@ def test_apps_input_output_and_function_calls(client: VerifierClient) -> None:
     call = {"input_output": json.dumps({"fn_name": "twoSum", "inputs": [[[2, 7, 11], 9], [[3, 3], 6]],
                                         "outputs": [[0, 1], [[0, 1]]]})}
     leet = "class Solution:\n    def twoSum(self, nums, target):\n        return [0, 1]\n"
-    assert score(client, {"kind": "code", "config": {}}, [leet], [call])[0].score == 1.0
+    strict, apps_style = (score(client, {"kind": "code", "config": config}, [leet], [call])[0]
+                          for config in ({}, {"unwrap_singleton": True}))
+    assert strict.score == 0.5 and strict.details["tests"][1]["verdict"] == "wrong_answer"
+    assert apps_style.score == 1.0
 
 
 def test_assert_styles_and_missing_tests(client: VerifierClient) -> None:

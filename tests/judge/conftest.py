@@ -17,6 +17,7 @@ from judge_support import (
     ModelAnswers,
     TinyModels,
     build_tiny_models,
+    judge_settings,
     make_app,
     minilm_dir,
 )
@@ -29,8 +30,9 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
 
 
 @pytest.fixture
-async def context() -> AsyncIterator[JudgeBuildContext]:
-    ctx = JudgeBuildContext()
+async def context(tiny_models: TinyModels) -> AsyncIterator[JudgeBuildContext]:
+    """A judge build context whose server settings allow the tiny models (and the down endpoint)."""
+    ctx = JudgeBuildContext(judge_settings(tiny_models))
     yield ctx
     await ctx.resources.aclose()
 
@@ -45,7 +47,8 @@ def loaded_lm(tiny_models: TinyModels) -> LoadedLM:
 
 
 @pytest.fixture
-async def openai_server(loaded_lm: LoadedLM) -> AsyncIterator[FakeOpenAI]:
+async def openai_server(loaded_lm: LoadedLM, context: JudgeBuildContext) -> AsyncIterator[FakeOpenAI]:
+    """The HTTP judge server, allowed (with the key variable JUDGE_TEST_KEY) in ``context``."""
     from aiohttp import web
 
     state = FakeOpenAI()
@@ -55,5 +58,6 @@ async def openai_server(loaded_lm: LoadedLM) -> AsyncIterator[FakeOpenAI]:
     await site.start()
     port = runner.addresses[0][1]
     state.base_url = f"http://127.0.0.1:{port}/v1"
+    context.allow_endpoint(state.base_url, "JUDGE_TEST_KEY")
     yield state
     await runner.cleanup()

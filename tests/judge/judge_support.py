@@ -89,11 +89,30 @@ def minilm_dir() -> Path:
     return path
 
 
+DOWN_URL = "http://127.0.0.1:9/v1"
+"""The discard port: nothing listens there (allowed in the test context, so requests fail for real)."""
+
+
+def judge_settings(models: TinyModels | None = None, **extra: Any) -> dict[str, Any]:
+    """Server settings letting judges load the tiny models and reach the down endpoint."""
+    judge: dict[str, Any] = {"openai_endpoints": [DOWN_URL], **extra}
+    if models is not None:
+        judge["model_roots"] = [str(models.lm.parent)]
+    return {"judge": judge}
+
+
 class JudgeBuildContext:
     """The part of the server's build context a judge uses: a ResourceBag (no other verifiers)."""
 
     def __init__(self, settings: dict[str, Any] | None = None) -> None:
         self._resources = ResourceBag(settings)
+        self.settings = settings if settings is not None else {}
+
+    def allow_endpoint(self, base_url: str, *api_key_envs: str) -> None:
+        """Add ``base_url`` to this context's judge endpoint allow-list (a test's own server)."""
+        judge = self.settings.setdefault("judge", {})
+        judge.setdefault("openai_endpoints", []).append({"base_url": base_url, "api_key_envs": list(api_key_envs)})
+        self._resources.settings = self.settings
 
     @property
     def resources(self) -> ResourceBag:

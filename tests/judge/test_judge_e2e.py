@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from judge_support import TinyModels
+from judge_support import TinyModels, judge_settings
+
+from sdk import VerifierClient
+from verifier_server.testing import start_server_process
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client(tiny_models: TinyModels, tmp_path_factory: pytest.TempPathFactory) -> Iterator[VerifierClient]:
+    """A server whose settings allow the tiny models' directory and the down endpoint."""
+    server = start_server_process(
+        tmp_path_factory.mktemp("judge-server"), config={"kinds": judge_settings(tiny_models)}
+    )
+    with VerifierClient(server.address, timeout_s=120) as client:
+        yield client
+    server.stop()
 
 
 def unique(name: str) -> str:
@@ -59,7 +74,7 @@ def test_bad_judge_spec_is_refused_naming_the_field(client: Any, tiny_models: Ti
             {
                 "name": unique("judge-bad"),
                 "kind": "judge",
-                "config": {"type": "llm", "model": "/no/such/model", "template": "rubric"},
+                "config": {"type": "llm", "model": str(tiny_models.lm.parent / "no-such-model"), "template": "rubric"},
             }
         )
 
@@ -78,4 +93,4 @@ def test_judge_backend_down_is_an_error_outcome(client: Any) -> None:
     client.register({"name": name, "kind": "judge", "config": config})
     [result] = client.score(name, completions=["essay"], prompts=["write"], references=[{"rubric": "x"}])
     assert result.outcome.value == "error" and result.score is None
-    assert "127.0.0.1:9" in result.reason
+    assert "connection failed" in result.reason and "127.0.0.1" not in result.reason  # a class, not the URL

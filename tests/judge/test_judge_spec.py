@@ -8,9 +8,9 @@ import sys
 from typing import Any
 
 import pytest
-from judge_support import JudgeBuildContext, TinyModels
+from judge_support import JudgeBuildContext, TinyModels, judge_settings
 
-from verifier_server.errors import SpecError
+from verifier_server.errors import NotAllowed, SpecError
 from verifier_server.kinds.judge import BUILTIN_TEMPLATES, JudgeKind, available_backends, builtin_specs
 
 
@@ -23,7 +23,7 @@ def base(models: TinyModels, **overrides: Any) -> dict[str, Any]:
     [
         ({"type": "oracle"}, "config.type"),
         ({"backend": "tgi"}, "config.backend"),
-        ({"model": "/nonexistent/model"}, "config.model"),
+        ({"model": "no-such-model"}, "config.model"),
         ({"template": "no-such-template"}, "config.template"),
         ({"template": "Judge {completion.upper}"}, "config.template"),
         ({"template": "Compare {response_a} and {response_b}"}, "config.pairwise"),
@@ -46,20 +46,20 @@ def test_bad_specs_fail_at_registration_naming_the_field(
     assert info.value.field == field
 
 
-def test_downloads_need_an_explicit_opt_in_that_the_server_may_forbid(tiny_models: TinyModels) -> None:
-    ctx = JudgeBuildContext()
+def test_downloads_need_the_spec_and_the_server_to_opt_in(tiny_models: TinyModels) -> None:
     hub_name = {"model": "Qwen/Qwen2.5-0.5B-Instruct"}
+    permissive = JudgeBuildContext(judge_settings(tiny_models, allow_download=True))
     with pytest.raises(SpecError, match="local model directory"):
-        JudgeKind.from_spec(base(tiny_models, **hub_name), ctx)
-    JudgeKind.from_spec(base(tiny_models, allow_download=True, **hub_name), ctx)  # compiles; loads lazily
-    strict = JudgeBuildContext({"judge": {"allow_download": False}})
-    with pytest.raises(SpecError) as info:
-        JudgeKind.from_spec(base(tiny_models, allow_download=True, **hub_name), strict)
-    assert info.value.field == "config.allow_download"
+        JudgeKind.from_spec(base(tiny_models, **hub_name), permissive)
+    JudgeKind.from_spec(base(tiny_models, allow_download=True, **hub_name), permissive)  # compiles; loads lazily
+    for settings in (judge_settings(tiny_models), judge_settings(tiny_models, allow_download=False)):
+        with pytest.raises(NotAllowed) as info:
+            JudgeKind.from_spec(base(tiny_models, allow_download=True, **hub_name), JudgeBuildContext(settings))
+        assert info.value.field == "config.allow_download"
 
 
 def test_server_settings_give_batching_defaults(tiny_models: TinyModels) -> None:
-    ctx = JudgeBuildContext({"judge": {"max_batch_size": 7, "cache_size": 0}})
+    ctx = JudgeBuildContext(judge_settings(tiny_models, max_batch_size=7, cache_size=0))
     judge = JudgeKind.from_spec(base(tiny_models), ctx)
     assert judge.runner.batching.max_batch_size == 7  # type: ignore[attr-defined]
     assert judge.runner.batching.cache_size == 0  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ from judge_support import JudgeBuildContext, TinyModels
 
 from verifier_server.domain import Message, Outcome, Sample
 from verifier_server.kinds.judge import JudgeKind
-from verifier_server.kinds.judge.runner import ModelRunner
+from verifier_server.kinds.judge.runner import JudgeRunner, ModelRunner
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +43,10 @@ def samples(n: int, answer: str | None = "4") -> list[Sample]:
 
 
 def runner_of(verifier: Any) -> ModelRunner:
+    """The shared model instance behind a judge verifier."""
     runner = verifier.runner
-    assert isinstance(runner, ModelRunner)
-    return runner
+    assert isinstance(runner, JudgeRunner) and isinstance(runner.model, ModelRunner)
+    return runner.model
 
 
 async def test_logprob_judge_scores_every_sample_in_range(tiny_models: TinyModels, context: JudgeBuildContext) -> None:
@@ -177,6 +178,7 @@ async def test_broken_model_directory_is_an_error_outcome(
     tiny_models: TinyModels, context: JudgeBuildContext, tmp_path: Any
 ) -> None:
     (tmp_path / "config.json").write_text("{not json")
+    context.settings["judge"]["model_roots"].append(str(tmp_path))
     judge = JudgeKind.from_spec(llm_spec(tiny_models, model=str(tmp_path)), context)
     results = await judge.score_batch(samples(2))
     for result in results:

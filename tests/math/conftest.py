@@ -40,9 +40,14 @@ def math_context() -> Iterator[KindContext]:
         pool.close()
 
 
+GENEROUS_TIMEOUT_S = 60.0
+"""Per-item limit for every math verifier a test builds unless it sets its own: the machine is shared,
+so a limit must be far above the work; only items built to run for minutes get a short one."""
+
+
 @pytest.fixture
 def make_verifier(math_context: KindContext) -> Callable[..., MathVerifier]:
     def make(config: Mapping[str, Any] | None = None) -> MathVerifier:
-        return MathKind.from_spec(config or {}, math_context)
+        return MathKind.from_spec({"timeout_s": GENEROUS_TIMEOUT_S, **(config or {})}, math_context)
 
     return make

@@ -46,13 +46,28 @@ def test_registered_spec_with_gold_field_and_strict_mode(client: VerifierClient)
     assert results[1].reason == "no answer found"
 
 
+def test_an_answer_too_large_to_evaluate_scores_zero_through_the_server(client: VerifierClient) -> None:
+    """A power tower cannot hold a worker to its timeout: it is refused at once, as a wrong answer."""
+    results = client.score(
+        "math",
+        completions=["\\boxed{9^{9^{9}}}", "\\boxed{9^{9^{9^{9}}}}", "\\boxed{\\sqrt{8}}"],
+        references=[{"answer": "1"}, {"answer": "1"}, {"answer": "2\\sqrt{2}"}],
+    )
+    for result in results[:2]:
+        assert (result.outcome, result.score) == ("ok", 0.0)
+        assert result.reason.startswith("answer too large to evaluate")
+    assert (results[2].outcome, results[2].score) == ("ok", 1.0)
+
+
 def test_timeout_through_the_server_is_an_outcome_not_a_zero(client: VerifierClient) -> None:
     name = _name("math-fast-timeout")
-    client.register({"name": name, "kind": "math", "config": {"timeout_s": 1.0}})
+    # 10 s: ample for the honest items, while the first one needs minutes.
+    client.register({"name": name, "kind": "math", "config": {"timeout_s": 10.0}})
     results = client.score(
         name,
-        completions=["\\boxed{9^{9^{9^{9}}}}", "\\boxed{\\sqrt{8}}", "\\boxed{(x+1)^2}"],
-        references=[{"answer": "1"}, {"answer": "2\\sqrt{2}"}, {"answer": "x^2+2x+1"}],
+        # Within every bound, but expanding it takes minutes: the server's limit, not the answer's fault.
+        completions=["\\boxed{(a+b+c+d)^{30}(a+b+c-d)^{30}}", "\\boxed{\\sqrt{8}}", "\\boxed{(x+1)^2}"],
+        references=[{"answer": "(a+b+c+d)^{60}"}, {"answer": "2\\sqrt{2}"}, {"answer": "x^2+2x+1"}],
     )
     assert results[0].outcome == "timeout"
     assert results[0].score is None and "timeout" in results[0].reason

@@ -37,7 +37,8 @@ def sample(completion: str, **reference: object) -> Sample:
         ("Final Answer: 12", "12", "final_answer"),
         ("Hence **42**", "42", "bold"),
         ("blah blah\n$17$", "17", "last_line"),
-        ("we get 5 and then 9 in the end", "9", "last_number"),
+        ("we get 5 and then 9 in the end", "9", "last_line"),
+        ("we get 5 and then 9\nin the end that is all", "9", "last_number"),
     ],
 )
 def test_extraction_strategies(text: str, answer: str, strategy: str) -> None:
@@ -51,9 +52,11 @@ def test_strict_strategies_ignore_unmarked_numbers() -> None:
     assert extract_answer("") is None
 
 
-def test_an_unclosed_box_falls_back_to_the_previous_complete_one() -> None:
-    found = extract_answer("\\boxed{3} and finally \\boxed{4")
-    assert found is not None and found.text == "3"
+def test_a_completion_cut_off_inside_its_last_box_has_no_answer() -> None:
+    assert extract_answer("\\boxed{3} and finally \\boxed{4") is None
+    assert extract_answer("\\boxed{3} and finally \\boxed{}") is None  # an empty final box answers nothing
+    found = extract_answer("a stray \\boxed{ here } then \\boxed{4}")
+    assert found is not None and found.text == "4"
 
 
 def test_gold_may_be_a_solution_or_gsm8k_text() -> None:

@@ -22,9 +22,9 @@ def eventually(check: Callable[[], T | None], *, timeout_s: float = 30.0, interv
     raise AssertionError(f"condition not met within {timeout_s}s (last value {last!r})")
 
 
-def scrape_counter(metrics_port: int, name: str, **labels: str) -> float:
+def scrape_counter(metrics_port: int, name: str, *, host: str = "127.0.0.1", **labels: str) -> float:
     """Sum of one Prometheus counter's samples whose labels include ``labels``."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+    with urllib.request.urlopen(f"http://{host}:{metrics_port}/metrics", timeout=10) as response:
         text = response.read().decode()
     total = 0.0
     for line in text.splitlines():

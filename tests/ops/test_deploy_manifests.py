@@ -8,7 +8,7 @@ shorter than the drain, a config the server would refuse at start).
 
 from __future__ import annotations
 
-import os
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -152,48 +152,50 @@ def test_dockerfile_runs_the_server_with_a_local_base():
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "ARG BASE_IMAGE=verifier-base:bookworm" in dockerfile
     assert '"serve"' in dockerfile and "ENTRYPOINT [" in dockerfile, "exec form, so SIGTERM reaches the server"
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users and users[-1] in ("0", "root"), "the sandbox's full design needs the server to be root"
+    assert "/usr/lib/verifier-sandboxes" in dockerfile, "no compiler in the image: the fork server's init ships built"
     assert subprocess.run(["bash", "-n", str(DEPLOY / "build_image.sh")]).returncode == 0
 
 
-def _docker_ready() -> bool:
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+def documented_docker_flags() -> list[str]:
+    """The `docker run` flags sandboxes/SETUP.md documents for the image (the image tests use exactly these)."""
+    text = (DEPLOY.parent / "sandboxes" / "SETUP.md").read_text()
+    block = re.search(r"```sh\ndocker run -d --name verifier \\\n(.*?)```", text, re.S)
+    assert block, "SETUP.md lost its `docker run` block for the image"
+    flags: list[str] = []
+    for line in block.group(1).splitlines():
+        words = line.strip().rstrip("\\").split()
+        if words and words[0].startswith("--"):
+            flags += words
+    return flags
 
 
-@pytest.mark.docker
-@pytest.mark.skipif(not _docker_ready(), reason="no Docker engine reachable (dockerd not running)")
-def test_image_builds(tmp_path: Path):
-    base = os.environ.get("VERIFIER_BASE_IMAGE", "verifier-base:bookworm")
-    if subprocess.run(["docker", "image", "inspect", base], capture_output=True).returncode != 0:
-        pytest.skip(f"base image {base} missing; run deploy/build_image.sh once (debootstrap takes minutes)")
-    tag = "verifier-server:test"
-    built = subprocess.run(
-        [str(DEPLOY / "build_image.sh"), tag], capture_output=True, text=True, timeout=170, env={**os.environ}
-    )
-    assert built.returncode == 0, built.stderr[-3000:]
-    name = f"verifier-image-test-{os.getpid()}"
-    subprocess.run(["docker", "run", "-d", "--name", name, tag], check=True, capture_output=True, timeout=60)
-    try:
-        # Scored from inside the container: the SDK ships in the image, and no port is published.
-        probe = (
-            "import time\nfrom sdk import VerifierClient\n"
-            "with VerifierClient('127.0.0.1:50051', timeout_s=60) as c:\n"
-            "    r = c.score('think-answer-format', ['<think>\\nx\\n</think>\\n<answer>\\n1\\n</answer>', 'no'])\n"
-            "    print([x.score for x in r])\n"
-        )
-        scored = subprocess.run(
-            ["docker", "exec", name, "/opt/verifier/bin/python", "-c", probe],
-            capture_output=True,
-            text=True,
-            timeout=90,
-        )
-        assert scored.stdout.strip() == "[1.0, 0.0]", scored.stderr[-2000:]
-        subprocess.run(["docker", "stop", "-t", "40", name], check=True, capture_output=True, timeout=60)
-        state = subprocess.run(
-            ["docker", "inspect", "-f", "{{.State.ExitCode}}", name], capture_output=True, text=True, timeout=30
-        )
-        assert state.stdout.strip() == "0", "SIGTERM must reach the server (exec-form ENTRYPOINT) and drain cleanly"
-    finally:
-        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+def test_the_pod_gets_what_the_documented_docker_flags_grant(manifests: dict[str, dict[str, Any]], config_file: str):
+    """The sandbox's full design, Kubernetes' way: each documented Docker flag has its counterpart."""
+    flags = documented_docker_flags()
+    pod = manifests["Deployment"]["spec"]["template"]
+    spec, server = pod["spec"], container(manifests)
+    context = server["securityContext"]
+    assert spec["securityContext"]["runAsUser"] == 0 and not spec["securityContext"].get("runAsNonRoot")
+    privileged = context.get("privileged") is True
+    if "SYS_ADMIN" in flags:
+        assert privileged or "SYS_ADMIN" in context.get("capabilities", {}).get("add", [])
+        assert context.get("allowPrivilegeEscalation") is not False, "the API rejects it with SYS_ADMIN"
+    if "seccomp=unconfined" in flags:
+        assert privileged or spec["securityContext"]["seccompProfile"]["type"] == "Unconfined"
+    if "apparmor=unconfined" in flags:
+        assert privileged or spec["securityContext"]["appArmorProfile"]["type"] == "Unconfined"
+    if "systempaths=unconfined" in flags:
+        assert privileged or context.get("procMount") == "Unmasked"
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    mounts = {mount["mountPath"]: volumes[mount["name"]] for mount in server["volumeMounts"]}
+    claims = next(flag for flag in flags if flag.startswith("/run/sandboxes/uids:"))
+    host_dir, container_dir = claims.split(":")
+    assert mounts[container_dir]["hostPath"]["path"] == host_dir, "pods on a node must share the uid claims"
+    if context.get("readOnlyRootFilesystem"):
+        assert "emptyDir" in mounts["/run/sandboxes"], "pool dirs and their mount points need a writable /run"
+    config = load_config(config_file, environ={})
+    assert not config.allow_unsafe_weak_sandbox and config.sandbox_backend == "bwrap"
+    labels = manifests["Namespace"]["metadata"].get("labels", {})
+    assert labels.get("pod-security.kubernetes.io/enforce") == "privileged" or not privileged

@@ -15,7 +15,7 @@ if getattr(sys.modules.get("sandboxes"), "__file__", "") is None:
 
 import pytest
 import pytest_asyncio
-from sandbox_probe import UID_BASE
+from sandbox_probe import UID_BASE, UID_RANGE_SIZE
 
 from sandboxes import Sandbox, available_backends, open_sandbox
 
@@ -42,7 +42,7 @@ def _open(name: str) -> Sandbox:
     reason = available_backends()["bwrap"]
     if reason != "ok":
         pytest.skip(f"bwrap backend unavailable: {reason}")
-    return open_sandbox("bwrap", forkserver=(name == "bwrap"), uid_base=UID_BASE)
+    return open_sandbox("bwrap", forkserver=(name == "bwrap"), uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module", params=BACKENDS)

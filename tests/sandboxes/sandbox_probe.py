@@ -11,9 +11,9 @@ from pathlib import Path
 
 #: A uid range of our own for bwrap slots, so sandboxes that other processes on this host run
 #: (default base 60000) are never mistaken for survivors of ours.
-UID_BASE = 200_000 + (os.getpid() % 5000) * 64
+UID_BASE, UID_RANGE_SIZE = 200_000 + (os.getpid() % 5000) * 64, 64
 #: uids our backends run programs as: bwrap slots and the docker image's nobody.
-SANDBOX_UIDS = frozenset(range(UID_BASE, UID_BASE + 64)) | {65534}
+SANDBOX_UIDS = frozenset(range(UID_BASE, UID_BASE + UID_RANGE_SIZE)) | {65534}
 #: The docker pool's idle containers run this as nobody; it is not a leftover of any run.
 POOL_IDLE_CMDLINE = b"sleep\0infinity\0"
 

@@ -18,18 +18,8 @@ from sandboxes.seccomp import BLOCKED_SYSCALLS, bpf_program, docker_profile
 def test_all_is_sorted_and_complete() -> None:
     assert sandboxes.__all__ == sorted(sandboxes.__all__)
     assert set(sandboxes.__all__) == {
-        "DEFAULT_COMPILE_LIMITS",
-        "LANGUAGES",
-        "ExecStatus",
-        "Execution",
-        "Job",
-        "Limits",
-        "Recipe",
-        "Sandbox",
-        "SandboxError",
-        "available_backends",
-        "open_sandbox",
-    }
+        "DEFAULT_COMPILE_LIMITS", "LANGUAGES", "ExecStatus", "Execution", "Job", "Limits", "Recipe", "Sandbox",
+        "SandboxError", "as_caller", "available_backends", "open_sandbox"}
     for name in sandboxes.__all__:
         assert getattr(sandboxes, name) is not None
 

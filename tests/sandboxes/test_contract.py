@@ -10,6 +10,7 @@ import pytest
 from sandbox_probe import assert_no_survivors
 
 from sandboxes import ExecStatus, Job, Limits, Sandbox
+from sandboxes._layout import PYTHON_PACKAGES_ENV
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 KiB, MiB = 1024, 1024 * 1024
@@ -87,6 +88,17 @@ async def test_memory_limit_counts_the_whole_tree(sandbox: Sandbox) -> None:
     assert r.peak_memory_bytes is None or r.peak_memory_bytes <= 128 * MiB + MiB
 
 
+async def test_a_higher_memory_limit_after_lower_ones_is_granted(sandbox: Sandbox) -> None:
+    """Slots are reused: every slot first runs under a low limit, then each gets a job that needs more."""
+    low = Limits(memory_bytes=64 * MiB)
+    await asyncio.gather(*(sandbox.run(py("print(1)", limits=low)) for _ in range(8)))
+    high = Limits(memory_bytes=512 * MiB, wall_time_s=20)
+    results = await asyncio.gather(
+        *(sandbox.run(py("x = bytearray(300 * 1024 * 1024); print('allocated')", limits=high)) for _ in range(2))
+    )
+    assert [(r.status, r.stdout) for r in results] == [(ExecStatus.OK, b"allocated\n")] * 2, results
+
+
 async def test_stdout_limit_truncates_and_flags(sandbox: Sandbox) -> None:
     r = await sandbox.run(
         py("import sys\nwhile True: sys.stdout.write('y' * 4096)", limits=Limits(output_bytes=64 * KiB))
@@ -159,7 +171,8 @@ async def test_environment_is_minimal(sandbox: Sandbox, monkeypatch: pytest.Monk
     r = await sandbox.run(py("import os; print(sorted(os.environ))", env={"EXTRA": "1"}))
     names = set(eval(r.stdout))
     assert "SANDBOX_CONTRACT_SECRET" not in names and "EXTRA" in names and "PATH" in names
-    assert names <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "EXTRA", "HOSTNAME", "PWD"}
+    offered = {"PYTHONPATH", *PYTHON_PACKAGES_ENV}  # set by us when the sandbox Python packages are installed
+    assert names <= {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "EXTRA", "HOSTNAME", "PWD", *offered}
 
 
 async def test_read_only_root_and_no_host_secrets(sandbox: Sandbox) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from sandbox_probe import UID_BASE, assert_no_survivors
+from sandbox_probe import UID_BASE, UID_RANGE_SIZE, assert_no_survivors
 
 from sandboxes import ExecStatus, Job, Limits, SandboxError, available_backends, open_sandbox
 from sandboxes._init_library import default_cache, init_library
@@ -29,7 +30,7 @@ async def box() -> AsyncIterator[BwrapSandbox]:
         pytest.skip("the fork server needs host root")
     if available_backends()["bwrap"] != "ok":
         pytest.skip(available_backends()["bwrap"])
-    sandbox = open_sandbox("bwrap", forkserver=True, uid_base=UID_BASE, concurrency=WARM)
+    sandbox = open_sandbox("bwrap", forkserver=True, uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=WARM)
     assert isinstance(sandbox, BwrapSandbox)
     try:
         yield sandbox
@@ -213,6 +214,85 @@ async def test_command_lines_do_not_reveal_host_paths(box: BwrapSandbox) -> None
     assert r.stdout.splitlines()[0] == repr(b"python3 -I sandbox-zygote\0").encode()
 
 
+#: Everything a program can reach from Python objects and its own /proc, as a set of ints and a list of
+#: strings; then which needles (read from stdin only afterwards) were among them. The same modules are
+#: imported as the zygote preloads, so a fresh interpreter (the control run) has the same constants.
+MEMORY_PROBE = """
+import gc, json, os, sys, types
+from sandboxes_preload import *
+ints, texts, seen = set(), [], set()
+stack = [sys.modules, sys.__dict__, os.environ, gc.get_objects(), list(sys._current_frames().values())]
+frame = sys._getframe()
+while frame is not None:
+    stack += [frame, frame.f_locals, frame.f_globals, frame.f_code]
+    frame = frame.f_back
+while stack:
+    obj = stack.pop()
+    if id(obj) in seen:
+        continue
+    seen.add(id(obj))
+    if isinstance(obj, bool) or isinstance(obj, float):
+        continue
+    if isinstance(obj, int):
+        ints.add(obj)
+    elif isinstance(obj, str):
+        texts.append(obj)
+    elif isinstance(obj, (bytes, bytearray)):
+        texts.append(bytes(obj).decode("latin-1"))
+    elif isinstance(obj, types.CodeType):
+        texts.append(obj.co_filename)
+        stack.extend(obj.co_consts)
+    else:
+        stack.extend(gc.get_referents(obj))
+proc = []
+for name in ("cgroup", "mountinfo", "environ", "cmdline", "status", "stat"):
+    for pid in ("self", "1"):
+        try:
+            proc.append(open(f"/proc/{pid}/{name}", "rb").read().decode("latin-1"))
+        except OSError:
+            pass
+proc.append(str(os.getppid()))
+import re
+needles = json.loads(sys.stdin.read())
+def among(texts):
+    found = [p for p in needles["paths"] if any(p in t for t in texts)]
+    return found + [n for n in needles["pids"] if any(re.search(f"(?<![0-9]){n}(?![0-9])", t) for t in texts)]
+print(json.dumps({"python": among(texts) + [n for n in needles["pids"] if n in ints], "proc": among(proc)}))
+"""
+
+
+def _zygote_family(zygote: int) -> set[int]:
+    """Host pids of the zygote's chains: their run processes and namespace inits (children of the zygote)."""
+    return set(children(zygote))
+
+
+@module_loop
+async def test_a_run_cannot_read_host_paths_or_pids_from_the_fork_servers_memory(box: BwrapSandbox) -> None:
+    """Every run is a fork of the zygote: whatever the zygote's Python objects hold (argv, frames, code
+    objects, module state) a program can read. The checkout's path, the server's pid, the zygote's and
+    other chains' host pids must not be among them."""
+    from sandboxes._zygote import PRELOAD
+
+    preload = "".join(f"import {name}\n" for name in PRELOAD)
+    files = {"main.py": MEMORY_PROBE, "sandboxes_preload.py": preload}
+    assert (await box.run(py("print(1)"))).status is ExecStatus.OK  # the zygote and its warm chains exist
+    zygote = zygote_pid(box)
+    pids = sorted({os.getpid(), zygote, *_zygote_family(zygote)} - {1})
+    checkout = str(Path(__file__).resolve().parents[2])
+    needles = json.dumps({"paths": [checkout], "pids": pids})
+    limits = Limits(wall_time_s=60.0, cpu_time_s=60.0, memory_bytes=512 << 20, output_bytes=1 << 20)
+    control = await box.run(
+        Job("python", files, command=("python3", "main.py"), stdin=needles, limits=limits)
+    )
+    assert control.status is ExecStatus.OK, control
+    constants = set(json.loads(control.stdout)["python"])  # numbers any interpreter's objects happen to hold
+    forked = await box.run(Job("python", files, stdin=needles, limits=limits))
+    assert forked.status is ExecStatus.OK, forked
+    found = json.loads(forked.stdout)
+    leaked = [n for n in found["python"] if n not in constants] + found["proc"]
+    assert not leaked, f"readable from inside the sandbox: {leaked} (checkout {checkout}, pids {pids})"
+
+
 @module_loop
 async def test_without_its_init_python_falls_back_to_bwrap_per_run(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -224,7 +304,7 @@ async def test_without_its_init_python_falls_back_to_bwrap_per_run(
         raise SandboxError("the Python fork server needs a C compiler (cc) to build its namespace init")
 
     monkeypatch.setattr("sandboxes.forkserver.init_library", no_compiler)
-    sandbox = open_sandbox("bwrap", forkserver=True, uid_base=UID_BASE, concurrency=1)
+    sandbox = open_sandbox("bwrap", forkserver=True, uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=1)
     assert isinstance(sandbox, BwrapSandbox)
     try:
         r = await sandbox.run(py("print('still runs')"))

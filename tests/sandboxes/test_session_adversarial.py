@@ -15,14 +15,13 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from adversarial_corpus import CORPUS, CORPUS_LIMITS, Case, render
-from sandbox_probe import UID_BASE, assert_no_survivors
+from sandbox_probe import UID_BASE, UID_RANGE_SIZE, assert_no_survivors
 from test_adversarial import ENV_SECRET, Host
 
 from sandboxes import available_backends, open_sandbox
 from sandboxes.sessions import SandboxSession, SessionHost, SessionLimits, SessionLost
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
-SESSION_UID_BASE = UID_BASE + 32
 LIMITS = SessionLimits(
     cell_wall_time_s=CORPUS_LIMITS.wall_time_s,
     cell_cpu_time_s=CORPUS_LIMITS.cpu_time_s,
@@ -41,9 +40,10 @@ async def host() -> AsyncIterator[SessionHost]:
         pytest.skip("sessions need host root (the fork server)")
     if available_backends()["bwrap"] != "ok":
         pytest.skip("bwrap backend unavailable")
-    box = open_sandbox("bwrap", uid_base=UID_BASE)
+    # This test process's private uid range (sandbox_probe: 64 uids): 4 slots, then 16 session trees.
+    box = open_sandbox("bwrap", uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=4)
     try:
-        yield await box.sessions(uid_base=SESSION_UID_BASE, max_trees=16)
+        yield await box.sessions(max_trees=16)
     finally:
         await box.aclose()
 

@@ -12,15 +12,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from sandbox_probe import UID_BASE, assert_no_survivors
+from sandbox_probe import UID_BASE, UID_RANGE_SIZE, assert_no_survivors
 
-from sandboxes import available_backends, open_sandbox
+from sandboxes import SandboxError, available_backends, open_sandbox
 from sandboxes.sessions import CellStatus, SessionError, SessionHost, SessionLimits, SessionLost
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 MiB = 1024 * 1024
-#: Sessions use the upper half of this test process's private uid range (sandbox_probe: 64 uids).
-SESSION_UID_BASE = UID_BASE + 32
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -29,9 +27,10 @@ async def host() -> AsyncIterator[SessionHost]:
         pytest.skip("sessions need host root (the fork server)")
     if available_backends()["bwrap"] != "ok":
         pytest.skip("bwrap backend unavailable")
-    box = open_sandbox("bwrap", uid_base=UID_BASE)
+    # This test process's private uid range (sandbox_probe: 64 uids): 4 slots, then 16 session trees.
+    box = open_sandbox("bwrap", uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=4)
     try:
-        yield await box.sessions(uid_base=SESSION_UID_BASE, max_trees=16)
+        yield await box.sessions(max_trees=16)
     finally:
         await box.aclose()
 
@@ -300,6 +299,63 @@ async def test_a_session_that_sabotages_its_fork_gets_no_copy(host: SessionHost)
     await assert_no_survivors()
 
 
+async def test_session_uids_are_claimed_exclusively_from_the_sandbox_range(host: SessionHost) -> None:
+    """Another sandbox on the same range (another server on this kernel) never gets a uid our sessions
+    run as, and cannot claim more than is left; its claims go when it closes."""
+    from sandboxes.bwrap import BwrapSandbox
+
+    other = open_sandbox("bwrap", uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=4)
+    assert isinstance(other, BwrapSandbox)
+    try:
+        assert not set(other.slot_uids()) & set(host.uids)
+        with pytest.raises(SandboxError, match=r"only \d+ of the 32 sandbox uids this server needs are free"):
+            other.claim_session_uids(16)
+        theirs = other.claim_session_uids(4)
+        assert len(set(theirs)) == 8 and not set(theirs) & (set(host.uids) | set(other.slot_uids()))
+    finally:
+        await other.aclose()
+    again = open_sandbox("bwrap", uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=4)
+    try:
+        assert isinstance(again, BwrapSandbox) and again.claim_session_uids(4) == theirs  # released, lowest first
+    finally:
+        await again.aclose()
+
+
+#: A cell that looks for the zygote's bookkeeping among everything its frames reach (a session is a
+#: fork of the zygote, and the frames that forked it are still on its stack).
+ZYGOTE_STATE_PROBE = """
+import gc, sys
+seen, stack, found = set(), [sys._getframe()], []
+while stack:
+    obj = stack.pop()
+    if id(obj) in seen or isinstance(obj, (str, bytes, int, float)):
+        continue
+    seen.add(id(obj))
+    if type(obj).__name__ == "Zygote":
+        found.append({k: sorted(v) if isinstance(v, (set, dict)) else len(v)
+                      for k, v in vars(obj).items() if k in ("chains", "inits", "status", "sessions", "session_inits")})
+    stack.extend([obj.f_back, obj.f_locals, obj.f_globals] if type(obj).__name__ == "frame" else gc.get_referents(obj))
+found
+"""
+
+
+async def test_a_session_cannot_read_other_sessions_host_pids_from_the_zygote(host: SessionHost) -> None:
+    """A session is a fork of the zygote, like a run: what the zygote knows of other chains and
+    sessions (their host pids) is forgotten in every new chain before any cell can look."""
+    earlier = [await host.open("python") for _ in range(3)]  # registered while later chains are forked
+    s = await host.open("python")
+    try:
+        r = await s.run(ZYGOTE_STATE_PROBE)
+        assert r.status is CellStatus.OK, r
+        found = eval(r.result)  # a repr of plain lists and dicts
+        assert found, "the probe found no zygote state at all: it no longer tests anything"
+        for state in found:
+            assert state == {"chains": 0, "inits": [], "status": [], "sessions": [], "session_inits": []}, found
+    finally:
+        for session in [*earlier, s]:
+            await session.close()
+
+
 async def test_a_judge_runs_in_a_throwaway_copy_as_another_uid(host: SessionHost) -> None:
     s = await host.open("python")
     await s.run("secret = 'kept'\nopen('note.txt', 'w').write('from the session')")
@@ -325,10 +381,10 @@ async def test_a_judge_runs_in_a_throwaway_copy_as_another_uid(host: SessionHost
         )
         assert execution.ok, execution
         session_uid = int((await s.run("import os\nos.getuid()")).result)
-        judge_uid = session_uid + 1
-        assert SESSION_UID_BASE <= session_uid < SESSION_UID_BASE + 32
         words = execution.stdout.decode().split()
-        assert words[:3] == ["kept", str(session_uid), str(judge_uid)], execution.stdout
+        assert words[:2] == ["kept", str(session_uid)], execution.stdout
+        judge_uid = int(words[2])
+        assert judge_uid != session_uid and {session_uid, judge_uid} <= set(host.uids)
         assert execution.stdout.decode().endswith("from the session stdin-data\n")
         assert (await s.run("secret")).result == "'kept'"  # the copy changed, the session did not
     finally:

@@ -22,10 +22,12 @@ from sdk import (
     InvalidArgumentError,
     PermissionDeniedError,
     ResourceExhaustedError,
+    RPCError,
     Session,
     SessionLimits,
     SessionLostError,
     SessionSetupError,
+    StatusCode,
     VerifierClient,
 )
 from tests.ops.support import eventually, scrape_counter
@@ -35,9 +37,13 @@ from verifier_server.testing import REPO_ROOT, ServerProcess, StartServer, start
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sessions need host root (the fork server)")
 
 
+SERVER_CONFIG = session_config()
+"""The module's shared server's config (its private sandbox uid range)."""
+
+
 @pytest.fixture(scope="module")
 def session_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = start_server_process(tmp_path_factory.mktemp("sessions"), config=session_config())
+    server = start_server_process(tmp_path_factory.mktemp("sessions"), config=SERVER_CONFIG)
     yield server
     server.stop()
 
@@ -201,6 +207,22 @@ def test_caps_are_resource_exhausted_with_a_retry_after(start_server: StartServe
         assert copy.run("1 + 1").result == "2"
 
 
+def test_session_trees_are_capped_apart_from_sessions(start_server: StartServer) -> None:
+    """Each opened session (with its forks) runs as a uid pair of its own: max_session_trees bounds them."""
+    server = start_server(config=session_config(max_session_trees=1))
+    with VerifierClient(server.address, timeout_s=2) as client:
+        first = client.session().open()
+        with pytest.raises(ResourceExhaustedError, match=r"runs 1 session trees, its most \(max_session_trees"):
+            client.session().open()
+        forks = first.fork(3)  # forks share their tree's uids
+        first.close()
+        with pytest.raises(ResourceExhaustedError):
+            client.session().open()  # the tree lives on in its forks
+        for fork in forks:
+            fork.close()
+        assert client.session().open().run("1 + 1").result == "2"
+
+
 def test_roles_sessions_need_a_token_and_listing_them_needs_admin(start_server: StartServer, tmp_path) -> None:
     tokens = tmp_path / "tokens"
     tokens.write_text("score-token score\nadmin-token admin\n")
@@ -299,3 +321,75 @@ def test_a_session_cannot_reach_the_server_that_runs_it(session_server: ServerPr
         shell = fork.run(f"exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected", language="bash")
         assert shell.status is CellStatus.ERROR and "connected" not in shell.stdout
         fork.close()
+
+
+def test_per_test_isolation_and_stop_on_failure_apply_to_a_live_candidate(client: VerifierClient) -> None:
+    """There is one live candidate: a per_test verifier scores it in that one copy (isolation is
+    forced to shared), and stop_on_failure skips what follows the first failure, as for programs."""
+    spec = {"name": "strict", "kind": "code", "config": {"isolation": "per_test", "stop_on_failure": True}}
+    with client.session(setup="def add(a, b):\n    return a + b") as s:
+        tests = ["assert add(1, 1) == 2", "assert add(1, 1) == 3", "assert add(2, 2) == 4"]
+        scored = s.score(spec, {"test_list": tests})
+        verdicts = [t["verdict"] for t in scored.details["tests"]]
+        assert verdicts == ["passed", "wrong_answer", "skipped"], scored.details
+        assert scored.outcome == "ok" and scored.score == pytest.approx(1 / 3)
+
+
+def test_capabilities_advertise_sessions(client: VerifierClient, start_server: StartServer) -> None:
+    offered = client.capabilities().sessions
+    assert offered is not None and offered.languages == ("python", "bash")
+    assert (offered.max_sessions, offered.max_session_trees, offered.max_sessions_per_client) == (16, 16, 64)
+    assert offered.max_fork == 64
+    assert offered.max_limits.idle_ttl_s == 300.0 and offered.max_limits.memory_bytes == 4096 << 20
+    off = start_server(config=session_config(max_sessions=0))
+    with VerifierClient(off.address) as other:
+        assert other.capabilities().sessions is None
+        with pytest.raises(RPCError, match="sessions are turned off") as off_error:
+            other.session().open()
+        assert off_error.value.status is StatusCode.FAILED_PRECONDITION
+
+
+def test_a_server_whose_session_uids_another_server_holds_refuses_to_start(session_server: ServerProcess) -> None:
+    """Session uids are claimed exclusively at start, from the sandbox uid range, like the slots'."""
+    shared = {key: SERVER_CONFIG[key] for key in ("sandbox_uid_base", "sandbox_uid_range_size")}
+    with pytest.raises(RuntimeError, match=r"refusing to start: the uids for 16 session trees") as refused:
+        start_server_process(config=session_config(**shared))
+    assert f"pid {session_server.pid} on host" in str(refused.value)  # the holder is named
+
+
+def test_with_auth_a_session_is_its_tokens_alone(start_server: StartServer, tmp_path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("alice score\nbob score\nadmin-token admin\n")
+    server = start_server(config=session_config(auth_tokens_file=str(tokens), max_sessions_per_client=2))
+    with (
+        VerifierClient(server.address, token="alice", client_id="a1") as alice,
+        VerifierClient(server.address, token="alice", client_id="a2") as alice_again,
+        VerifierClient(server.address, token="bob") as bob,
+        VerifierClient(server.address, token="admin-token") as admin,
+    ):
+        s = alice.session(setup="secret = 42").open()
+        held_by = {name: _handle(other, s) for name, other in (("bob", bob), ("admin", admin))}
+        with pytest.raises(SessionLostError, match="unknown session"):
+            held_by["bob"].run("secret")
+        with pytest.raises(SessionLostError, match="unknown session"):
+            held_by["bob"].fork(1)
+        with pytest.raises(SessionLostError, match="unknown session"):
+            held_by["bob"].score("python-tests", {"test_list": ["assert secret == 42"]})
+        with pytest.raises(SessionLostError, match="unknown session"):
+            held_by["admin"].run("secret")  # admins may list and close sessions, not use them
+        assert held_by["bob"].close() is False and s.run("secret").result == "42"
+        # The per-client cap keys on the token: another client id does not buy alice more sessions.
+        alice_again.session().open()
+        with pytest.raises(ResourceExhaustedError, match=r"client 'token:[0-9a-f]{12}' holds 2 of its 2"):
+            alice_again.session().open()
+        bob.session().open()  # bob's own share is untouched
+        assert held_by["admin"].close() is True
+        with pytest.raises(SessionLostError, match="was closed"):
+            s.run("secret")
+
+
+def _handle(client: VerifierClient, session: Session) -> Session:
+    """`client`'s handle on `session`'s id, as if it had learnt the id somehow."""
+    handle = Session(client, None, None)
+    handle._bind(session.replica, session.info)
+    return handle

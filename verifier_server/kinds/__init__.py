@@ -19,6 +19,7 @@ KIND_TABLE: dict[str, str] = {
     "code": "verifier_server.kinds.code:CodeKind",
     "python": "verifier_server.kinds.python_reward:PythonRewardKind",
     "judge": "verifier_server.kinds.judge:JudgeKind",
+    "ifeval": "verifier_server.kinds.ifeval:IFEvalKind",
 }
 
 

@@ -10,9 +10,11 @@ a result with an outcome and a reason.
 from __future__ import annotations
 
 import builtins
+import difflib
 import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from verifier_server.domain import Sample, ScoreResult, VerifierSpec
@@ -95,11 +97,75 @@ class VerifierKind(Protocol):
 # ---------------------------------------------------------------------------
 
 
+class _SpecProblems:
+    """The problems found while one spec compiles, in the order found, at most one per field (and none
+    under a field that already has one: a consequence of the first is noise)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[builtins.str, builtins.str]] = []
+
+    def add(self, field: builtins.str, message: builtins.str) -> None:
+        for known, _ in self.items:
+            if field == known or field.startswith((known + ".", known + "[")):
+                return
+        self.items.append((field, message))
+
+    def error(self) -> SpecError:
+        return SpecError.of(self.items)
+
+
+_COLLECTING: ContextVar[_SpecProblems | None] = ContextVar("spec_problems", default=None)
+
+
+async def build_verifier(kind: type[VerifierKind], config: Mapping[str, Any], context: BuildContext) -> Verifier:
+    """``kind.from_spec`` (then the verifier's own ``validate()``, if it has one: composites resolve
+    their children there) with every problem of the spec reported together, in one ``SpecError``.
+
+    While ``from_spec`` runs, ``ConfigReader`` records a bad field and carries on with a
+    stand-in value instead of raising, so the kind reads every field and ``finish()`` sees
+    every unknown key. Whatever the kind raises afterwards is added (or dropped when it
+    concerns a field already reported, or is an exception a stand-in value caused).
+    """
+    problems = _SpecProblems()
+    token = _COLLECTING.set(problems)
+    try:
+        verifier = kind.from_spec(config, context)
+    except SpecError as error:
+        for field, message in error.problems:
+            problems.add(field, message)
+        raise problems.error() from None
+    except Exception:
+        if problems.items:
+            raise problems.error() from None
+        raise
+    finally:
+        _COLLECTING.reset(token)
+    validate = getattr(verifier, "validate", None)
+    if validate is not None:  # kinds with references to other verifiers check them eagerly
+        try:
+            await validate()
+        except SpecError as error:
+            if not problems.items:
+                raise
+            for field, message in error.problems:
+                problems.add(field, message)
+    if problems.items:
+        raise problems.error()
+    return verifier  # type: ignore[no-any-return]
+
+
+class _Stop(Exception):
+    """Internal: a problem with no usable stand-in value (the kind cannot go on without the field)."""
+
+
 class ConfigReader:
     """Typed access to a spec's config; every error names the dotted field path.
 
     Unknown keys are rejected so that a typo (``max_lenght``) fails at registration
-    instead of silently using a default.
+    instead of silently using a default, and named with the closest known key; a
+    required key that is missing is named with the unknown key that looks like its
+    misspelling. Under ``build_verifier`` problems are collected rather than raised
+    one at a time (see there); elsewhere the first problem raises.
     """
 
     def __init__(self, config: Mapping[str, Any], prefix: str = "config") -> None:
@@ -122,25 +188,50 @@ class ConfigReader:
         self._seen.add(key)
         return self._config.get(key, default)
 
+    def _problem(self, key: builtins.str, message: builtins.str, stand_in: Any = _Stop) -> Any:
+        """Report a bad field: raise it, or (while collecting) record it and return ``stand_in``."""
+        problems = _COLLECTING.get()
+        if problems is None or stand_in is _Stop:
+            raise self.error(key, message)
+        problems.add(self.path(key), message)
+        return stand_in
+
+    def _wrong(self, key: builtins.str, expected: builtins.str, stand_in: Any = _Stop) -> Any:
+        """A value of the wrong type, or a required one that is missing (named with its likely misspelling)."""
+        if key in self._config:
+            return self._problem(key, f"must be {expected}, got {_type_name(self._config[key])}", stand_in)
+        return self._problem(key, f"required ({expected}), not given{self._misspelled(key)}", stand_in)
+
+    def _misspelled(self, key: builtins.str) -> builtins.str:
+        others = [k for k in self._config if isinstance(k, builtins.str) and k not in self._seen]
+        close = difflib.get_close_matches(key, others, n=1, cutoff=0.7)
+        return f"; is {close[0]!r} a misspelling of it?" if close else ""
+
     def str(
         self, key: builtins.str, default: builtins.str | None = None, *, choices: Sequence[builtins.str] | None = None
     ) -> builtins.str:
         value = self.raw(key, default)
+        usable_default = default if isinstance(default, builtins.str) and (not choices or default in choices) else None
         if not isinstance(value, builtins.str):
-            raise self.error(key, f"must be a string, got {_type_name(value)}")
+            stand_in = usable_default if usable_default is not None else ("" if choices is None else _Stop)
+            return builtins.str(self._wrong(key, "a string", stand_in))
         if choices is not None and value not in choices:
-            raise self.error(key, f"must be one of {', '.join(choices)}; got {value!r}")
+            close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            message = f"must be one of {', '.join(choices)}; got {value!r}{hint}"
+            return builtins.str(self._problem(key, message, _Stop if usable_default is None else usable_default))
         return value
 
     def optional_str(self, key: builtins.str) -> builtins.str | None:
-        if self.raw(key) is None:
-            return None
-        return self.str(key)
+        value = self.raw(key)
+        if value is None or isinstance(value, builtins.str):
+            return value
+        return self._wrong(key, "a string", None)  # type: ignore[no-any-return]
 
     def bool(self, key: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.raw(key, default)
         if not isinstance(value, builtins.bool):
-            raise self.error(key, f"must be true or false, got {_type_name(value)}")
+            return builtins.bool(self._wrong(key, "true or false", default))
         return value
 
     def float(
@@ -153,14 +244,17 @@ class ConfigReader:
     ) -> builtins.float:
         value = self.raw(key, default)
         if isinstance(value, builtins.bool) or not isinstance(value, builtins.int | builtins.float):
-            raise self.error(key, f"must be a number, got {_type_name(value)}")
+            value = self._wrong(key, "a number", _stand_in_number(default, minimum, maximum))
         return builtins.float(_check_range(self, key, builtins.float(value), minimum, maximum))
 
     def optional_float(
         self, key: builtins.str, *, minimum: builtins.float | None = None, maximum: builtins.float | None = None
     ) -> builtins.float | None:
-        if self.raw(key) is None:
+        value = self.raw(key)
+        if value is None:
             return None
+        if isinstance(value, builtins.bool) or not isinstance(value, builtins.int | builtins.float):
+            return self._wrong(key, "a number", None)  # type: ignore[no-any-return]
         return self.float(key, minimum=minimum, maximum=maximum)
 
     def int(
@@ -175,14 +269,19 @@ class ConfigReader:
         if isinstance(value, builtins.float) and value.is_integer():
             value = builtins.int(value)
         if isinstance(value, builtins.bool) or not isinstance(value, builtins.int):
-            raise self.error(key, f"must be an integer, got {_type_name(value)}")
+            value = self._wrong(key, "an integer", builtins.int(_stand_in_number(default, minimum, maximum)))
         return builtins.int(_check_range(self, key, value, minimum, maximum))
 
     def optional_int(
         self, key: builtins.str, *, minimum: builtins.int | None = None, maximum: builtins.int | None = None
     ) -> builtins.int | None:
-        if self.raw(key) is None:
+        value = self.raw(key)
+        if value is None:
             return None
+        if isinstance(value, builtins.float) and value.is_integer():
+            value = builtins.int(value)
+        if isinstance(value, builtins.bool) or not isinstance(value, builtins.int):
+            return self._wrong(key, "an integer", None)  # type: ignore[no-any-return]
         return self.int(key, minimum=minimum, maximum=maximum)
 
     def str_list(self, key: builtins.str, default: Sequence[builtins.str] = ()) -> tuple[builtins.str, ...]:
@@ -190,7 +289,7 @@ class ConfigReader:
         if isinstance(value, builtins.str):
             value = [value]
         if not isinstance(value, list | tuple) or not all(isinstance(v, builtins.str) for v in value):
-            raise self.error(key, "must be a list of strings")
+            return tuple(self._problem(key, "must be a list of strings", tuple(default)))
         return tuple(value)
 
     def mapping(
@@ -198,7 +297,7 @@ class ConfigReader:
     ) -> Mapping[builtins.str, Any]:
         value = self.raw(key, {} if default is None else default)
         if not isinstance(value, Mapping):
-            raise self.error(key, f"must be an object, got {_type_name(value)}")
+            return self._wrong(key, "an object", {} if default is None else default)  # type: ignore[no-any-return]
         return value
 
     def sub(self, key: builtins.str) -> ConfigReader:
@@ -209,20 +308,41 @@ class ConfigReader:
         try:
             return re.compile(pattern, flags)
         except re.error as exc:
-            raise self.error(key, f"invalid regular expression {pattern!r}: {exc}") from None
+            message = f"invalid regular expression {pattern!r}: {exc}"
+            return self._problem(key, message, re.compile("(?!)"))  # type: ignore[no-any-return]
 
     def finish(self) -> None:
-        """Reject keys nobody read: almost always a typo in the spec."""
-        unknown = sorted(set(self._config) - self._seen)
-        if unknown:
-            raise SpecError(f"{self._prefix}.{unknown[0]}", f"unknown option (known: {', '.join(sorted(self._seen))})")
+        """Reject keys nobody read: almost always a typo in the spec, named with the closest known key."""
+        unknown = sorted((builtins.str(k) for k in set(self._config) - self._seen), key=builtins.str)
+        problems = [(self.path(key), self._unknown_message(key)) for key in unknown]
+        if not problems:
+            return
+        collecting = _COLLECTING.get()
+        if collecting is None:
+            raise SpecError.of(problems)
+        for field, message in problems:
+            collecting.add(field, message)
+
+    def _unknown_message(self, key: builtins.str) -> builtins.str:
+        known = sorted(self._seen)
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        if close:
+            return f"unknown option; did you mean {close[0]!r}?"
+        return f"unknown option (known: {', '.join(known)})" if known else "unknown option (this takes no options)"
+
+
+def _stand_in_number(default: Any, minimum: Any, maximum: Any) -> Any:
+    """A value of the right type to carry on with after a bad number was recorded."""
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        return default
+    return next((bound for bound in (minimum, maximum) if bound is not None), 0)
 
 
 def _check_range(reader: ConfigReader, key: str, value: Any, minimum: Any, maximum: Any) -> Any:
     if minimum is not None and value < minimum:
-        raise reader.error(key, f"must be >= {minimum}, got {value}")
+        return reader._problem(key, f"must be >= {minimum}, got {value}", minimum)
     if maximum is not None and value > maximum:
-        raise reader.error(key, f"must be <= {maximum}, got {value}")
+        return reader._problem(key, f"must be <= {maximum}, got {value}", maximum)
     return value
 
 

@@ -1,7 +1,9 @@
 """The ``composite`` kind: several verifiers scored concurrently and combined.
 
-``combine`` is ``weighted_sum`` (default), ``min``, ``max`` or ``gate`` (the first
-child gates the weighted sum of the rest). Any child may also be marked
+``combine`` is ``weighted_sum`` (default), ``min``, ``max``, ``gate`` (the first
+child gates the weighted sum of the rest) or ``cascade`` (children in order, a later
+one asked only where the earlier ones scored below their ``threshold``; see
+``cascade``). Any child may also be marked
 ``gate: true``: when its score is below its ``threshold`` the composite scores
 ``gate_fail_score`` — "format must pass before accuracy counts".
 
@@ -10,6 +12,13 @@ so an unpinned child follows its latest version) or inline specs. A child that
 does not apply to a sample is left out of the combination; a child that fails on a
 sample (error, timeout, invalid input) makes the composite fail on it with the
 child's outcome, because a partial sum would look like a real reward.
+
+Size is bounded by server settings (``CompositeLimits``): children per composite,
+inline nesting depth, and fan-out — the leaves one score reaches, counted through
+registered children, so a DAG of registered composites cannot multiply its way to
+2^K leaves. The structure is checked before any child compiles, in time linear in
+what it visits, and fan-out is checked again at scoring (an unpinned child may have
+grown since registration).
 """
 
 from __future__ import annotations
@@ -22,8 +31,37 @@ from typing import Any, ClassVar
 from verifier_server.domain import Outcome, Sample, ScoreResult, VerifierSpec
 from verifier_server.errors import NotFound, SpecError
 from verifier_server.kinds.base import BuildContext, ConfigReader, Verifier
+from verifier_server.kinds.caps import kind_settings
+from verifier_server.kinds.cascade import Stage, score_cascade
 
-_COMBINES = ("weighted_sum", "min", "max", "gate")
+_COMBINES = ("weighted_sum", "min", "max", "gate", "cascade")
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeLimits:
+    """The server's bounds on one composite (``[kinds.composite]`` settings)."""
+
+    max_children: int = 64
+    """Children of one composite."""
+    max_depth: int = 8
+    """Composites nested inline inside one spec."""
+    max_leaves: int = 256
+    """Non-composite verifiers one score reaches, through inline and registered children alike."""
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> CompositeLimits:
+        reader = ConfigReader(
+            {k: v for k, v in kind_settings(settings, "composite").items() if k in _LIMIT_KEYS}, "settings.composite"
+        )
+        default = cls()
+        return cls(
+            max_children=reader.int("max_children", default.max_children, minimum=1),
+            max_depth=reader.int("max_depth", default.max_depth, minimum=1),
+            max_leaves=reader.int("max_leaves", default.max_leaves, minimum=1),
+        )
+
+
+_LIMIT_KEYS = ("max_children", "max_depth", "max_leaves")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,21 +76,74 @@ class Child:
 
 class CompositeVerifier:
     def __init__(
-        self, children: tuple[Child, ...], combine: str, gate_fail_score: float, context: BuildContext
+        self,
+        children: tuple[Child, ...],
+        combine: str,
+        gate_fail_score: float,
+        context: BuildContext,
+        limits: CompositeLimits = CompositeLimits(),
+        *,
+        cascade_on_failure: bool = False,
     ) -> None:
         self._children = children
         self._combine = combine
         self._gate_fail_score = gate_fail_score
         self._context = context
+        self._limits = limits
         self._inline: dict[str, Verifier] = {}
+        self._cascade_on_failure = cascade_on_failure
+        """For ``cascade``: pass a sample on when a child fails on it, instead of failing with it."""
 
     async def validate(self) -> None:
-        """Resolve every child now, so unknown names and cycles fail at registration."""
+        """Resolve every child now, so unknown names, cycles and too wide a fan-out fail at registration.
+
+        Problems of every child are reported together, an inline child's under its full
+        path (``config.children[1].verifier.config.pattern``).
+        """
+        problems: list[tuple[str, str]] = []
         for index, child in enumerate(self._children):
+            where = f"config.children[{index}].verifier"
             try:
                 await self._child_verifier(child)
             except NotFound as exc:
-                raise SpecError(f"config.children[{index}].verifier", exc.message) from None
+                problems.append((where, exc.message))
+            except SpecError as exc:
+                if child.inline is None:  # a registered child's own spec, or a cycle: not a field of ours
+                    raise
+                problems.extend((f"{where}.{field}" if field else where, message) for field, message in exc.problems)
+        if problems:
+            raise SpecError.of(problems)
+        problem = await self._fan_out_problem()
+        if problem:
+            raise SpecError("config.children", problem)
+
+    async def leaf_count(self, counted: dict[int, int], budget: int) -> int:
+        """Leaves this composite reaches (each shared sub-composite counted once per path, computed once).
+
+        ``counted`` memoizes by verifier, so a DAG costs one visit per distinct composite; the
+        count stops early past ``budget``.
+        """
+        mine = counted.get(id(self))
+        if mine is not None:
+            return mine
+        total = 0
+        for child in self._children:
+            verifier = await self._child_verifier(child)
+            count = getattr(verifier, "leaf_count", None)
+            total += await count(counted, budget - total) if count is not None else 1
+            if total > budget:
+                break
+        counted[id(self)] = total
+        return total
+
+    async def _fan_out_problem(self) -> str:
+        leaves = await self.leaf_count({}, self._limits.max_leaves)
+        if leaves > self._limits.max_leaves:
+            return (
+                f"reaches more than {self._limits.max_leaves} leaf verifiers through its children "
+                "(this server's [kinds.composite] max_leaves)"
+            )
+        return ""
 
     async def _child_verifier(self, child: Child) -> Verifier:
         if child.inline is not None:
@@ -67,11 +158,28 @@ class CompositeVerifier:
     async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
         from verifier_server.service import score_with  # the service's per-sample containment
 
+        problem = await self._fan_out_problem()  # unpinned children may have grown since registration
+        if problem:
+            return [ScoreResult.failed(Outcome.ERROR, f"composite {problem}") for _ in samples]
+
         async def run(child: Child) -> list[ScoreResult]:
             return await score_with(await self._child_verifier(child), samples)
 
+        if self._combine == "cascade":
+            return await self._cascade(samples)
+
         per_child = await asyncio.gather(*(run(child) for child in self._children))
         return [self._combine_one([results[i] for results in per_child]) for i in range(len(samples))]
+
+    async def _cascade(self, samples: Sequence[Sample]) -> list[ScoreResult]:
+        from verifier_server.service import score_with  # the service's per-sample containment
+
+        async def run(position: int, subset: Sequence[Sample]) -> list[ScoreResult]:
+            return await score_with(await self._child_verifier(self._children[position]), subset)
+
+        stages = [Stage(child.label, child.threshold) for child in self._children]
+        metrics = self._context.resources.settings.get("metrics")
+        return await score_cascade(stages, run, samples, on_failure=self._cascade_on_failure, metrics=metrics)
 
     def _combine_one(self, child_results: list[ScoreResult]) -> ScoreResult:
         components: dict[str, float] = {}
@@ -125,18 +233,68 @@ class CompositeKind:
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> CompositeVerifier:
         reader = ConfigReader(config)
+        limits = CompositeLimits.from_settings(context.resources.settings)
         combine = reader.str("combine", "weighted_sum", choices=_COMBINES)
         gate_fail_score = reader.float("gate_fail_score", 0.0)
         raw_children = reader.raw("children")
         if not isinstance(raw_children, list) or not raw_children:
             raise reader.error("children", "must be a non-empty list of child verifiers")
+        _check_shape(raw_children, limits)  # before anything is compiled: bounded, linear work
         children = tuple(_child(index, raw, combine) for index, raw in enumerate(raw_children))
-        labels = [child.label for child in children]
-        duplicate = next((label for label in labels if labels.count(label) > 1), None)
-        if duplicate is not None:
-            raise SpecError("config.children", f"two children are labelled {duplicate!r}; set distinct 'label's")
+        labels: set[str] = set()
+        for child in children:
+            if child.label in labels:
+                raise SpecError("config.children", f"two children are labelled {child.label!r}; set distinct 'label's")
+            labels.add(child.label)
+        cascade_on_failure = reader.bool("cascade_on_failure", False)
         reader.finish()
-        return CompositeVerifier(children, combine, gate_fail_score, context)
+        return CompositeVerifier(
+            children, combine, gate_fail_score, context, limits, cascade_on_failure=cascade_on_failure
+        )
+
+
+def _check_shape(children: list[Any], limits: CompositeLimits) -> None:
+    """Children per composite, inline depth and inline leaves within ``limits``; stops at the first excess.
+
+    Iterative (no recursion to exhaust) and linear in the nodes it visits, which the limits bound.
+    """
+    stack: list[tuple[list[Any], int, str]] = [(children, 1, "config.children")]
+    leaves = 0
+    while stack:
+        level, depth, where = stack.pop()
+        if len(level) > limits.max_children:
+            raise SpecError(
+                where,
+                f"has {len(level)} children; this server allows at most {limits.max_children} "
+                "([kinds.composite] max_children)",
+            )
+        for index, raw in enumerate(level):
+            target = raw.get("verifier") if isinstance(raw, Mapping) else raw
+            nested = _inline_children(target)
+            if nested is None:
+                leaves += 1
+                if leaves > limits.max_leaves:
+                    raise SpecError(
+                        "config.children",
+                        f"reaches more than {limits.max_leaves} leaf verifiers "
+                        "(this server's [kinds.composite] max_leaves)",
+                    )
+                continue
+            if depth + 1 > limits.max_depth:
+                raise SpecError(
+                    f"{where}[{index}]",
+                    f"nests composites more than {limits.max_depth} deep ([kinds.composite] max_depth)",
+                )
+            stack.append((nested, depth + 1, f"{where}[{index}].verifier.config.children"))
+
+
+def _inline_children(target: Any) -> list[Any] | None:
+    """The children list of an inline composite spec, else None (a leaf, or a name counted at validation)."""
+    if not isinstance(target, Mapping) or target.get("kind") != "composite":
+        return None
+    config = target.get("config")
+    children = config.get("children") if isinstance(config, Mapping) else None
+    return children if isinstance(children, list) else None
 
 
 def _child(index: int, raw: Any, combine: str) -> Child:

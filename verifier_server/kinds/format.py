@@ -1,16 +1,21 @@
 """The ``format`` kind: cheap, in-process checks of an output's shape.
 
 One spec is one check (``config.type``): ``regex``, ``tags``, ``json``, ``length``,
-``repetition`` or ``overlong``; combine several with a ``composite``. Checks run
-inline on the event loop because each costs microseconds; a worker hop would cost
-more than the check.
+``repetition`` or ``overlong``; combine several with a ``composite``. Cheap checks of
+small batches run inline on the event loop, where a worker hop would cost more than the
+check; regex and JSON checks, and any batch of much text, run on a small thread pool
+under a per-batch time budget, so no spec or completion can stall the server (every
+regex, a schema's included, runs on the ``regex`` engine with a per-match timeout).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,8 +24,46 @@ import regex as safe_regex
 
 from verifier_server.domain import Outcome, Sample, ScoreResult
 from verifier_server.kinds.base import BuildContext, ConfigReader
+from verifier_server.kinds.caps import Cap, capped_float, kind_settings, read_cap
+from verifier_server.kinds.safe_schema import bounded_validator, schema_problem
 
 Check = Callable[[Sample], ScoreResult]
+
+MAX_PATTERN_CHARS = 10_000
+MAX_TAGS = 64
+MAX_NGRAM_SIZE = 64
+_INLINE_CHARS = 256 * 1024
+"""A cheap check of a batch with less completion text than this runs inline on the event loop."""
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Two threads for format checks: enough to overlap, too few to crowd other work off the CPUs."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="format-checks")
+    return _POOL
+
+
+@dataclass(frozen=True, slots=True)
+class FormatLimits:
+    """The server's bounds on format checks (``[kinds.format]`` settings)."""
+
+    regex_timeout: Cap
+    """Most a spec's ``timeout_s`` (per regex match) may be."""
+    batch_budget_s: float
+    """Checks of one batch stop after this long; the samples left get outcome ``timeout``."""
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> FormatLimits:
+        reader = ConfigReader(
+            {k: v for k, v in kind_settings(settings, "format").items() if k == "batch_budget_s"}, "settings.format"
+        )
+        return cls(
+            regex_timeout=read_cap(settings, "format", "timeout_s", 5.0),
+            batch_budget_s=reader.float("batch_budget_s", 30.0, minimum=0.001),
+        )
+
 
 _REGEX_FLAGS = {
     "IGNORECASE": safe_regex.IGNORECASE,
@@ -34,10 +77,26 @@ _REGEX_FLAGS = {
 @dataclass(frozen=True, slots=True)
 class FormatVerifier:
     check: Check
+    cheap: bool
+    """Linear in the text with a small constant: fine inline for a small batch."""
+    budget_s: float
 
     async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        check = self.check
-        return [check(sample) for sample in samples]
+        if self.cheap and sum(len(s.completion_text or "") for s in samples) < _INLINE_CHARS:
+            check = self.check
+            return [check(sample) for sample in samples]
+        return await asyncio.get_running_loop().run_in_executor(_pool(), self._within_budget, list(samples))
+
+    def _within_budget(self, samples: list[Sample]) -> list[ScoreResult]:
+        deadline = time.monotonic() + self.budget_s
+        results: list[ScoreResult] = []
+        for sample in samples:
+            if time.monotonic() > deadline:
+                reason = f"format checks of this batch ran past the server's budget of {self.budget_s:g}s"
+                results.append(ScoreResult.failed(Outcome.TIMEOUT, reason))
+            else:
+                results.append(self.check(sample))
+        return results
 
 
 class FormatKind:
@@ -46,10 +105,11 @@ class FormatKind:
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> FormatVerifier:
         reader = ConfigReader(config)
+        limits = FormatLimits.from_settings(context.resources.settings)
         check_type = reader.str("type", choices=sorted(_BUILDERS))
-        check = _BUILDERS[check_type](reader)
+        check = _BUILDERS[check_type](reader, limits)
         reader.finish()
-        return FormatVerifier(check)
+        return FormatVerifier(check, cheap=check_type not in ("regex", "json"), budget_s=limits.batch_budget_s)
 
 
 # ---------------------------------------------------------------------------
@@ -57,7 +117,7 @@ class FormatKind:
 # ---------------------------------------------------------------------------
 
 
-def _regex(reader: ConfigReader) -> Check:
+def _regex(reader: ConfigReader, limits: FormatLimits) -> Check:
     """User patterns run on the ``regex`` engine: it has a per-match timeout, so a
     catastrophically backtracking pattern costs one sample a ``timeout`` outcome
     instead of freezing the server's event loop (``re`` cannot be interrupted)."""
@@ -69,20 +129,22 @@ def _regex(reader: ConfigReader) -> Check:
             raise reader.error("flags", f"unknown regex flag {flag!r} (known: {', '.join(_REGEX_FLAGS)})")
         flags |= known
     source = reader.str("pattern")
+    if len(source) > MAX_PATTERN_CHARS:
+        raise reader.error("pattern", f"is {len(source)} characters; at most {MAX_PATTERN_CHARS}")
     try:
         pattern = safe_regex.compile(source, flags)
-    except safe_regex.error as exc:
-        raise reader.error("pattern", f"invalid regular expression {source!r}: {exc}") from None
+    except (safe_regex.error, RecursionError, OverflowError) as exc:
+        raise reader.error("pattern", f"invalid regular expression {source[:200]!r}: {exc}") from None
     mode = reader.str("mode", "search", choices=("match", "search", "fullmatch"))
-    timeout_s = reader.float("timeout_s", 1.0, minimum=0.001, maximum=60.0)
+    timeout_s = capped_float(reader, "timeout_s", 1.0, limits.regex_timeout, minimum=0.001)
     matcher = getattr(pattern, mode)
     on_match, on_miss = _pass_fail_scores(reader)
-    describe = f"{mode} of /{source}/"
+    describe = f"{mode} of /{source[:200]}/"
 
     def check(sample: Sample) -> ScoreResult:
         text = sample.completion_text or ""
         try:
-            matched = matcher(text, timeout=timeout_s) is not None
+            matched = matcher(text, timeout=timeout_s, concurrent=True) is not None
         except TimeoutError:
             return ScoreResult.failed(Outcome.TIMEOUT, f"regex did not finish within {timeout_s:g}s")
         if matched:
@@ -97,10 +159,10 @@ def _regex(reader: ConfigReader) -> Check:
 # ---------------------------------------------------------------------------
 
 
-def _tags(reader: ConfigReader) -> Check:
+def _tags(reader: ConfigReader, limits: FormatLimits) -> Check:
     tags = reader.str_list("tags")
-    if not tags:
-        raise reader.error("tags", "must name at least one tag")
+    if not tags or len(tags) > MAX_TAGS:
+        raise reader.error("tags", f"must name between 1 and {MAX_TAGS} tags")
     for tag in tags:
         if not re.fullmatch(r"[A-Za-z_][\w.-]*", tag):
             raise reader.error("tags", f"{tag!r} is not a valid tag name")
@@ -178,6 +240,10 @@ def _tag_problem(
             open_tag, cursor = None, match.end()
     if open_tag is not None:
         return f"<{open_tag}> is never closed"
+    if cursor == 0 and not any(seen.values()):  # no tag at all: say what is missing, not "text outside"
+        required = [tag for tag in tags if counts[tag][0] > 0]
+        if required:
+            return "missing " + "".join(f"<{tag}>…</{tag}>" for tag in required) + ": the completion has no tags"
     if not allow_outside and text[cursor:].strip():
         return "text outside the tags at the end"
     for tag in tags:
@@ -194,12 +260,15 @@ _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
-def _json(reader: ConfigReader) -> Check:
+def _json(reader: ConfigReader, limits: FormatLimits) -> Check:
     schema = reader.raw("schema")
-    validator: jsonschema.protocols.Validator | None = None
+    validator: Any = None
     if schema is not None:
         if not isinstance(schema, Mapping | bool):
             raise reader.error("schema", "must be a JSON Schema object")
+        problem = schema_problem(schema)
+        if problem:
+            raise reader.error("schema", problem)
         validator_class = jsonschema.validators.validator_for(schema)
         try:
             validator_class.check_schema(schema)  # type: ignore[arg-type]
@@ -208,7 +277,9 @@ def _json(reader: ConfigReader) -> Check:
             raise reader.error(
                 "schema", f"invalid JSON Schema{f' at {where}' if where else ''}: {exc.message}"
             ) from None
-        validator = validator_class(schema)
+        except RecursionError:
+            raise reader.error("schema", "is nested too deeply") from None
+        validator = bounded_validator(schema, limits.regex_timeout.value)
     extract = reader.str("extract", "whole", choices=("whole", "fenced", "answer_tag"))
     on_pass, on_fail = _pass_fail_scores(reader)
 
@@ -220,11 +291,18 @@ def _json(reader: ConfigReader) -> Check:
             value = json.loads(text)
         except ValueError as exc:
             return ScoreResult(score=on_fail, reason=f"invalid JSON: {exc}")
+        except RecursionError:
+            return ScoreResult(score=on_fail, reason="invalid JSON: nested too deeply")
         if validator is not None:
-            error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+            try:
+                error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+            except TimeoutError:
+                return ScoreResult.failed(Outcome.TIMEOUT, "a schema pattern did not finish within its timeout")
+            except RecursionError:
+                return ScoreResult(score=on_fail, reason="schema violation: the value is nested too deeply")
             if error is not None:
-                where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-                return ScoreResult(score=on_fail, reason=f"schema violation at {where}: {error.message}")
+                where = "/".join(str(p) for p in error.absolute_path)[:200] or "(root)"
+                return ScoreResult(score=on_fail, reason=f"schema violation at {where}: {error.message[:500]}")
         return ScoreResult(score=on_pass)
 
     return check
@@ -262,7 +340,7 @@ def _needs_tokens(unit: str, sample: Sample) -> ScoreResult | None:
     return None
 
 
-def _length(reader: ConfigReader) -> Check:
+def _length(reader: ConfigReader, limits: FormatLimits) -> Check:
     unit = reader.str("unit", "auto", choices=("auto", "chars", "tokens", "words"))
     minimum = reader.int("min", 0, minimum=0)
     maximum = reader.optional_int("max", minimum=0)
@@ -285,9 +363,9 @@ def _length(reader: ConfigReader) -> Check:
     return check
 
 
-def _repetition(reader: ConfigReader) -> Check:
+def _repetition(reader: ConfigReader, limits: FormatLimits) -> Check:
     """open-r1's n-gram repetition penalty: (1 - unique/total n-grams) * max_penalty."""
-    size = reader.int("ngram_size", 3, minimum=1)
+    size = reader.int("ngram_size", 3, minimum=1, maximum=MAX_NGRAM_SIZE)
     max_penalty = reader.float("max_penalty", -1.0, maximum=0.0)
 
     def check(sample: Sample) -> ScoreResult:
@@ -306,7 +384,7 @@ def _repetition(reader: ConfigReader) -> Check:
     return check
 
 
-def _overlong(reader: ConfigReader) -> Check:
+def _overlong(reader: ConfigReader, limits: FormatLimits) -> Check:
     """DAPO's soft over-length punishment, as TRL's ``get_soft_overlong_punishment``."""
     unit = reader.str("unit", "auto", choices=("auto", "chars", "tokens", "words"))
     max_length = reader.int("max_length", minimum=1)
@@ -335,7 +413,7 @@ def _pass_fail_scores(reader: ConfigReader) -> tuple[float, float]:
     return reader.float("score_pass", 1.0), reader.float("score_fail", 0.0)
 
 
-_BUILDERS: dict[str, Callable[[ConfigReader], Check]] = {
+_BUILDERS: dict[str, Callable[[ConfigReader, FormatLimits], Check]] = {
     "regex": _regex,
     "tags": _tags,
     "json": _json,

@@ -3,6 +3,9 @@
 The source is only ever ast-parsed in the server (parsing executes nothing); it runs in
 the sandbox with the batch as JSON on stdin and the rewards as JSON on stdout
 (code/harness/userfn.py). Whatever the function does wrong becomes per-sample outcomes.
+Two calling conventions are accepted, told apart by the parsed signature at registration:
+ours, ``reward(prompts, completions, references)``, and TRL's, ``reward(completions,
+**kwargs)`` with dataset columns as keywords, so a TRL reward function registers as is.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any, ClassVar
 from sandboxes import ExecStatus, Job, Limits
 from verifier_server.domain import Content, Outcome, Sample, ScoreResult
 from verifier_server.kinds.base import BuildContext, ConfigReader
+from verifier_server.kinds.caps import capped_float, capped_int, read_cap
 from verifier_server.kinds.code import harness
 from verifier_server.kinds.code.sandbox_access import SharedSandbox, new_nonce, read_report, shared_sandbox
 
@@ -29,22 +33,85 @@ def defines_function(source: str, name: str) -> str:
         tree = ast.parse(source)
     except SyntaxError as exc:
         return f"syntax error at line {exc.lineno}: {exc.msg}"
+    return "" if _definition(tree, name) is not None else _missing(tree, name)
+
+
+def _definition(tree: ast.Module, name: str) -> ast.FunctionDef | ast.Lambda | ast.AST | None:
+    """The last top-level statement binding `name` to something callable-looking (what Python would call)."""
+    found: ast.FunctionDef | ast.Lambda | ast.AST | None = None
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
-            return ""
-        if isinstance(node, ast.AsyncFunctionDef) and node.name == name:
-            return f"{name} must be a plain function, not async"
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return ""
-        if isinstance(node, ast.ImportFrom | ast.Import) and any((a.asname or a.name) == name for a in node.names):
-            return ""
+            found = node
+        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            found = node.value if isinstance(node.value, ast.Lambda) else node
+        elif isinstance(node, ast.ImportFrom | ast.Import) and any((a.asname or a.name) == name for a in node.names):
+            found = node
+    return found
+
+
+def _missing(tree: ast.Module, name: str) -> str:
+    if any(isinstance(node, ast.AsyncFunctionDef) and node.name == name for node in tree.body):
+        return f"{name} must be a plain function, not async"
     return f"defines no top-level function {name!r}"
+
+
+TRL_KEYWORDS = ("prompts", "completions", "completion_ids")
+"""What TRL passes a reward function besides the dataset columns (we pass these and the columns)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallStyle:
+    """How the sandbox calls the user's function, decided from its parsed signature at registration.
+
+    ``positional``: ours, ``fn(prompts, completions, references)`` (references: one dict per sample).
+    ``keywords``: TRL's, ``fn(completions=..., prompts=..., answer=..., **kwargs)``: the sample
+    fields and every reference key as a column (one value per sample, None where a sample lacks it).
+    ``accepts`` is None when the function takes ``**kwargs`` (it gets every column), else the
+    keyword names it takes; ``requires`` are those without a default.
+    """
+
+    keywords: bool
+    accepts: tuple[str, ...] | None = None
+    requires: tuple[str, ...] = ()
+
+
+def call_style(source: str, name: str) -> tuple[CallStyle, str]:
+    """(style, problem): which convention ``name`` in ``source`` follows, from its ast alone (nothing runs).
+
+    A function that takes ``completions`` as a keyword (TRL's ``def reward(completions,
+    answer, **kwargs)``), or only ``**kwargs``, is called TRL's way; anything else
+    (``def reward(prompts, completions, references)``, ``def reward(p, c, r)``, ``*args``,
+    an imported or assigned callable) our way, which needs room for three positional arguments.
+    """
+    tree = ast.parse(source)
+    node = _definition(tree, name)
+    if not isinstance(node, ast.FunctionDef | ast.Lambda):
+        return CallStyle(keywords=False), ""
+    args = node.args
+    positional = [*args.posonlyargs, *args.args]
+    named = [a.arg for a in [*args.args, *args.kwonlyargs]]  # those a keyword can reach
+    ours = [a.arg for a in positional] == ["prompts", "completions", "references"]
+    required_positional = len(positional) - len(args.defaults)
+    if not ours and ("completions" in named or (args.kwarg is not None and required_positional == 0)):
+        defaults = {a.arg for a in positional[len(positional) - len(args.defaults) :]} if args.defaults else set()
+        defaults |= {a.arg for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
+        accepts = None if args.kwarg is not None else tuple(named)
+        requires = tuple(n for n in named if n not in defaults)
+        return CallStyle(keywords=True, accepts=accepts, requires=requires), ""
+    if args.vararg is None and not (required_positional <= 3 <= len(positional)):
+        taken = ", ".join(a.arg for a in positional) or "nothing"
+        return CallStyle(keywords=False), (
+            f"{name}({taken}) fits neither calling convention: ours is "
+            f"{name}(prompts, completions, references), TRL's is {name}(completions, **kwargs)"
+        )
+    return CallStyle(keywords=False), ""
 
 
 @dataclass(frozen=True, slots=True)
 class PythonRewardConfig:
     source: str
     function: str
+    style: CallStyle
     time_limit_s: float
     memory_bytes: int
     max_batch: int
@@ -58,15 +125,24 @@ class PythonRewardKind:
         reader = ConfigReader(config)
         source = reader.str("source")
         function = reader.str("function", "reward")
-        problem = defines_function(source, function)
+        # A missing source was recorded already (and is reported with the spec's other problems).
+        problem = defines_function(source, function) if reader.has("source") else ""
+        style = CallStyle(keywords=False)
+        if not problem and reader.has("source"):
+            style, problem = call_style(source, function)
         if problem:
             raise reader.error("source", problem)
+        settings = context.resources.settings
+        memory_cap = read_cap(settings, "python", "memory_mb", 4096)
         cfg = PythonRewardConfig(
             source=source,
             function=function,
-            time_limit_s=reader.float("time_limit_s", 30.0, minimum=0.1, maximum=600.0),
-            memory_bytes=reader.int("memory_mb", 512, minimum=32, maximum=16384) * MiB,
-            max_batch=reader.int("max_batch", 256, minimum=1),
+            style=style,
+            time_limit_s=capped_float(
+                reader, "time_limit_s", 30.0, read_cap(settings, "python", "time_limit_s", 120.0), minimum=0.1
+            ),
+            memory_bytes=capped_int(reader, "memory_mb", 512, memory_cap, minimum=32) * MiB,
+            max_batch=reader.int("max_batch", 256, minimum=1, maximum=100_000),
         )
         reader.finish()
         return PythonRewardVerifier(cfg, shared_sandbox(context, "python"))
@@ -88,12 +164,21 @@ class PythonRewardVerifier:
     async def _chunk(self, samples: Sequence[Sample]) -> list[ScoreResult]:
         cfg = self.config
         nonce = new_nonce()
-        args = [
-            [_content(s.prompt) for s in samples],
-            [_content(s.completion) for s in samples],
-            [dict(s.reference) for s in samples],
-        ]
-        request = {"nonce": nonce, "op": "batch", "fn": cfg.function, "args": args}
+        n = len(samples)
+        request: dict[str, Any] = {"nonce": nonce, "op": "batch", "fn": cfg.function}
+        if cfg.style.keywords:
+            kwargs = _keyword_arguments(samples, cfg.style)
+            absent = [name for name in cfg.style.requires if name not in kwargs]
+            if absent:
+                why = f"reward function needs {', '.join(map(repr, absent))}, which no sample's reference has"
+                return [ScoreResult.failed(Outcome.INVALID_INPUT, why)] * n
+            request["kwargs"] = kwargs
+        else:
+            request["args"] = [
+                [_content(s.prompt) for s in samples],
+                [_content(s.completion) for s in samples],
+                [dict(s.reference) for s in samples],
+            ]
         job = Job(
             language="python",
             files={**harness.files("userfn"), "user.py": cfg.source},
@@ -106,7 +191,6 @@ class PythonRewardVerifier:
             ),
         )
         execution = await self.sandbox.run(job)
-        n = len(samples)
         if execution.status is ExecStatus.TIMEOUT:
             return [ScoreResult.failed(Outcome.TIMEOUT, f"reward function: {execution.reason}")] * n
         report = read_report(execution, nonce)
@@ -115,12 +199,39 @@ class PythonRewardVerifier:
             tail = execution.stderr.decode("utf-8", "replace")[-500:]
             return [ScoreResult.failed(Outcome.ERROR, f"reward function did not reply ({why}) {tail}".strip())] * n
         if "error" in report:
-            return [ScoreResult.failed(Outcome.ERROR, f"reward function raised: {str(report['error'])[-1000:]}")] * n
+            return [_raised(str(report["error"]))] * n
         values = report.get("result")
         if not isinstance(values, list) or len(values) != n:
             got = f"{len(values)} values" if isinstance(values, list) else type(values).__name__
             return [ScoreResult.failed(Outcome.ERROR, f"reward function returned {got} for {n} samples")] * n
         return [_one(v) for v in values]
+
+
+def _keyword_arguments(samples: Sequence[Sample], style: CallStyle) -> dict[str, list[Any]]:
+    """TRL's keywords: the sample fields, then each reference key as a column (None where a sample lacks it)."""
+    columns: dict[str, list[Any]] = {
+        "prompts": [_content(s.prompt) for s in samples],
+        "completions": [_content(s.completion) for s in samples],
+        "completion_ids": [list(s.completion_ids) if s.completion_ids is not None else None for s in samples],
+    }
+    keys = dict.fromkeys(key for s in samples for key in s.reference if key not in columns)
+    for key in keys:
+        columns[key] = [s.reference.get(key) for s in samples]
+    if style.accepts is None:
+        return columns
+    return {key: values for key, values in columns.items() if key in style.accepts}
+
+
+def _raised(traceback_text: str) -> ScoreResult:
+    """The exception itself first (``ValueError: boom``), then the user's own frames in ``details``.
+
+    The harness's frames (how the sandbox called the function) say nothing to the author.
+    """
+    lines = [line for line in traceback_text.strip().splitlines() if line.strip()]
+    last = lines[-1].strip() if lines else "an exception"
+    start = next((i for i, line in enumerate(lines) if 'File "user.py"' in line), 0)
+    user_frames = "\n".join(lines[start:])[-2000:]
+    return ScoreResult.failed(Outcome.ERROR, f"reward function raised {last[:500]}", traceback=user_frames)
 
 
 def _content(content: Content | None) -> Any:

@@ -6,6 +6,6 @@ session's end state with a registered verifier, and the record of why a session 
 """
 
 from verifier_server.sessions.manager import SessionManager
-from verifier_server.sessions.model import CellOutcome, LimitsRequest, SessionInfo, SessionSettings
+from verifier_server.sessions.model import CellOutcome, LimitsRequest, SessionInfo, SessionOffer, SessionSettings
 
-__all__ = ["CellOutcome", "LimitsRequest", "SessionInfo", "SessionManager", "SessionSettings"]
+__all__ = ["CellOutcome", "LimitsRequest", "SessionInfo", "SessionManager", "SessionOffer", "SessionSettings"]

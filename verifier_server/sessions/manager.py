@@ -3,12 +3,20 @@
 Rules it owns, for every session call:
 - a session id names the replica that holds it; calls on a session this replica does not
   hold (closed, expired, lost, or another replica's) are NOT_FOUND and say which;
+- a session belongs to the client that opened it (or forked its parent): with auth on,
+  another token's calls on it are NOT_FOUND, as if it did not exist (admins may close it);
 - opening or forking past the replica's or the client's cap is RESOURCE_EXHAUSTED, with a
-  retry-after of when the soonest session will expire;
+  retry-after of when the soonest session will expire; the client is the authenticated
+  caller (`identity.Caller.client`), as for scoring;
 - an idle session is closed after its TTL, any session after its lifetime, never in the
   middle of a call; a cell never runs past the session's lifetime;
 - cells, forks and scoring go through the same admission control as scoring (kind
-  ``session``), so a replica's `max_inflight_samples` bounds them too.
+  ``session``), so a replica's `max_inflight_samples` bounds them too;
+- listing every session is for admins only.
+
+Sessions take no sandbox slots (each has its own uid pair, cgroup and namespaces), so the
+slot scheduler's per-caller fairness (`sandboxes.as_caller`) has nothing to share here: the
+per-client cap and admission control are what keep one client from crowding out another.
 """
 
 from __future__ import annotations
@@ -19,22 +27,32 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sandboxes.sessions import CellResult, SandboxSession, SessionError, SessionHost, SessionLimits, SessionLost
+from sandboxes.sessions import (
+    CellResult,
+    SandboxSession,
+    SessionError,
+    SessionHost,
+    SessionLimits,
+    SessionLost,
+    SessionsFull,
+)
 from verifier_server.admission import AdmissionController
 from verifier_server.domain import Outcome, ScoreResult, VerifierSpec
 from verifier_server.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     Unavailable,
 )
+from verifier_server.identity import Caller
 from verifier_server.kinds.base import ResourceBag, Verifier
-from verifier_server.sessions.model import LimitsRequest, SessionInfo, SessionSettings
+from verifier_server.sessions.model import LimitsRequest, SessionInfo, SessionOffer, SessionSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +93,9 @@ class _Live:
 
     session_id: str
     client: str
+    """The caller that opened it (`Caller.client`): the key of the per-client cap and of ownership."""
+    authenticated: bool
+    """Opened by an authenticated caller: only that caller may use it."""
     language: str
     parent_id: str
     session: SandboxSession
@@ -121,16 +142,30 @@ class SessionManager:
         self._host: SessionHost | None = None
         self._host_lock = asyncio.Lock()
         self._expiry: asyncio.Task[None] | None = None
+        self._uids: list[int] = []
 
     @property
     def open_count(self) -> int:
         return len(self._live)
 
+    def offer(self) -> SessionOffer | None:
+        """What this replica offers, or None where sessions are off or cannot run (no uids were claimed)."""
+        if not self._uids:
+            return None
+        return SessionOffer(
+            languages=LANGUAGES,
+            max_sessions=self.settings.max_sessions,
+            max_trees=self.settings.trees,
+            max_sessions_per_client=self.settings.max_sessions_per_client,
+            max_fork=MAX_FORK,
+            ceilings=LimitsRequest.ceilings(self.settings),
+        )
+
     # -- calls ----------------------------------------------------------------------------------
 
     async def open(
         self,
-        client: str,
+        caller: Caller,
         language: str,
         *,
         setup: str = "",
@@ -147,30 +182,37 @@ class SessionManager:
                 raise InvalidArgument("files", f"path {path!r} must be relative, without '.' or '..' parts")
         granted, idle, lifetime = (limits or LimitsRequest()).grant(self.settings)
         host = await self._sessions_host()
-        with self._reservation(client, 1):
+        with self._reservation(caller.client, 1):
             try:
                 session = await host.open(language, files=files, env=dict(env or {}), limits=granted)
+            except SessionsFull:
+                self.observer.rejected(ADMISSION_KIND)
+                raise ResourceExhausted(
+                    f"this replica runs {self.settings.trees} session trees, its most (max_session_trees; a tree is "
+                    "an opened session with its forks); close one or retry later",
+                    self._retry_after_s(None),
+                ) from None
             except SessionError as exc:
                 raise Unavailable(f"could not open a session: {exc}") from None
-        live = self._register(session, client, language, "", granted, idle, lifetime)
+        live = self._register(session, caller.client, caller.authenticated, language, "", granted, idle, lifetime)
         self.observer.session_event("opened")
         setup_result = None
         if setup:
-            setup_result = await self._run_cell(live, setup, 0.0, client)
+            setup_result = await self._run_cell(live, setup, 0.0)
         return self._info(live, setup_result)
 
-    async def run(self, session_id: str, code: str, timeout_s: float, client: str, language: str = "") -> CellResult:
-        live = self._get(session_id)
+    async def run(self, session_id: str, code: str, timeout_s: float, caller: Caller, language: str = "") -> CellResult:
+        live = self._get(session_id, caller)
         if language not in ("", live.language) and not (language == "bash" and live.language == "python"):
             allowed = "python or bash" if live.language == "python" else live.language
             raise InvalidArgument("language", f"a {live.language} session runs {allowed} cells, not {language!r}")
-        return await self._run_cell(live, code, timeout_s, client, language or None)
+        return await self._run_cell(live, code, timeout_s, language or None)
 
-    async def fork(self, session_id: str, count: int, client: str) -> list[SessionInfo]:
+    async def fork(self, session_id: str, count: int, caller: Caller) -> list[SessionInfo]:
         if not 1 <= count <= MAX_FORK:
             raise InvalidArgument("count", f"a fork makes 1 to {MAX_FORK} copies, not {count}")
-        live = self._get(session_id)
-        with self._reservation(client, count), self._admitted(count, client), self._using(live):
+        live = self._get(session_id, caller)
+        with self._reservation(live.client, count), self._admitted(count, live.client), self._using(live):
             try:
                 copies = await live.session.fork(count)
             except SessionLost as exc:
@@ -181,26 +223,27 @@ class SessionManager:
         infos = []
         for copy in copies:
             child = self._register(
-                copy, client, live.language, live.session_id, live.limits, live.idle_ttl_s, live.lifetime_s
-            )
+                copy, live.client, live.authenticated, live.language, live.session_id, live.limits, live.idle_ttl_s,
+                live.lifetime_s,
+            )  # fmt: skip
             infos.append(self._info(child))
         self.observer.session_event("forked")
         return infos
 
     async def score(
-        self, session_id: str, target: str | VerifierSpec, reference: Mapping[str, Any], client: str
+        self, session_id: str, target: str | VerifierSpec, reference: Mapping[str, Any], caller: Caller
     ) -> ScoreResult:
         from verifier_server.kinds.code.kind import CodeVerifier
         from verifier_server.kinds.code.live import score_live
 
-        live = self._get(session_id)
+        live = self._get(session_id, caller)
         label, kind, verifier = await self.resolve(target)
         if kind != "code" or not isinstance(verifier, CodeVerifier):
             raise InvalidArgument(
                 "verifier", f"a session's end state is scored by a code-kind verifier; {label} is {kind}"
             )
         started = time.perf_counter()
-        with self._admitted(1, client), self._using(live):
+        with self._admitted(1, live.client), self._using(live):
             try:
                 result = await score_live(verifier, reference, live.session.judge)
             except SessionLost as exc:
@@ -212,15 +255,18 @@ class SessionManager:
         result.details.setdefault("verifier", label)
         return result
 
-    async def close(self, session_id: str) -> bool:
-        """False when the session was already gone (closing is idempotent)."""
+    async def close(self, session_id: str, caller: Caller) -> bool:
+        """False when the session was already gone (closing is idempotent); admins may close anyone's."""
         live = self._live.get(session_id)
-        if live is None:
+        if live is None or not (caller.is_admin or self._owns(caller, live)):
             return False
         await self._drop(live, "closed", "was closed")
         return True
 
-    def list(self) -> list[SessionInfo]:
+    def list(self, caller: Caller) -> list[SessionInfo]:
+        """Every session of this replica, for admins (the auth interceptor refuses others first)."""
+        if not caller.is_admin:
+            raise PermissionDenied("listing sessions needs the admin role")
         return [self._info(live) for live in self._live.values()]
 
     async def aclose(self) -> None:
@@ -233,13 +279,11 @@ class SessionManager:
 
     # -- cells ----------------------------------------------------------------------------------
 
-    async def _run_cell(
-        self, live: _Live, code: str, timeout_s: float, client: str, language: str | None = None
-    ) -> CellResult:
+    async def _run_cell(self, live: _Live, code: str, timeout_s: float, language: str | None = None) -> CellResult:
         now = time.monotonic()
         asked = timeout_s if timeout_s > 0 else live.limits.cell_wall_time_s
         timeout = max(0.001, min(asked, self.settings.max_cell_time_s, live.lifetime_left_s(now)))
-        with self._admitted(1, client), self._using(live):
+        with self._admitted(1, live.client), self._using(live):
             started = time.perf_counter()
             try:
                 result = await live.session.run(code, timeout_s=timeout, language=language)
@@ -254,6 +298,35 @@ class SessionManager:
 
     # -- bookkeeping ----------------------------------------------------------------------------
 
+    async def claim_uids(self) -> Sequence[int]:
+        """At server start: claim the uids sessions will run as, exclusively (as the sandbox's slots are).
+
+        So a clash with another server on this kernel stops this one from starting, with the
+        holders named, instead of failing sessions later. Nothing is claimed where sessions
+        are off (`max_sessions` 0) or cannot run (no bwrap sandbox, not root): opening one
+        says why then. Returns the uids claimed.
+        """
+        from sandboxes import SandboxError
+        from verifier_server.kinds.code.sandbox_access import shared_sandbox
+
+        if self.settings.trees <= 0:
+            return []
+        try:
+            shared = shared_sandbox(_Context(self.resources), "sessions")  # type: ignore[arg-type]  # reads .resources only
+        except Unavailable:
+            return []
+        claim = getattr(shared.sandbox, "claim_session_uids", None)
+        if claim is None:
+            return []
+        try:
+            self._uids = list(claim(self.settings.trees))
+        except SandboxError as exc:
+            raise Unavailable(
+                f"refusing to start: the uids for {self.settings.trees} session trees (max_session_trees, at most "
+                f"max_sessions) cannot be claimed: {exc}"
+            ) from None
+        return self._uids
+
     async def _sessions_host(self) -> SessionHost:
         from verifier_server.kinds.code.sandbox_access import shared_sandbox
 
@@ -266,7 +339,7 @@ class SessionManager:
                 if open_host is None:
                     raise FailedPrecondition(f"sessions need the bwrap sandbox; this server uses {shared.backend!r}")
                 try:
-                    self._host = await open_host(uid_base=self.settings.uid_base, max_trees=self.settings.max_sessions)
+                    self._host = await open_host(max_trees=self.settings.trees)
                 except SessionError as exc:
                     raise FailedPrecondition(f"sessions cannot run on this server: {exc}") from None
                 self._expiry = asyncio.create_task(self._expire_forever())
@@ -276,6 +349,7 @@ class SessionManager:
         self,
         session: SandboxSession,
         client: str,
+        authenticated: bool,
         language: str,
         parent_id: str,
         limits: SessionLimits,
@@ -284,16 +358,23 @@ class SessionManager:
     ) -> _Live:
         now = time.monotonic()
         session_id = f"{self.replica_id}-{secrets.token_urlsafe(18)}"
-        live = _Live(session_id, client, language, parent_id, session, limits, idle_ttl_s, lifetime_s,
-                     time.time(), now, now)  # fmt: skip
+        live = _Live(session_id, client, authenticated, language, parent_id, session, limits,
+                     idle_ttl_s, lifetime_s, time.time(), now, now)  # fmt: skip
         self._live[session_id] = live
         return live
 
-    def _get(self, session_id: str) -> _Live:
+    def _get(self, session_id: str, caller: Caller) -> _Live:
         live = self._live.get(session_id)
-        if live is None:
-            raise NotFound(self._gone_message(session_id))
+        if live is None or not self._owns(caller, live):
+            raise NotFound(self._gone_message(session_id) if live is None else f"unknown session {session_id!r}")
         return live
+
+    @staticmethod
+    def _owns(caller: Caller, live: _Live) -> bool:
+        """Whether `caller` may use `live`: its opener; anyone when neither side authenticated (auth off)."""
+        if not live.authenticated and not caller.authenticated:
+            return True
+        return caller.authenticated and caller.client == live.client
 
     def _gone_message(self, session_id: str) -> str:
         why = self._gone.get(session_id)

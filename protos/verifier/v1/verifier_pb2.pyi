@@ -139,10 +139,12 @@ class VerifierInfo(_message.Message):
     def __init__(self, spec: _Optional[_Union[VerifierSpec, _Mapping]] = ..., version: _Optional[int] = ..., created_at_unix_s: _Optional[float] = ..., builtin: _Optional[bool] = ...) -> None: ...
 
 class RegisterVerifierRequest(_message.Message):
-    __slots__ = ("spec",)
+    __slots__ = ("spec", "dry_run")
     SPEC_FIELD_NUMBER: _ClassVar[int]
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     spec: VerifierSpec
-    def __init__(self, spec: _Optional[_Union[VerifierSpec, _Mapping]] = ...) -> None: ...
+    dry_run: bool
+    def __init__(self, spec: _Optional[_Union[VerifierSpec, _Mapping]] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class GetVerifierRequest(_message.Message):
     __slots__ = ("name",)
@@ -179,7 +181,7 @@ class GetCapabilitiesRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Capabilities(_message.Message):
-    __slots__ = ("server_version", "kinds", "languages", "sandbox_backends", "judge_backends", "max_samples_per_request", "max_message_bytes", "builtin_verifiers")
+    __slots__ = ("server_version", "kinds", "languages", "sandbox_backends", "judge_backends", "max_samples_per_request", "max_message_bytes", "builtin_verifiers", "sandbox_python_packages", "sessions")
     SERVER_VERSION_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
     LANGUAGES_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +190,8 @@ class Capabilities(_message.Message):
     MAX_SAMPLES_PER_REQUEST_FIELD_NUMBER: _ClassVar[int]
     MAX_MESSAGE_BYTES_FIELD_NUMBER: _ClassVar[int]
     BUILTIN_VERIFIERS_FIELD_NUMBER: _ClassVar[int]
+    SANDBOX_PYTHON_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
     server_version: str
     kinds: _containers.RepeatedScalarFieldContainer[str]
     languages: _containers.RepeatedScalarFieldContainer[str]
@@ -196,7 +200,25 @@ class Capabilities(_message.Message):
     max_samples_per_request: int
     max_message_bytes: int
     builtin_verifiers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, server_version: _Optional[str] = ..., kinds: _Optional[_Iterable[str]] = ..., languages: _Optional[_Iterable[str]] = ..., sandbox_backends: _Optional[_Iterable[str]] = ..., judge_backends: _Optional[_Iterable[str]] = ..., max_samples_per_request: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., builtin_verifiers: _Optional[_Iterable[str]] = ...) -> None: ...
+    sandbox_python_packages: _containers.RepeatedScalarFieldContainer[str]
+    sessions: SessionCapabilities
+    def __init__(self, server_version: _Optional[str] = ..., kinds: _Optional[_Iterable[str]] = ..., languages: _Optional[_Iterable[str]] = ..., sandbox_backends: _Optional[_Iterable[str]] = ..., judge_backends: _Optional[_Iterable[str]] = ..., max_samples_per_request: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., builtin_verifiers: _Optional[_Iterable[str]] = ..., sandbox_python_packages: _Optional[_Iterable[str]] = ..., sessions: _Optional[_Union[SessionCapabilities, _Mapping]] = ...) -> None: ...
+
+class SessionCapabilities(_message.Message):
+    __slots__ = ("languages", "max_sessions", "max_sessions_per_client", "max_fork", "max_session_trees", "max_limits")
+    LANGUAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    MAX_SESSIONS_PER_CLIENT_FIELD_NUMBER: _ClassVar[int]
+    MAX_FORK_FIELD_NUMBER: _ClassVar[int]
+    MAX_SESSION_TREES_FIELD_NUMBER: _ClassVar[int]
+    MAX_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    languages: _containers.RepeatedScalarFieldContainer[str]
+    max_sessions: int
+    max_sessions_per_client: int
+    max_fork: int
+    max_session_trees: int
+    max_limits: SessionLimits
+    def __init__(self, languages: _Optional[_Iterable[str]] = ..., max_sessions: _Optional[int] = ..., max_sessions_per_client: _Optional[int] = ..., max_fork: _Optional[int] = ..., max_session_trees: _Optional[int] = ..., max_limits: _Optional[_Union[SessionLimits, _Mapping]] = ...) -> None: ...
 
 class SessionLimits(_message.Message):
     __slots__ = ("cell_wall_time_s", "cell_cpu_time_s", "memory_bytes", "processes", "disk_bytes", "output_bytes", "idle_ttl_s", "max_lifetime_s")

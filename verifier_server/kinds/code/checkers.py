@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 Checker = Callable[[str, str], bool]
@@ -67,28 +68,47 @@ def builtin_checker(name: str, rel_tol: float = 1e-6, abs_tol: float = 1e-6) -> 
     raise KeyError(name)
 
 
-def values_equal(got: Any, expected: Any, rel_tol: float | None) -> bool:
-    """Function-call results: plain data from the sandbox vs the dataset's JSON.
+@dataclass(frozen=True, slots=True)
+class Tolerance:
+    """The `float` checker's tolerances, applied to every number inside a returned value."""
 
-    Tuples compare as lists (JSON has no tuples); APPS wraps many expected returns in a
-    one-element list, so `[x]` also accepts `x`, as APPS's own harness does.
+    rel: float
+    abs: float
+
+
+def values_equal(got: Any, expected: Any, tolerance: Tolerance | None = None, unwrap_singleton: bool = False) -> bool:
+    """Function-call results: plain data from the sandbox vs the dataset's JSON, strictly.
+
+    Strict means: `[7]` is not `7`; `True` is not `1` (a bool equals only a bool); a string
+    equals only the same string. Two representation gaps of JSON are not errors of the
+    candidate, so they are bridged: a tuple equals the list of its items (JSON has no
+    tuples), and numbers compare by value (`1 == 1.0`: JSON writers disagree on `1.0`).
+    `tolerance` (the float checker) widens number equality; `unwrap_singleton` lets an
+    expected one-element list `[x]` also accept `x`, the convention of APPS's harness.
     """
-    if _equal(got, expected, rel_tol):
+    if _equal(got, expected, tolerance):
         return True
-    return isinstance(expected, list) and len(expected) == 1 and _equal(got, expected[0], rel_tol)
+    return (
+        unwrap_singleton and isinstance(expected, list) and len(expected) == 1 and _equal(got, expected[0], tolerance)
+    )
 
 
-def _equal(a: Any, b: Any, rel_tol: float | None) -> bool:
+def _equal(a: Any, b: Any, tolerance: Tolerance | None) -> bool:
     if isinstance(a, tuple):
         a = list(a)
     if isinstance(b, tuple):
         b = list(b)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y, rel_tol) for x, y in zip(a, b, strict=True))
+        return len(a) == len(b) and all(_equal(x, y, tolerance) for x, y in zip(a, b, strict=True))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_equal(a[k], b[k], rel_tol) for k in a)
+        return a.keys() == b.keys() and all(_equal(a[k], b[k], tolerance) for k in a)
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
-    if rel_tol is not None and isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(a, b, rel_tol=rel_tol, abs_tol=rel_tol)
-    return (type(a) is type(b) and a == b) or (isinstance(a, int | float) and isinstance(b, int | float) and a == b)
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        if tolerance is not None:
+            try:
+                return math.isclose(a, b, rel_tol=tolerance.rel, abs_tol=tolerance.abs)
+            except OverflowError:  # an int beyond float range: only exact equality is meaningful
+                return a == b
+        return a == b
+    return type(a) is type(b) and a == b

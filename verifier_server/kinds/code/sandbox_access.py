@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sandboxes import Execution, Job, Sandbox, SandboxError, available_backends, open_sandbox
+from sandboxes.bwrap import BwrapSandbox
 from verifier_server.errors import Unavailable
-from verifier_server.kinds.base import BuildContext
+from verifier_server.kinds.base import BuildContext, ResourceBag
+
+log = logging.getLogger(__name__)
 
 
 class SharedSandbox:
@@ -33,21 +37,75 @@ def shared_sandbox(context: BuildContext, kind: str) -> SharedSandbox:
 
     Never falls back to running code unsandboxed: only an explicit `unsafe-local` does that.
     """
-    settings = context.resources.settings
-    backend = str(settings.get("sandbox_backend", "bwrap"))
-    probe: Mapping[str, str] = context.resources.get_or_create("sandbox:probe", available_backends)
-    state = probe.get(backend, f"unknown sandbox backend {backend!r}")
+    backend = str(context.resources.settings.get("sandbox_backend", "bwrap"))
+    state = _probe(context.resources, backend)
     if state != "ok":
         raise Unavailable(f"the {kind} kind runs code in the {backend!r} sandbox, which cannot run here: {state}")
+    return _shared(context.resources, backend)
+
+
+def _probe(resources: ResourceBag, backend: str) -> str:
+    probe: Mapping[str, str] = resources.get_or_create("sandbox:probe", available_backends)
+    return probe.get(backend, f"unknown sandbox backend {backend!r}")
+
+
+def _shared(resources: ResourceBag, backend: str) -> SharedSandbox:
+    settings = resources.settings
 
     def create() -> SharedSandbox:
+        options: dict[str, Any] = {}
+        if backend == "bwrap":
+            for option, key in (("uid_base", "sandbox_uid_base"), ("uid_range_size", "sandbox_uid_range_size")):
+                if settings.get(key) is not None:
+                    options[option] = int(settings[key])
         try:
-            sandbox = open_sandbox(backend)
+            sandbox = open_sandbox(backend, **options)
         except SandboxError as exc:
             raise Unavailable(f"cannot start the {backend!r} sandbox: {exc}") from None
         return SharedSandbox(sandbox, backend, settings.get("metrics"))
 
-    return context.resources.get_or_create(f"sandbox:{backend}", create, close=lambda s: s.sandbox.aclose())
+    return resources.get_or_create(f"sandbox:{backend}", create, close=lambda s: s.sandbox.aclose())
+
+
+async def prepare_sandbox(resources: ResourceBag, *, allow_weak: bool) -> None:
+    """At server start: open the bwrap sandbox (claiming its uids) and refuse to run it in a weak mode.
+
+    Weak means runs would not get their own uids, cgroups and work dirs (see sandboxes/SETUP.md);
+    only `allow_unsafe_weak_sandbox` lets the server start then, with a warning naming the gaps.
+    A host without bwrap at all starts: code kinds are then refused, never run weakly.
+    """
+    backend = str(resources.settings.get("sandbox_backend", "bwrap"))
+    if backend != "bwrap":
+        return
+    state = _probe(resources, backend)
+    if state != "ok":
+        log.warning("code kinds are unavailable: the bwrap sandbox cannot run here: %s", state)
+        return
+    sandbox = _shared(resources, backend).sandbox
+    assert isinstance(sandbox, BwrapSandbox)
+    gaps = await sandbox.isolation_gaps()
+    if gaps and not allow_weak:
+        await sandbox.aclose()
+        raise Unavailable(
+            "refusing to start: the bwrap sandbox would run in a weak mode: "
+            + "; ".join(gaps)
+            + ". Give the server what sandboxes/SETUP.md lists, or set allow_unsafe_weak_sandbox = true "
+            "(VERIFIER_ALLOW_UNSAFE_WEAK_SANDBOX=1; development only)"
+        )
+    for gap in gaps:
+        log.warning("UNSAFE weak sandbox (allow_unsafe_weak_sandbox is on): %s", gap)
+    log.info("sandbox ready", extra={"backend": backend, "slot_uids": runs_of(sandbox.slot_uids()), "weak": bool(gaps)})
+
+
+def runs_of(numbers: Iterable[int]) -> str:
+    """60000..60003,60007: runs of consecutive numbers, for a log line."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    return ",".join(f"{low}..{high}" for low, high in runs)
 
 
 def new_nonce() -> str:

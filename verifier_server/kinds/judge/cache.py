@@ -4,7 +4,9 @@ GRPO asks the same question many times: a group shares one reference answer (its
 embedding is computed once), retried batches resend identical samples, and a
 composite may judge the same completion twice. Identical inputs that arrive while
 the first is still being computed wait for it instead of queueing a second copy.
-Failures are not cached: a judge that was down a second ago may be up now.
+Failures are not cached: a judge that was down a second ago may be up now. The cache is
+shared by every verifier of one model; one that joins another's computation waits at most
+its own deadline, not the other verifier's.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import functools
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
+
+from verifier_server.kinds.judge.failures import JudgeTimeout
 
 
 class JudgeCache:
@@ -29,7 +33,9 @@ class JudgeCache:
     def __len__(self) -> int:
         return len(self._done)
 
-    async def get_or_compute(self, key: Hashable, compute: Callable[[], Awaitable[Any]]) -> Any:
+    async def get_or_compute(
+        self, key: Hashable, compute: Callable[[], Awaitable[Any]], *, join_timeout_s: float | None = None
+    ) -> Any:
         if self._max_entries == 0:
             self.misses += 1
             return await compute()
@@ -40,6 +46,15 @@ class JudgeCache:
         task = self._inflight.get(key)
         if task is not None:
             self.hits += 1
+            if join_timeout_s is not None:
+                try:
+                    async with asyncio.timeout(join_timeout_s):
+                        return await asyncio.shield(task)
+                except TimeoutError:
+                    raise JudgeTimeout(
+                        f"the judge answer this input shares with another verifier took longer than "
+                        f"timeout_s={join_timeout_s:g}"
+                    ) from None
         else:
             self.misses += 1
             task = asyncio.ensure_future(compute())

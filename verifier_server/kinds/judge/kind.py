@@ -3,7 +3,9 @@
 Compiling validates everything that can be checked without loading a model (the
 config, the template, that the backend's libraries exist and the model directory
 is there), so a bad spec fails at registration; the model itself loads on first
-use, on a worker thread, and is shared through the server's ``ResourceBag``.
+use, on a worker thread, and is shared through the server's ``ResourceBag``; each
+verifier keeps its own limits (``runner.JudgeRunner``). What a spec may reach is
+``policy.py``'s decision.
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from verifier_server.kinds.base import BuildContext, ConfigReader, Verifier
-from verifier_server.kinds.judge.config import BackendConfig, read_backend_config
+from verifier_server.kinds.caps import kind_settings
+from verifier_server.kinds.judge.config import BackendConfig, read_backend_config, read_verifier_limits
 from verifier_server.kinds.judge.llm import LLMJudge, read_llm_config
 from verifier_server.kinds.judge.reward_model import RewardModelJudge, read_reward_model_config
-from verifier_server.kinds.judge.runner import ModelRunner, shared_runner
+from verifier_server.kinds.judge.runner import JudgeRunner, shared_runner
 from verifier_server.kinds.judge.similarity import SimilarityJudge, read_similarity_config
 
 _TASKS = {"llm": "causal_lm", "reward_model": "classification", "similarity": "embedding"}
 
-Build = Callable[[ModelRunner], Verifier]
+Build = Callable[[JudgeRunner], Verifier]
 
 
 class JudgeKind:
@@ -30,16 +33,17 @@ class JudgeKind:
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> Verifier:
         reader = ConfigReader(config)
         judge_type = reader.str("type", choices=tuple(_TASKS))
-        settings = context.resources.settings.get("judge", {}) or {}
+        settings = kind_settings(context.resources.settings, "judge")
         backend = read_backend_config(reader, _TASKS[judge_type], settings)
-        build = _read_judge(judge_type, reader, backend)
+        limits = read_verifier_limits(reader, backend, settings)
+        build = _read_judge(judge_type, reader, backend, settings)
         reader.finish()
-        return build(shared_runner(context.resources, backend))
+        return build(shared_runner(context.resources, backend).for_verifier(limits))
 
 
-def _read_judge(judge_type: str, reader: ConfigReader, backend: BackendConfig) -> Build:
+def _read_judge(judge_type: str, reader: ConfigReader, backend: BackendConfig, settings: Mapping[str, Any]) -> Build:
     if judge_type == "llm":
-        llm = read_llm_config(reader, backend)
+        llm = read_llm_config(reader, backend, settings)
         return lambda runner: LLMJudge(llm, runner)
     if backend.backend == "openai" and judge_type == "reward_model":
         raise reader.error("backend", "reward_model needs an in-process backend (transformers or vllm)")

@@ -1,7 +1,9 @@
 """Per-backend call limits: how many calls run at once and how fast they start.
 
 Hosted APIs bill and throttle per request, a GPU has room for a fixed number of
-concurrent batches; both limits belong to the shared backend, not to a verifier.
+concurrent batches. Each verifier has its own ``CallLimits`` (from its spec, within the
+server's caps) and the shared instance has the server's; a call passes both, the
+verifier's first, so a verifier waiting on its own bound holds no shared slot.
 """
 
 from __future__ import annotations
@@ -56,3 +58,27 @@ class CallLimits:
     ) -> None:
         self.in_flight -= 1
         self._semaphore.release()
+
+
+class ChainedLimits:
+    """Several ``CallLimits`` entered in order and left in reverse, as one ``async with``."""
+
+    def __init__(self, *limits: CallLimits | None) -> None:
+        self._limits = [limit for limit in limits if limit is not None]
+
+    async def __aenter__(self) -> None:
+        entered: list[CallLimits] = []
+        try:
+            for limit in self._limits:
+                await limit.__aenter__()
+                entered.append(limit)
+        except BaseException:
+            for limit in reversed(entered):
+                await limit.__aexit__(None, None, None)
+            raise
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for limit in reversed(self._limits):
+            await limit.__aexit__(exc_type, exc, tb)

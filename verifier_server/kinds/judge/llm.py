@@ -11,13 +11,15 @@ judge's position bias.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from verifier_server.domain import Message, Sample, ScoreResult
 from verifier_server.kinds.base import ConfigReader
+from verifier_server.kinds.caps import capped_int
 from verifier_server.kinds.judge.backends import GenerationParams, Prompt
-from verifier_server.kinds.judge.config import BackendConfig
+from verifier_server.kinds.judge.config import BackendConfig, judge_cap
 from verifier_server.kinds.judge.failures import JudgeFailure
 from verifier_server.kinds.judge.inputs import reference_text, template_variables
 from verifier_server.kinds.judge.per_sample import PerSampleJudge
@@ -49,7 +51,7 @@ class _Verdict:
     details: dict[str, Any]
 
 
-def read_llm_config(reader: ConfigReader, backend: BackendConfig) -> LLMJudgeConfig:
+def read_llm_config(reader: ConfigReader, backend: BackendConfig, settings: Mapping[str, Any]) -> LLMJudgeConfig:
     template = _read_template(reader)
     rule = read_scoring(reader, template.scoring)
     chat = reader.bool("chat", True)
@@ -67,7 +69,9 @@ def read_llm_config(reader: ConfigReader, backend: BackendConfig) -> LLMJudgeCon
         rule=rule,
         chat=chat,
         reasoning=reasoning,
-        max_new_tokens=reader.int("max_new_tokens", 512 if reasoning else 32, minimum=1),
+        max_new_tokens=capped_int(
+            reader, "max_new_tokens", 512 if reasoning else 32, judge_cap(settings, "max_new_tokens"), minimum=1
+        ),
         temperature=reader.float("temperature", 0.0, minimum=0.0, maximum=5.0),
         parse_retries=reader.int("parse_retries", 2, minimum=0, maximum=10),
         retry_temperature=reader.float("retry_temperature", 0.7, minimum=0.0, maximum=5.0),

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from typing import Generic, TypeVar
 
 from verifier_server.domain import Sample, ScoreResult
-from verifier_server.kinds.judge.runner import ModelRunner
+from verifier_server.kinds.judge.runner import JudgeRunner
 
 C = TypeVar("C")
 
 
 class PerSampleJudge(abc.ABC, Generic[C]):
-    def __init__(self, config: C, runner: ModelRunner) -> None:
+    def __init__(self, config: C, runner: JudgeRunner) -> None:
         self.config = config
         self.runner = runner
 

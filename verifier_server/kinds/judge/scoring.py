@@ -11,7 +11,9 @@ Three rules (``scoring.method``):
   ``min``/``max`` without ``labels`` means the integer labels ``min..max``.
 
 Returning ``None`` from ``parse`` means "could not read an answer": the judge retries
-and finally reports an error, never a zero.
+and finally reports an error, never a zero. A spec's own ``pattern`` runs on the
+``regex`` engine with a per-match timeout (``re`` could not be stopped); one that runs
+out of time reads as "no answer".
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import regex as safe_regex
+
 from verifier_server.kinds.base import ConfigReader
 
 METHODS = ("number", "label", "logprobs")
+PATTERN_TIMEOUT_S = 1.0
 _NUMBER = r"[-+]?\d+(?:\.\d+)?"
 _SCORE_KEYWORD = re.compile(rf"(?i)\b(?:score|rating|grade)\s*(?:is|=|:)?\s*\**\s*({_NUMBER})")
 _ANY_NUMBER = re.compile(_NUMBER)
@@ -45,7 +50,8 @@ class ScoringRule:
     labels: tuple[tuple[str, float], ...] = ()
     minimum: float = 0.0
     maximum: float = 1.0
-    pattern: re.Pattern[str] | None = None
+    pattern: Any = None
+    """A spec's own pattern, compiled with the ``regex`` engine (matched with ``PATTERN_TIMEOUT_S``)."""
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -102,8 +108,13 @@ class ScoringRule:
         return None if value is None else Parsed(value, raw)
 
     def _matches(self, text: str, default: re.Pattern[str]) -> list[str]:
-        pattern = self.pattern or default
-        return [m.group(1) if m.groups() else m.group(0) for m in pattern.finditer(text)]
+        if self.pattern is None:
+            return [m.group(1) if m.groups() else m.group(0) for m in default.finditer(text)]
+        try:
+            matches = list(self.pattern.finditer(text, timeout=PATTERN_TIMEOUT_S))
+        except TimeoutError:
+            return []
+        return [m.group(1) if m.groups() else m.group(0) for m in matches]
 
 
 def read_scoring(reader: ConfigReader, template_defaults: Mapping[str, Any]) -> ScoringRule:
@@ -112,7 +123,7 @@ def read_scoring(reader: ConfigReader, template_defaults: Mapping[str, Any]) -> 
     merged = dict(own) if "method" in own else {**template_defaults, **own}
     sub = ConfigReader(merged, reader.path("scoring"))
     method = sub.str("method", "number" if not merged.get("labels") else "label", choices=METHODS)
-    pattern = sub.regex("pattern") if sub.has("pattern") else None
+    pattern = _user_pattern(sub) if sub.has("pattern") else None
     if pattern is not None and pattern.groups > 1:
         raise sub.error("pattern", "must have at most one capturing group (the answer)")
     if method == "number" or (method == "logprobs" and not sub.has("labels")):
@@ -123,7 +134,17 @@ def read_scoring(reader: ConfigReader, template_defaults: Mapping[str, Any]) -> 
     return rule
 
 
-def _numeric_rule(sub: ConfigReader, method: str, pattern: re.Pattern[str] | None) -> ScoringRule:
+def _user_pattern(sub: ConfigReader) -> Any:
+    source = sub.str("pattern")
+    if len(source) > 10_000:
+        raise sub.error("pattern", "is longer than 10000 characters")
+    try:
+        return safe_regex.compile(source)
+    except (safe_regex.error, RecursionError, OverflowError) as exc:
+        raise sub.error("pattern", f"invalid regular expression {source[:200]!r}: {exc}") from None
+
+
+def _numeric_rule(sub: ConfigReader, method: str, pattern: Any) -> ScoringRule:
     minimum = sub.float("min", 0.0 if method == "number" else None)
     maximum = sub.float("max", 1.0 if method == "number" else None)
     if maximum <= minimum:

@@ -1,34 +1,32 @@
-"""Symbolic equivalence of a gold and an answer: math-verify parsing, our comparison rules.
+"""Equivalence of a gold and an answer: our rules where they are certain, math-verify for the rest.
 
 Runs only inside worker processes (it may take unbounded time in sympy; the pool
 kills it). math-verify is called with its signal-based timeouts disabled
-(``parsing_timeout=None``, ``timeout_seconds=None``) because the pool enforces time.
+(``timeout_seconds=None``) because the pool enforces time.
 
-We parse with math-verify (its LaTeX grammar is the best available) but decide
-equality ourselves first, where math-verify is known to be wrong:
-numbers compare by relative tolerance (math-verify's ``evalf(chop=True)`` calls
-``1/2^99`` and ``1/2^98`` equal), equations compare as proportional polynomials,
-single-variable inequalities compare as sets, and intervals compare their ends.
-Whatever we do not recognise falls through to ``math_verify.verify``.
+The design rule (docs/decisions.md): a rule here decides only when it is *certain*.
+Numbers compare exactly at 60 digits, or by relative tolerance when one side is
+inexact (math-verify's ``evalf(chop=True)`` calls ``1/2^99`` and ``1/2^98`` equal);
+equations compare as proportional polynomials; inequalities and intervals compare as
+sets; tuples, sets and matrices compare element by element; expressions by expansion
+and evaluation at fixed points. Anything no rule is sure of (and any rule that
+raises) goes to ``math_verify.verify``, so the service is never less able than
+math-verify to see an equality, and never trusts math-verify where we know it errs.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any
 
 import sympy
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
-from sympy import Basic, MatrixBase
+from math_verify import verify
+from sympy import MatrixBase
+from sympy.core.function import AppliedUndef
 
-from verifier_server.kinds.math.lite import parse_lite
 from verifier_server.kinds.math.numeric import Tolerance, values_close
+from verifier_server.kinds.math.parsing import Reading, read, reads_everything, with_imaginary_unit
 
-logging.getLogger("math_verify").setLevel(logging.ERROR)
-
-_LATEX_CONFIG = (LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig())
-_EXPR_CONFIG = (ExprExtractionConfig(),)
 _PRECISION = 60
 _MAX_SET_SIZE = 64
 
@@ -53,42 +51,68 @@ class Verdict:
     parsed_answer: str = ""
 
 
-Parsed: TypeAlias = Any
-"""A sympy object (``Basic`` or ``MatrixBase``) or, for non-math answers, lower-cased text."""
+Parsed = Reading
+"""What a worker keeps per gold."""
 
 
-def parse_math(norm: str) -> Parsed | None:
-    """A normalized answer as a sympy object; the lower-cased text when it is not math; None if empty."""
-    if not norm.strip():
-        return None
-    if norm.count("{") != norm.count("}"):
-        return None
-    quick = parse_lite(norm)
-    if quick is not None:
-        return quick
-    for text, config in ((f"\\boxed{{{norm}}}", _LATEX_CONFIG), (norm, _EXPR_CONFIG)):
-        found = parse(text, list(config), fallback_mode="no_fallback", parsing_timeout=None)  # type: ignore[arg-type]
-        for item in found:
-            if isinstance(item, Basic | MatrixBase):
-                return item
-    return norm.lower()
+def parse_math(norm: str) -> Reading | None:
+    """A normalized answer or gold as a ``Reading``; None when it is empty or cannot be read at all."""
+    return read(norm)
 
 
-def judge(gold: Parsed, answer_norm: str, options: CompareOptions) -> Verdict:
-    """Compare a parsed gold with one normalized answer."""
-    answer = parse_math(answer_norm)
+def judge(gold: Reading, answer_norm: str, options: CompareOptions) -> Verdict:
+    """Compare a parsed gold with one normalized answer; ``method`` names the rule that decided."""
+    answer = read(answer_norm)
     if answer is None:
-        return Verdict(False, "unparseable", "answer could not be parsed", _show(gold), "")
-    if isinstance(gold, str) or isinstance(answer, str):
-        same = _text(gold) == _text(answer)
+        return Verdict(False, "unparseable", "answer could not be parsed", _show(gold.value), "")
+    if gold.is_text or answer.is_text:
+        same = _text(gold.value) == _text(answer.value)
         reason = "" if same else "not equal (compared as text)"
-        return Verdict(same, "text", reason, _show(gold), _show(answer))
-    same, method = equivalent(gold, answer, options)
-    return Verdict(same, method, "" if same else "not equal", _show(gold), _show(answer))
+        return Verdict(same, "text", reason, _show(gold.value), _show(answer.value))
+    gold_value, answer_value = gold.value, answer.value
+    try:
+        answer_value = _listed_in_order(gold_value, answer_value, answer_norm)
+        gold_value = _listed_in_order(answer_value, gold_value, gold.text)
+        if gold.complex_unit:  # "i is the imaginary unit where the gold is complex"
+            gold_value, answer_value = with_imaginary_unit(gold_value), with_imaginary_unit(answer_value)
+        same, method = equivalent(gold_value, answer_value, options)
+    except (RecursionError, MemoryError):
+        raise
+    except Exception as exc:  # a rule that cannot handle these objects is not sure: math-verify decides
+        same, method = _math_verify(gold_value, answer_value), f"math_verify (after {type(exc).__name__})"
+    if same and not reads_everything(answer, answer_norm):
+        return Verdict(
+            False, "partial_parse", "not equal (only part of the answer could be read)", _show(gold_value), ""
+        )
+    if gold.how == "generous" or answer.how == "generous":
+        method += " (generous parse)"
+    return Verdict(same, method, "" if same else "not equal", _show(gold_value), _show(answer_value))
+
+
+def _listed_in_order(other: Any, listed: Any, listed_text: str) -> Any:
+    """A bare list (``1,3``, ``x=1,y=2``) facing a tuple (``(1,3)``) is read in the order written, as a tuple.
+
+    Parsed alone, a bare list is a set and its order is lost; against an ordered pair (or
+    the open interval the same notation denotes) the order is the answer.
+    """
+    if not isinstance(listed, sympy.FiniteSet) or not listed_text or listed_text[0] in "([{\\":
+        return listed
+    if not (isinstance(other, sympy.Tuple) or _open_interval(other)):
+        return listed
+    reread = read(f"({listed_text})")
+    ordered = reread.value if reread is not None else None
+    return ordered if isinstance(ordered, sympy.Tuple) or _open_interval(ordered) else listed
+
+
+def _open_interval(x: Any) -> bool:
+    return isinstance(x, sympy.Interval) and bool(x.left_open and x.right_open)
 
 
 def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, str]:
     """Whether two parsed objects are the same mathematical answer, and which rule decided."""
+    if _undefined(gold) or _undefined(answer):
+        return False, "undefined"  # zoo, nan: "1/0" is not equal to "2/0"
+    gold, answer = _evaluated(gold), _evaluated(answer)
     if gold == answer:
         return True, "structural"
     if options.equation_as_value and isinstance(gold, sympy.Eq) != isinstance(answer, sympy.Eq):
@@ -100,11 +124,15 @@ def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, s
     if _is_number(gold) and _is_number(answer):
         return _numbers_equal(gold, answer, options.tolerance), "numeric"
     if isinstance(gold, sympy.Eq) and isinstance(answer, sympy.Eq):
-        return _equations_equal(gold, answer), "equation"
+        return _equations_equal(gold, answer, options), "equation"
     if _is_relational(gold) or _is_relational(answer):
         return _as_set_equal(gold, answer, options)
     if isinstance(gold, sympy.Set) and isinstance(answer, sympy.Set):
         return _sets_equal(gold, answer, options), "set"
+    if _is_vector(gold) and isinstance(answer, sympy.Tuple | sympy.Interval):
+        return _sequence_equal(list(gold), _tuple_args(answer), options), "tuple"
+    if isinstance(gold, sympy.Tuple | sympy.Interval) and _is_vector(answer):
+        return _sequence_equal(_tuple_args(gold), list(answer), options), "tuple"
     if isinstance(gold, sympy.Tuple) and isinstance(answer, sympy.Tuple | sympy.Interval):
         return _sequence_equal(gold.args, _tuple_args(answer), options), "tuple"
     if isinstance(gold, sympy.Interval) and isinstance(answer, sympy.Tuple):
@@ -112,8 +140,43 @@ def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, s
     if isinstance(gold, MatrixBase) and isinstance(answer, MatrixBase):
         return _matrices_equal(gold, answer, options), "matrix"
     if _is_expr(gold) and _is_expr(answer):
-        return _expressions_equal(gold, answer, options), "symbolic"
-    return bool(verify(gold, answer, timeout_seconds=None)), "math_verify"
+        return _expressions_equal(gold, answer, options)
+    return _math_verify(gold, answer), "math_verify"
+
+
+def _math_verify(gold: Any, answer: Any) -> bool:
+    """math-verify's verdict; where even it cannot compare the two objects, they are not shown equal."""
+    try:
+        return bool(verify(gold, answer, timeout_seconds=None))
+    except (RecursionError, MemoryError):
+        raise
+    except Exception:
+        return False
+
+
+def _undefined(x: Any) -> bool:
+    try:
+        return bool(isinstance(x, sympy.Basic) and x.has(sympy.zoo, sympy.nan))
+    except Exception:
+        return False
+
+
+def _evaluated(x: Any) -> Any:
+    """Matrix sums, products and scalar multiples as explicit matrices: ``2\\begin{pmatrix}3\\\\-4\\end{pmatrix}``."""
+    if isinstance(x, sympy.MatrixExpr) or (
+        isinstance(x, sympy.Basic) and not isinstance(x, MatrixBase) and x.has(sympy.MatrixBase)
+    ):
+        try:
+            done = x.doit()
+        except Exception:
+            return x
+        if isinstance(done, sympy.MatrixExpr) and not isinstance(done, MatrixBase):
+            try:
+                return done.as_explicit()
+            except Exception:
+                return done
+        return done
+    return x
 
 
 # ---------------------------------------------------------------------------
@@ -150,21 +213,23 @@ def _is_percent(x: sympy.Expr) -> bool:
     return any(isinstance(a, sympy.Rational) and a == sympy.Rational(1, 100) for a in sympy.preorder_traversal(x))
 
 
-def _expressions_equal(gold: sympy.Expr, answer: sympy.Expr, options: CompareOptions) -> bool:
-    """Cheap checks first: expansion, then evaluation at random points; ``simplify`` only when those cannot decide."""
+def _expressions_equal(gold: sympy.Expr, answer: sympy.Expr, options: CompareOptions) -> tuple[bool, str]:
+    """Cheap certain checks first: expansion, then evaluation at fixed points; then ``simplify``; else math-verify."""
     diff = gold - answer
     if sympy.expand(diff) == 0:
-        return True
+        return True, "symbolic"
     if gold.has(sympy.Float) or answer.has(sympy.Float):
-        return bool(verify(gold, answer, timeout_seconds=None))
+        return _math_verify(gold, answer), "math_verify"
     samples, gold_values, answer_values = _sample_values(diff), _sample_values(gold), _sample_values(answer)
     if samples is not None and gold_values is not None and answer_values is not None:
         scale = [max(abs(g), abs(a), 1.0) for g, a in zip(gold_values, answer_values, strict=True)]
         if all(abs(d) <= 1e-12 * s for d, s in zip(samples, scale, strict=True)):
-            return True
+            return True, "symbolic"
         if any(abs(d) > 1e-9 * s for d, s in zip(samples, scale, strict=True)):
-            return False
-    return bool(sympy.simplify(diff) == 0)
+            return False, "symbolic"
+    if sympy.simplify(diff) == 0:
+        return True, "symbolic"
+    return _math_verify(gold, answer), "math_verify"
 
 
 _POINTS = (
@@ -203,14 +268,24 @@ def _is_expr(x: Any) -> bool:
 
 
 def _assigned_value(x: Any) -> Any:
-    """``x = 3`` -> ``3``: the value of an assignment to a single variable, else None."""
-    if isinstance(x, sympy.Eq) and isinstance(x.lhs, sympy.Symbol) and x.lhs not in x.rhs.free_symbols:
+    """``x = 3`` -> ``3``, ``f(x) = x^2`` -> ``x^2``: the value assigned to a name, else None."""
+    if not isinstance(x, sympy.Eq):
+        return None
+    if isinstance(x.lhs, sympy.Symbol) and x.lhs not in x.rhs.free_symbols:
+        return x.rhs
+    if isinstance(x.lhs, AppliedUndef) and not x.rhs.has(x.lhs.func):
         return x.rhs
     return None
 
 
-def _equations_equal(gold: sympy.Eq, answer: sympy.Eq) -> bool:
-    """Same solution set: ``lhs - rhs`` of one is a nonzero constant multiple of the other's."""
+def _equations_equal(gold: sympy.Eq, answer: sympy.Eq, options: CompareOptions) -> bool:
+    """Same solution set: ``lhs - rhs`` of one is a nonzero constant multiple of the other's.
+
+    An equation whose right side is not an expression (``n = \\{1,2,3\\}``, ``D = (0,1)``)
+    is an assignment: the names must match and the values be equivalent.
+    """
+    if not all(isinstance(side, sympy.Expr) for side in (gold.lhs, gold.rhs, answer.lhs, answer.rhs)):
+        return bool(gold.lhs == answer.lhs) and equivalent(gold.rhs, answer.rhs, options)[0]
     g = sympy.expand(gold.lhs - gold.rhs)
     a = sympy.expand(answer.lhs - answer.rhs)
     if g == 0 or a == 0:
@@ -235,18 +310,37 @@ def _is_relational(x: Any) -> bool:
 def _as_set(x: Any) -> Any:
     if isinstance(x, sympy.Set):
         return x
-    if isinstance(x, sympy.Rel | sympy.And | sympy.Or) and len(x.free_symbols) == 1:
+    if not isinstance(x, sympy.Rel | sympy.And | sympy.Or):
+        return None
+    if len(x.free_symbols) == 1:
         try:
-            return x.as_set()
+            found = x.as_set()
         except (NotImplementedError, TypeError, ValueError):
-            return None
-    return None
+            found = None
+        if found is not None and not found.has(sympy.ConditionSet):
+            return found
+    return _subject_set(x)
+
+
+def _subject_set(x: Any) -> Any:
+    """``0 < f(x) < 1`` as the interval its subject ``f(x)`` ranges over: the bounds are what is being stated."""
+    relations = list(x.args) if isinstance(x, sympy.And) else [x]
+    if not all(isinstance(r, sympy.Rel) and not isinstance(r, sympy.Eq | sympy.Ne) for r in relations):
+        return None
+    subjects = {side for r in relations for side in (r.lhs, r.rhs) if not _is_number(side)}
+    if len(subjects) != 1:
+        return None
+    dummy = sympy.Dummy("t", real=True)
+    try:
+        return x.xreplace({subjects.pop(): dummy}).as_set()
+    except (NotImplementedError, TypeError, ValueError):
+        return None
 
 
 def _as_set_equal(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, str]:
     gold_set, answer_set = _as_set(gold), _as_set(answer)
     if gold_set is None or answer_set is None:
-        return bool(verify(gold, answer, timeout_seconds=None)), "math_verify"
+        return _math_verify(gold, answer), "math_verify"
     if _is_relational(gold) and _is_relational(answer) and gold.free_symbols != answer.free_symbols:
         return False, "inequality"
     return _sets_equal(gold_set, answer_set, options), "inequality"
@@ -303,6 +397,11 @@ def _tuple_args(x: Any) -> tuple[Any, ...] | None:
     if isinstance(x, sympy.Interval) and x.left_open and x.right_open:
         return (x.start, x.end)
     return None
+
+
+def _is_vector(x: Any) -> bool:
+    """A one-column or one-row matrix: the same vector as the tuple of its entries, in order."""
+    return isinstance(x, MatrixBase) and 1 in x.shape
 
 
 def _matrices_equal(gold: MatrixBase, answer: MatrixBase, options: CompareOptions) -> bool:

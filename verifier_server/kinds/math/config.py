@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier_server.kinds.base import ConfigReader
+from verifier_server.kinds.caps import capped_float, read_cap
 from verifier_server.kinds.math.compare import CompareOptions
 from verifier_server.kinds.math.extraction import STRATEGIES, STRICT_STRATEGIES
 from verifier_server.kinds.math.numeric import Tolerance
@@ -37,8 +38,10 @@ class MathConfig:
         return hashlib.sha1(repr(self.compare).encode()).hexdigest()[:16]
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MathConfig:
+    def from_config(cls, config: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> MathConfig:
+        """Read a spec's config; ``settings`` are the server's (``[kinds.math] cap_timeout_s`` caps ``timeout_s``)."""
         reader = ConfigReader(config)
+        timeout_cap = read_cap(settings or {}, "math", "timeout_s", 60.0)
         gold_field = reader.optional_str("gold_field")
         strategies = reader.str_list("strategies", STRATEGIES)
         for name in strategies:
@@ -61,7 +64,7 @@ class MathConfig:
             strategies=tuple(strategies),
             compare=compare,
             no_answer_score=reader.float("no_answer_score", 0.0),
-            timeout_s=reader.float("timeout_s", 5.0, minimum=0.01, maximum=600.0),
+            timeout_s=capped_float(reader, "timeout_s", 5.0, timeout_cap, minimum=0.01),
             chunk_size=reader.int("chunk_size", 32, minimum=1, maximum=10_000),
         )
         reader.finish()

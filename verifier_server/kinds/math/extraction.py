@@ -2,9 +2,23 @@
 
 Pure string scanning, linear in the input, no sympy: it runs on the server's event
 loop for every completion so that identical answers written in different reasoning
-can be deduplicated *before* any expensive work. Strategies are tried in priority
-order and the first that finds something wins; inside a strategy the *last*
-occurrence counts, because models restate intermediate results before concluding.
+can be deduplicated *before* any expensive work.
+
+The rules, in order:
+
+1. Only what the reader sees counts: reasoning inside ``<think>…</think>`` is dropped
+   (an answer only there is no answer), and so is a next turn the model ran into. A
+   completion whose last box is empty, or cut off inside it, has no final answer.
+2. *Explicit* markers: a box (several listed boxes are one answer, see ``boxes``),
+   ``<answer>`` tags, "the answer is …" and labels such as "Final Answer:" in the
+   languages of ``markers``. Among the enabled explicit strategies the one whose
+   answer ends *last* wins, so ``\\boxed{255} … Final Answer: $10,455$`` reads 10,455;
+   a later marker must state math to override a box ("the answer is correct" does not).
+3. Otherwise the *heuristic* strategies, in priority order: bold, the last line, the
+   last number.
+
+Inside a strategy the *last* occurrence counts, because models restate intermediate
+results before concluding.
 """
 
 from __future__ import annotations
@@ -12,6 +26,25 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from verifier_server.kinds.math.boxes import MAX_ANSWER_CHARS, final_box_is_void, last_box_group, last_boxed
+from verifier_server.kinds.math.markers import (
+    ANSWER_LABEL_RE,
+    ANSWER_PHRASE_RE,
+    FINAL_LABEL_RE,
+    last_answer_label,
+    last_final_label,
+    last_match,
+    last_phrase,
+)
+from verifier_server.kinds.math.statement import (
+    is_prose,
+    last_sentence_with_math,
+    math_spans,
+    reduce_sentence,
+    statement_answer,
+    strip_math_delims,
+)
 
 STRATEGIES: tuple[str, ...] = (
     "boxed",
@@ -31,10 +64,6 @@ _TAIL_CHARS = 4000
 """Heuristic strategies (bold, last line, last number) only look at the tail: the final
 answer is at the end, and scanning 100 KB of reasoning for numbers buys nothing."""
 
-_MAX_ANSWER_CHARS = 2000
-_MAX_BOX_TRIES = 20
-"""Boxes tried from the end: a hostile text with thousands of unclosed boxes must stay linear."""
-
 
 @dataclass(frozen=True, slots=True)
 class Extraction:
@@ -44,69 +73,85 @@ class Extraction:
     strategy: str
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    text: str
+    end: int
+    """Offset in the text where the answer ends: the latest explicit answer wins."""
+
+
 def extract_answer(text: str, strategies: Sequence[str] = STRATEGIES) -> Extraction | None:
-    """The final answer in ``text`` by the first strategy (in ``strategies`` order) that finds one."""
-    if not text or not text.strip():
-        return None
+    """The final answer in ``text`` (see the module docstring for the rules)."""
+    text = visible_text(text or "")
+    if not text.strip() or final_box_is_void(text):
+        return None  # nothing visible, an empty final box, or cut off inside it: no final answer
+    explicit: list[tuple[int, int, str, str]] = []
+    box = _boxed(text) if "boxed" in strategies else None
+    # Only a marker after the last box can override it, so with a box only the text after it is searched.
+    after = box.end if box is not None else 0
+    for priority, name in enumerate(strategies):
+        if name == "boxed" and box is not None:
+            explicit.append((box.end, -priority, name, box.text))
+        elif name in STRICT_STRATEGIES and name != "boxed":
+            found = _EXPLICIT[name](text[after:])
+            if found is not None and found.text.strip():
+                explicit.append((after + found.end, -priority, name, found.text))
+    for _, _, name, answer in sorted(explicit, reverse=True):
+        if box is None or name == "boxed" or _states_math(answer):
+            return Extraction(answer.strip()[:MAX_ANSWER_CHARS], name)
     for name in strategies:
-        found = _STRATEGY_FUNCS[name](text)
-        if found is not None and found.strip():
-            return Extraction(found.strip()[:_MAX_ANSWER_CHARS], name)
+        if name in STRICT_STRATEGIES:
+            continue
+        heuristic = _HEURISTIC[name](text)
+        if heuristic is not None and heuristic.strip():
+            return Extraction(heuristic.strip()[:MAX_ANSWER_CHARS], name)
     return None
 
 
 def extract_gold(text: str) -> str:
-    """The answer part of a gold: a boxed answer inside a solution, GSM8K's ``#### 72``, or the text itself."""
-    boxed = last_boxed(text)
-    if boxed is not None and boxed.strip():
-        return boxed.strip()
+    """The answer part of a gold: its boxes, GSM8K's ``#### 72``, an answer sentence, or the text itself."""
+    boxed = last_box_group(text)
+    if boxed is not None and boxed[0].strip():
+        return boxed[0].strip()
     if "####" in text:
         return text.rsplit("####", 1)[1].strip()
     tagged = _answer_tag(text)
-    if tagged is not None and tagged.strip():
-        return tagged.strip()
+    if tagged is not None and tagged.text.strip():
+        return tagged.text.strip()
+    if is_prose(text):
+        found = extract_answer(text, STRICT_STRATEGIES)
+        if found is not None:
+            return found.text
+        if "\n" not in text.strip():
+            return statement_answer(text)
     return text.strip()
 
 
-# ---------------------------------------------------------------------------
-# boxed
-# ---------------------------------------------------------------------------
-
-_BOX_RE = re.compile(r"\\(?:boxed|fbox)\s*")
+_THINK_CLOSE_RE = re.compile(r"</think\s*>", re.IGNORECASE)
+_THINK_OPEN_RE = re.compile(r"<think\s*>", re.IGNORECASE)
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` / ``\\fbox{...}`` (balanced braces), or None.
+_SPECIAL_TOKEN_RE = re.compile(r"<\|(?:im_start|im_end|endoftext|eot_id|end_of_text|start_header_id|end)\|>|</s>")
 
-    A box whose braces never close (a truncated completion) is skipped in favour of
-    an earlier complete one.
+
+def visible_text(text: str) -> str:
+    """What the reader sees: no ``<think>`` reasoning, nothing after the turn ended.
+
+    After the last ``</think>``, or before an unclosed ``<think>``; and up to the first
+    chat-template token (``<|im_start|>``, ``<|eot_id|>``) after some content, where a
+    model that ran past its turn starts writing the next one.
     """
-    starts = [m.end() for m in _BOX_RE.finditer(text)]
-    for start in reversed(starts[-_MAX_BOX_TRIES:]):
-        content = _braced(text, start)
-        if content is not None:
-            return content
-        # `\boxed 5` (no braces): take the next token.
-        token = re.match(r"([^\s$\\{}]+)", text[start:])
-        if token and text[start - 1 : start] != "{":
-            return token.group(1)
-    return None
-
-
-def _braced(text: str, start: int) -> str | None:
-    """Content of the brace group opening at ``start``; None when it is not a closed group."""
-    if start >= len(text) or text[start] != "{":
-        return None
-    depth = 0
-    for i in range(start, min(len(text), start + _MAX_ANSWER_CHARS)):
-        ch = text[i]
-        if ch == "{" and text[i - 1 : i] != "\\":
-            depth += 1
-        elif ch == "}" and text[i - 1 : i] != "\\":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i]
-    return None
+    close = last_match(_THINK_CLOSE_RE, text)
+    if close is not None:
+        text = text[close.end() :]
+    else:
+        opening = _THINK_OPEN_RE.search(text)
+        if opening is not None:
+            text = text[: opening.start()]
+    for token in _SPECIAL_TOKEN_RE.finditer(text):
+        if text[: token.start()].strip():
+            return text[: token.start()]
+    return text
 
 
 # ---------------------------------------------------------------------------
@@ -114,7 +159,12 @@ def _braced(text: str, start: int) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-def _answer_tag(text: str) -> str | None:
+def _boxed(text: str) -> _Found | None:
+    group = last_box_group(text)
+    return _Found(group[0], group[1]) if group is not None else None
+
+
+def _answer_tag(text: str) -> _Found | None:
     """The last complete ``<answer>...</answer>``: found with rfind, linear even for hostile input."""
     lowered = text.lower()
     close = lowered.rfind("</answer>")
@@ -125,86 +175,96 @@ def _answer_tag(text: str) -> str | None:
         return None
     inner = text[open_ + len("<answer>") : close]
     boxed = last_boxed(inner)
-    return boxed if boxed is not None else _strip_math_delims(inner)
+    answer = boxed if boxed is not None else strip_math_delims(inner)
+    if is_prose(answer):
+        answer = reduce_sentence(answer)
+    return _Found(answer, close)
 
 
-_ANSWER_IS_RE = re.compile(
-    r"(?:the\s+)?(?:final\s+)?answers?\s+(?:is|are|would\s+be|should\s+be)\s*:?\s*", re.IGNORECASE
-)
-_FINAL_ANSWER_RE = re.compile(r"final\s+answer\s*[:：]\s*", re.IGNORECASE)
+def _the_answer_is(text: str) -> _Found | None:
+    return _after(last_phrase(text), text)
 
 
-def _the_answer_is(text: str) -> str | None:
-    return _after_last(_ANSWER_IS_RE, text)
+def _final_answer(text: str) -> _Found | None:
+    final = _after(last_final_label(text), text)
+    plain = _after(last_answer_label(text), text)
+    candidates = [found for found in (final, plain) if found is not None]
+    return max(candidates, key=lambda found: found.end) if candidates else None
 
 
-def _final_answer(text: str) -> str | None:
-    return _after_last(_FINAL_ANSWER_RE, text)
-
-
-def _after_last(pattern: re.Pattern[str], text: str) -> str | None:
-    last = None
-    for last in pattern.finditer(text):  # noqa: B007 - we want the last match
-        pass
-    if last is None:
+def _after(marker: re.Match[str] | None, text: str) -> _Found | None:
+    """The answer stated right after ``marker``: a box in its paragraph, else the statement."""
+    if marker is None:
         return None
-    rest = text[last.end() : last.end() + _MAX_ANSWER_CHARS]
-    boxed = last_boxed(rest)
+    rest = text[marker.end() : marker.end() + MAX_ANSWER_CHARS]
+    sentence_end = _sentence_end(rest)
+    boxed = last_box_group(rest[:sentence_end])
     if boxed is not None:
-        return boxed
-    return _first_statement(rest)
+        return _Found(boxed[0], marker.end() + boxed[1])
+    answer = statement_answer(rest)
+    return _Found(answer, marker.end() + min(len(rest), max(1, len(answer))))
 
 
-def _first_statement(rest: str) -> str:
-    """The answer statement after a marker: a math span if it opens one, else up to the sentence end."""
-    rest = rest.lstrip()
-    for open_, close in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if rest.startswith(open_):
-            end = rest.find(close, len(open_))
-            if end != -1:
-                return rest[len(open_) : end]
-    line = rest.split("\n", 1)[0]
-    # A period ends the sentence unless it is a decimal point.
-    sentence = re.split(r"\.(?!\d)", line, maxsplit=1)[0]
-    return _strip_math_delims(sentence)
+def _sentence_end(rest: str) -> int:
+    """Where the statement after a marker ends: a blank line, or the end of the scanned text."""
+    blank = re.search(r"\n\s*\n", rest)
+    return blank.start() if blank else len(rest)
+
+
+_NEGATION_RE = re.compile(r"^\s*(?:not|no|never|wrong|incorrect|correct|right)\b", re.IGNORECASE)
+
+
+def _states_math(answer: str) -> bool:
+    """Whether a marker's answer states a value (a digit or LaTeX), so it may override an earlier box."""
+    return bool(re.search(r"\d|\\[A-Za-z]", answer)) and not _NEGATION_RE.match(answer)
 
 
 # ---------------------------------------------------------------------------
 # heuristics over the tail
 # ---------------------------------------------------------------------------
 
-_BOLD_RE = re.compile(r"\*\*([^*\n]{1,300})\*\*")
+_BOLD_RE = re.compile(r"\*\*([^*\n]{1,300})\*\*(\s*[:：])?")
 
 
 def _bold(text: str) -> str | None:
-    matches = _BOLD_RE.findall(text[-_TAIL_CHARS:])
+    matches = list(_BOLD_RE.finditer(text[-_TAIL_CHARS:]))
     if not matches:
         return None
-    inner: str = matches[-1]
-    marker = _ANSWER_IS_RE.search(inner) or _FINAL_ANSWER_RE.search(inner)
+    last = matches[-1]
+    inner = last.group(1).strip()
+    if last.group(2) or inner.endswith((":", "：")):
+        return None  # a label ("**Step 2:**", "**结论**："), not an answer
+    marker = ANSWER_PHRASE_RE.search(inner) or FINAL_LABEL_RE.search(inner) or ANSWER_LABEL_RE.search(inner)
     if marker is not None:
         inner = inner[marker.end() :]
-    return _strip_math_delims(inner.strip().rstrip("."))
+    inner = strip_math_delims(inner.strip().rstrip("."))
+    return reduce_sentence(inner) if is_prose(inner) else inner
 
 
 _LINE_CHARS = 500
-_MATH_SPAN_RE = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]")
-_PROSE_RE = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\s+[A-Za-z]{2,}\b")
 
 
 def _last_line(text: str) -> str | None:
-    """The last non-empty line if it reads as math: its last math span, or the line when it is not prose."""
-    for line in reversed(text[-_TAIL_CHARS:].splitlines()):
+    """The last line if it reads as math: a display block ending the text, its last math span, or the line."""
+    tail = text[-_TAIL_CHARS:].rstrip()
+    spans = math_spans(tail)
+    if spans and not tail[spans[-1].end :].strip(" \t.,;!。"):
+        return _span_answer(spans[-1].content)
+    for line in reversed(tail.splitlines()):
         line = line.strip()[-_LINE_CHARS:]
         if not line:
             continue
-        spans = _MATH_SPAN_RE.findall(line)
-        if spans:
-            return next(part for part in spans[-1] if part)
-        if _PROSE_RE.search(line):
-            return None
-        return _strip_math_delims(line.rstrip("."))
+        line_spans = math_spans(line)
+        if line_spans and not is_prose(line[line_spans[-1].end :]):
+            return _span_answer(line_spans[-1].content)
+        if is_prose(line):
+            return last_sentence_with_math(line)
+        return strip_math_delims(line.rstrip("."))
     return None
+
+
+def _span_answer(content: str) -> str:
+    return reduce_sentence(content) if is_prose(content) else content
 
 
 _NUMBER_RE = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
@@ -215,19 +275,12 @@ def _last_number(text: str) -> str | None:
     return matches[-1].rstrip(",") if matches else None
 
 
-def _strip_math_delims(text: str) -> str:
-    text = text.strip()
-    for open_, close in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-        if text.startswith(open_) and text.endswith(close) and len(text) >= len(open_) + len(close):
-            return text[len(open_) : len(text) - len(close)].strip()
-    return text
-
-
-_STRATEGY_FUNCS: dict[str, Callable[[str], str | None]] = {
-    "boxed": last_boxed,
+_EXPLICIT: dict[str, Callable[[str], _Found | None]] = {
     "answer_tag": _answer_tag,
     "the_answer_is": _the_answer_is,
     "final_answer": _final_answer,
+}
+_HEURISTIC: dict[str, Callable[[str], str | None]] = {
     "bold": _bold,
     "last_line": _last_line,
     "last_number": _last_number,

@@ -25,20 +25,27 @@ from verifier_server.kinds.math.config import MathConfig
 from verifier_server.kinds.math.extraction import extract_answer, extract_gold
 from verifier_server.kinds.math.fastpath import fast_verdict
 from verifier_server.kinds.math.normalize import normalize
-from verifier_server.kinds.math.pool import CRASHED, TIMEOUT, ChunkResult, MathPool
+from verifier_server.kinds.math.pool import CRASHED, DEFAULT_MEMORY_MB, TIMEOUT, ChunkResult, MathPool
 
 Pair = tuple[str, str]
 """(normalized gold, normalized answer)."""
 
 
 def shared_pool(context: BuildContext) -> MathPool:
-    """The server's one math pool: ``[kinds.math] workers``, else the server's ``workers``; 0 means every core."""
+    """The server's one math pool: ``[kinds.math] workers``, else the server's ``workers``; 0 means every core.
+
+    ``[kinds.math] worker_memory_mb`` caps what each worker may allocate beyond its warm size.
+    """
     all_settings = context.resources.settings
     settings: Mapping[str, Any] = all_settings.get("math", {}) or {}
 
     def create() -> MathPool:
         size = settings.get("workers") or all_settings.get("workers") or None
-        return MathPool(size, start_method=settings.get("start_method", "forkserver"))
+        return MathPool(
+            size,
+            start_method=settings.get("start_method", "forkserver"),
+            memory_mb=int(settings.get("worker_memory_mb", DEFAULT_MEMORY_MB)),
+        )
 
     return context.resources.get_or_create("math.pool", create, close=lambda pool: pool.aclose())
 
@@ -53,7 +60,7 @@ class MathKind:
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> MathVerifier:
-        parsed = MathConfig.from_config(config)
+        parsed = MathConfig.from_config(config, context.resources.settings)
         return MathVerifier(parsed, shared_pool(context), shared_cache(context))
 
 
@@ -134,8 +141,8 @@ class MathVerifier:
         if verdict == CRASHED or not isinstance(verdict, Verdict):
             return ScoreResult.failed(Outcome.ERROR, "the math worker crashed on this item", **details)
         details["match_method"] = verdict.method
-        if verdict.method == "gold_unparseable":
-            return ScoreResult.invalid("gold could not be parsed", **details)
+        if verdict.method in ("gold_unparseable", "gold_too_large"):
+            return ScoreResult.invalid(verdict.reason or "gold could not be parsed", **details)
         if verdict.method == "error":
             return ScoreResult.failed(Outcome.ERROR, verdict.reason, **details)
         return ScoreResult.ok(1.0 if verdict.match else 0.0, reason=verdict.reason, **details)

@@ -8,13 +8,27 @@ number does, dropping the ``x`` in ``2x`` would not.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
-_WRAPPER_RE = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|textrm|boldsymbol)\s*\{([^{}]*)\}")
-_SPACING_RE = re.compile(r"\\[,;:! ]|\\q?quad\b|\\displaystyle|\\left\b|\\right\b|\\big[lr]?\b|\\Big[lr]?\b|~")
+_WRAPPER_RE = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textsf|texttt|textup|textnormal|emph|mathrm|mathbf|mathit|mathsf|mathtt"
+    r"|mathcal|mathscr|mathfrak|mbox|boldsymbol|bm)\s*\{([^{}]*)\}"
+)
+_SPACING_RE = re.compile(
+    r"\\\\|\\[,;:! ]|\\q?quad|\\displaystyle|\\left(?![a-z])|\\right(?![a-z])|\\big[lr]?\b|\\Big[lr]?\b|~"
+)
+"""Spacing and sizing commands. ``\\\\`` (a row break) is matched first so it is kept, never read as ``\\ ``."""
+_SCRIPT_BEFORE_SPACE_RE = re.compile(r"([_^])([0-9A-Za-z])\s+")
+"""``\\log_2 3``: a one-character script before a space keeps its braces, so removing the space
+cannot make it ``\\log_23``."""
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°|\\circ\b|\\degree\b|\s*\bdegrees?\b")
+_DEGREE_VALUE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:\^\s*\{?\s*\\circ\s*\}?|°|\\degree\b)")
+_TRIG_RE = re.compile(r"\\(?:sin|cos|tan|cot|sec|csc)\b")
 _THOUSANDS_LATEX_RE = re.compile(r"(\d)(?:\{,\}|\\,|\\ |\s)(?=\d{3}(?!\d))")
+_DIGIT_GROUP_RE = re.compile(r"(\d),\\!\s*(?=\d)")
+"""``56,\\!01,\\!78`` : a typeset digit group (any group size), never a list."""
 _THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?$")
 _SCI_RE = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
 _OVERLINE_RE = re.compile(r"(\d*)\.(\d*)\\overline\{(\d+)\}")
@@ -22,49 +36,194 @@ _FRAC_SHORT_RE = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_HALF_RE = re.compile(r"\\frac\s*\{([^{}]+)\}\s*(\d)")
 _FRAC_HALF2_RE = re.compile(r"\\frac\s*(\d)\s*\{([^{}]+)\}")
 _SQRT_SHORT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z](?![a-zA-Z]))")
+_SQRT_PAREN_RE = re.compile(r"\\sqrt\s*\(([^()]*)\)")
+"""``\\sqrt(2)`` means the square root of 2; read it so rather than dropping the root."""
+_PLAIN_FUNCTION_RE = re.compile(
+    r"(?<![\\A-Za-z])(sqrt|sin|cos|tan|cot|sec|csc|log|ln|exp)(?=\s*\()|(?<![\\A-Za-z])(pi)(?![A-Za-z])"
+)
+"""Plain-text function names (``sqrt(2)``, ``log(8)``, ``2pi``) as the LaTeX commands they name."""
+_MIXED_LATEX_RE = re.compile(r"(?<![\w.}^_\\])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
+_MIXED_PLAIN_RE = re.compile(r"(?<![\w./])(\d+)\s+(\d+)/(\d+)(?![\w./])")
 _ANSWER_PREFIX_RE = re.compile(r"^(?:final\s+)?(?:answer|ans)\s*[:：]\s*", re.IGNORECASE)
-_CONJUNCTION_RE = re.compile(r"\s+(?:and|or)\s+|\\(?:text\{\s*(?:and|or)\s*\})", re.IGNORECASE)
+_CONJUNCTION_RE = re.compile(
+    r"\s+(and|or)\s+|\\(?:text|mbox|mathrm)\{\s*(and|or)\s*\}|\\(lor|vee|land|wedge)(?![a-zA-Z])", re.IGNORECASE
+)
+_RELATION_RE = re.compile(r"[<>]|\\[lg]eq?(?![a-zA-Z])|\\neq|≤|≥")
 _UNIT_TAIL_RE = re.compile(
     r"^(?P<num>[+-]?(?:\d[\d,]*(?:\.\d+)?|\.\d+)(?:/\d+)?|[+-]?\\frac\{\d+\}\{\d+\})%?"
-    r"\s+[a-zA-Z]+\.?(?:\^\{?\d\}?)?(?:(?:\s+|\s*/\s*)[a-zA-Z]+\.?(?:\^\{?\d\}?)?)*\s*$"
+    r"\s+[^\W\d_]+\.?(?:\^\{?\d\}?)?(?:(?:\s+|\s*/\s*)[^\W\d_]+\.?(?:\^\{?\d\}?)?)*\s*$"
 )
 _KNOWN_UNITS = (
     "cm|mm|km|m|kg|g|mg|s|sec|min|h|hr|hrs|hours|ml|l|in|ft|yd|mi|mph|units|sq|lb|lbs|oz"
     "|cents|dollars|meters|inches|feet"
 )
-_UNIT_NOSPACE_RE = re.compile(rf"^(?P<num>[+-]?\d+(?:\.\d+)?)(?:{_KNOWN_UNITS})(?:\^\{{?\d\}}?)?$")
+_UNIT_NOSPACE_RE = re.compile(rf"^(?P<num>[+-]?\d[\d,]*(?:\.\d+)?)(?:{_KNOWN_UNITS})(?:\^\{{?\d\}}?)?$")
+_SPACE_RE = re.compile(r"(?<![A-Za-z]) (?!(?<=\d, )\d{3}(?!\d))|(?<=[A-Za-z]) (?![A-Za-z])")
+"""Spaces go, except between letters (``\\cdot x``) and in ``32, 349``: a list of two numbers that
+would otherwise read as the thousands-separated 32349."""
+_RELATION_WORDS = (
+    (r"\\leqslant", r"\\leq "),
+    (r"\\geqslant", r"\\geq "),
+    (r"\\le(?![a-zA-Z])", r"\\leq "),
+    (r"\\ge(?![a-zA-Z])", r"\\geq "),
+    (r"\\ne(?![a-zA-Z])", r"\\neq "),
+    (r"<=", r"\\leq "),
+    (r">=", r"\\geq "),
+    (r"≤", r"\\leq "),
+    (r"≥", r"\\geq "),
+    (r"≠", r"\\neq "),
+)
+_RELATION_RES = tuple((re.compile(pattern), repl) for pattern, repl in _RELATION_WORDS)
 
 
+@functools.lru_cache(maxsize=65_536)
 def normalize(text: str) -> str:
-    """The canonical form of one answer (or gold) string."""
+    """The canonical form of one answer (or gold) string (cached: GRPO groups repeat their answers)."""
     s = text.strip()
     s = _strip_delims(s)
     s = _ANSWER_PREFIX_RE.sub("", s)
-    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\$", "").replace("$", "")
-    s = s.replace("\\lt", "<").replace("\\gt", ">").replace("\\le ", "\\leq ").replace("\\ge ", "\\geq ")
-    s = s.replace("≤", "\\leq ").replace("≥", "\\geq ").replace("−", "-").replace("\\infinity", "\\infty")
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    s = s.replace("\\$", "").replace("$", "")
+    s = s.replace("\\lt", "<").replace("\\gt", ">").replace("−", "-").replace("\\infinity", "\\infty")
+    s = s.replace("\\varnothing", "\\emptyset").replace("\\{\\}", "\\emptyset").replace("∅", "\\emptyset")
+    for pattern, repl in _RELATION_RES:
+        s = pattern.sub(repl, s)
+    s = _DIGIT_GROUP_RE.sub(r"\1", s)
     s = _THOUSANDS_LATEX_RE.sub(r"\1", s)
-    s = _CONJUNCTION_RE.sub(", ", s)
+    s = _conjunctions(s)
     for _ in range(3):  # nested wrappers: \text{\textbf{B}}
         s = _WRAPPER_RE.sub(lambda m: m.group(1), s)
-    s = _SPACING_RE.sub(" ", s)
-    s = _DEGREE_RE.sub("", s)
+    s = _SPACING_RE.sub(lambda m: m.group() if m.group() == "\\\\" else " ", s)
+    s = _SCRIPT_BEFORE_SPACE_RE.sub(r"\1{\2} ", s)
+    s = _degrees(s)
     s = s.replace("\\%", "%").replace("\\percent", "%")
     s = re.sub(r"\s+", " ", s).strip()
     s = s.rstrip(".").strip()
+    if s.endswith("\\") and not s.endswith("\\\\"):
+        s = s[:-1].rstrip()  # "185\\": a stray backslash left where a quote or a box was cut
+    s = _approximately(s)
+    s = _top_level_semicolons(s)
     s = _OVERLINE_RE.sub(_repeating_decimal, s)
     s = _FRAC_SHORT_RE.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_HALF_RE.sub(r"\\frac{\1}{\2}", s)
     s = _FRAC_HALF2_RE.sub(r"\\frac{\1}{\2}", s)
     s = _SQRT_SHORT_RE.sub(r"\\sqrt{\1}", s)
+    s = _PLAIN_FUNCTION_RE.sub(lambda m: "\\" + (m.group(1) or m.group(2)), s)
+    s = _SQRT_PAREN_RE.sub(r"\\sqrt{\1}", s)
+    s = _MIXED_LATEX_RE.sub(_mixed_number, s)
+    s = _MIXED_PLAIN_RE.sub(_mixed_number, s)
     s = _SCI_RE.sub(r"\1\\times10^{\2}", s)
     unit = _UNIT_TAIL_RE.match(s) or _UNIT_NOSPACE_RE.match(s)
     if unit is not None:
         s = unit.group("num") + ("%" if "%" in s[unit.end("num") : unit.end("num") + 1] else "")
     if _THOUSANDS_RE.match(s):
         s = s.replace(",", "")
-    s = re.sub(r"(?<=[^A-Za-z]) | (?=[^A-Za-z])", "", s)
+    s = _SPACE_RE.sub("", s)
+    s = _strip_grouping_braces(s)
+    s = _last_of_chain(s)
     return s
+
+
+def _conjunctions(s: str) -> str:
+    """Between listed answers "and"/"or" make a list; between inequalities they are logic
+    (``x<0 \\text{ or } x>1`` is a union, never the set of two relations)."""
+    logic = bool(_RELATION_RE.search(s))
+
+    def replace(match: re.Match[str]) -> str:
+        word = next(group for group in match.groups() if group).lower()
+        if not logic:
+            return ", "
+        return " \\lor " if word in ("or", "lor", "vee") else " \\land "
+
+    return re.sub(r",\s*(?=,|\\lor|\\land)", "", _CONJUNCTION_RE.sub(replace, s))  # "1, 2, and 3"
+
+
+def _degrees(s: str) -> str:
+    """Degree signs: dropped from a plain angle (30° is 30), read as pi/180 inside a trig function."""
+    if _TRIG_RE.search(s):
+        s = _DEGREE_VALUE_RE.sub(lambda m: f"\\frac{{{m.group(1)}\\pi}}{{180}}", s)
+    return _DEGREE_RE.sub("", s)
+
+
+def _mixed_number(match: re.Match[str]) -> str:
+    """``2\\frac{1}{4}`` and ``3128 1/2`` are mixed numbers (whole + proper fraction), never products."""
+    whole, numerator, denominator = match.group(1), int(match.group(2)), int(match.group(3))
+    if not 0 < numerator < denominator:
+        return match.group()
+    improper = int(whole) * denominator + numerator
+    return f"\\frac{{{improper}}}{{{denominator}}}"
+
+
+def _approximately(s: str) -> str:
+    """``A \\approx B``: the exact value A when it is math, else (``x \\approx 3.01``) the value B."""
+    if "\\approx" not in s:
+        return s
+    left, _, right = s.partition("\\approx")
+    left, right = left.strip(), right.strip()
+    if re.search(r"\d|\\[a-zA-Z]", left) and "=" not in left:
+        return left
+    return right or left
+
+
+def _strip_grouping_braces(s: str) -> str:
+    """``{1,3}`` is a TeX group around ``1,3``, not a set (a set is written ``\\{1,3\\}``)."""
+    while len(s) >= 2 and s[0] == "{" and s[-1] == "}" and _closes_at_end(s):
+        s = s[1:-1]
+    return s
+
+
+def _closes_at_end(s: str) -> bool:
+    depth = 0
+    for i, ch in enumerate(s):
+        if ch == "{" and s[i - 1 : i] != "\\":
+            depth += 1
+        elif ch == "}" and s[i - 1 : i] != "\\":
+            depth -= 1
+            if depth == 0 and i != len(s) - 1:
+                return False
+    return depth == 0
+
+
+def _top_level_semicolons(s: str) -> str:
+    """A top-level ``;`` separates groups: ``p=5,q=2;p=7,q=2`` is the two solutions ``(p=5,q=2),(p=7,q=2)``."""
+    if ";" not in s:
+        return s
+    parts = [part.strip() for part in _top_level_split(s, ";")]
+    if len(parts) < 2 or not all(parts):
+        return s
+    return ",".join(f"({part})" if _top_level_split(part, ",")[1:] else part for part in parts)
+
+
+def _last_of_chain(s: str) -> str:
+    """A worked computation ends in its value: ``5\\times6\\times4=120`` is 120; ``x=2+3=5`` is ``x=5``.
+
+    Only top-level ``=`` outside brackets count, and never in a list (``x=1,y=2``).
+    """
+    sides = _top_level_split(s, "=")
+    if len(sides) < 2 or any(not side for side in sides) or _top_level_split(s, ",")[1:]:
+        return s
+    first, last = sides[0], sides[-1]
+    if not _has_letters(first) and (len(sides) > 2 or not _has_letters(last)):
+        return last  # a computation and its value (5\\times6\\times4=120): the value
+    return s if len(sides) == 2 else f"{first}={last}"
+
+
+def _has_letters(side: str) -> bool:
+    return bool(re.search(r"[a-zA-Z]", re.sub(r"\\(?:frac|sqrt|times|cdot|div|pi|left|right)", "", side)))
+
+
+def _top_level_split(s: str, sep: str) -> list[str]:
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(s):
+        if ch in "({[":
+            depth += 1
+        elif ch in ")}]":
+            depth -= 1
+        elif ch == sep and depth == 0 and s[i - 1 : i] not in ("\\", "<", ">", "!"):
+            parts.append(s[start:i])
+            start = i + 1
+    parts.append(s[start:])
+    return parts
 
 
 def _strip_delims(s: str) -> str:

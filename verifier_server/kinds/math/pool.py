@@ -38,6 +38,9 @@ TIMEOUT = "timeout"
 """Marker in chunk results for a task that ran past its deadline (its worker was killed)."""
 _STARTUP_TIMEOUT_S = 120.0
 
+DEFAULT_MEMORY_MB = 1024
+"""Address space a warm worker may add: ample for any real answer, far below a power tower's gigabytes."""
+
 CRASHED = "crashed"
 """Marker for a task whose worker died under it (out of memory, a native crash)."""
 
@@ -53,9 +56,11 @@ class ChunkResult:
 class _Worker:
     """One worker process and the parent's end of its pipe."""
 
-    def __init__(self, context: Any) -> None:
+    def __init__(self, context: Any, memory_mb: int) -> None:
         parent_conn, child_conn = context.Pipe(duplex=True)
-        self.process = context.Process(target=worker_main, args=(child_conn,), daemon=True, name="math-worker")
+        self.process = context.Process(
+            target=worker_main, args=(child_conn, memory_mb), daemon=True, name="math-worker"
+        )
         self.process.start()
         child_conn.close()
         self.conn: Connection = parent_conn
@@ -93,8 +98,12 @@ class _Worker:
 class MathPool:
     """A fixed number of worker processes shared by every math verifier on the server."""
 
-    def __init__(self, size: int | None = None, *, start_method: str = "forkserver") -> None:
+    def __init__(
+        self, size: int | None = None, *, start_method: str = "forkserver", memory_mb: int = DEFAULT_MEMORY_MB
+    ) -> None:
         self.size = size or os.cpu_count() or 1
+        self.memory_mb = memory_mb
+        """Address space each worker may add once warm (0: uncapped); past it sympy raises MemoryError."""
         self._context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
             self._context.set_forkserver_preload(["verifier_server.kinds.math.preload"])
@@ -206,11 +215,16 @@ class MathPool:
             worker.kill()
             with self._lock:
                 self._workers.discard(worker)
-        fresh = _Worker(self._context)
+        fresh = _Worker(self._context, self.memory_mb)
         fresh.wait_ready(_STARTUP_TIMEOUT_S)
         with self._lock:
             self._workers.add(fresh)
         return fresh
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (for tests and operators)."""
+        with self._lock:
+            return [worker.process.pid for worker in self._workers if worker.alive()]
 
     async def aclose(self) -> None:
         """Stop every worker; called by the server's ResourceBag on shutdown."""

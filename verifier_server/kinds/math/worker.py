@@ -8,6 +8,7 @@ a gold shared by a GRPO group is parsed once however many answers it has.
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
@@ -24,9 +25,16 @@ PairTask = tuple[int, str, str]
 Chunk = tuple[CompareOptions, Sequence[GoldTask], Sequence[PairTask]]
 
 
-def worker_main(conn: Connection) -> None:
-    """Serve chunks until the parent sends None or goes away."""
+def worker_main(conn: Connection, memory_mb: int = 0) -> None:
+    """Serve chunks until the parent sends None or goes away.
+
+    ``memory_mb`` caps the worker's address space above what it uses once warm, so an
+    answer that makes sympy allocate without end raises MemoryError (a verdict) instead
+    of taking the machine's memory; 0 leaves it uncapped.
+    """
     warm_up()  # cheap when forked warm from the forkserver; needed under "spawn"
+    if memory_mb > 0:
+        _cap_address_space(memory_mb)
     conn.send(("ready", None, None))
     golds: dict[str, Parsed | None] = {}
     while True:
@@ -37,6 +45,16 @@ def worker_main(conn: Connection) -> None:
         if message is None:
             return
         _serve_chunk(conn, message, golds)
+
+
+def _cap_address_space(memory_mb: int) -> None:
+    used_kb = 0
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                used_kb = int(line.split()[1])
+    limit = used_kb * 1024 + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
 def _serve_chunk(conn: Connection, chunk: Chunk, golds: dict[str, Parsed | None]) -> None:
@@ -57,6 +75,8 @@ def _serve_chunk(conn: Connection, chunk: Chunk, golds: dict[str, Parsed | None]
                 verdict = judge(gold, answer, options)
             except RecursionError:
                 verdict = Verdict(False, "unparseable", "answer too deeply nested to parse")
+            except MemoryError:
+                verdict = Verdict(False, "too_large", "answer too large to evaluate: it needs more memory than allowed")
             except Exception as exc:
                 verdict = Verdict(False, "error", f"comparison failed: {type(exc).__name__}: {str(exc)[:200]}")
         conn.send(("pair", pair_id, verdict))
@@ -66,5 +86,5 @@ def _serve_chunk(conn: Connection, chunk: Chunk, golds: dict[str, Parsed | None]
 def _safe(func: Any, arg: str) -> Any:
     try:
         return func(arg)
-    except Exception:
+    except (Exception, MemoryError):
         return None

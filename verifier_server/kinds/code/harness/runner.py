@@ -7,7 +7,7 @@ Why it is shaped like this: verdicts must not be forgeable by the candidate, whi
 in the same sandbox as this runner. Three processes:
 
 * P (this process) reads the request (nonce, tests) from stdin, talks to the candidate
-  and writes the only line the server reads, to the sandbox's stdout. P is made
+  and writes the only lines the server reads, to the sandbox's stdout. P is made
   non-dumpable, so the candidate (same uid) cannot read its memory or /proc fds.
 * Z, a zygote forked from P *before* P reads the request, so it never holds the nonce or
   test code. Z forks one candidate process C on demand and passes P the pipes to it.
@@ -17,9 +17,17 @@ stdio: P feeds stdin, captures stdout, and sends it back raw; the server compare
 call: C runs the candidate and returns values as tagged plain data; the server compares.
 assert / script: P runs the trusted test code with the candidate's functions replaced by
 proxies that call into C; only plain data crosses. Anything missing or garbled fails.
+
+The reply (see Report): one JSON line per test as it finishes, then a trailer line with
+the nonce and the number of test lines. A failure of this harness's own machinery (it
+could not fork, its zygote was gone before any candidate ran, a bug) is `harness_failed`
+in the trailer: the server reports the sample as an error, never as the candidate's 0.
+What the candidate can cause (killing the zygote, leaving processes that exhaust the
+job's limit) stays the candidate's failure, so it cannot turn a 0 into an abstention.
 """
 
 import base64
+import errno
 import json
 import math
 import os
@@ -52,29 +60,37 @@ def nondumpable():
 
 
 def enc(value, depth=0):
+    """Tagged plain data. A value whose type subclasses a plain type (Counter, OrderedDict,
+    defaultdict, a namedtuple, IntEnum, a str subclass...) is encoded as its plain value,
+    read through the plain type's own slots (`int.__int__`, `dict.items`, a full slice):
+    none of the subclass's methods runs, so an overridden __eq__/__iter__/__repr__ has no say."""
     if depth > 200:
         raise TypeError("value nested too deeply")
     t = type(value)
-    if value is None or t is bool or t is str:
+    if value is None or t is bool:  # bool cannot be subclassed
         return value
-    if t is int:
-        return value if abs(value) < 2**53 else {"$int": str(value)}
-    if t is float:
-        if math.isfinite(value):
-            return value
-        return {"$float": repr(value)}
-    if t is list:
-        return [enc(v, depth + 1) for v in value]
-    if t is tuple:
-        return {"$tuple": [enc(v, depth + 1) for v in value]}
-    if t is set or t is frozenset:
-        return {"$set" if t is set else "$frozenset": [enc(v, depth + 1) for v in value]}
-    if t is dict:
-        return {"$dict": [[enc(k, depth + 1), enc(v, depth + 1)] for k, v in value.items()]}
-    if t is bytes:
-        return {"$bytes": base64.b64encode(value).decode()}
-    if t is complex:
-        return {"$complex": [value.real, value.imag]}
+    if issubclass(t, str):
+        return str.__str__(value)
+    if issubclass(t, int):
+        number = int.__int__(value)
+        return number if abs(number) < 2**53 else {"$int": str(number)}
+    if issubclass(t, float):
+        number = float.__float__(value)
+        return number if math.isfinite(number) else {"$float": repr(number)}
+    if issubclass(t, complex):
+        return {"$complex": [complex.real.__get__(value), complex.imag.__get__(value)]}
+    if issubclass(t, bytes):
+        return {"$bytes": base64.b64encode(bytes.__getitem__(value, slice(None))).decode()}
+    if issubclass(t, list):
+        return [enc(v, depth + 1) for v in list.__getitem__(value, slice(None))]
+    if issubclass(t, tuple):
+        return {"$tuple": [enc(v, depth + 1) for v in tuple.__getitem__(value, slice(None))]}
+    if issubclass(t, dict):
+        return {"$dict": [[enc(k, depth + 1), enc(v, depth + 1)] for k, v in dict.items(value)]}
+    if issubclass(t, frozenset):
+        return {"$frozenset": [enc(v, depth + 1) for v in frozenset.__iter__(value)]}
+    if issubclass(t, set):
+        return {"$set": [enc(v, depth + 1) for v in set.__iter__(value)]}
     raise TypeError("unsupported value type %s (only plain data crosses the harness boundary)" % t.__name__)
 
 
@@ -116,8 +132,17 @@ def devnull():
     return os.open(os.devnull, os.O_RDWR)
 
 
+def processes():
+    """Pids visible in /proc: with the sandbox's pid namespace, this job's processes only."""
+    try:
+        return set(int(name) for name in os.listdir("/proc") if name.isdigit())
+    except OSError:
+        return set()
+
+
 def zygote(ctl):
     """Forks candidates on request; reports their exit statuses. Holds no secrets."""
+    baseline = processes()  # the sandbox's own and the harness's: anything else was started by a candidate
     null = devnull()
     for fd in (0, 1, 2):
         os.dup2(null, fd)
@@ -142,7 +167,7 @@ def zygote(ctl):
             buf += data
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
-                spawn(ctl, json.loads(line), (wake_r, wake_w))
+                spawn(ctl, json.loads(line), (wake_r, wake_w), baseline)
 
 
 def reap(ctl):
@@ -161,15 +186,25 @@ def reap(ctl):
         ctl.sendall((json.dumps(msg) + "\n").encode())
 
 
-def spawn(ctl, spec, wake):
+def spawn(ctl, spec, wake, baseline):
     serve = spec.get("serve", False)
-    stdin_r, stdin_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    made = []
+    try:
+        for _ in range(5 if serve else 3):
+            made.extend(os.pipe())
+        pid = os.fork()
+    except OSError as exc:
+        for fd in made:
+            os.close(fd)
+        # Whose fault: processes the candidates left running exhaust the job's own limit; with
+        # none left, the limit was hit from outside this job (or something else of ours failed).
+        leftovers = len(processes() - baseline)
+        reply = {"spawn_error": str(exc), "errno": exc.errno, "leftovers": leftovers}
+        ctl.sendall((json.dumps(reply) + "\n").encode())
+        return
+    stdin_r, stdin_w, out_r, out_w, err_r, err_w = made[:6]
     if serve:
-        req_r, req_w = os.pipe()
-        resp_r, resp_w = os.pipe()
-    pid = os.fork()
+        req_r, req_w, resp_r, resp_w = made[6:]
     if pid == 0:
         try:
             os.setpgid(0, 0)
@@ -254,8 +289,8 @@ def run_python_candidate(spec):
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except MemoryError:
         code = MEMORY_EXIT
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as exc:
+        sys.stderr.write(describe(exc, limit=None, source_lines=True) + "\n")
         code = 1
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -281,7 +316,7 @@ def serve_candidate(source, path):
         names = [n for n, v in module.__dict__.items() if callable(v) and not n.startswith("__")]
         send(4, {"loaded": True, "names": names})
     except BaseException as exc:
-        send(4, {"loaded": False, "error": describe(exc)})
+        send(4, {"loaded": False, "error": describe(exc, source_lines=True)})
         os._exit(0)
     reader = os.fdopen(3, "rb")
     for line in reader:
@@ -293,7 +328,7 @@ def serve_candidate(source, path):
         except MemoryError:
             os._exit(MEMORY_EXIT)
         except BaseException as exc:
-            send(4, {"exc": type(exc).__name__, "msg": describe(exc)})
+            send(4, {"exc": type(exc).__name__, "msg": describe(exc, source_lines=True)})
     os._exit(0)
 
 
@@ -306,9 +341,37 @@ def resolve(module, name, solution_class):
     return fn
 
 
-def describe(exc):
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    return text[-SNIPPET:]
+def describe(exc, limit=SNIPPET, source_lines=False):
+    """The traceback of `exc` without this harness's frames: what the candidate's (or the test's)
+    own code did, ending with the exception line (a SyntaxError's caret included).
+
+    Source lines are read only in the candidate's process: in P, a file the candidate wrote
+    under a test's name would be read into trusted memory."""
+    try:
+        frames = []
+        tb = exc.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code.co_filename != HARNESS_FILE:
+                frames.append((code.co_filename, tb.tb_lineno, code.co_name))
+            tb = tb.tb_next
+        lines = ["Traceback (most recent call last):\n"] if frames else []
+        for filename, lineno, name in frames:
+            lines.append('  File "%s", line %d, in %s\n' % (filename, lineno, name))
+            if source_lines:
+                import linecache
+
+                source = linecache.getline(filename, lineno).strip()
+                if source:
+                    lines.append("    %s\n" % source)
+        lines.extend(traceback.format_exception_only(type(exc), exc))
+        text = "".join(lines).strip()
+    except BaseException:
+        text = "%s (its description failed)" % type(exc).__name__
+    return text if limit is None else text[-limit:]
+
+
+HARNESS_FILE = describe.__code__.co_filename
 
 
 # ---------------------------------------------------------------------------
@@ -316,19 +379,55 @@ def describe(exc):
 # ---------------------------------------------------------------------------
 
 
+class HarnessFault(BaseException):
+    """This harness's own machinery failed: its zygote is gone, or it could not start a process.
+
+    A BaseException that the Zygote also remembers (see Zygote.fault), so test code can neither
+    turn it into a verdict nor swallow it; main() decides whose failure it was (see blame)."""
+
+
+class ZygoteLost(HarnessFault):
+    pass
+
+
+class SpawnFailed(HarnessFault):
+    def __init__(self, message, errno_value, leftovers):
+        super().__init__(message)
+        self.errno_value = errno_value
+        self.leftovers = leftovers
+
+
 class Zygote:
     def __init__(self, sock):
         self.sock = sock
         self.buf = b""
         self.exits = {}
+        self.candidates = 0  # candidate processes asked for (a compiler is not one)
+        self.fault = None
+
+    def failed(self, fault):
+        if self.fault is None:
+            self.fault = fault
+        raise self.fault
 
     def spawn(self, spec):
-        self.sock.sendall((json.dumps(spec) + "\n").encode())
+        if self.fault is not None:
+            raise self.fault
+        candidate = not spec.get("compiler")
+        if candidate:
+            self.candidates += 1  # counted before Z forks: the candidate may run (and kill Z) before we hear back
+        try:
+            self.sock.sendall((json.dumps(spec) + "\n").encode())
+        except OSError:
+            self.failed(ZygoteLost("the harness zygote died"))
         pid, fds = None, []
         while pid is None:
-            msg, got, _, _ = socket.recv_fds(self.sock, 65536, 8)
+            try:
+                msg, got, _, _ = socket.recv_fds(self.sock, 65536, 8)
+            except OSError:
+                msg, got = b"", []
             if not msg:
-                raise RuntimeError("the harness zygote died")
+                self.failed(ZygoteLost("the harness zygote died"))
             fds.extend(got)
             self.buf += msg
             while b"\n" in self.buf:
@@ -336,6 +435,10 @@ class Zygote:
                 reply = json.loads(line)
                 if "pid" in reply:
                     pid = reply["pid"]
+                elif "spawn_error" in reply:
+                    self.candidates -= candidate
+                    error = "the harness could not start a process: %s" % reply["spawn_error"]
+                    self.failed(SpawnFailed(error, reply.get("errno"), reply.get("leftovers", 0)))
                 else:
                     self.note(reply)
         return pid, fds
@@ -350,9 +453,12 @@ class Zygote:
                 self.note(json.loads(line))
 
     def poll(self):
-        data = self.sock.recv(65536)
+        try:
+            data = self.sock.recv(65536)
+        except OSError:
+            data = b""
         if not data:
-            raise RuntimeError("the harness zygote died")
+            self.failed(ZygoteLost("the harness zygote died"))
         self.buf += data
         self.drain()
 
@@ -365,6 +471,21 @@ class Zygote:
             if ready:
                 self.poll()
         return self.exits.pop(pid)
+
+
+def blame(z, fault):
+    """Whose failure `fault` is: "harness" (ours: the sample gets no verdict) or "candidate" (a 0).
+
+    Before any candidate process existed, nothing the candidate wrote could have caused it.
+    After, the candidate may have killed the zygote, or left processes (setsid escapes the
+    process-group kill) that exhaust the job's process limit: its failure, or it could turn
+    its 0 into an abstention. A fork refused for the process limit (EAGAIN) while no such
+    process is left means the limit was hit from outside this job: ours."""
+    if z.candidates == 0:
+        return "harness"
+    if isinstance(fault, SpawnFailed) and fault.errno_value == errno.EAGAIN and not fault.leftovers:
+        return "harness"
+    return "candidate"
 
 
 def kill(pid):
@@ -452,26 +573,59 @@ def classify_exit(msg, elapsed, limits):
 
 
 class CandidateFault(BaseException):
-    """Raised into test code when the candidate process failed; BaseException so `except Exception` misses it."""
+    """Raised into test code when the candidate process failed; BaseException so `except Exception` misses it.
+
+    Remembered on the Remote too: test code that swallows it (a bare `except:`) still fails the test."""
 
     def __init__(self, verdict, message):
         super().__init__(message)
         self.verdict = verdict
 
 
-class CandidateError(Exception):
-    """The candidate raised an exception type that is not a built-in one."""
+class CandidateRaised(Exception):
+    """The candidate raised an exception; `text` is the candidate's own traceback tail.
+
+    Test code may catch it as the built-in type the candidate raised (`except ValueError`,
+    assertRaises): see crossing(). Never as control flow."""
+
+    def __init__(self, text):
+        super().__init__(text)
+        self.text = text
+
+
+#: Built-in exceptions that iteration machinery and the interpreter read as control flow:
+#: a StopIteration out of `map(candidate, ...)` would end the loop of a trusted check early,
+#: as if every item had been checked. From the candidate they cross as plain CandidateRaised.
+CONTROL_FLOW = frozenset({"StopIteration", "StopAsyncIteration", "GeneratorExit", "KeyboardInterrupt", "SystemExit"})
+_CROSSING = {}
+
+
+def crossing(name, text):
+    """The exception P raises into test code for the candidate's exception `name`."""
+    builtin = getattr(__import__("builtins"), name, None)
+    ordinary = isinstance(builtin, type) and issubclass(builtin, Exception) and builtin.__module__ == "builtins"
+    if name in CONTROL_FLOW or not ordinary:
+        return CandidateRaised(text)
+    if name not in _CROSSING:
+        try:
+            _CROSSING[name] = type(name, (CandidateRaised, builtin), {})
+        except TypeError:
+            _CROSSING[name] = CandidateRaised
+    try:
+        return _CROSSING[name](text)
+    except Exception:  # a built-in whose constructor wants more (UnicodeDecodeError)
+        return CandidateRaised(text)
 
 
 class Remote:
-    """One candidate process serving calls; restarted after a crash or timeout."""
+    """One candidate process serving calls; restarted after a crash or timeout (or `stop`)."""
 
-    def __init__(self, z, spec):
-        self.z, self.spec = z, spec
+    def __init__(self, z, spec, reply_cap):
+        self.z, self.spec, self.reply_cap = z, spec, reply_cap
         self.pid = None
-        self.load_error = None
         self.names = []
         self.deadline = None
+        self.fault = None
 
     def ensure(self, deadline):
         if self.pid is not None:
@@ -482,10 +636,15 @@ class Remote:
         self.pid, self.req_w, self.resp = pid, req_w, os.fdopen(resp_r, "rb")
         msg = self._read(deadline)
         if not msg.get("loaded"):
-            self.load_error = str(msg.get("error", "the candidate did not load"))[-SNIPPET:]
             self.stop()
-            raise CandidateFault("runtime_error", "loading the solution failed: " + self.load_error)
-        self.names = [n for n in msg.get("names", []) if isinstance(n, str)]
+            error = str(msg.get("error", "the candidate did not load"))[-SNIPPET:]
+            self.failed(CandidateFault("runtime_error", "loading the solution failed: " + error))
+        names = msg.get("names")
+        self.names = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+    def failed(self, fault):
+        self.fault = fault
+        raise fault
 
     def stop(self):
         if self.pid is not None:
@@ -502,7 +661,7 @@ class Remote:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.stop()
-                raise CandidateFault("timeout", "time limit exceeded")
+                self.failed(CandidateFault("timeout", "time limit exceeded"))
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
@@ -510,27 +669,30 @@ class Remote:
             if not chunk:
                 pid = self.pid
                 self.pid = None
+                os.close(self.req_w)
+                self.resp.close()
                 msg = self.z.wait_exit(pid, time.monotonic() + 0.5)
                 if msg is None:
                     kill(pid)
                     msg = self.z.wait_exit(pid, time.monotonic() + 2.0) or {}
-                os.close(self.req_w)
-                self.resp.close()
                 verdict = (
                     "memory"
                     if msg.get("code") == MEMORY_EXIT or msg.get("signal") == signal.SIGKILL
                     else "runtime_error"
                 )
-                raise CandidateFault(verdict, "the solution process exited (%s)" % (msg or "unknown status"))
+                self.failed(CandidateFault(verdict, "the solution process exited (%s)" % (msg or "unknown status")))
             line += chunk
-            if len(line) > 64 << 20:
+            if len(line) > self.reply_cap:
                 self.stop()
-                raise CandidateFault("output_limit", "the solution returned too much data")
+                self.failed(CandidateFault("output_limit", "the solution returned too much data"))
         try:
-            return json.loads(line)
+            msg = json.loads(line)
         except ValueError:
+            msg = None
+        if not isinstance(msg, dict):
             self.stop()
-            raise CandidateFault("runtime_error", "garbled reply from the solution process") from None
+            self.failed(CandidateFault("runtime_error", "garbled reply from the solution process"))
+        return msg
 
     def call(self, name, args, kwargs, solution_class=False):
         deadline = self.deadline or time.monotonic() + 10
@@ -544,19 +706,17 @@ class Remote:
             }
         except TypeError as exc:
             raise TypeError("argument cannot be sent to the solution: %s" % exc) from None
-        send(self.req_w, payload)
+        try:
+            send(self.req_w, payload)
+        except OSError:
+            pass  # the candidate is gone: _read sees EOF and says how it ended
         msg = self._read(deadline)
         if "ok" in msg:
             try:
                 return dec(msg["ok"])
-            except ValueError as exc:
-                raise CandidateFault("runtime_error", str(exc)) from None
-        name = str(msg.get("exc", "Exception"))
-        text = str(msg.get("msg", ""))[-SNIPPET:]
-        builtin = getattr(__import__("builtins"), name, None)
-        if isinstance(builtin, type) and issubclass(builtin, Exception) and builtin.__module__ == "builtins":
-            raise builtin(text)
-        raise CandidateError(text)
+            except (ValueError, TypeError, KeyError) as exc:
+                self.failed(CandidateFault("runtime_error", "garbled value from the solution: %s" % exc))
+        raise crossing(str(msg.get("exc", "Exception")), str(msg.get("msg", ""))[-SNIPPET:])
 
 
 def proxy(remote, name):
@@ -565,6 +725,44 @@ def proxy(remote, name):
 
     call.__name__ = call.__qualname__ = name
     return call
+
+
+class Report:
+    """The verdict channel: one JSON line per test as it finishes, then a trailer with the nonce.
+
+    `budget` bounds the bytes of test lines, which the server holds and parses: a result that
+    would pass it becomes an output_limit verdict without its output (the server refuses
+    samples whose expected outputs alone would need more than half of it)."""
+
+    def __init__(self, fd, nonce, budget):
+        self.fd, self.nonce, self.budget = fd, nonce, budget
+        self.count = 0
+        self.used = 0
+
+    def add(self, res):
+        line = json.dumps(res)
+        if self.used + len(line) > self.budget:
+            res = dict((k, v) for k, v in res.items() if k in ("name", "time_s"))
+            res["status"] = "output_limit"
+            res["error"] = "this sample's outputs passed the server's report budget (%d bytes)" % self.budget
+            line = json.dumps(res)
+        self.used += len(line) + 1
+        self.count += 1
+        self._write(line)
+        return res
+
+    def finish(self, trailer):
+        trailer = dict(trailer, nonce=self.nonce, count=self.count)
+        self._write(json.dumps(trailer))
+
+    def _write(self, line):
+        data = (line + "\n").encode()
+        while data:
+            data = data[os.write(self.fd, data) :]
+
+
+class SampleInvalid(Exception):
+    """The sample's own tests are unusable here (a test script defining more tests than the server runs)."""
 
 
 # ---------------------------------------------------------------------------
@@ -576,26 +774,31 @@ def compile_step(z, req):
     comp = req.get("compile")
     if not comp:
         return None
-    spec = {"argv": comp["argv"], "limits": comp["limits"], "rlimit_as": False}
+    spec = {"argv": comp["argv"], "limits": comp["limits"], "rlimit_as": False, "compiler": True}
     res = run_stdio(z, spec, b"", comp["limits"])
     output = (res["stdout"] + res["stderr"])[-SNIPPET:]
     return {"ok": res["status"] == "ok", "status": res["status"], "output": output}
 
 
-def mode_stdio(z, req):
-    results = []
+def fresh_per_test(req):
+    """isolation "per_test": a new candidate process for every test (the default shares one)."""
+    return req.get("isolation") == "per_test"
+
+
+def reply_cap(req):
+    return min(64 << 20, int(req.get("report_budget", 64 << 20)) + (64 << 10))
+
+
+def mode_stdio(z, req, report):
     spec = dict(req["candidate"], limits=req["limits"])
     for test in req["tests"]:
-        res = run_stdio(z, spec, test.get("stdin", "").encode(), req["limits"])
-        results.append(res)
+        res = report.add(run_stdio(z, spec, test.get("stdin", "").encode(), req["limits"]))
         if req.get("stop_on_failure") and res["status"] != "ok":
             break
-    return results
 
 
-def mode_call(z, req):
-    remote = Remote(z, dict(req["candidate"], serve=True, limits=req["limits"]))
-    results = []
+def mode_call(z, req, report):
+    remote = Remote(z, dict(req["candidate"], serve=True, limits=req["limits"]), reply_cap(req))
     for test in req["tests"]:
         remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
         start = time.monotonic()
@@ -603,16 +806,21 @@ def mode_call(z, req):
             args = dec(test["args"])
             value = remote.call(req["fn_name"], args, {}, solution_class=True)
             res = {"status": "returned", "value": enc(value)}
+        except HarnessFault:
+            raise
         except CandidateFault as exc:
             res = {"status": exc.verdict, "error": str(exc)}
+        except CandidateRaised as exc:
+            res = {"status": "runtime_error", "error": exc.text}
         except BaseException as exc:
             res = {"status": "runtime_error", "error": describe(exc)}
         res["time_s"] = round(time.monotonic() - start, 4)
-        results.append(res)
+        res = report.add(res)
+        if fresh_per_test(req):
+            remote.stop()
         if req.get("stop_on_failure") and res["status"] != "returned":
             break
     remote.stop()
-    return results
 
 
 def exposed(names):
@@ -629,40 +837,56 @@ def test_namespace(remote, names):
 
 
 def run_test(remote, limits, fn):
+    """One test's verdict. A failure of the candidate process counts even if test code swallowed it."""
     remote.deadline = time.monotonic() + limits["wall_time_s"]
+    remote.fault = None
     start = time.monotonic()
     try:
         fn()
         res = {"status": "passed"}
+    except HarnessFault:
+        raise
     except CandidateFault as exc:
         res = {"status": exc.verdict, "error": str(exc)}
+    except CandidateRaised as exc:
+        res = {"status": "runtime_error", "error": exc.text}
     except AssertionError as exc:
         res = {"status": "wrong_answer", "error": ("assertion failed: " + str(exc)).strip()[-SNIPPET:]}
     except BaseException as exc:
         res = {"status": "runtime_error", "error": describe(exc)}
+    if remote.z.fault is not None:
+        raise remote.z.fault
+    if remote.fault is not None and res["status"] == "passed":
+        res = {"status": remote.fault.verdict, "error": str(remote.fault)}
     res["time_s"] = round(time.monotonic() - start, 4)
     return res
 
 
 def loaded_candidate(z, req):
     """A candidate process serving calls, its module loaded within the wall time (else CandidateFault)."""
-    remote = Remote(z, dict(req["candidate"], serve=True, limits=req["limits"]))
+    remote = Remote(z, dict(req["candidate"], serve=True, limits=req["limits"]), reply_cap(req))
     remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
     remote.ensure(remote.deadline)
     return remote
 
 
-def mode_assert(z, req):
+def mode_assert(z, req, report):
     try:
         remote = loaded_candidate(z, req)
     except CandidateFault as exc:
-        return [{"status": exc.verdict, "error": str(exc)} for _ in req["tests"]]
+        for _ in req["tests"]:
+            report.add({"status": exc.verdict, "error": str(exc)})
+        return
     ns = test_namespace(remote, set(remote.names) | set(req.get("names", [])))
     if req.get("setup"):
         setup = run_test(remote, req["limits"], lambda: exec(compile(req["setup"], "test_setup", "exec"), ns))
         if setup["status"] != "passed":
-            return [dict(setup, error="test setup failed: " + setup.get("error", "")) for _ in req["tests"]]
-    results = []
+            for _ in req["tests"]:
+                report.add(dict(setup, error="test setup failed: " + setup.get("error", "")))
+            remote.stop()
+            return
+        if fresh_per_test(req):
+            remote.stop()
     for i, test in enumerate(req["tests"]):
         if test.get("check"):
             entry = test["entry_point"]
@@ -675,21 +899,40 @@ def mode_assert(z, req):
             def body(test=test, i=i):
                 exec(compile(test["code"], "test_%d" % i, "exec"), ns)
 
-        res = run_test(remote, req["limits"], body)
-        results.append(res)
+        res = report.add(run_test(remote, req["limits"], body))
+        if fresh_per_test(req):
+            remote.stop()
         if req.get("stop_on_failure") and res["status"] != "passed":
             break
     remote.stop()
-    return results
 
 
-def mode_script(z, req):
+SCRIPT = "test_script.py"
+
+
+def script_tests(ns):
+    """(name, callable) for each test the test script itself defines: functions compiled from its
+    source and TestCase classes created by it. Names it merely imports (`from solution import *`
+    brings the candidate's own `test_*` functions, as proxies) are not its tests."""
     import unittest
 
+    cases = []
+    for name, value in list(ns.items()):
+        if isinstance(value, types.FunctionType):
+            if name.startswith("test") and value.__code__.co_filename == SCRIPT:
+                cases.append((name, value))
+        elif isinstance(value, type) and issubclass(value, unittest.TestCase) and value.__module__ == ns["__name__"]:
+            for case in unittest.defaultTestLoader.loadTestsFromTestCase(value):
+                cases.append((case.id().replace(ns["__name__"] + ".", ""), unittest_runner(case)))
+    return cases
+
+
+def mode_script(z, req, report):
     try:
         remote = loaded_candidate(z, req)
     except CandidateFault as exc:
-        return [{"name": "load", "status": exc.verdict, "error": str(exc)}]
+        report.add({"name": "load", "status": exc.verdict, "error": str(exc)})
+        return
     module = types.ModuleType("solution")
     names = exposed(set(remote.names) | set(req.get("names", [])))
     for name in names:
@@ -697,26 +940,37 @@ def mode_script(z, req):
     module.__all__ = names
     sys.modules["solution"] = module
     ns = {"__name__": "__test__", "__builtins__": __import__("builtins")}
-    loaded = run_test(remote, req["limits"], lambda: exec(compile(req["script"], "test_script.py", "exec"), ns))
+    loaded = run_test(remote, req["limits"], lambda: exec(compile(req["script"], SCRIPT, "exec"), ns))
     if loaded["status"] != "passed":
-        return [dict(loaded, name="load", error="the test script failed to load: " + loaded.get("error", ""))]
-    cases = []
-    for name, value in list(ns.items()):
-        if name.startswith("test") and isinstance(value, types.FunctionType):
-            cases.append((name, value))
-        elif isinstance(value, type) and issubclass(value, unittest.TestCase):
-            for case in unittest.defaultTestLoader.loadTestsFromTestCase(value):
-                cases.append((case.id().replace("__test__.", ""), unittest_runner(case)))
-    results = []
+        report.add(dict(loaded, name="load", error="the test script failed to load: " + loaded.get("error", "")))
+        remote.stop()
+        return
+    if fresh_per_test(req):
+        remote.stop()
+    collected = {}
+    res = run_test(remote, req["limits"], lambda: collected.update(cases=script_tests(ns)))
+    cases = collected.get("cases")
+    if cases is None:
+        report.add(
+            dict(res, name="collect", error="collecting the test script's tests failed: " + res.get("error", ""))
+        )
+        remote.stop()
+        return
+    most = req.get("max_tests")
+    if most is not None and len(cases) > most:
+        remote.stop()
+        raise SampleInvalid(
+            "the test script defines %d tests; this server runs at most %d per sample" % (len(cases), most)
+        )
     for name, fn in cases:
-        res = dict(run_test(remote, req["limits"], fn), name=name)
-        results.append(res)
+        res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
+        if fresh_per_test(req):
+            remote.stop()
         if req.get("stop_on_failure") and res["status"] != "passed":
             break
     remote.stop()
-    if not results:
-        results.append({"name": "collect", "status": "runtime_error", "error": "the test script defines no tests"})
-    return results
+    if not cases:
+        report.add({"name": "collect", "status": "runtime_error", "error": "the test script defines no tests"})
 
 
 def unittest_runner(case):
@@ -746,12 +1000,14 @@ def trusted_imports_only():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != work]
 
 
-def main():
-    trusted_imports_only()
-    nondumpable()
-    verdict_fd = os.dup(1)
+def start_zygote(verdict_fd):
     p_sock, z_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        p_sock.close()
+        z_sock.close()
+        raise
     if pid == 0:
         p_sock.close()
         os.close(verdict_fd)
@@ -760,21 +1016,41 @@ def main():
         finally:
             os._exit(0)
     z_sock.close()
-    # The zygote is forked; only now may secrets enter this process.
+    return Zygote(p_sock)
+
+
+def run(z, request, report):
+    """The trailer: compile output, and what ended the run early, by whose fault."""
+    trailer = {"compile": None}
+    try:
+        trailer["compile"] = compile_step(z, request)
+        if trailer["compile"] is None or trailer["compile"]["ok"]:
+            MODES[request["mode"]](z, request, report)
+    except SampleInvalid as exc:
+        trailer["invalid"] = str(exc)
+    except HarnessFault as exc:
+        trailer["harness_error" if blame(z, exc) == "candidate" else "harness_failed"] = str(exc)
+    except BaseException as exc:
+        trailer["harness_failed"] = describe(exc)
+    return trailer
+
+
+def main():
+    trusted_imports_only()
+    nondumpable()
+    verdict_fd = os.dup(1)
+    try:
+        z, failure = start_zygote(verdict_fd), None
+    except OSError as exc:
+        z, failure = None, "the harness could not start its zygote: %s" % exc
+    # The zygote is forked; only now may secrets enter this process. From here on a
+    # candidate's SIGINT must not become a KeyboardInterrupt in here (an exit without a verdict).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     request = json.loads(sys.stdin.buffer.read())
     os.dup2(2, 1)  # test code that prints must not reach the verdict channel
-    nonce = request.pop("nonce")
-    z = Zygote(p_sock)
-    report = {"nonce": nonce, "results": []}
-    try:
-        report["compile"] = compile_step(z, request)
-        if report["compile"] is None or report["compile"]["ok"]:
-            report["results"] = MODES[request["mode"]](z, request)
-    except BaseException as exc:
-        report["harness_error"] = describe(exc)
-    data = (json.dumps(report) + "\n").encode()
-    while data:
-        data = data[os.write(verdict_fd, data) :]
+    report = Report(verdict_fd, request.pop("nonce"), int(request.get("report_budget", 64 << 20)))
+    trailer = {"compile": None, "harness_failed": failure} if failure else run(z, request, report)
+    report.finish(trailer)
     os._exit(0)
 
 

@@ -4,7 +4,7 @@
 
 Reads {"nonce", "fn", "op", ...} as JSON on stdin, runs user.py, writes one JSON line to
 the original stdout; the user's own prints are redirected to stderr so they cannot
-corrupt the reply. op "batch": fn(*args) once; op "map": fn(*item) for each item.
+corrupt the reply. op "batch": fn(*args, **kwargs) once; op "map": fn(*item) for each item.
 """
 
 import json
@@ -36,7 +36,7 @@ def main():
         exec(compile(source, "user.py", "exec"), module.__dict__)
         fn = getattr(module, request["fn"])
         if request["op"] == "batch":
-            report["result"] = fn(*request["args"])
+            report["result"] = fn(*request.get("args", ()), **request.get("kwargs", {}))
         else:
             report["results"] = [fn(*item) for item in request["items"]]
         text = json.dumps(report, default=plain)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
-from verifier_server.kinds.judge.backends.base import GenerationParams, Prompt
+from verifier_server.kinds.judge.backends.base import DEFAULT_POLICY, CallPolicy, GenerationParams, Prompt
 from verifier_server.kinds.judge.config import BackendConfig
 from verifier_server.kinds.judge.failures import JudgeFailure
 
@@ -31,7 +31,7 @@ class InProcessBackend(abc.ABC, Generic[M]):
         self.config = config
         self.name = f"{config.backend}:{config.model}"
         self._executor = ThreadPoolExecutor(
-            max_workers=config.batching.max_concurrency, thread_name_prefix=f"judge-{config.backend}"
+            max_workers=config.instance.max_concurrency, thread_name_prefix=f"judge-{config.backend}"
         )
         self._load_lock = threading.Lock()
         self._model: M | None = None
@@ -65,19 +65,26 @@ class InProcessBackend(abc.ABC, Generic[M]):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     # The Backend operations: each runs its blocking twin (below) on the backend's threads.
+    # The policy is ignored: the runner applies a verifier's limits to whole batches.
 
-    async def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[str | JudgeFailure]:
+    async def generate(
+        self, prompts: Sequence[Prompt], params: GenerationParams, policy: CallPolicy = DEFAULT_POLICY
+    ) -> list[str | JudgeFailure]:
         return await self.in_thread(self._generate, list(prompts), params)
 
     async def label_logprobs(
-        self, prompts: Sequence[Prompt], labels: tuple[str, ...]
+        self, prompts: Sequence[Prompt], labels: tuple[str, ...], policy: CallPolicy = DEFAULT_POLICY
     ) -> list[dict[str, float] | JudgeFailure]:
         return await self.in_thread(self._label_logprobs, list(prompts), labels)
 
-    async def classify(self, conversations: Sequence[Prompt]) -> list[list[float] | JudgeFailure]:
+    async def classify(
+        self, conversations: Sequence[Prompt], policy: CallPolicy = DEFAULT_POLICY
+    ) -> list[list[float] | JudgeFailure]:
         return await self.in_thread(self._classify, list(conversations))
 
-    async def embed(self, texts: Sequence[str], pooling: str) -> list[list[float] | JudgeFailure]:
+    async def embed(
+        self, texts: Sequence[str], pooling: str, policy: CallPolicy = DEFAULT_POLICY
+    ) -> list[list[float] | JudgeFailure]:
         return await self.in_thread(self._embed, list(texts), pooling)
 
     @abc.abstractmethod

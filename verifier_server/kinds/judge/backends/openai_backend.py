@@ -2,8 +2,13 @@
 
 Every request goes through ``_post``, the one place with retries (connection
 errors, timeouts, 408/409/429/5xx and malformed bodies, with exponential backoff
-that honours ``Retry-After``), per-request concurrency and rate limits, and the
-API key, read from the environment variable the spec names.
+that honours ``Retry-After``), per-request concurrency and rate limits (the calling
+verifier's, then the endpoint's from the server's allow-list), and the API key, read
+from the environment variable the spec names (one the allow-list lets it name).
+
+What an endpoint says back never reaches a caller except as a parsed answer: a
+failure's reason is a status class (``HTTP 503``, ``unreadable response``, a
+connection error's type), and the raw body goes only to the server's log.
 
 ``/completions`` takes a whole batch in one request (a list of prompts) and can
 score multi-token labels exactly with ``echo`` + ``logprobs``; ``/chat/completions``
@@ -15,111 +20,138 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 import aiohttp
 
-from verifier_server.kinds.judge.backends.base import GenerationParams, Prompt
+from verifier_server.kinds.judge.backends.base import DEFAULT_POLICY, CallPolicy, GenerationParams, Prompt
 from verifier_server.kinds.judge.config import BackendConfig, OpenAIConfig
 from verifier_server.kinds.judge.failures import JudgeFailure, JudgeTimeout
 from verifier_server.kinds.judge.limits import CallLimits
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 _RETRY_STATUSES = frozenset({408, 409, 429})
 _TOP_LOGPROBS = 20
+_MAX_BODY_BYTES = 64 << 20
+"""A judge's answer is small; a bigger body is a broken or hostile endpoint, not an answer."""
 
 
 class OpenAIBackend:
     limits_per_request = True
 
-    def __init__(self, config: BackendConfig) -> None:
+    def __init__(self, config: BackendConfig, endpoint_limits: CallLimits | None = None) -> None:
         assert config.openai is not None  # read_backend_config sets it for this backend
         self.config = config
         self.api: OpenAIConfig = config.openai
         self.name = f"openai:{self.api.base_url}:{config.model}"
-        self.limits = CallLimits(config.batching.max_concurrency, config.batching.max_requests_per_second)
+        self.endpoint_limits = endpoint_limits
+        """The allow-list's bound on requests to this endpoint, shared with every other backend using it."""
         self.requests_sent = 0
         self._session: aiohttp.ClientSession | None = None
 
     # -- operations -----------------------------------------------------------------------
 
-    async def generate(self, prompts: Sequence[Prompt], params: GenerationParams) -> list[str | JudgeFailure]:
+    async def generate(
+        self, prompts: Sequence[Prompt], params: GenerationParams, policy: CallPolicy = DEFAULT_POLICY
+    ) -> list[str | JudgeFailure]:
         sampling = {"max_tokens": params.max_new_tokens, "temperature": params.temperature}
         if self.api.endpoint == "completions":
             texts = _raw_prompts(prompts)
-            outputs = await self._post("/completions", {"prompt": texts, **sampling}, _completion_texts(len(texts)))
+            outputs = await self._post(
+                "/completions", {"prompt": texts, **sampling}, _completion_texts(len(texts)), policy
+            )
             return [text for text in outputs]
         return await _each(
-            prompts, lambda p: self._post("/chat/completions", {"messages": _messages(p), **sampling}, _chat_text)
+            prompts,
+            lambda p: self._post("/chat/completions", {"messages": _messages(p), **sampling}, _chat_text, policy),
         )
 
     async def label_logprobs(
-        self, prompts: Sequence[Prompt], labels: tuple[str, ...]
+        self, prompts: Sequence[Prompt], labels: tuple[str, ...], policy: CallPolicy = DEFAULT_POLICY
     ) -> list[dict[str, float] | JudgeFailure]:
         if self.api.endpoint == "completions":
-            return await self._echo_logprobs(_raw_prompts(prompts), labels)
+            return await self._echo_logprobs(_raw_prompts(prompts), labels, policy)
         payload = {"max_tokens": 1, "temperature": 0.0, "logprobs": True, "top_logprobs": _TOP_LOGPROBS}
         reader = _first_token_reader(labels)
         return await _each(
-            prompts, lambda p: self._post("/chat/completions", {"messages": _messages(p), **payload}, reader)
+            prompts, lambda p: self._post("/chat/completions", {"messages": _messages(p), **payload}, reader, policy)
         )
 
-    async def classify(self, conversations: Sequence[Prompt]) -> list[list[float] | JudgeFailure]:
+    async def classify(
+        self, conversations: Sequence[Prompt], policy: CallPolicy = DEFAULT_POLICY
+    ) -> list[list[float] | JudgeFailure]:
         raise JudgeFailure("the openai backend does not serve reward models")
 
-    async def embed(self, texts: Sequence[str], pooling: str) -> list[list[float] | JudgeFailure]:
-        vectors = await self._post("/embeddings", {"input": list(texts)}, _embeddings(len(texts)))
+    async def embed(
+        self, texts: Sequence[str], pooling: str, policy: CallPolicy = DEFAULT_POLICY
+    ) -> list[list[float] | JudgeFailure]:
+        vectors = await self._post("/embeddings", {"input": list(texts)}, _embeddings(len(texts)), policy)
         return [_normalized(v) for v in vectors]
 
     async def _echo_logprobs(
-        self, prompts: list[str], labels: tuple[str, ...]
+        self, prompts: list[str], labels: tuple[str, ...], policy: CallPolicy
     ) -> list[dict[str, float] | JudgeFailure]:
         """log P(label | prompt) from the server's logprobs of the echoed prompt + label."""
         texts = [prompt + label for prompt in prompts for label in labels]
         payload = {"prompt": texts, "max_tokens": 1, "temperature": 0.0, "echo": True, "logprobs": 1}
         spans = [(len(prompt), len(prompt) + len(label)) for prompt in prompts for label in labels]
-        totals = await self._post("/completions", payload, _echo_reader(spans))
+        totals = await self._post("/completions", payload, _echo_reader(spans), policy)
         width = len(labels)
         return [dict(zip(labels, totals[i * width : (i + 1) * width], strict=True)) for i in range(len(prompts))]
 
     # -- the one HTTP choke point ------------------------------------------------------------
 
-    async def _post(self, path: str, payload: dict[str, Any], read: Callable[[Any], T]) -> T:
+    async def _post(self, path: str, payload: dict[str, Any], read: Callable[[Any], T], policy: CallPolicy) -> T:
         url = self.api.base_url + path
         body = {"model": self.config.model, **payload}
-        attempts = self.api.max_retries + 1
-        problem, timed_out, delay_s = "", False, self.api.retry_backoff_s
+        retry = policy.request
+        attempts = retry.max_retries + 1
+        timeout = aiohttp.ClientTimeout(total=retry.request_timeout_s)
+        problem, timed_out, delay_s = "", False, retry.retry_backoff_s
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(delay_s)
                 delay_s *= 2
             try:
-                async with self.limits:
+                async with policy.limits or nullcontext(), self.endpoint_limits or nullcontext():
                     self.requests_sent += 1
-                    async with self._client().post(url, json=body) as response:
-                        text = await response.text()
+                    # no redirects: the allow-list names where requests go, a 3xx must not move them
+                    async with self._client().post(url, json=body, timeout=timeout, allow_redirects=False) as response:
+                        raw = await response.content.read(_MAX_BODY_BYTES + 1)
                         status, retry_after = response.status, response.headers.get("Retry-After")
             except TimeoutError:
-                problem, timed_out = f"no response within request_timeout_s={self.api.request_timeout_s:g}", True
+                problem, timed_out = f"no response within request_timeout_s={retry.request_timeout_s:g}", True
                 continue
             except aiohttp.ClientError as exc:
-                problem, timed_out = f"{type(exc).__name__}: {exc}", False
+                problem, timed_out = f"connection failed ({type(exc).__name__})", False
+                log.warning("judge endpoint unreachable", extra={"url": url, "error": str(exc)[:500]})
                 continue
             timed_out = False
+            text = raw.decode("utf-8", "replace")
+            if len(raw) > _MAX_BODY_BYTES:
+                problem = f"response larger than {_MAX_BODY_BYTES >> 20} MiB"
+                continue
             if status != 200:
-                problem = f"HTTP {status}: {text[:200]}"
+                problem = f"HTTP {status}"
+                log.warning("judge endpoint answered HTTP %d", status, extra={"url": url, "body": text[:500]})
                 if status not in _RETRY_STATUSES and status < 500:
-                    raise JudgeFailure(f"judge endpoint {url} rejected the request: {problem}")
-                delay_s = _retry_after(retry_after, delay_s)
+                    raise JudgeFailure(f"the judge endpoint rejected the request: {problem}")
+                # an endpoint's Retry-After is honoured up to one request's timeout, never beyond
+                delay_s = min(_retry_after(retry_after, delay_s), retry.request_timeout_s)
                 continue
             try:
                 return read(json.loads(text))
             except (ValueError, KeyError, IndexError, TypeError) as exc:
-                problem = f"unreadable response ({type(exc).__name__}: {exc}): {text[:200]!r}"
+                problem = f"unreadable response ({type(exc).__name__})"
+                log.warning("judge endpoint answered an unreadable body", extra={"url": url, "body": text[:500]})
         failure = JudgeTimeout if timed_out else JudgeFailure
-        raise failure(f"judge endpoint {url} failed after {attempts} attempt(s): {problem}")
+        raise failure(f"the judge endpoint failed after {attempts} attempt(s): {problem}")
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -129,9 +161,7 @@ class OpenAIBackend:
                 if not key:
                     raise JudgeFailure(f"environment variable {self.api.api_key_env} (the judge API key) is not set")
                 headers["Authorization"] = f"Bearer {key}"
-            self._session = aiohttp.ClientSession(
-                headers=headers, timeout=aiohttp.ClientTimeout(total=self.api.request_timeout_s)
-            )
+            self._session = aiohttp.ClientSession(headers=headers)
         return self._session
 
     async def aclose(self) -> None:

@@ -107,7 +107,7 @@ class TransformersBackend(InProcessBackend[_Loaded]):
         """log P(label | prompt) summed over the label's tokens, for labels of several tokens ("10")."""
         longest = max(len(ids) for ids in label_ids)
         sequences = [row + ids for row in rows for ids in label_ids]
-        chunk = max(self.config.batching.max_batch_size, len(labels))
+        chunk = max(self.config.instance.max_batch_size, len(labels))
         totals: list[float] = []
         for start in range(0, len(sequences), chunk):
             part = sequences[start : start + chunk]

@@ -1,0 +1,127 @@
+"""Whose failure: a harness that cannot run is the sample's error (score None), never the candidate's 0;
+what the candidate does to the harness stays its own 0, never an abstention.
+
+Through the real server and sandbox. A server whose jobs may hold too few processes for the
+harness makes the harness fail for real (as a shared slot uid once did, finding 4 of issue 12).
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import pytest
+
+from sandboxes import ExecStatus, Execution
+from sdk import VerifierClient
+from verifier_server.kinds.code.kind import ended_on_its_own
+from verifier_server.kinds.code.report import ReportGarbled, read_harness_report
+from verifier_server.testing import StartServer
+
+ADD = "```python\ndef add(a, b):\n    return a + b\n```"
+ECHO = "```python\nprint(input())\n```"
+C_ECHO = "```c\n#include <stdio.h>\nint main(){char s[64];scanf(\"%63s\",s);printf(\"%s\\n\",s);}\n```"
+STDIO = {"tests": [{"input": "hi\n", "output": "hi"}] * 2}
+SAMPLES: list[tuple[Any, str, dict[str, Any]]] = [
+    ("python-tests", ADD, {"test_list": ["assert add(1, 2) == 3"]}),
+    ("python-tests", ADD, {"test": "def check(candidate):\n    assert candidate(1, 2) == 3\n", "entry_point": "add"}),
+    ({"kind": "code", "config": {"tests": "function"}}, ADD, {"inputs": [[1, 2]], "outputs": [3], "fn_name": "add"}),
+    ({"kind": "code", "config": {"tests": "script"}}, ADD,
+     {"test_script": "from solution import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"}),
+    ("stdio-tests", ECHO, STDIO),
+    ("stdio-tests", C_ECHO, STDIO),
+]
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_harness_that_cannot_start_its_processes_is_an_error_not_a_zero(
+    start_server: StartServer, processes: int
+) -> None:
+    """1: the harness cannot fork its zygote; 2: the zygote cannot fork the candidate, nor the sandbox exec
+    the harness of a compiled language (RLIMIT_NPROC applies to execve too)."""
+    server = start_server(config={"kinds": {"code": {"processes": processes}}})
+    with VerifierClient(server.address, timeout_s=120) as client:
+        for spec, completion, reference in SAMPLES:
+            result = client.score(spec, completions=[completion], references=[reference])[0]
+            assert (result.outcome, result.score) == ("error", None), (spec, result.reason, result.details)
+            assert result.reason.startswith("the test harness failed"), result.reason
+
+
+#: Leaves a process behind (setsid: out of the group the harness kills) that takes every process
+#: slot of the job as soon as one frees: the harness's next fork finds none.
+LEAVES_PROCESSES = (
+    "import os\n"
+    "for _ in range(4):\n"
+    "    try:\n"
+    "        if os.fork() == 0:\n"
+    "            os.setsid()\n"
+    "            os.closerange(0, 1 << 16)\n"
+    "            while True:\n"
+    "                try:\n"
+    "                    if os.fork() == 0:\n"
+    "                        os.kill(os.getpid(), 19)  # SIGSTOP: hold the slot\n"
+    "                except OSError:\n"
+    "                    pass\n"
+    "    except OSError:\n"
+    "        pass\n"
+)
+
+
+def test_processes_the_candidate_leaves_running_are_its_own_failure(client: VerifierClient) -> None:
+    """When they win the race for a freed process slot, the harness's next fork fails: still the candidate's 0.
+
+    A wrong candidate must score 0 with outcome ok whether or not it wins that race; were the
+    fork failure blamed on the harness, winning it would turn the 0 into an abstention (None).
+    """
+    stdio = f"```python\n{LEAVES_PROCESSES}print('wrong')\n```"
+    function = f"```python\n{LEAVES_PROCESSES}def add(a, b):\n    return a - b\n```"
+    per_test = {"kind": "code", "config": {"tests": "function", "isolation": "per_test"}}
+    calls = {"inputs": [[1, 2], [2, 2], [3, 3]], "outputs": [3, 4, 6], "fn_name": "add"}
+    results = list(client.score("stdio-tests", completions=[stdio] * 6,
+                                references=[{"tests": [{"input": "hi", "output": "hi"}] * 3}] * 6))
+    results += client.score(per_test, completions=[function] * 3, references=[calls] * 3)
+    for result in results:
+        assert (result.outcome, result.score) == ("ok", 0.0), (result.reason, result.details)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGSTOP])
+def test_signals_the_candidate_sends_the_harness_are_its_own_failure(client: VerifierClient, sig: int) -> None:
+    """Whatever a wrong candidate does to the harness processes, it gets its 0 with outcome ok (no abstention)."""
+    attack = (f"import os\nfor p in os.listdir('/proc'):\n    if p.isdigit() and int(p) != os.getpid():\n"
+              f"        try:\n            os.kill(int(p), {int(sig)})\n        except OSError:\n            pass\n")
+    fast = {"time_limit_s": 1.0}
+    cases = [
+        ({"kind": "code", "config": {"tests": "assert", **fast}}, f"{attack}def add(a, b):\n    return a - b\n",
+         {"test_list": ["assert add(1, 2) == 3"]}),
+        ({"kind": "code", "config": {"tests": "stdio", **fast}}, f"{attack}print('wrong')\n", STDIO),
+    ]
+    for spec, source, reference in cases:
+        result = client.score(spec, completions=[f"```python\n{source}```"], references=[reference])[0]
+        assert (result.outcome, result.score) == ("ok", 0.0), (sig, result.reason, result.details)
+
+
+def _execution(status: ExecStatus, exit_code: int | None, sig: int | None, stdout: bytes = b"") -> Execution:
+    return Execution(status, exit_code, sig, stdout, b"", False, False, 0.1, 0.1, None)
+
+
+def test_a_harness_that_exits_without_its_verdict_failed_by_itself() -> None:
+    """Only a signal, a limit or the wall time (what a candidate can cause) leave the verdict to the candidate."""
+    assert ended_on_its_own(_execution(ExecStatus.NONZERO_EXIT, 1, None))
+    assert ended_on_its_own(_execution(ExecStatus.OK, 0, None))
+    assert not ended_on_its_own(_execution(ExecStatus.NONZERO_EXIT, None, signal.SIGKILL))
+    for status in (ExecStatus.TIMEOUT, ExecStatus.MEMORY, ExecStatus.OUTPUT_LIMIT):
+        assert not ended_on_its_own(_execution(status, None, signal.SIGKILL))
+
+
+def test_a_reply_is_read_only_under_a_trailer_with_the_runs_nonce() -> None:
+    lines = b'{"status": "ok", "stdout": "1"}\n{"status": "ok", "stdout": "2"}\n'
+    report = read_harness_report(lines + b'{"nonce": "n1", "count": 2, "compile": null}\n', "n1")
+    assert report is not None and [r["stdout"] for r in report.results()] == ["1", "2"]
+    assert read_harness_report(lines + b'{"nonce": "other", "count": 2}\n', "n1") is None
+    assert read_harness_report(lines, "n1") is None  # the harness did not finish
+    with pytest.raises(ReportGarbled):
+        read_harness_report(lines + b'{"nonce": "n1", "count": 3}\n', "n1")
+    garbled = read_harness_report(b'not json\n{"nonce": "n1", "count": 1}\n', "n1")
+    assert garbled is not None
+    with pytest.raises(ReportGarbled):
+        list(garbled.results())

@@ -1,0 +1,307 @@
+"""The server image under the real Docker engine, started with exactly the flags sandboxes/SETUP.md documents.
+
+What the image must give (issue: the shipped deployment ran the sandbox's weak mode): the full
+design inside the container (root server, per-run uids, cgroups and tmpfs work dirs, the fork
+server), so runs are contained, no run sees another's leftovers or is failed by another filling
+its disk or holding processes, and the server outlives fork and memory bombs. Without the flags,
+it refuses to start and says what is missing. Samples are scored from inside the container (the
+SDK ships in the image; no port is published).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.test_deploy_manifests import documented_docker_flags
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+#: A uid range of this test run's own: other servers on the host may still use the default one.
+UID_BASE = 500_000 + (os.getpid() % 1000) * 512
+
+
+def _docker_ready() -> bool:
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(not _docker_ready(), reason="no Docker engine reachable (dockerd not running)"),
+]
+
+
+def docker(*args: str, timeout_s: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout_s)
+    if check and done.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args[:3])} failed: {done.stderr[-3000:]}")
+    return done
+
+
+@pytest.fixture(scope="module")
+def image() -> Iterator[str]:
+    base = os.environ.get("VERIFIER_BASE_IMAGE", "verifier-base:bookworm")
+    if docker("image", "inspect", base, check=False).returncode != 0:
+        pytest.skip(f"base image {base} missing; run deploy/build_image.sh once (debootstrap takes minutes)")
+    tag = f"verifier-server:test-{os.getpid()}"
+    built = subprocess.run([str(DEPLOY / "build_image.sh"), tag], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-3000:]
+    yield tag
+    docker("rmi", tag, check=False)
+
+
+def start(image: str, name: str, flags: list[str]) -> None:
+    docker("run", "-d", "--name", name, *flags, "--env", f"VERIFIER_SANDBOX_UID_BASE={UID_BASE}", image)
+
+
+def wait_ready(name: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        probe = "from sdk import VerifierClient\nwith VerifierClient('127.0.0.1:50051', timeout_s=5) as c: c.list()"
+        if docker("exec", name, "/opt/verifier/bin/python", "-c", probe, check=False).returncode == 0:
+            return
+        if docker("inspect", "-f", "{{.State.Running}}", name).stdout.strip() != "true":
+            raise AssertionError(f"the server exited:\n{logs(name)[-3000:]}")
+        time.sleep(0.5)
+    raise AssertionError(f"the server did not get ready:\n{logs(name)[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(image: str) -> Iterator[str]:
+    """A container of the image started with the documented flags, ready to score."""
+    name = f"verifier-image-{os.getpid()}"
+    start(image, name, documented_docker_flags())
+    try:
+        wait_ready(name)
+        yield name
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+#: Runs inside the container: scores `completions` against `tests` with the code kind, prints
+#: [score, outcome, reason] per completion as JSON.
+SCORE = """
+import json, sys
+from sdk import VerifierClient, specs
+job = json.loads(sys.stdin.read())
+with VerifierClient("127.0.0.1:50051", timeout_s=300) as client:
+    results = client.score(specs.code("image-test", **job["config"]), job["completions"],
+                           references=[{"tests": job["tests"]}] * len(job["completions"]))
+print(json.dumps([[r.score, str(r.outcome), r.reason] for r in results]))
+"""
+
+
+def score(name: str, sources: list[str], tests: list[str], **config: Any) -> list[list[Any]]:
+    completions = ["```python\n" + textwrap.dedent(source) + "\n```" for source in sources]
+    job = json.dumps({"completions": completions, "tests": tests, "config": {"time_limit_s": 30, **config}})
+    done = subprocess.run(
+        ["docker", "exec", "-i", name, "/opt/verifier/bin/python", "-c", SCORE],
+        input=job,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def logs(name: str) -> str:
+    done = docker("logs", name, check=False)
+    return done.stdout + done.stderr
+
+
+def slots(name: str) -> int:
+    """How many runs the containerized server runs at once (its log's claimed uid range)."""
+    for line in logs(name).splitlines():
+        if '"sandbox ready"' in line:
+            runs = [run.split("..") for run in json.loads(line)["slot_uids"].split(",")]
+            return sum(int(high) - int(low) + 1 for low, high in runs)
+    raise AssertionError("no 'sandbox ready' line in the server's log")
+
+
+def assert_alive(name: str) -> None:
+    state = docker("inspect", "-f", "{{.State.Running}} {{.RestartCount}}", name).stdout.split()
+    assert state == ["true", "0"], f"the server died: {logs(name)[-3000:]}"
+    ok = "def f():\n    return 1\n"
+    assert score(name, [ok], ["assert f() == 1"]) == [[1.0, "ok", "1/1 tests passed"]]
+
+
+def without(flags: list[str], value: str) -> list[str]:
+    """`flags` less the option whose value is `value` (and that option's name)."""
+    kept: list[str] = []
+    for word in flags:
+        if word == value:
+            kept.pop()
+        else:
+            kept.append(word)
+    return kept
+
+
+def test_without_the_flags_the_server_refuses_to_start_and_names_what_is_missing(image: str):
+    plain = docker("run", "--rm", image, timeout_s=180, check=False)
+    assert plain.returncode == 2, plain.stderr[-2000:]
+    assert "weak mode" in plain.stderr and "lacks CAP_SYS_ADMIN" in plain.stderr, plain.stderr[-2000:]
+    masked = without(documented_docker_flags(), "systempaths=unconfined")  # Docker's default, masked /proc
+    run = docker(
+        "run", "--rm", *masked, "--env", f"VERIFIER_SANDBOX_UID_BASE={UID_BASE}", image, timeout_s=180, check=False
+    )
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "Can't mount proc" in run.stderr and "systempaths=unconfined" in run.stderr, run.stderr[-2000:]
+
+
+def test_runs_are_contained_and_use_the_full_design(server: str):
+    probe = """
+    import ctypes, os, socket
+    def contained():
+        assert os.getuid() >= 1000 and os.geteuid() != 0
+        assert os.path.exists("/proc/self") and len([p for p in os.listdir("/proc") if p.isdigit()]) < 10
+        for path in ("/", "/usr", "/etc"):
+            assert not os.access(path, os.W_OK), path
+        try:
+            socket.create_connection(("1.1.1.1", 53), timeout=2)
+            return False
+        except OSError:
+            pass
+        assert ctypes.CDLL(None).mount(b"x", b"/tmp", b"tmpfs", 0, None) != 0
+        assert not os.path.exists("/opt/verifier") and not os.path.exists("/var/lib/verifier")
+        return True
+    """
+    assert score(server, [probe], ["assert contained()"]) == [[1.0, "ok", "1/1 tests passed"]]
+    comms = docker("exec", server, "sh", "-c", "cat /proc/[0-9]*/comm").stdout.split()
+    assert "sandbox-zygote" in comms, "python runs went through the fork server"
+    assert '"weak": false' in logs(server)
+
+
+def test_a_runs_leftovers_are_invisible_to_later_runs(server: str):
+    """Every slot gets a writer (files in /work, /tmp, /dev/shm, a locked directory, a detached
+    process), then a reader: none of it may be there."""
+    writer = """
+    import os, time
+    for place in (".", "/tmp", "/dev/shm"):
+        os.makedirs(f"{place}/locked-leftover", exist_ok=True)
+        open(f"{place}/locked-leftover/secret", "w").write("x")
+        open(f"{place}/leftover-file", "w").write("x")
+        os.chmod(f"{place}/locked-leftover", 0)
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            os.execvp("sleep", ["sleep", "120"])
+        os._exit(0)
+    def done():
+        return True
+    """
+    reader = """
+    import os
+    def leftovers():
+        found = [f"{place}/{entry}" for place in (".", "/tmp", "/dev/shm") for entry in os.listdir(place)
+                 if "leftover" in entry]
+        for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+            try:
+                if open(f"/proc/{pid}/cmdline", "rb").read().startswith(b"sleep"):
+                    found.append(f"process {pid}")
+            except OSError:
+                pass
+        return found
+    """
+    n = slots(server)
+    assert [r[0] for r in score(server, [writer] * n, ["assert done()"])] == [1.0] * n
+    results = score(server, [reader] * n, ["assert leftovers() == []"])
+    assert [r[0] for r in results] == [1.0] * n, results
+
+
+def test_a_run_filling_its_disk_or_holding_processes_does_not_fail_others(server: str):
+    filler = """
+    import os, time
+    for place in (".", "/tmp", "/dev/shm"):
+        try:
+            with open(f"{place}/fill", "wb") as f:
+                while True:
+                    f.write(b"x" * (1 << 20))
+        except OSError:
+            pass
+    time.sleep(8)
+    def done():
+        return True
+    """
+    hog = """
+    import os, time
+    try:
+        while True:
+            if os.fork() == 0:
+                time.sleep(20)
+                os._exit(0)
+    except OSError:
+        pass
+    time.sleep(8)
+    def done():
+        return True
+    """
+    normal = """
+    import os, subprocess, time
+    time.sleep(1)
+    for place in (".", "/tmp"):
+        with open(f"{place}/data", "wb") as f:
+            f.write(b"y" * (8 << 20))
+    for _ in range(8):
+        subprocess.run(["true"], check=True)
+    def done():
+        return True
+    """
+    others = max(2, slots(server) - 2)
+    results = score(server, [filler, hog, *[normal] * others], ["assert done()"])
+    assert [r[0] for r in results[2:]] == [1.0] * others, results
+
+
+def test_the_server_survives_a_fork_bomb_and_memory_bombs(server: str):
+    """A fork bomb meets its pids limit; memory bombs allowed more than the container has together
+    push the container to its --memory bound, where the kernel kills runs, never the server."""
+    fork_bomb = """
+    import os
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+    """
+    memory_bomb = """
+    hog = []
+    while True:
+        hog.append(bytearray(32 << 20))
+    """
+    results = score(server, [fork_bomb], ["assert True"], time_limit_s=5)
+    assert results[0][0] != 1.0, results
+    assert_alive(server)
+    bombs = slots(server)
+    results = score(server, [memory_bomb] * bombs, ["assert True"], time_limit_s=20, memory_mb=1536)
+    assert all(r[0] != 1.0 for r in results), results
+    assert_alive(server)
+
+
+def test_sigterm_drains_and_exits_cleanly(image: str):
+    name = f"verifier-image-drain-{os.getpid()}"
+    start(image, name, documented_docker_flags())
+    try:
+        wait_ready(name)
+        probe = (
+            "from sdk import VerifierClient\n"
+            "with VerifierClient('127.0.0.1:50051', timeout_s=60) as c:\n"
+            "    r = c.score('think-answer-format', ['<think>\\nx\\n</think>\\n<answer>\\n1\\n</answer>', 'no'])\n"
+            "    print([x.score for x in r])\n"
+        )
+        scored = docker("exec", name, "/opt/verifier/bin/python", "-c", probe)
+        assert scored.stdout.strip() == "[1.0, 0.0]", scored.stderr[-2000:]
+        docker("stop", "-t", "40", name, timeout_s=60)
+        state = docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip()
+        assert state == "0", "SIGTERM must reach the server (exec-form ENTRYPOINT) and drain cleanly"
+    finally:
+        docker("rm", "-f", name, check=False)
