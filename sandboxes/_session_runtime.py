@@ -140,6 +140,7 @@ def enter(header, fds, setup_error, z):
         sys.stderr = sys.__stderr__ = stderr
         sys.argv = [""]
         sys.path.insert(0, "")
+        sys.path[1:1] = [p for p in os.environ.get("PYTHONPATH", "").split(":") if p]  # as python3 would place them
         import gc
 
         gc.enable()

@@ -336,7 +336,7 @@ class BwrapSandbox:
             self._session_uids = claim_uids(self._uids, 2 * max_trees, purpose=f"{max_trees} session trees")
         return [claim.uid for claim in self._session_uids]
 
-    async def sessions(self, *, max_trees: int = 256) -> SessionHost:
+    async def sessions(self, *, max_trees: int = 64) -> SessionHost:
         """The session host on this backend's fork server (started on first use).
 
         Sessions run as uids claimed by `claim_session_uids` (claimed here if not yet, for

@@ -56,6 +56,20 @@ async def test_python_cells_keep_variables_imports_files_and_cwd(host: SessionHo
         await s.close()
 
 
+async def test_python_cells_import_the_packages_offered_to_sandboxed_python(host: SessionHost) -> None:
+    from sandboxes._layout import PYTHON_PACKAGES_DIR, python_packages_installed
+
+    if not python_packages_installed():
+        pytest.skip("the sandbox packages are not installed here (scripts/install_sandbox_python.py)")
+    s = await host.open("python")
+    try:
+        r = await s.run("import numpy, sympy\nnumpy.__file__, int(numpy.arange(4).sum()), str(sympy.sqrt(8))")
+        assert r.status is CellStatus.OK, r
+        assert r.result == repr((f"{PYTHON_PACKAGES_DIR}/numpy/__init__.py", 6, "2*sqrt(2)")), r
+    finally:
+        await s.close()
+
+
 async def test_bash_cells_keep_directory_variables_and_functions(host: SessionHost) -> None:
     s = await host.open("bash")
     try:
