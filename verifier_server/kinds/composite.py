@@ -30,38 +30,26 @@ from typing import Any, ClassVar
 
 from verifier_server.domain import Outcome, Sample, ScoreResult, VerifierSpec
 from verifier_server.errors import NotFound, SpecError
-from verifier_server.kinds.base import BuildContext, ConfigReader, Verifier
-from verifier_server.kinds.caps import kind_settings
+from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader, Verifier
 from verifier_server.kinds.cascade import Stage, score_cascade
+from verifier_server.kinds.containment import score_contained
+from verifier_server.kinds.settings import KindSettings, kind_settings, setting
 
 _COMBINES = ("weighted_sum", "min", "max", "gate", "cascade")
 
 
 @dataclass(frozen=True, slots=True)
-class CompositeLimits:
-    """The server's bounds on one composite (``[kinds.composite]`` settings)."""
+class CompositeLimits(KindSettings):
+    """The server's bounds on one composite (``[kinds.composite]``)."""
 
-    max_children: int = 64
+    kind: ClassVar[str] = "composite"
+
+    max_children: int = setting(64, minimum=1)
     """Children of one composite."""
-    max_depth: int = 8
+    max_depth: int = setting(8, minimum=1)
     """Composites nested inline inside one spec."""
-    max_leaves: int = 256
+    max_leaves: int = setting(256, minimum=1)
     """Non-composite verifiers one score reaches, through inline and registered children alike."""
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> CompositeLimits:
-        reader = ConfigReader(
-            {k: v for k, v in kind_settings(settings, "composite").items() if k in _LIMIT_KEYS}, "settings.composite"
-        )
-        default = cls()
-        return cls(
-            max_children=reader.int("max_children", default.max_children, minimum=1),
-            max_depth=reader.int("max_depth", default.max_depth, minimum=1),
-            max_leaves=reader.int("max_leaves", default.max_leaves, minimum=1),
-        )
-
-
-_LIMIT_KEYS = ("max_children", "max_depth", "max_leaves")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +132,12 @@ class CompositeVerifier:
         return await self._context.resolve(child.ref)
 
     async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        from verifier_server.service import score_with  # the service's per-sample containment
-
         problem = await self._fan_out_problem()  # unpinned children may have grown since registration
         if problem:
             return [ScoreResult.failed(Outcome.ERROR, f"composite {problem}") for _ in samples]
 
         async def run(child: Child) -> list[ScoreResult]:
-            return await score_with(await self._child_verifier(child), samples)
+            return await score_contained(await self._child_verifier(child), samples)
 
         if self._combine == "cascade":
             return await self._cascade(samples)
@@ -160,13 +146,11 @@ class CompositeVerifier:
         return [self._combine_one([results[i] for results in per_child]) for i in range(len(samples))]
 
     async def _cascade(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        from verifier_server.service import score_with  # the service's per-sample containment
-
         async def run(position: int, subset: Sequence[Sample]) -> list[ScoreResult]:
-            return await score_with(await self._child_verifier(self._children[position]), subset)
+            return await score_contained(await self._child_verifier(self._children[position]), subset)
 
         stages = [Stage(child.label, child.threshold) for child in self._children]
-        metrics = self._context.resources.settings.get("metrics")
+        metrics = self._context.resources.metrics
         return await score_cascade(stages, run, samples, on_failure=self._cascade_on_failure, metrics=metrics)
 
     def _combine_one(self, child_results: list[ScoreResult]) -> ScoreResult:
@@ -215,13 +199,20 @@ class CompositeVerifier:
         return ScoreResult(score=score, components=components, details=details)
 
 
-class CompositeKind:
+class CompositeKind(BaseKind):
     name: ClassVar[str] = "composite"
+    settings_type = CompositeLimits
+
+    @classmethod
+    async def validate(cls, verifier: Verifier) -> None:
+        """Every child resolves (names, cycles) and the fan-out is within the server's bound."""
+        assert isinstance(verifier, CompositeVerifier)  # from_spec built it
+        await verifier.validate()
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> CompositeVerifier:
         reader = ConfigReader(config)
-        limits = CompositeLimits.from_settings(context.resources.settings)
+        limits = kind_settings(context.resources, CompositeLimits)
         combine = reader.str("combine", "weighted_sum", choices=_COMBINES)
         gate_fail_score = reader.float("gate_fail_score", 0.0)
         raw_children = reader.raw("children")
