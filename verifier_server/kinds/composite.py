@@ -13,7 +13,7 @@ does not apply to a sample is left out of the combination; a child that fails on
 sample (error, timeout, invalid input) makes the composite fail on it with the
 child's outcome, because a partial sum would look like a real reward.
 
-Size is bounded by server settings (``CompositeLimits``): children per composite,
+Size is bounded by server settings (``CompositeSettings``): children per composite,
 inline nesting depth, and fan-out — the leaves one score reaches, counted through
 registered children, so a DAG of registered composites cannot multiply its way to
 2^K leaves. The structure is checked before any child compiles, in time linear in
@@ -39,7 +39,7 @@ _COMBINES = ("weighted_sum", "min", "max", "gate", "cascade")
 
 
 @dataclass(frozen=True, slots=True)
-class CompositeLimits(KindSettings):
+class CompositeSettings(KindSettings):
     """The server's bounds on one composite (``[kinds.composite]``)."""
 
     kind: ClassVar[str] = "composite"
@@ -69,7 +69,7 @@ class CompositeVerifier:
         combine: str,
         gate_fail_score: float,
         context: BuildContext,
-        limits: CompositeLimits = CompositeLimits(),
+        limits: CompositeSettings = CompositeSettings(),
         *,
         cascade_on_failure: bool = False,
     ) -> None:
@@ -201,7 +201,7 @@ class CompositeVerifier:
 
 class CompositeKind(BaseKind):
     name: ClassVar[str] = "composite"
-    settings_type = CompositeLimits
+    settings_type = CompositeSettings
 
     @classmethod
     async def validate(cls, verifier: Verifier) -> None:
@@ -212,7 +212,7 @@ class CompositeKind(BaseKind):
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> CompositeVerifier:
         reader = ConfigReader(config)
-        limits = kind_settings(context.resources, CompositeLimits)
+        limits = kind_settings(context.resources, CompositeSettings)
         combine = reader.str("combine", "weighted_sum", choices=_COMBINES)
         gate_fail_score = reader.float("gate_fail_score", 0.0)
         raw_children = reader.raw("children")
@@ -232,7 +232,7 @@ class CompositeKind(BaseKind):
         )
 
 
-def _check_shape(children: list[Any], limits: CompositeLimits) -> None:
+def _check_shape(children: list[Any], limits: CompositeSettings) -> None:
     """Children per composite, inline depth and inline leaves within ``limits``; stops at the first excess.
 
     Iterative (no recursion to exhaust) and linear in the nodes it visits, which the limits bound.
