@@ -22,6 +22,7 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+
 @dataclass
 class ServerProcess:
     """A running server subprocess; ``address`` is ``127.0.0.1:PORT``."""
