@@ -9,7 +9,6 @@ Who is calling comes from ``identity.caller_for`` (the authenticated token when 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 
 import grpc
@@ -23,8 +22,6 @@ from verifier_server.errors import InvalidArgument
 from verifier_server.identity import Caller, caller_for
 from verifier_server.rpc_guard import stream_rpc, unary_rpc
 from verifier_server.service import VerifierService
-
-log = logging.getLogger(__name__)
 
 CLIENT_ID_HEADER = "x-client-id"
 

@@ -105,8 +105,10 @@ class CompositeVerifier:
         total = 0
         for child in self._children:
             verifier = await self._child_verifier(child)
-            count = getattr(verifier, "leaf_count", None)
-            total += await count(counted, budget - total) if count is not None else 1
+            if isinstance(verifier, CompositeVerifier):
+                total += await verifier.leaf_count(counted, budget - total)
+            else:
+                total += 1
             if total > budget:
                 break
         counted[id(self)] = total
