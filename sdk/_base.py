@@ -1,8 +1,9 @@
 """Everything the sync and async clients share that does no I/O.
 
-Request building, chunking under the message limit, channel options and target
-syntax, credentials, retry decisions and error translation live here once; the
-two clients only differ in how they wait.
+Request building, splitting a batch into chunks under the message limit, channel
+options and target syntax, credentials, retry decisions (whether and how long to
+wait) and error translation live here once. Sending the chunks and the retry loop
+are each client's own (``_client.py``, ``_async_client.py``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
-"""Spec builders: typed keyword functions that return ``VerifierSpec`` for each kind.
+"""Spec builders: functions that return a ``VerifierSpec``.
 
-They exist so a typo fails in the editor rather than at registration; the server
-validates every spec again, and names the field when something is wrong.
+The ``format`` checks and ``composite``/``cascade``/``child`` have typed keyword arguments,
+so a typo in those fails in the editor; ``math``, ``code``, ``python_reward`` and ``judge``
+pass their keyword arguments through as the config, unchecked here (``docs/kinds.md`` lists
+the fields); ``ifeval`` has no builder (write its spec as a dict). The server validates
+every spec and names the offending field either way.
 
     from sdk import specs
     client.register(specs.composite("math-and-format", [

@@ -1,35 +1,29 @@
 """The gRPC servicer: proto in, domain call, proto out — and nothing else.
 
-Every RPC runs inside ``_rpc``, the single place where domain errors become gRPC
-statuses (via ``status_map``) and where the caller's request id is bound to logs.
+Every RPC runs inside the choke point of ``rpc_guard`` (``@unary_rpc`` / ``@stream_rpc``):
+the single place where the caller's request id is bound to logs, domain errors become gRPC
+statuses (via ``status_map``) and anything unexpected is logged and answered INTERNAL.
 Who is calling comes from ``identity.caller_for`` (the authenticated token when auth is on).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import grpc
 
 from protos.verifier.v1 import verifier_pb2 as pb
 from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
-from verifier_server import convert, logs
+from verifier_server import convert
 from verifier_server.capabilities import capabilities
 from verifier_server.domain import VerifierRef, VerifierSpec
-from verifier_server.errors import InvalidArgument, ResourceExhausted, VerifierError
+from verifier_server.errors import InvalidArgument
 from verifier_server.identity import Caller, caller_for
+from verifier_server.rpc_guard import stream_rpc, unary_rpc
 from verifier_server.service import VerifierService
-from verifier_server.status_map import status_for
 
-log = logging.getLogger(__name__)
-
-REQUEST_ID_HEADER = "x-request-id"
 CLIENT_ID_HEADER = "x-client-id"
-RETRY_AFTER_HEADER = "retry-after-ms"
 
 
 _MAX_NAME_CHARS = 1024
@@ -51,66 +45,47 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         self._max_message_bytes = max_message_bytes
         self._max_spec_bytes = max_spec_bytes
 
+    @unary_rpc
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
-        with _bound_request_id(context):
-            try:
-                target, samples = await self._score_input(request)
-                scored = await self._service.score(target, samples, _caller(context).client)
-            except VerifierError as error:
-                await _abort(context, error)
-            return pb.ScoreResponse(results=convert.results_to_proto(scored.results), verifier=scored.verifier)
+        target, samples = await self._score_input(request)
+        scored = await self._service.score(target, samples, _caller(context).client)
+        return pb.ScoreResponse(results=convert.results_to_proto(scored.results), verifier=scored.verifier)
 
+    @stream_rpc
     async def ScoreStream(
         self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ScoreResult]:
-        with _bound_request_id(context):
-            try:
-                target, samples = await self._score_input(request)
-                async for index, result in self._service.score_stream(target, samples, _caller(context).client):
-                    yield convert.result_to_proto(index, result)
-            except VerifierError as error:
-                await _abort(context, error)
+        target, samples = await self._score_input(request)
+        async for index, result in self._service.score_stream(target, samples, _caller(context).client):
+            yield convert.result_to_proto(index, result)
 
+    @unary_rpc
     async def RegisterVerifier(
         self, request: pb.RegisterVerifierRequest, context: grpc.aio.ServicerContext
     ) -> pb.VerifierInfo:
-        with _bound_request_id(context):
-            try:
-                record = await self._service.register(await self._spec(request.spec, "spec"), dry_run=request.dry_run)
-            except VerifierError as error:
-                await _abort(context, error)
-            return convert.record_to_proto(record)
+        record = await self._service.register(await self._spec(request.spec, "spec"), dry_run=request.dry_run)
+        return convert.record_to_proto(record)
 
+    @unary_rpc
     async def GetVerifier(self, request: pb.GetVerifierRequest, context: grpc.aio.ServicerContext) -> pb.VerifierInfo:
-        with _bound_request_id(context):
-            try:
-                record = await self._service.get(VerifierRef.parse(request.name), full_spec=_caller(context).is_admin)
-            except VerifierError as error:
-                await _abort(context, error)
-            return convert.record_to_proto(record)
+        record = await self._service.get(VerifierRef.parse(request.name), full_spec=_caller(context).is_admin)
+        return convert.record_to_proto(record)
 
+    @unary_rpc
     async def ListVerifiers(
         self, request: pb.ListVerifiersRequest, context: grpc.aio.ServicerContext
     ) -> pb.ListVerifiersResponse:
-        with _bound_request_id(context):
-            try:
-                records = await self._service.list(
-                    all_versions=request.all_versions, full_specs=_caller(context).is_admin
-                )
-            except VerifierError as error:
-                await _abort(context, error)
-            return pb.ListVerifiersResponse(verifiers=[convert.record_to_proto(r) for r in records])
+        records = await self._service.list(all_versions=request.all_versions, full_specs=_caller(context).is_admin)
+        return pb.ListVerifiersResponse(verifiers=[convert.record_to_proto(r) for r in records])
 
+    @unary_rpc
     async def DeleteVerifier(
         self, request: pb.DeleteVerifierRequest, context: grpc.aio.ServicerContext
     ) -> pb.DeleteVerifierResponse:
-        with _bound_request_id(context):
-            try:
-                deleted = await self._service.delete(VerifierRef.parse(request.name))
-            except VerifierError as error:
-                await _abort(context, error)
-            return pb.DeleteVerifierResponse(deleted_versions=deleted)
+        deleted = await self._service.delete(VerifierRef.parse(request.name))
+        return pb.DeleteVerifierResponse(deleted_versions=deleted)
 
+    @unary_rpc
     async def GetCapabilities(
         self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> pb.Capabilities:
@@ -158,15 +133,6 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         return target, convert.samples_from_proto(request.samples)
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: VerifierError) -> None:
-    code = status_for(error)
-    if isinstance(error, ResourceExhausted):
-        context.set_trailing_metadata(((RETRY_AFTER_HEADER, str(int(error.retry_after_s * 1000))),))
-    if code is grpc.StatusCode.INTERNAL:
-        log.error("internal error: %s", error.message)
-    await context.abort(code, error.message)
-
-
 def _caller(context: grpc.aio.ServicerContext) -> Caller:
     """Who is asking: the authenticated token's caller, else (auth off) the SDK's client id."""
     return caller_for(_unauthenticated_client_id(context))
@@ -179,13 +145,3 @@ def _unauthenticated_client_id(context: grpc.aio.ServicerContext) -> str:
             return value
     peer = context.peer() or ""
     return peer.rsplit(":", 1)[0]
-
-
-@contextlib.contextmanager
-def _bound_request_id(context: grpc.aio.ServicerContext) -> Iterator[None]:
-    metadata = dict(context.invocation_metadata() or ())
-    token = logs.request_id.set(str(metadata.get(REQUEST_ID_HEADER) or uuid.uuid4().hex[:16]))
-    try:
-        yield
-    finally:
-        logs.request_id.reset(token)
