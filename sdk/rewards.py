@@ -74,6 +74,10 @@ class _RewardBase:
     def timeout_s(self) -> float:
         return self.scorer.settings.timeout_s
 
+    @property
+    def client_options(self) -> Mapping[str, Any]:
+        return self.scorer.settings.options
+
     def samples(
         self,
         prompts: Sequence[Any] | None = None,
