@@ -8,6 +8,7 @@ shorter than the drain, a config the server would refuse at start).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -172,7 +173,7 @@ def image_ports() -> tuple[dict[str, int], set[int]]:
     """The ports the Dockerfile's CMD serves (by flag) and the ports it EXPOSEs."""
     dockerfile = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
     cmd = json.loads(re.findall(r"^CMD\s+(\[.*\])\s*$", dockerfile, re.M)[-1])
-    served = {flag: int(value) for flag, value in zip(cmd, cmd[1:]) if flag.endswith("-port") or flag == "--port"}
+    served = {flag: int(value) for flag, value in itertools.pairwise(cmd) if flag.endswith("-port") or flag == "--port"}
     exposed = {int(port) for line in re.findall(r"^EXPOSE\s+(.*)$", dockerfile, re.M) for port in line.split()}
     return served, exposed
 
