@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the server image without a registry: bootstrap a Debian base with debootstrap
 # (once; `docker import`ed as verifier-base:bookworm), build a wheelhouse of the project
-# and its dependencies and the sandbox's namespace init library on the host, then
-# `docker build` deploy/Dockerfile.
+# and its dependencies plus the sandboxed programs' Python packages, and the sandbox's
+# namespace init library, on the host, then `docker build` deploy/Dockerfile.
 #
 #   deploy/build_image.sh [TAG]        default TAG: verifier-server:dev
 #   BASE_IMAGE=... MIRROR=... PYTHON=... deploy/build_image.sh
@@ -33,9 +33,16 @@ if ! docker image inspect "${BASE_IMAGE}" >/dev/null 2>&1; then
     tar -C "${rootfs}" -c . | docker import - "${BASE_IMAGE}"
 fi
 
-# Wheels for the image's Python (cp311, manylinux); pip reuses its cache between builds.
-rm -rf "${ROOT}/deploy/.wheelhouse"
-"${PYTHON}" -m pip wheel --quiet --wheel-dir "${ROOT}/deploy/.wheelhouse" "${ROOT}"
+# Wheels for the image's Python (cp311, manylinux); pip reuses its cache between builds. The
+# packages offered to sandboxed programs (numpy, sympy, math-verify, regex) come along, pinned to
+# this virtualenv's versions as on a host (sandboxes/SETUP.md), and so does the script that
+# installs them into their root-owned folder inside the image.
+rm -rf "${ROOT}/deploy/.wheelhouse" "${ROOT}/deploy/.sandbox-python"
+sandbox_pins="$(cd "${ROOT}/scripts" && "${PYTHON}" -c 'from install_sandbox_python import wanted; print(*wanted())')"
+# shellcheck disable=SC2086  # one pin per word
+"${PYTHON}" -m pip wheel --quiet --wheel-dir "${ROOT}/deploy/.wheelhouse" "${ROOT}" ${sandbox_pins}
+mkdir -p "${ROOT}/deploy/.sandbox-python"
+cp "${ROOT}/scripts/install_sandbox_python.py" "${ROOT}/deploy/.sandbox-python/"
 
 # The fork server's namespace init, built here (the image has no compiler) under the name the
 # installed package looks for: a hash of init.c (base and host are both Debian bookworm).
@@ -44,6 +51,6 @@ mkdir -p "${ROOT}/deploy/.sandbox-init"
 init_name="$(cd "${ROOT}" && "${PYTHON}" -c 'from sandboxes._init_library import library_name; print(library_name())')"
 cc -shared -fPIC -O2 -Wall -o "${ROOT}/deploy/.sandbox-init/${init_name}" "${ROOT}/sandboxes/init.c"
 
-# The context is deploy/ alone: the image needs only the wheelhouse, not the checkout or .venv.
+# The context is deploy/ alone: the image needs only what was built above, not the checkout or .venv.
 docker build --build-arg "BASE_IMAGE=${BASE_IMAGE}" -f "${ROOT}/deploy/Dockerfile" -t "${TAG}" "${ROOT}/deploy"
 echo "${TAG}"

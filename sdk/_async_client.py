@@ -24,6 +24,7 @@ from sdk._session import AsyncSession
 from sdk._types import Capabilities, ScoreResult, SessionInfo, VerifierInfo, VerifierSpec
 
 R = TypeVar("R")
+Q = TypeVar("Q")
 
 
 class AsyncVerifierClient(BaseClient[AsyncSession]):
@@ -81,17 +82,13 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
         """Score a batch; one result per completion, in order. See ``VerifierClient.score``."""
         stub = self._ensure_stub()
         plan = self.plan_score(verifier, completions, prompts, references, completion_ids)
-        requests = plan.requests
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
-        gate = asyncio.Semaphore(self.concurrent_chunks())
 
         async def send(request: pb.ScoreRequest) -> pb.ScoreResponse:
-            async with gate:
-                return await self._call_until(stub.Score, request, deadline, metadata, retry=True)
+            return await self._call_until(stub.Score, request, deadline, metadata, retry=True)
 
-        responses = await asyncio.gather(*(send(request) for request in requests))
-        return plan.results(responses)
+        return plan.results(await self._each_chunk(send, plan.requests))
 
     async def score_stream(
         self,
@@ -133,8 +130,7 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
         """
         request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)), dry_run=dry_run)
         if self.fans_out() and not dry_run:
-            response = await asyncio.to_thread(self.fan_out, "RegisterVerifier", request, timeout_s)
-            return _convert.info_from_proto(response)
+            return _convert.info_from_proto(await self._fan_out("RegisterVerifier", request, timeout_s))
         stub = self._ensure_stub()
         return _convert.info_from_proto(await self._call(stub.RegisterVerifier, request, timeout_s, retry=False))
 
@@ -153,7 +149,7 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
         stub = self._ensure_stub()
         request = pb.DeleteVerifierRequest(name=name)
         if self.fans_out():
-            return int((await asyncio.to_thread(self.fan_out, "DeleteVerifier", request, timeout_s)).deleted_versions)
+            return int((await self._fan_out("DeleteVerifier", request, timeout_s)).deleted_versions)
         return int((await self._call(stub.DeleteVerifier, request, timeout_s, retry=False)).deleted_versions)
 
     async def capabilities(self, *, timeout_s: float | None = None) -> Capabilities:
@@ -246,6 +242,26 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
                 raise error
             await asyncio.sleep(delay)
 
+    async def _each_chunk(self, send: Callable[[Q], Awaitable[R]], requests: Sequence[Q]) -> builtins.list[R]:
+        """``send`` applied to every request, ``chunk_workers`` at a time; the first failure is raised at once."""
+        if len(requests) == 1:
+            return [await send(requests[0])]
+        workers = asyncio.Semaphore(self.chunk_workers(len(requests)))
+        sending = [asyncio.ensure_future(_gated(workers, send, request)) for request in requests]
+        try:
+            return builtins.list(await asyncio.gather(*sending))
+        finally:
+            for future in sending:
+                future.cancel()
+
+    async def _fan_out(self, method: str, request: Any, timeout_s: float | None) -> Any:
+        """A registry change applied on every replica of the fleet, by its controller (a Ray call, in a thread)."""
+        fleet = self.require_fleet()
+        reply = await asyncio.to_thread(
+            fleet.fan_out, method, request.SerializeToString(), self.metadata(), self.timeout(timeout_s)
+        )
+        return self.fan_out_response(method, reply)
+
     async def aclose(self) -> None:
         for channel in [self._channel] if self.fleet is None or self._stub is None else self._stub.channels():
             if channel is not None:
@@ -262,3 +278,8 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+async def _gated(gate: asyncio.Semaphore, send: Callable[[Q], Awaitable[R]], request: Q) -> R:
+    async with gate:
+        return await send(request)

@@ -1,8 +1,13 @@
-"""Everything the sync and async clients share that does no I/O.
+"""Everything the sync and async clients share that does not wait on the server.
 
-Request building, chunking under the message limit, channel options and target
-syntax, credentials, retry decisions and error translation live here once; the
-two clients only differ in how they wait.
+Request building and chunking, channel options and target syntax, credentials, retry
+decisions, error translation and the reading of a fleet's fan-out reply live here once.
+The two clients hold every loop that sends and waits (retries, chunks in flight, streams,
+fan-outs), written line for line alike, and differ only in how they wait: blocking calls
+and a thread per chunk in flight, or coroutines and a task per chunk.
+
+Two things here do block, once, when a client is made: a list of host names is resolved
+to addresses (DNS), and a ``ray://`` target waits for its fleet's first membership (Ray).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import grpc
 from protos.verifier.v1 import verifier_pb2 as pb
 from sdk import _convert
 from sdk._errors import InputError, RPCError, SessionLostError, StatusCode, VerifierError, error_for
-from sdk._fleet import FleetResolver, FleetStub, fleet_name
+from sdk._fleet import FanOutReply, FleetResolver, FleetStub, fleet_name
 from sdk._types import Outcome, ScoreResult, SessionLimits, VerifierSpec
 
 if TYPE_CHECKING:
@@ -49,8 +54,9 @@ _FAN_OUT_RESPONSES: dict[str, Any] = {"RegisterVerifier": pb.VerifierInfo, "Dele
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retries for idempotent calls on UNAVAILABLE (server restarting, replica gone) and on
-    RESOURCE_EXHAUSTED (after the server's retry-after hint), always within the call's deadline."""
+    """Retries for idempotent calls on UNAVAILABLE (server restarting, replica gone), CANCELLED
+    by the server (a replica shutting down as the call arrived) and RESOURCE_EXHAUSTED (after the
+    server's retry-after hint), always within the call's deadline; ``max_attempts`` counts the first."""
 
     max_attempts: int = 6
     initial_backoff_s: float = 0.1
@@ -260,6 +266,10 @@ class BaseClient(Generic[SessionT]):
         replicas = max(1, len(self.fleet.view.members))
         return min(self.max_chunk_samples, max(MIN_FLEET_CHUNK, math.ceil(count / (2 * replicas))))
 
+    def chunk_workers(self, requests: int) -> int:
+        """Requests of one batch of ``requests`` sent at once (``concurrent_chunks``, no more than there are)."""
+        return max(1, min(self.concurrent_chunks(), requests))
+
     def concurrent_chunks(self) -> int:
         """Requests of one batch in flight at once: ``max_concurrent_chunks``, over a fleet at
         least two per replica (so one caller's batch keeps every replica busy)."""
@@ -346,15 +356,13 @@ class BaseClient(Generic[SessionT]):
         """Registry changes go to every replica (a ``ray://`` fleet whose replicas keep their own registries)."""
         return self.fleet is not None and self.fleet.view.fans_out
 
-    def fan_out(self, method: str, request: Any, timeout_s: float | None) -> Any:
-        """``method`` applied on every replica, in the same order everywhere, by the fleet's controller.
-
-        Blocking (a Ray call); the response is the first replica's, and its error is the call's.
-        """
+    def require_fleet(self) -> FleetResolver:
         if self.fleet is None:
             raise VerifierError(f"{self.target} is not a ray:// fleet target")
-        timeout = self.timeout_s if timeout_s is None else timeout_s
-        reply = self.fleet.fan_out(method, request.SerializeToString(), self.metadata(), timeout)
+        return self.fleet
+
+    def fan_out_response(self, method: str, reply: FanOutReply) -> Any:
+        """The response of a fan-out (the first replica's), or its error, raised."""
         if reply.code != StatusCode.OK:
             raise error_for(StatusCode(reply.code), reply.details, self.target)
         return _FAN_OUT_RESPONSES[method].FromString(reply.response)
@@ -391,8 +399,12 @@ class BaseClient(Generic[SessionT]):
     def remaining_s(self, deadline: float) -> float:
         return max(0.001, deadline - time.monotonic())
 
+    def timeout(self, timeout_s: float | None) -> float:
+        """A call's timeout: ``timeout_s``, or the client's when None."""
+        return self.timeout_s if timeout_s is None else timeout_s
+
     def deadline(self, timeout_s: float | None) -> float:
-        return time.monotonic() + (self.timeout_s if timeout_s is None else timeout_s)
+        return time.monotonic() + self.timeout(timeout_s)
 
 
 def replica_addresses(target: str | Sequence[str]) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ from sdk._session import Session
 from sdk._types import Capabilities, ScoreResult, SessionInfo, VerifierInfo, VerifierSpec
 
 R = TypeVar("R")
+Q = TypeVar("Q")
 
 
 class VerifierClient(BaseClient[Session]):
@@ -64,29 +66,18 @@ class VerifierClient(BaseClient[Session]):
 
         ``verifier`` is a registered name (``name`` or ``name@version``) or an inline
         spec. ``references`` are per-sample dataset columns (gold answer, tests, ...).
-        Batches above the message limit are sent as several requests, several at a
-        time, sharing one deadline (``timeout_s``, default the client's).
+        Batches above the sample or message limit are sent as several requests, up to
+        ``max_concurrent_chunks`` in flight (the next one starts as soon as one finishes),
+        sharing one deadline (``timeout_s``, default the client's).
         """
         plan = self.plan_score(verifier, completions, prompts, references, completion_ids)
-        requests = plan.requests
         deadline = self.deadline(timeout_s)
         metadata = self.metadata(request_id)
-        responses: list[pb.ScoreResponse | None] = [None] * len(requests)
-        concurrent = self.concurrent_chunks()
-        for window_start in range(0, len(requests), concurrent):
-            window = range(window_start, min(window_start + concurrent, len(requests)))
-            futures = {
-                i: self._stub.Score.future(requests[i], timeout=self.remaining_s(deadline), metadata=metadata)
-                for i in window
-            }
-            for i, future in futures.items():
-                try:
-                    responses[i] = future.result()
-                except grpc.RpcError as error:
-                    responses[i] = self._retry_after_failure(
-                        self._stub.Score, requests[i], self.translate(error), deadline, metadata
-                    )
-        return plan.results([response for response in responses if response is not None])
+
+        def send(request: pb.ScoreRequest) -> pb.ScoreResponse:
+            return self._call_until(self._stub.Score, request, deadline, metadata, retry=True)
+
+        return plan.results(self._each_chunk(send, plan.requests))
 
     def score_stream(
         self,
@@ -130,7 +121,7 @@ class VerifierClient(BaseClient[Session]):
         """
         request = pb.RegisterVerifierRequest(spec=_convert.spec_to_proto(as_spec(spec)), dry_run=dry_run)
         if self.fans_out() and not dry_run:
-            return _convert.info_from_proto(self.fan_out("RegisterVerifier", request, timeout_s))
+            return _convert.info_from_proto(self._fan_out("RegisterVerifier", request, timeout_s))
         return _convert.info_from_proto(self._call(self._stub.RegisterVerifier, request, timeout_s, retry=False))
 
     def get(self, name: str, *, timeout_s: float | None = None) -> VerifierInfo:
@@ -145,7 +136,7 @@ class VerifierClient(BaseClient[Session]):
         """Delete every version of ``name`` (or one, ``name@version``); returns how many."""
         request = pb.DeleteVerifierRequest(name=name)
         if self.fans_out():
-            return int(self.fan_out("DeleteVerifier", request, timeout_s).deleted_versions)
+            return int(self._fan_out("DeleteVerifier", request, timeout_s).deleted_versions)
         return int(self._call(self._stub.DeleteVerifier, request, timeout_s, retry=False).deleted_versions)
 
     def capabilities(self, *, timeout_s: float | None = None) -> Capabilities:
@@ -210,34 +201,47 @@ class VerifierClient(BaseClient[Session]):
     # -- plumbing ---------------------------------------------------------------------
 
     def _call(self, method: Callable[..., R], request: Any, timeout_s: float | None, *, retry: bool = True) -> R:
-        deadline = self.deadline(timeout_s)
-        metadata = self.metadata()
-        try:
-            return method(request, timeout=self.remaining_s(deadline), metadata=metadata)
-        except grpc.RpcError as error:
-            if not retry:
-                raise self.translate(error) from None
-            return self._retry_after_failure(method, request, self.translate(error), deadline, metadata)
+        return self._call_until(method, request, self.deadline(timeout_s), self.metadata(), retry=retry)
 
-    def _retry_after_failure(
+    def _call_until(
         self,
         method: Callable[..., R],
         request: Any,
-        error: RPCError,
         deadline: float,
         metadata: tuple[tuple[str, str], ...],
+        *,
+        retry: bool,
     ) -> R:
-        attempt = 1
+        attempt = 0
         while True:
-            delay = self.retry_delay_s(error, attempt, deadline)
-            if delay is None:
-                raise error
-            time.sleep(delay)
             attempt += 1
             try:
                 return method(request, timeout=self.remaining_s(deadline), metadata=metadata)
-            except grpc.RpcError as next_error:
-                error = self.translate(next_error)
+            except grpc.RpcError as raw:
+                error: RPCError = self.translate(raw)
+            delay = self.retry_delay_s(error, attempt, deadline) if retry else None
+            if delay is None:
+                raise error
+            time.sleep(delay)
+
+    def _each_chunk(self, send: Callable[[Q], R], requests: Sequence[Q]) -> builtins.list[R]:
+        """``send`` applied to every request, ``chunk_workers`` at a time; the first failure is raised at once."""
+        if len(requests) == 1:
+            return [send(requests[0])]
+        workers = ThreadPoolExecutor(self.chunk_workers(len(requests)), thread_name_prefix="verifier-chunk")
+        sending = [workers.submit(send, request) for request in requests]
+        try:
+            for finished in as_completed(sending):  # gather's order: the first failure is raised as it happens
+                finished.result()
+            return [future.result() for future in sending]
+        finally:
+            workers.shutdown(wait=False, cancel_futures=True)
+
+    def _fan_out(self, method: str, request: Any, timeout_s: float | None) -> Any:
+        """A registry change applied on every replica of the fleet, by its controller (a Ray call)."""
+        fleet = self.require_fleet()
+        reply = fleet.fan_out(method, request.SerializeToString(), self.metadata(), self.timeout(timeout_s))
+        return self.fan_out_response(method, reply)
 
     def close(self) -> None:
         for channel in [self._channel] if self.fleet is None else self._stub.channels():

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from protos.verifier.v1 import verifier_pb2 as pb
+from sdk._columns import jsonable, read_content
 from sdk._errors import InputError
 from sdk._types import (
     Capabilities,
@@ -30,32 +31,16 @@ _OUTCOMES = {
     pb.OUTCOME_UNSPECIFIED: Outcome.ERROR,
 }
 
-Text = str | Sequence[Mapping[str, Any]]
-"""Text, or chat messages as TRL passes them: ``[{"role": ..., "content": ...}]``."""
-
 
 def content(value: Any, what: str, index: int) -> pb.Content | None:
-    """A Content message; raises ``InputError`` naming the sample for unencodable values."""
-    if value is None:
+    """A Content message (read by ``_columns.read_content``); raises ``InputError`` naming the sample."""
+    read = read_content(value, what, index)
+    if read is None:
         return None
-    if isinstance(value, str):
-        return pb.Content(text=value)
-    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        try:
-            messages = [pb.ChatMessage(role=str(m["role"]), content=_message_text(m["content"])) for m in value]
-        except (TypeError, KeyError) as exc:
-            raise InputError(f"{what}[{index}]: chat messages need 'role' and 'content' ({exc})") from None
-        return pb.Content(messages=pb.Conversation(messages=messages))
-    raise InputError(f"{what}[{index}] must be a string or a list of chat messages, got {type(value).__name__}")
-
-
-def _message_text(value: Any) -> str:
-    """Message content as text; multimodal content parts keep only their text parts."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return "".join(part.get("text", "") for part in value if isinstance(part, Mapping))
-    raise TypeError(f"message content must be text, got {type(value).__name__}")
+    if isinstance(read, str):
+        return pb.Content(text=read)
+    messages = [pb.ChatMessage(role=role, content=text) for role, text in read]
+    return pb.Content(messages=pb.Conversation(messages=messages))
 
 
 def build_samples(
@@ -118,18 +103,9 @@ def _reference_json(reference: Any, index: int) -> str:
     if not isinstance(reference, Mapping):
         raise InputError(f"references[{index}] must be a mapping of dataset columns, got {type(reference).__name__}")
     try:
-        return json.dumps(reference, ensure_ascii=False, default=_jsonable)
+        return json.dumps(reference, ensure_ascii=False, default=jsonable)
     except (TypeError, ValueError) as exc:
         raise InputError(f"references[{index}] is not JSON-serializable: {exc}") from None
-
-
-def _jsonable(value: Any) -> Any:
-    """Numpy scalars and arrays, tensors and tuples that dataset columns commonly hold."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON-serializable")
 
 
 def result_from_proto(message: pb.ScoreResult) -> ScoreResult:
@@ -264,6 +240,6 @@ def reference_to_json(reference: Mapping[str, Any] | None) -> str:
     if not isinstance(reference, Mapping):
         raise InputError(f"reference must be a mapping of dataset columns, got {type(reference).__name__}")
     try:
-        return json.dumps(reference, ensure_ascii=False, default=_jsonable)
+        return json.dumps(reference, ensure_ascii=False, default=jsonable)
     except (TypeError, ValueError) as exc:
         raise InputError(f"reference is not JSON-serializable: {exc}") from None

@@ -331,6 +331,3 @@ class _FleetMethod:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return getattr(self._stub.current(), self._method)(*args, **kwargs)
-
-    def future(self, *args: Any, **kwargs: Any) -> Any:
-        return getattr(self._stub.current(), self._method).future(*args, **kwargs)

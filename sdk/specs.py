@@ -1,7 +1,13 @@
-"""Spec builders: typed keyword functions that return ``VerifierSpec`` for each kind.
+"""Spec builders: keyword functions that return a ``VerifierSpec`` for each kind.
 
-They exist so a typo fails in the editor rather than at registration; the server
-validates every spec again, and names the field when something is wrong.
+The format, ``composite``, ``cascade`` and ``child`` builders name every option as a typed keyword, so a misspelled
+option fails in the editor. The ``math``, ``code``, ``python_reward`` and ``judge`` builders
+pass their options through as given (``**config``): a misspelled one is found by the server,
+which refuses any unknown option by its path (``config.tolerance: unknown option; did you
+mean ...``) when the spec is registered or scored inline; ``client.register(spec,
+dry_run=True)`` checks one without storing it. ``ifeval`` has no
+builder (write its spec as a dict). Options left None are left out, so the
+server's default applies.
 
     from sdk import specs
     client.register(specs.composite("math-and-format", [
@@ -197,24 +203,30 @@ def cascade(
 
 
 def math(name: str, **config: Any) -> VerifierSpec:
-    """A ``math`` verifier; see the math kind's README for the options (gold field, extraction, tolerance)."""
+    """A ``math`` verifier; its options (gold field, extraction, tolerance) are in ``docs/kinds.md``, section math."""
     description = config.pop("description", "")
     return _spec(name, "math", config, description)
 
 
 def code(name: str, **config: Any) -> VerifierSpec:
-    """A ``code`` verifier: language, test style and limits; see the code kind's options."""
+    """A ``code`` verifier: language, test style and limits; its options are in ``docs/kinds.md``, section code."""
     description = config.pop("description", "")
     return _spec(name, "code", config, description)
 
 
 def python_reward(name: str, source: str, **config: Any) -> VerifierSpec:
-    """A user reward function (``def reward(prompts, completions, references) -> list[float]``), run sandboxed."""
+    """A user reward function, run sandboxed: ``def reward(prompts, completions, references)`` or TRL's
+    ``def reward(completions, **kwargs)`` (dataset columns as keywords); per sample it returns a number, None
+    (does not apply) or a dict with a ``score``.
+    """
     description = config.pop("description", "")
     return _spec(name, "python", {"source": source, **config}, description)
 
 
 def judge(name: str, **config: Any) -> VerifierSpec:
-    """A model-based ``judge`` (``type``: llm, reward_model, similarity); see the judge kind's README."""
+    """A model-based ``judge`` (``type``: llm, reward_model, similarity).
+
+    Its options are in ``verifier_server/kinds/judge/README.md``.
+    """
     description = config.pop("description", "")
     return _spec(name, "judge", config, description)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import random
 import socket
@@ -88,6 +89,100 @@ def test_clients_take_the_same_constructor_options():
     sync_init = inspect.signature(VerifierClient.__init__).parameters
     async_init = inspect.signature(AsyncVerifierClient.__init__).parameters
     assert list(sync_init) == list(async_init)
+
+
+_ASYNC_ONLY = {"_ensure_stub"}  # the async stub is made lazily, in the event loop that uses it
+
+
+def test_clients_keep_the_same_plumbing_in_the_same_shape():
+    """Private loops too (retries, chunks in flight, fan-outs): the same names and parameters on both sides,
+    each blocking on one side and a coroutine on the other, or plain on both (no I/O)."""
+    sync_own = {name: member for name, member in vars(VerifierClient).items() if inspect.isfunction(member)}
+    async_own = {name: member for name, member in vars(AsyncVerifierClient).items() if inspect.isfunction(member)}
+    assert {_ASYNC_NAME.get(name, name) for name in sync_own} == set(async_own) - _ASYNC_ONLY
+    for name, sync_method in sync_own.items():
+        async_method = async_own[_ASYNC_NAME.get(name, name)]
+        sync_params = [(p.name, p.kind, p.default) for p in inspect.signature(sync_method).parameters.values()]
+        async_params = [(p.name, p.kind, p.default) for p in inspect.signature(async_method).parameters.values()]
+        assert sync_params == async_params, name
+        if inspect.iscoroutinefunction(async_method) or inspect.isasyncgenfunction(async_method):
+            assert not inspect.iscoroutinefunction(sync_method), name
+        else:
+            assert not inspect.isgeneratorfunction(sync_method), f"{name} streams on one side only"
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+def test_a_slow_chunk_does_not_hold_up_the_others(twin: str):
+    """Chunk 0 is held until chunk 3 has been sent: with two in flight, chunks 1, 2 and 3 must pass it.
+
+    The client's own loop, driven by a plain function standing in for one chunk's call (so
+    the test decides which chunk is slow); a loop that sent chunks in windows would wait on
+    chunk 0 and never send chunk 3.
+    """
+    started: list[int] = []
+    if twin == "sync":
+        passed = threading.Event()
+
+        def send(request: int) -> int:
+            started.append(request)
+            if request == 3:
+                passed.set()
+            if request == 0:
+                assert passed.wait(60), "chunk 3 was not sent while chunk 0 was in flight"
+            return request * 10
+
+        with VerifierClient("127.0.0.1:1", max_concurrent_chunks=2) as sync_client:
+            responses = sync_client._each_chunk(send, [0, 1, 2, 3, 4])
+    else:
+
+        async def run() -> list[int]:
+            passed = asyncio.Event()
+
+            async def send(request: int) -> int:
+                started.append(request)
+                if request == 3:
+                    passed.set()
+                if request == 0:
+                    await asyncio.wait_for(passed.wait(), 60)
+                return request * 10
+
+            async with AsyncVerifierClient("127.0.0.1:1", max_concurrent_chunks=2) as async_client:
+                return await async_client._each_chunk(send, [0, 1, 2, 3, 4])
+
+        responses = asyncio.run(run())
+    assert responses == [0, 10, 20, 30, 40]  # in request order, whatever order they finished in
+    assert started[:2] == [0, 1] and sorted(started) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+def test_the_first_failed_chunk_is_raised_while_others_are_still_in_flight(twin: str):
+    release = threading.Event()
+
+    def send_sync(request: int) -> int:
+        if request == 1:
+            raise ServerUnavailableError(StatusCode.UNAVAILABLE, "chunk 1 failed", "here")
+        release.wait(60)
+        return request
+
+    async def send_async(request: int) -> int:
+        if request == 1:
+            raise ServerUnavailableError(StatusCode.UNAVAILABLE, "chunk 1 failed", "here")
+        await asyncio.sleep(60)  # cancelled when chunk 1 fails
+        return request
+
+    with pytest.raises(ServerUnavailableError, match="chunk 1 failed"):
+        if twin == "sync":
+            with VerifierClient("127.0.0.1:1", max_concurrent_chunks=2) as sync_client:
+                sync_client._each_chunk(send_sync, [0, 1, 2, 3])
+        else:
+
+            async def run() -> None:
+                async with AsyncVerifierClient("127.0.0.1:1", max_concurrent_chunks=2) as async_client:
+                    await async_client._each_chunk(send_async, [0, 1, 2, 3])
+
+            asyncio.run(run())
+    assert not release.is_set()  # chunk 0 was still held when the failure came back
+    release.set()
 
 
 # -- scoring -----------------------------------------------------------------------------------

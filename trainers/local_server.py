@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 @contextlib.contextmanager
 def local_server(data_dir: Path) -> Iterator[str]:
     """Start a server on a free loopback port; yields its address; drains and stops it on exit."""
-    from verifier_server.testing import start_server_process
+    from verifier_server.launcher import start_server_process
 
     server = start_server_process(data_dir)
     log.info("started a local verifier server at %s (log: %s)", server.address, server.log_path)

@@ -1,8 +1,9 @@
 """The recipe's reward functions: SDK remote rewards, each wrapped to record what it scored.
 
 The record (one JSONL row per completion and verifier) is what makes a run auditable:
-it holds exactly the completions TRL scored and the rewards it received, so anyone can
-rescore them with the SDK and compare, or mine them for preference pairs afterwards.
+it holds exactly the samples sent (prompt, completion and reference, as the reward read
+them) and the rewards TRL received, so anyone can rescore them with the SDK and compare,
+or mine them for preference pairs afterwards.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sdk import ScoreResult
-from sdk.rewards import TRAINER_KEYWORDS, AsyncRemoteReward, RemoteReward
+from sdk.adapters import Samples
+from sdk.rewards import AsyncRemoteReward, RemoteReward
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +35,19 @@ class CompletionsLog:
             path.write_text("")
 
     def write(
-        self, reward_name: str, columns: dict[str, Any], rewards: Sequence[float | None], results: Sequence[ScoreResult]
+        self,
+        reward_name: str,
+        step: int,
+        samples: Samples,
+        rewards: Sequence[float | None],
+        results: Sequence[ScoreResult],
     ) -> None:
-        """One row per completion: what TRL got (``reward``) and why (``outcome``, ``reason``)."""
+        """One row per completion: what was sent, what TRL got (``reward``) and why (``outcome``, ``reason``)."""
         if self.path is None:
             return
-        state = columns.get("trainer_state")
-        step = int(getattr(state, "global_step", 0))
-        prompts = columns.get("prompts") or [None] * len(rewards)
-        completions = columns.get("completions") or [None] * len(rewards)
-        references = [
-            {key: values[i] for key, values in columns.items() if key not in TRAINER_KEYWORDS and _indexable(values, i)}
-            for i in range(len(rewards))
-        ]
+        count = len(samples)
+        prompts = samples.prompts if samples.prompts is not None else [None] * count
+        references = samples.references if samples.references is not None else [{}] * count
         lines = [
             json.dumps(
                 {
@@ -62,7 +64,7 @@ class CompletionsLog:
                 default=str,
             )
             for prompt, completion, reference, reward, result in zip(
-                prompts, completions, references, rewards, results, strict=True
+                prompts, samples.completions, references, rewards, results, strict=True
             )
         ]
         with self._lock, self.path.open("a", encoding="utf-8") as out:
@@ -97,8 +99,9 @@ def build_reward_funcs(
 
 def _recorded_async(reward: AsyncRemoteReward, completions_log: CompletionsLog) -> RewardFunc:
     async def remote_reward(**columns: Any) -> list[float | None]:
-        rewards, results = await reward.score_results(**columns)
-        _after_call(reward.__name__, columns, rewards, results, completions_log)
+        samples = reward.samples(**columns)
+        rewards, results = await reward.score_samples(samples, log_metric=columns.get("log_metric"))
+        _after_call(reward.__name__, columns, samples, rewards, results, completions_log)
         return rewards
 
     remote_reward.__name__ = remote_reward.__qualname__ = reward.__name__
@@ -107,8 +110,9 @@ def _recorded_async(reward: AsyncRemoteReward, completions_log: CompletionsLog) 
 
 def _recorded_sync(reward: RemoteReward, completions_log: CompletionsLog) -> RewardFunc:
     def remote_reward(**columns: Any) -> list[float | None]:
-        rewards, results = reward.score_results(**columns)
-        _after_call(reward.__name__, columns, rewards, results, completions_log)
+        samples = reward.samples(**columns)
+        rewards, results = reward.score_samples(samples, log_metric=columns.get("log_metric"))
+        _after_call(reward.__name__, columns, samples, rewards, results, completions_log)
         return rewards
 
     remote_reward.__name__ = remote_reward.__qualname__ = reward.__name__
@@ -118,6 +122,7 @@ def _recorded_sync(reward: RemoteReward, completions_log: CompletionsLog) -> Rew
 def _after_call(
     name: str,
     columns: dict[str, Any],
+    samples: Samples,
     rewards: list[float | None],
     results: list[ScoreResult],
     completions_log: CompletionsLog,
@@ -131,8 +136,5 @@ def _after_call(
             name,
             len(rewards),
         )
-    completions_log.write(name, columns, rewards, results)
-
-
-def _indexable(values: Any, index: int) -> bool:
-    return isinstance(values, list | tuple) and index < len(values)
+    step = int(getattr(columns.get("trainer_state"), "global_step", 0))
+    completions_log.write(name, step, samples, rewards, results)

@@ -86,9 +86,9 @@ def _sandbox_python_packages() -> list[str]:
 
 @cache
 def _judge_backends() -> list[str]:
+    """The judge backend table's entries whose libraries this server has (none without the judge kind)."""
     try:
-        judge = importlib.import_module("verifier_server.kinds.judge")
+        from verifier_server.kinds.judge import available_backends
     except ImportError:
         return []
-    available = getattr(judge, "available_backends", None)
-    return sorted(available()) if available else []
+    return sorted(available_backends())

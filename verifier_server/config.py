@@ -1,7 +1,10 @@
 """Server configuration: defaults, then a TOML file, then ``VERIFIER_*`` variables, then flags.
 
-Every setting has a field here with its unit in the name. Errors name the source
-(the file key or the environment variable) so a typo is found in one read.
+Every server-wide setting has a field here with its unit in the name; errors name the
+source (the file key or the environment variable) so a typo is found in one read. The
+per-kind ``[kinds.NAME]`` tables are kept as written here (file only, no variables or
+flags) and read into each kind's typed settings when the server starts
+(``kinds.read_server_settings``), where an unknown kind or key stops it.
 """
 
 from __future__ import annotations
@@ -98,7 +101,8 @@ class ServerConfig:
     session_max_disk_mb: int = 1024
     """Ceiling on each of a session's private tmpfs (/work; /tmp and /dev/shm)."""
     kinds: Mapping[str, Any] = field(default_factory=dict)
-    """Per-kind settings (``[kinds.math] timeout_s = 5``), handed to kinds as ``resources.settings``."""
+    """Per-kind tables (``[kinds.math] cap_timeout_s = 30``), checked at start against each kind's
+    settings dataclass; every key is listed in ``docs/kinds.md``."""
 
     @property
     def address(self) -> str:

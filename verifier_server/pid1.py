@@ -22,15 +22,24 @@ def become_init_if_pid1() -> None:
     process stays behind as init. Set VERIFIER_NO_INIT=1 to opt out."""
     if os.getpid() != 1 or os.environ.get("VERIFIER_NO_INIT"):
         return
+    # Handlers go in before the fork, with the signals blocked until the server's pid is
+    # known: a namespace's init ignores any signal it has no handler for (pid_namespaces(7)),
+    # so a SIGTERM arriving between the fork and the handlers would be lost.
+    target: list[int] = []
+    signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    previous = {sig: signal.signal(sig, lambda signum, _frame: _forward(target, signum)) for sig in FORWARDED}
     server = os.fork()
     if server == 0:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
         return
+    target.append(server)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # what arrived meanwhile is forwarded now
     _init(server)
 
 
 def _init(server: int) -> NoReturn:
-    for sig in FORWARDED:
-        signal.signal(sig, lambda signum, _frame: _forward(server, signum))
     while True:
         try:
             pid, status = os.wait()
@@ -41,8 +50,8 @@ def _init(server: int) -> NoReturn:
             os._exit(code if code >= 0 else 128 - code)
 
 
-def _forward(server: int, signum: int) -> None:
+def _forward(target: list[int], signum: int) -> None:
     try:
-        os.kill(server, signum)
+        os.kill(target[0], signum)
     except ProcessLookupError:
         pass

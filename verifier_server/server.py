@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 from protos.verifier.v1 import verifier_pb2 as pb
 from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
+from verifier_server import kinds
 from verifier_server.admission import AdmissionController, AdmissionLimits
 from verifier_server.auth import TokenAuthInterceptor, load_tokens
 from verifier_server.config import ServerConfig
@@ -23,6 +25,7 @@ from verifier_server.errors import Unavailable
 from verifier_server.http import HttpFace, start_http_face
 from verifier_server.kinds.base import ResourceBag
 from verifier_server.kinds.code.sandbox_access import prepare_sandbox, runs_of
+from verifier_server.kinds.settings import KindSettings
 from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry
 from verifier_server.service import VerifierService
@@ -66,8 +69,9 @@ class RunningServer:
 
 
 async def start_server(config: ServerConfig) -> RunningServer:
+    kind_settings = kinds.read_server_settings(config.kinds)  # a typo in [kinds.NAME] stops the start
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-    admission = AdmissionController(_admission_limits(config))
+    admission = AdmissionController(_admission_limits(config, kind_settings))
     metrics = Metrics(admission)
     resources = ResourceBag(
         settings={
@@ -76,9 +80,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
             "sandbox_uid_base": config.sandbox_uid_base,
             "sandbox_uid_range_size": config.sandbox_uid_range_size,
             "data_dir": config.data_dir,
-            "metrics": metrics,
             **config.kinds,
-        }
+        },
+        metrics=metrics,
     )
     await prepare_sandbox(resources, allow_weak=config.allow_unsafe_weak_sandbox)
     service = VerifierService(
@@ -150,11 +154,11 @@ async def start_server(config: ServerConfig) -> RunningServer:
     return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port, http, sessions)
 
 
-def _admission_limits(config: ServerConfig) -> AdmissionLimits:
+def _admission_limits(config: ServerConfig, kind_settings: Mapping[str, KindSettings]) -> AdmissionLimits:
     per_kind = {
-        kind: int(settings["max_inflight_samples"])
-        for kind, settings in config.kinds.items()
-        if isinstance(settings, dict) and "max_inflight_samples" in settings
+        kind: settings.max_inflight_samples
+        for kind, settings in kind_settings.items()
+        if settings.max_inflight_samples is not None
     }
     return AdmissionLimits(
         max_inflight_samples=config.max_inflight_samples,

@@ -4,7 +4,8 @@ It owns the rules that hold for every kind: names are validated, built-in names 
 reserved, specs are compiled (and so validated) before they are stored, compiled
 verifiers are cached per ``name@version``, and a bad *sample* never fails a batch —
 samples without a usable completion are answered ``invalid_input`` before the kind
-sees them, and a kind that crashes turns into per-sample ``error`` outcomes.
+sees them, and a kind that crashes turns into per-sample ``error`` outcomes (both in
+``kinds.containment``, which composites use for their children too).
 """
 
 from __future__ import annotations
@@ -19,14 +20,13 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from sandboxes import as_caller
 from verifier_server import kinds
 from verifier_server.admission import AdmissionController, Ticket
 from verifier_server.builtins import builtin_records
 from verifier_server.domain import (
-    Outcome,
     Sample,
     ScoreResult,
     VerifierRecord,
@@ -35,13 +35,13 @@ from verifier_server.domain import (
 )
 from verifier_server.errors import (
     AlreadyExists,
-    InternalError,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
     SpecError,
 )
 from verifier_server.kinds.base import ResourceBag, Verifier, build_verifier
+from verifier_server.kinds.containment import score_contained
 from verifier_server.registry.base import RegistryStore
 
 log = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ class VerifierService:
         label, kind, verifier = await self.resolve(target)
         with self._admitted(kind, len(samples), client), as_caller(client):
             started = time.perf_counter()
-            results = await score_with(verifier, samples)
+            results = await score_contained(verifier, samples)
         self.observer.scored(kind, results, time.perf_counter() - started)
         return ScoredBatch(label, results)
 
@@ -247,7 +247,7 @@ class VerifierService:
         async def run_chunk(start: int) -> list[tuple[int, ScoreResult]]:
             chunk = samples[start : start + _STREAM_CHUNK]
             started = time.perf_counter()
-            results = await score_with(verifier, chunk)
+            results = await score_contained(verifier, chunk)
             self.observer.scored(kind, results, time.perf_counter() - started)
             return list(enumerate(results, start))
 
@@ -272,65 +272,6 @@ class VerifierService:
     async def aclose(self) -> None:
         await self.resources.aclose()
         await self.store.aclose()
-
-
-async def score_with(verifier: Verifier, samples: Sequence[Sample]) -> list[ScoreResult]:
-    """Score ``samples``, answering unusable ones ``invalid_input`` and containing kind crashes."""
-    if not samples:
-        return []
-    started = time.perf_counter()
-    results: list[ScoreResult | None] = [None] * len(samples)
-    valid_positions: list[int] = []
-    for position, sample in enumerate(samples):
-        problem = _sample_problem(sample)
-        if problem:
-            results[position] = ScoreResult.invalid(problem)
-        else:
-            valid_positions.append(position)
-    if valid_positions:
-        valid = samples if len(valid_positions) == len(samples) else [samples[i] for i in valid_positions]
-        for position, result in zip(valid_positions, await _contained(verifier, valid), strict=True):
-            results[position] = result
-    elapsed = time.perf_counter() - started
-    final: list[ScoreResult] = []
-    for maybe in results:
-        assert maybe is not None  # every position was filled above
-        result = maybe
-        if result.latency_s == 0.0:
-            result.latency_s = elapsed
-        if result.outcome is not Outcome.OK:
-            result.score = None
-        final.append(result)
-    return final
-
-
-async def _contained(verifier: Verifier, samples: Sequence[Sample]) -> list[ScoreResult]:
-    try:
-        results = await verifier.score_batch(samples)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.exception("verifier crashed on a batch")
-        reason = f"verifier failed: {type(exc).__name__}: {exc}"
-        return [ScoreResult.failed(Outcome.ERROR, reason) for _ in samples]
-    if len(results) != len(samples):
-        raise InternalError(f"verifier returned {len(results)} results for {len(samples)} samples")
-    return results
-
-
-def _sample_problem(sample: Sample) -> str:
-    if sample.input_error:
-        return sample.input_error
-    completion: Any = sample.completion
-    if completion is None:
-        return "completion is missing"
-    if isinstance(completion, tuple):
-        if not completion:
-            return "completion has no messages"
-        return ""
-    if not isinstance(completion, str):
-        return f"completion must be text or chat messages, got {type(completion).__name__}"
-    return ""
 
 
 def _without_config(record: VerifierRecord) -> VerifierRecord:

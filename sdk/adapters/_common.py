@@ -1,30 +1,35 @@
-"""What every trainer adapter shares: settings, per-sample references, and one scoring call per batch.
+"""What every trainer adapter shares: settings, and one scoring call per batch that never raises into the trainer.
 
-Each framework hands a batch over in its own shape (ms-swift: columns as keyword lists;
-verl: a ground truth and an ``extra_info`` dict per sample; OpenRLHF: labels strings).
-The adapters only translate that shape into ``(completions, prompts, references)``,
-call ``BatchScorer`` once per batch, and turn each ``ScoreResult`` (or ``None`` when
-the whole call failed) into the framework's reward value. A failed call never raises
-into the trainer: it is logged and every sample gets the framework's failure value.
+Each framework hands a batch over in its own shape (TRL and ms-swift: columns as keyword
+lists; verl: a ground truth and an ``extra_info`` dict per sample; OpenRLHF: label strings).
+An adapter only reads that shape into ``Samples`` (with the readers of ``sdk._columns``),
+calls ``BatchScorer`` once per batch, and turns each ``ScoreResult`` into the framework's
+reward value. A call that fails is logged and answered with an ``error`` result per sample,
+which ``score_or_none`` maps to None like any other sample the verifier did not score.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import weakref
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sdk._async_client import AsyncVerifierClient
+from sdk._base import VerifierTarget
 from sdk._client import VerifierClient
+from sdk._columns import Samples
 from sdk._errors import VerifierError
 from sdk._types import Outcome, ScoreResult
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
+DEADLINE_GRACE_S = 1.0
+"""An async call is abandoned this long after its deadline: the backstop if the client's own deadline never fires."""
 
 
 @dataclass(frozen=True)
@@ -36,11 +41,14 @@ class AdapterSettings:
     (default ``math``), ``VERIFIER_TOKEN``, ``VERIFIER_TIMEOUT_S``.
     """
 
-    verifier: str
-    target: str
+    verifier: VerifierTarget
+    """A registered name (``name`` or ``name@version``) or an inline spec."""
+    target: str | Sequence[str]
     timeout_s: float = DEFAULT_TIMEOUT_S
-    """Per batch; past it every sample of the batch gets the failure value."""
+    """Per batch; past it every sample of the batch is unscored."""
     token: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Other ``VerifierClient`` options (``tls``, ``retry``, ``client_id``, ...)."""
 
     @classmethod
     def from_env(
@@ -59,59 +67,68 @@ class AdapterSettings:
         )
 
     def client_options(self) -> dict[str, Any]:
-        return {"timeout_s": self.timeout_s, **({"token": self.token} if self.token else {})}
+        return {**self.options, "timeout_s": self.timeout_s, **({"token": self.token} if self.token else {})}
 
 
 class BatchScorer:
-    """One RPC per batch, sync or async; ``None`` per sample where the call failed.
+    """One RPC per batch, sync or async; a failed call gives every sample an ``error`` result saying why.
 
-    The sync client is created once and reused (thread-safe). Async clients are bound to
-    the event loop that creates them, so ``ascore`` takes one from the caller (reused on a
-    long-lived loop) or opens and closes its own (frameworks that ``asyncio.run`` per batch).
+    The sync client is created on first use and shared (it is thread-safe). An async client
+    belongs to the event loop that creates it, so ``ascore`` keeps one per loop, created
+    lazily in it (TRL's background loop, verl's reward loop); ``fresh_channel=True`` opens
+    and closes one per call instead, for frameworks that run every batch in a new loop.
+    Picklable (Ray and multiprocessing copy reward functions): clients reconnect lazily.
     """
 
-    def __init__(self, settings: AdapterSettings) -> None:
+    def __init__(self, settings: AdapterSettings, *, name: str | None = None, unscored_as: str = "None") -> None:
+        """
+        Args:
+            name: what logs call this reward (default: the verifier's name).
+            unscored_as: what the framework gets for an unscored sample, for the failure's log line.
+        """
         self.settings = settings
+        self.name = name or verifier_name(settings.verifier)
+        self.unscored_as = unscored_as
         self._client: VerifierClient | None = None
+        self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, AsyncVerifierClient] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def score(
-        self, completions: Sequence[Any], prompts: Sequence[Any] | None, references: Sequence[Mapping[str, Any]]
-    ) -> list[ScoreResult | None]:
-        if self._client is None:
-            self._client = VerifierClient(self.settings.target, **self.settings.client_options())
+    def score(self, samples: Samples) -> list[ScoreResult]:
         try:
-            results = self._client.score(self.settings.verifier, completions, prompts=prompts, references=references)
+            if self._client is None:
+                self._client = VerifierClient(self.settings.target, **self.settings.client_options())
+            return list(self._client.score(self.settings.verifier, **samples.arguments()))
         except VerifierError as error:
-            return self._failed(len(completions), error)
-        return list(results)
+            return self._failed(len(samples), error)
 
-    async def ascore(
-        self,
-        completions: Sequence[Any],
-        prompts: Sequence[Any] | None,
-        references: Sequence[Mapping[str, Any]],
-        client: AsyncVerifierClient | None = None,
-    ) -> list[ScoreResult | None]:
+    async def ascore(self, samples: Samples, *, fresh_channel: bool = False) -> list[ScoreResult]:
         try:
-            if client is not None:
-                results = await client.score(
-                    self.settings.verifier, completions, prompts=prompts, references=references
-                )
-            else:
-                async with self.new_async_client() as own:
-                    results = await own.score(
-                        self.settings.verifier, completions, prompts=prompts, references=references
-                    )
-        except VerifierError as error:
-            return self._failed(len(completions), error)
-        return list(results)
+            if fresh_channel:
+                async with self.new_async_client() as client:
+                    return await self._bounded(client.score(self.settings.verifier, **samples.arguments()))
+            return await self._bounded(self.loop_client().score(self.settings.verifier, **samples.arguments()))
+        except (VerifierError, TimeoutError) as error:
+            return self._failed(len(samples), error)
+
+    def loop_client(self) -> AsyncVerifierClient:
+        """This event loop's client, created in it on first use."""
+        loop = asyncio.get_running_loop()
+        client = self._loop_clients.get(loop)
+        if client is None:
+            client = self._loop_clients[loop] = self.new_async_client()
+        return client
 
     def new_async_client(self) -> AsyncVerifierClient:
         return AsyncVerifierClient(self.settings.target, **self.settings.client_options())
 
-    def _failed(self, count: int, error: Exception) -> list[ScoreResult | None]:
-        log.warning("%s: scoring failed for %d samples: %s", self.settings.verifier, count, error)
-        return [None] * count
+    async def _bounded(self, scoring: Awaitable[list[ScoreResult]]) -> list[ScoreResult]:
+        return await asyncio.wait_for(scoring, self.settings.timeout_s + DEADLINE_GRACE_S)
+
+    def _failed(self, count: int, error: Exception) -> list[ScoreResult]:
+        log.warning("%s: scoring failed, returning %s for %d samples: %s", self.name, self.unscored_as, count, error)
+        reason = f"scoring failed: {str(error) or type(error).__name__}"
+        return [ScoreResult(score=None, outcome=Outcome.ERROR, reason=reason)] * count
 
     def close(self) -> None:
         if self._client is not None:
@@ -119,57 +136,22 @@ class BatchScorer:
             self._client = None
 
     def __getstate__(self) -> dict[str, Any]:
-        """Picklable (Ray and multiprocessing copy reward functions); the client reconnects lazily."""
-        return {**self.__dict__, "_client": None}
+        return {**self.__dict__, "_client": None, "_loop_clients": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _loop_clients=weakref.WeakKeyDictionary())
 
 
-def score_or_none(result: ScoreResult | None) -> float | None:
+def score_or_none(result: ScoreResult) -> float | None:
     """The reward where the verifier scored the sample, None where it did not (any other outcome)."""
-    if result is None or result.outcome is not Outcome.OK or result.score is None:
+    if result.outcome is not Outcome.OK or result.score is None:
         return None
     return float(result.score)
 
 
-def references_from_columns(
-    count: int, columns: Mapping[str, Any], *, exclude: Iterable[str] = (), include: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
-    """Per-sample references from columnar keyword arguments (``{"answer": ["4", "8"]}``).
-
-    Only columns holding one JSON-safe value per sample are sent: framework internals
-    (states, tensors, callbacks) are excluded by name or dropped because they are not data.
-    """
-    excluded = set(exclude)
-    names = list(include) if include is not None else [key for key in columns if key not in excluded]
-    references: list[dict[str, Any]] = [{} for _ in range(count)]
-    for name in names:
-        values = columns.get(name)
-        if not isinstance(values, list | tuple) or len(values) != count:
-            continue
-        for reference, value in zip(references, values, strict=True):
-            safe = json_safe(value)
-            if safe is not _UNSAFE and safe is not None:
-                reference[name] = safe
-    return references
-
-
-_UNSAFE = object()
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` as JSON data (numpy scalars and arrays converted), or a sentinel when it is not data."""
-    if hasattr(value, "tolist") and not isinstance(value, str | bytes):
-        value = value.tolist()  # numpy arrays and scalars (verl's non-tensor batch is numpy)
-    elif hasattr(value, "item") and callable(value.item):
-        value = value.item()
-    if isinstance(value, Mapping):
-        out = {}
-        for key, item in value.items():
-            safe = json_safe(item)
-            if safe is not _UNSAFE:
-                out[str(key)] = safe
-        return out
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return _UNSAFE
-    return value
+def verifier_name(verifier: VerifierTarget) -> str:
+    """A verifier's name for logs and metrics: the registered name, or an inline spec's ``name``."""
+    if isinstance(verifier, str):
+        return verifier
+    name = verifier.get("name") if isinstance(verifier, Mapping) else getattr(verifier, "name", "")
+    return str(name or "remote_reward")

@@ -13,16 +13,17 @@ not score gets ``failure_reward`` (default 0.0) and ``extra_logs["verified"]`` i
 
 The response is the query minus its prompt prefix, with trailing end-of-turn tokens
 stripped (format verifiers would otherwise see ``<|im_end|>`` after the answer). A
-label that is a JSON object becomes the reference; any other label is ``{"answer": label}``.
+label that is a JSON object becomes the reference; any other label is ``{"answer": label}``
+(``sdk._columns``: ``completion_from_query`` and ``answer_reference``).
 The reward file is two lines, see ``examples/openrlhf_reward.py``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+from sdk._columns import Samples, answer_reference, completion_from_query
 from sdk.adapters._common import AdapterSettings, BatchScorer, score_or_none
 
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<eos>", "<end_of_turn>")
@@ -41,45 +42,26 @@ class RemoteRewardFunc:
         failure_reward: float = 0.0,
         end_of_turn_tokens: Sequence[str] = END_OF_TURN_TOKENS,
     ) -> None:
-        self.scorer = BatchScorer(AdapterSettings.from_env(verifier, target, timeout_s, token))
+        settings = AdapterSettings.from_env(verifier, target, timeout_s, token)
+        self.scorer = BatchScorer(settings, unscored_as=f"failure_reward={failure_reward}")
         self.failure_reward = failure_reward
         self.end_of_turn_tokens = tuple(end_of_turn_tokens)
 
     def __call__(self, queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **kwargs: Any) -> dict:
         import torch
 
-        completions = [self.response(query, prompt) for query, prompt in zip(queries, prompts, strict=True)]
-        references = [label_reference(label) for label in labels]
-        scores = [score_or_none(result) for result in self.scorer.score(completions, list(prompts), references)]
+        samples = Samples(
+            completions=[
+                completion_from_query(query, prompt, self.end_of_turn_tokens)
+                for query, prompt in zip(queries, prompts, strict=True)
+            ],
+            prompts=list(prompts),
+            references=[answer_reference(label) for label in labels],
+        )
+        scores = [score_or_none(result) for result in self.scorer.score(samples)]
         rewards = torch.tensor([self.failure_reward if s is None else s for s in scores], dtype=torch.float32)
         verified = torch.tensor([0.0 if s is None else 1.0 for s in scores], dtype=torch.float32)
         return {"rewards": rewards, "scores": rewards.clone(), "extra_logs": {"verified": verified}}
-
-    def response(self, query: str, prompt: str) -> str:
-        """The generated part of ``query``: after the prompt, without trailing end-of-turn tokens."""
-        text = query[len(prompt) :] if prompt and query.startswith(prompt) else query
-        stripped = True
-        while stripped:
-            stripped = False
-            text = text.rstrip()
-            for token in self.end_of_turn_tokens:
-                if text.endswith(token):
-                    text = text[: -len(token)]
-                    stripped = True
-        return text
-
-
-def label_reference(label: Any) -> dict[str, Any]:
-    if isinstance(label, dict):
-        return label
-    if isinstance(label, str) and label.lstrip().startswith("{"):
-        try:
-            parsed = json.loads(label)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            return parsed
-    return {} if label is None else {"answer": label}
 
 
 def reward_func_for(verifier: str | None = None, **options: Any) -> RemoteRewardFunc:

@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sdk.adapters._common import AdapterSettings, BatchScorer, references_from_columns, score_or_none
+from sdk._columns import ColumnReferences, Samples, conversation_prompt
+from sdk.adapters._common import AdapterSettings, BatchScorer, score_or_none
 
 SWIFT_KEYWORDS = frozenset(
     {
@@ -48,8 +49,8 @@ SWIFT_KEYWORDS = frozenset(
 """Keywords ms-swift passes that are not dataset columns (never sent as references)."""
 
 
-class RemoteORM:
-    """A synchronous ORM: one blocking RPC per batch."""
+class _SwiftORM:
+    """What both ORM forms share: the settings ``remote_orm`` binds, and the reference columns."""
 
     settings: AdapterSettings = AdapterSettings.from_env()
     reference_columns: Sequence[str] | None = None
@@ -58,29 +59,29 @@ class RemoteORM:
         """``args`` is ms-swift's GRPO config (unused; accepted because swift passes it)."""
         self.args = args
         self.scorer = BatchScorer(self.settings)
+        self.references = ColumnReferences(
+            exclude=SWIFT_KEYWORDS, include=self.reference_columns, owner=self.scorer.name
+        )
+
+
+class RemoteORM(_SwiftORM):
+    """A synchronous ORM: one blocking RPC per batch."""
 
     def __call__(self, completions: Sequence[str], **kwargs: Any) -> list[float | None]:
-        prompts, references = _batch(completions, kwargs, self.reference_columns)
-        return [score_or_none(result) for result in self.scorer.score(completions, prompts, references)]
+        samples = swift_samples(completions, kwargs, self.references)
+        return [score_or_none(result) for result in self.scorer.score(samples)]
 
 
-class AsyncRemoteORM:
+class AsyncRemoteORM(_SwiftORM):
     """An asynchronous ORM: ms-swift awaits it alongside its other async rewards.
 
     ms-swift runs each batch in a fresh ``asyncio.run`` loop, so each call opens and
     closes its own channel (one connection per batch, not per sample).
     """
 
-    settings: AdapterSettings = AdapterSettings.from_env()
-    reference_columns: Sequence[str] | None = None
-
-    def __init__(self, args: Any = None, **kwargs: Any) -> None:
-        self.args = args
-        self.scorer = BatchScorer(self.settings)
-
     async def __call__(self, completions: Sequence[str], **kwargs: Any) -> list[float | None]:
-        prompts, references = _batch(completions, kwargs, self.reference_columns)
-        return [score_or_none(result) for result in await self.scorer.ascore(completions, prompts, references)]
+        samples = swift_samples(completions, kwargs, self.references)
+        return [score_or_none(result) for result in await self.scorer.ascore(samples, fresh_channel=True)]
 
 
 def remote_orm(
@@ -103,13 +104,10 @@ def remote_orm(
     return type(name, (base,), {"settings": settings, "reference_columns": reference_columns})
 
 
-def _batch(
-    completions: Sequence[str], columns: dict[str, Any], reference_columns: Sequence[str] | None
-) -> tuple[list[Any] | None, list[dict[str, Any]]]:
+def swift_samples(completions: Sequence[str], columns: dict[str, Any], references: ColumnReferences) -> Samples:
     """Prompts are each conversation without its final (completion) message; references are the columns."""
     messages = columns.get("messages")
     prompts: list[Any] | None = None
     if isinstance(messages, list | tuple) and len(messages) == len(completions):
-        prompts = [list(m[:-1]) if isinstance(m, list | tuple) and m else None for m in messages]
-    references = references_from_columns(len(completions), columns, exclude=SWIFT_KEYWORDS, include=reference_columns)
-    return prompts, references
+        prompts = [conversation_prompt(conversation) for conversation in messages]
+    return Samples(completions, prompts, references(len(completions), columns))

@@ -16,27 +16,23 @@ dict to per-key lists, so every dict here has the same keys: ``score`` and ``ver
 Skip value: verl has none (rewards go into a dense tensor), so a sample the verifier
 could not score gets ``failure_score`` (default 0.0) with ``verified=0.0``.
 
-The reference is ``ground_truth`` as ``{"answer": ground_truth}`` (a dict ground truth is
-used as the reference itself), plus the JSON data in ``extra_info`` and ``data_source``.
+The reference is the JSON data in ``extra_info``, ``data_source``, and on top the ground truth:
+``{"answer": ground_truth}``, or the ground truth itself when it is a dict or a string holding
+a JSON object (``sdk._columns.answer_reference``, the rule OpenRLHF's labels follow too).
 Pick the verifier with ``reward_kwargs`` (``verifier: math``, ``server: host:port``) or the
 ``VERIFIER_NAME`` / ``VERIFIER_SERVER`` environment variables.
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sdk._async_client import AsyncVerifierClient
+from sdk._columns import Samples, answer_reference, json_data, mapping_data
 from sdk._types import ScoreResult
-from sdk.adapters._common import AdapterSettings, BatchScorer, json_safe, score_or_none
+from sdk.adapters._common import AdapterSettings, BatchScorer, score_or_none
 
 _scorers: dict[tuple[Any, ...], BatchScorer] = {}
-_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncVerifierClient]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def compute_score(
@@ -62,8 +58,8 @@ def compute_score(
             return_dict=return_dict,
             **kwargs,
         )
-    scorer = _scorer(verifier, server, timeout_s)
-    results = scorer.score([solution_str], None, [reference(data_source, ground_truth, extra_info)])
+    samples = Samples([solution_str], references=[reference(data_source, ground_truth, extra_info)])
+    results = _scorer(verifier, server, timeout_s).score(samples)
     return _value(results[0], failure_score, return_dict)
 
 
@@ -81,9 +77,8 @@ async def acompute_score(
     **kwargs: Any,
 ) -> float | dict[str, float]:
     """The async per-sample form for verl's reward loop; one channel per event loop, reused."""
-    scorer = _scorer(verifier, server, timeout_s)
-    client = _loop_client(scorer)
-    results = await scorer.ascore([solution_str], None, [reference(data_source, ground_truth, extra_info)], client)
+    samples = Samples([solution_str], references=[reference(data_source, ground_truth, extra_info)])
+    results = await _scorer(verifier, server, timeout_s).ascore(samples)
     return _value(results[0], failure_score, return_dict)
 
 
@@ -105,28 +100,21 @@ def compute_score_batch(
     references = [
         reference(source, truth, info) for source, truth, info in zip(data_sources, ground_truths, infos, strict=True)
     ]
-    results = _scorer(verifier, server, timeout_s).score(list(solution_strs), None, references)
+    results = _scorer(verifier, server, timeout_s).score(Samples(list(solution_strs), references=references))
     return [_value(result, failure_score, return_dict) for result in results]
 
 
 def reference(data_source: Any, ground_truth: Any, extra_info: Mapping[str, Any] | None) -> dict[str, Any]:
     """One sample's reference: extra_info's JSON data, then data_source, then the ground truth on top."""
-    ref: dict[str, Any] = {}
-    info = json_safe(extra_info) if extra_info else {}
-    if isinstance(info, dict):
-        ref.update({key: value for key, value in info.items() if value is not None})
-    source = json_safe(data_source)
+    ref = mapping_data(extra_info)
+    source = json_data(data_source)
     if isinstance(source, str):
         ref["data_source"] = source
-    truth = json_safe(ground_truth)
-    if isinstance(truth, dict):
-        ref.update(truth)
-    elif truth is not None and isinstance(truth, str | int | float | list):
-        ref["answer"] = truth
+    ref.update(answer_reference(ground_truth))
     return ref
 
 
-def _value(result: ScoreResult | None, failure_score: float, return_dict: bool) -> float | dict[str, float]:
+def _value(result: ScoreResult, failure_score: float, return_dict: bool) -> float | dict[str, float]:
     score = score_or_none(result)
     value = failure_score if score is None else score
     if not return_dict:
@@ -135,19 +123,10 @@ def _value(result: ScoreResult | None, failure_score: float, return_dict: bool) 
 
 
 def _scorer(verifier: str | None, server: str | None, timeout_s: float | None) -> BatchScorer:
-    """One scorer (and so one channel) per settings, shared by every call in this worker."""
+    """One scorer (and so one channel, and one per event loop) per settings, shared by every call in this worker."""
     settings = AdapterSettings.from_env(verifier, server, timeout_s)
     key = (settings.verifier, settings.target, settings.timeout_s, settings.token)
     scorer = _scorers.get(key)
     if scorer is None:
-        scorer = _scorers[key] = BatchScorer(settings)
+        scorer = _scorers[key] = BatchScorer(settings, unscored_as="failure_score")
     return scorer
-
-
-def _loop_client(scorer: BatchScorer) -> AsyncVerifierClient:
-    loop = asyncio.get_running_loop()
-    clients = _loop_clients.setdefault(loop, {})
-    key = f"{scorer.settings.target}|{scorer.settings.token}|{scorer.settings.timeout_s}"
-    if key not in clients:
-        clients[key] = scorer.new_async_client()
-    return clients[key]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from sdk._client import VerifierClient
+from sdk._columns import RowColumns
 from sdk._errors import VerifierError
 from sdk._types import VerifierInfo, VerifierSpec
 from sdk.cli import pairs as pairs_cmd
@@ -349,7 +350,7 @@ def _capabilities(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    columns = score_file.Columns(completion=args.completion_field, prompt=args.prompt_field)
+    columns = RowColumns(completion=args.completion_field, prompt=args.prompt_field)
     with _client(args) as client:
         summary = score_file.score_file(
             client,
@@ -376,7 +377,7 @@ def _score(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from sdk.cli import report
 
-    columns = score_file.Columns(completion=args.completion_field, prompt=args.prompt_field)
+    columns = RowColumns(completion=args.completion_field, prompt=args.prompt_field)
     page = report.write_report(args.input, args.output, columns=columns, title=args.title)
     print(page.render())
     return EXIT_OK

@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sdk._columns import RowColumns, read_content
+from sdk._errors import InputError
 from sdk._types import Outcome, ScoreResult
 from sdk.cli._files import InputFileError, atomic_output, read_rows
-from sdk.cli.score_file import Columns, ScoreSummary, reason_of
+from sdk.cli.score_file import ScoreSummary, reason_of
 
 OUTCOME_COLORS = {
     "ok": "#54a24b",
@@ -60,7 +62,7 @@ class ReportData:
     groups: list[Group]
     ranked: list[dict[str, Any]]
     """Rows scored ok, lowest score first."""
-    columns: Columns
+    columns: RowColumns
 
     @property
     def scored_groups(self) -> list[Group]:
@@ -83,7 +85,7 @@ class ReportResult:
 
 
 def write_report(
-    input_path: Path, output_path: Path, *, columns: Columns = Columns(), title: str | None = None
+    input_path: Path, output_path: Path, *, columns: RowColumns = RowColumns(), title: str | None = None
 ) -> ReportResult:
     data = collect(input_path, columns)
     page = render_page(data, title or input_path.name)
@@ -92,7 +94,7 @@ def write_report(
     return ReportResult(output_path, data.summary.rows, len(data.groups))
 
 
-def collect(input_path: Path, columns: Columns) -> ReportData:
+def collect(input_path: Path, columns: RowColumns) -> ReportData:
     summary = ScoreSummary()
     groups: dict[str, Group] = {}
     ranked: list[dict[str, Any]] = []
@@ -310,7 +312,7 @@ def _reasons_table(summary: ScoreSummary) -> str:
     return f"<table><tr><th>rows</th><th>outcome</th><th>reason</th></tr>{body}</table>"
 
 
-def _samples_table(rows: Iterable[dict[str, Any]], columns: Columns) -> str:
+def _samples_table(rows: Iterable[dict[str, Any]], columns: RowColumns) -> str:
     body = "".join(
         f"<tr><td>{float(row['score']):.3f}</td><td><pre>{_e(_text(row.get(columns.prompt)))}</pre></td>"
         f"<td><pre>{_e(_text(row.get(columns.completion)))}</pre></td><td>{_e(_row_reason(row))}</td></tr>"
@@ -328,8 +330,12 @@ def _row_reason(row: dict[str, Any]) -> str:
 
 
 def _text(value: Any) -> str:
-    """Text, or chat messages as ``role: content`` lines; cut to a readable length."""
-    if isinstance(value, list) and all(isinstance(m, dict) for m in value):
-        value = "\n".join(f"{m.get('role', '?')}: {m.get('content', '')}" for m in value)
-    text = "" if value is None else value if isinstance(value, str) else json.dumps(value, default=str)
+    """Text, or chat messages as ``role: content`` lines (read as the SDK sends them); cut to a readable length."""
+    try:
+        read = read_content(value, "field", 0)
+    except InputError:  # neither text nor messages: shown as the JSON it is
+        read = json.dumps(value, default=str)
+    if isinstance(read, list):
+        read = "\n".join(f"{role}: {said}" for role, said in read)
+    text = read or ""
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS] + " …"

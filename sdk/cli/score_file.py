@@ -27,30 +27,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from sdk._client import VerifierClient
+from sdk._columns import RowColumns
 from sdk._errors import VerifierError
 from sdk._types import ScoreResult
 from sdk.cli._files import InputFileError, atomic_output, count_rows, read_rows
 
 __all__ = ["InputFileError", "ScoreSummary", "read_rows", "score_file"]
 
-SAMPLE_FIELDS = ("prompt", "completion", "completion_ids")
-RESULT_FIELDS = ("score", "outcome", "reason", "details", "components")
 FAILED_OUTCOMES = ("error", "timeout")
 """Outcomes that are our failures (not the candidate's): ``--fail-on-error`` counts these."""
 TOP_REASONS = 3
 STREAM_WHEN_BATCH_SLOWER_THAN_S = 1.0
 """A batch that took longer is followed by a streamed one, so the progress bar moves within it."""
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Which input fields hold the completion and the prompt."""
-
-    completion: str = "completion"
-    prompt: str = "prompt"
-
-    def sample_fields(self) -> set[str]:
-        return {self.completion, self.prompt, "completion_ids"}
 
 
 @dataclass
@@ -153,7 +141,7 @@ def score_file(
     batch_size: int = 256,
     skip_invalid: bool = False,
     progress: bool = True,
-    columns: Columns = Columns(),
+    columns: RowColumns = RowColumns(),
 ) -> ScoreSummary:
     """Check everything, then score ``input_path`` into ``output_path`` (whole, or not written at all)."""
     if batch_size < 1:
@@ -190,7 +178,7 @@ def _score_batch(
     client: VerifierClient,
     verifier: str,
     rows: list[dict[str, Any]],
-    columns: Columns,
+    columns: RowColumns,
     out: TextIO,
     summary: ScoreSummary,
     advance: Any,
@@ -198,15 +186,7 @@ def _score_batch(
     stream: bool,
 ) -> None:
     """Score one batch (streamed: the bar moves per row), then write it in input order."""
-    sample_fields = columns.sample_fields()
-    samples: dict[str, Any] = {
-        "completions": [row.get(columns.completion) for row in rows],
-        "prompts": [row.get(columns.prompt) for row in rows],
-        "references": [
-            {k: v for k, v in row.items() if k not in sample_fields and k not in RESULT_FIELDS} for row in rows
-        ],
-        "completion_ids": [row.get("completion_ids") for row in rows],
-    }
+    samples = columns.samples(rows).arguments()
     results: list[ScoreResult | None] = [None] * len(rows)
     if stream:
         for index, streamed in client.score_stream(verifier, **samples):

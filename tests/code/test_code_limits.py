@@ -12,8 +12,8 @@ from sdk import InvalidArgumentError, VerifierClient
 from verifier_server.testing import ServerProcess, StartServer
 
 MiB = 1024 * 1024
-CAPS = {"max_time_limit_s": 5, "max_compile_time_limit_s": 10, "max_memory_mb": 512,
-        "max_output_limit_bytes": 65536, "max_tests_per_sample": 10, "max_report_bytes": 256 * 1024}
+CAPS = {"cap_time_limit_s": 5, "cap_compile_time_limit_s": 10, "cap_memory_mb": 512,
+        "cap_output_limit_bytes": 65536, "cap_max_tests": 10, "max_report_bytes": 256 * 1024}
 ECHO = "```python\nprint(input())\n```"
 
 
@@ -35,11 +35,11 @@ def echo_tests(n: int) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(("field", "above", "at", "setting"), [
-    ("time_limit_s", 5.5, 5, "max_time_limit_s"),
-    ("compile_time_limit_s", 11, 10, "max_compile_time_limit_s"),
-    ("memory_mb", 513, 512, "max_memory_mb"),
-    ("output_limit_bytes", 65537, 65536, "max_output_limit_bytes"),
-    ("max_tests", 11, 10, "max_tests_per_sample"),
+    ("time_limit_s", 5.5, 5, "cap_time_limit_s"),
+    ("compile_time_limit_s", 11, 10, "cap_compile_time_limit_s"),
+    ("memory_mb", 513, 512, "cap_memory_mb"),
+    ("output_limit_bytes", 65537, 65536, "cap_output_limit_bytes"),
+    ("max_tests", 11, 10, "cap_max_tests"),
 ])
 def test_a_spec_limit_above_the_servers_cap_is_refused_naming_the_field(
     capped: ServerProcess, field: str, above: float, at: float, setting: str
@@ -62,7 +62,7 @@ def test_a_sample_with_more_tests_than_the_server_runs_is_invalid_input(capped: 
         first_five = client.score(spec(max_tests=5), completions=[ECHO], references=[echo_tests(11)])[0]
         scripted = client.score({"kind": "code", "config": {"tests": "script"}}, completions=[add],
                                 references=[{"test_script": script}])[0]
-    assert too_many.outcome == "invalid_input" and "max_tests_per_sample" in too_many.reason, too_many.reason
+    assert too_many.outcome == "invalid_input" and "cap_max_tests" in too_many.reason, too_many.reason
     assert (first_five.outcome, first_five.score, first_five.details["total"]) == ("ok", 1.0, 5)
     assert scripted.outcome == "invalid_input" and "11 tests" in scripted.reason, scripted.reason
 

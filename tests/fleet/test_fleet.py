@@ -203,8 +203,10 @@ def test_replicas_on_the_callers_node_take_about_half_of_the_calls(fleet: Path):
     assert [result.score for result in results] == [1.0] * 300
     share = {replica.node_id: (served(replica) - before[replica.slot]) / 300 for replica in replicas()}
     local = share.pop(here)
-    # Round robin over [local, local, remote, remote]: a half here, a quarter on each other node.
-    assert local >= 0.4 and all(other >= 0.15 for other in share.values()), (local, share)
+    # Round robin over [local, local, remote, remote]: a half here, a quarter on each other node
+    # while every subchannel stays ready; on a loaded machine a health check that times out takes a
+    # replica out of rotation for a while, so only "preferred here, used there" is asserted.
+    assert local >= 0.4 and all(other >= 0.05 for other in share.values()), (local, share)
 
 
 def test_sigkill_mid_batch_scores_every_sample_once_and_the_replica_comes_back(fleet: Path):

@@ -5,7 +5,8 @@ design inside the container (root server, per-run uids, cgroups and tmpfs work d
 server), so runs are contained, no run sees another's leftovers or is failed by another filling
 its disk or holding processes, and the server outlives fork and memory bombs. Without the flags,
 it refuses to start and says what is missing. Samples are scored from inside the container (the
-SDK ships in the image; no port is published).
+SDK ships in the image; no port is published), and over the HTTP/JSON face from a client on the
+host. Sandboxed Python has the packages a host's setup installs (numpy, sympy, math-verify, regex).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -180,6 +182,90 @@ def test_runs_are_contained_and_use_the_full_design(server: str):
     comms = docker("exec", server, "sh", "-c", "cat /proc/[0-9]*/comm").stdout.split()
     assert "sandbox-zygote" in comms, "python runs went through the fork server"
     assert '"weak": false' in logs(server)
+
+
+#: Runs on the host, in the container's network namespace only: one HTTP request, prints [status, body].
+HTTP_CLIENT = """
+import json, sys, urllib.error, urllib.request
+job = json.loads(sys.stdin.read())
+data = None if job["body"] is None else json.dumps(job["body"]).encode()
+request = urllib.request.Request(job["url"], data=data, method=job["method"])
+try:
+    with urllib.request.urlopen(request, timeout=120) as response:
+        print(json.dumps([response.status, response.read().decode()]))
+except urllib.error.HTTPError as error:
+    print(json.dumps([error.code, error.read().decode()]))
+"""
+
+
+def http(name: str, method: str, path: str, body: Any = None) -> tuple[int, str]:
+    """One request from the host's Python to the container's HTTP/JSON face, on the port the image's CMD
+    gives it. Docker here may run without a bridge (no published ports; `--publish 8080:8080` is the
+    way elsewhere), so the client joins the container's network namespace and nothing else of it."""
+    cmd = json.loads(docker("inspect", "-f", "{{json .Config.Cmd}}", name).stdout)
+    port = int(cmd[cmd.index("--http-port") + 1])
+    pid = docker("inspect", "-f", "{{.State.Pid}}", name).stdout.strip()
+    job = json.dumps({"url": f"http://127.0.0.1:{port}{path}", "method": method, "body": body})
+    done = subprocess.run(
+        ["nsenter", f"--net=/proc/{pid}/ns/net", sys.executable, "-c", HTTP_CLIENT],
+        input=job,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    status, text = json.loads(done.stdout)
+    return status, text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="joining the container's network namespace (nsenter) needs root")
+def test_the_http_face_answers_health_metrics_and_scores(server: str):
+    status, text = http(server, "GET", "/healthz")
+    assert (status, json.loads(text)) == (200, {"status": "SERVING"})
+    samples = [
+        {"completion": "so \\boxed{\\frac{1}{2}}", "reference": {"answer": "0.5"}},
+        {"completion": "so \\boxed{3}", "reference": {"answer": "0.5"}},
+    ]
+    status, text = http(server, "POST", "/v1/score", {"verifier": "math", "samples": samples})
+    assert status == 200, text
+    assert [(r["score"], r["outcome"]) for r in json.loads(text)["results"]] == [(1.0, "ok"), (0.0, "ok")]
+    status, text = http(server, "GET", "/metrics")
+    assert status == 200 and "http:Score" in text, text[-2000:]
+
+
+#: Runs inside the container: what `verifier capabilities` lists, then a `python` spec whose reward
+#: function imports numpy, scored by the server (so run in its sandbox); prints both as JSON.
+PYTHON_REWARD = '''
+import json, subprocess
+from sdk import VerifierClient, specs
+caps = json.loads(subprocess.run(["verifier", "--server", "127.0.0.1:50051", "capabilities"],
+                                 capture_output=True, text=True, check=True).stdout)
+source = """
+import numpy as np
+
+def reward(prompts, completions, references):
+    out = []
+    for completion, reference in zip(completions, references):
+        values = np.array([float(word) for word in completion.split()])
+        right = bool(np.isclose(values.mean(), reference["mean"]))
+        out.append({"score": 1.0 if right else 0.0, "reason": "numpy==" + np.__version__})
+    return out
+"""
+with VerifierClient("127.0.0.1:50051", timeout_s=300) as client:
+    results = client.score(specs.python_reward("image-numpy", source), ["1 2 3 6", "1 2 3"],
+                           references=[{"mean": 3.0}, {"mean": 3.0}])
+print(json.dumps({"packages": caps["sandbox_python_packages"],
+                  "results": [[r.score, str(r.outcome), r.reason] for r in results]}))
+'''
+
+
+def test_sandboxed_python_has_the_setup_packages(server: str):
+    done = docker("exec", server, "/opt/verifier/bin/python", "-c", PYTHON_REWARD, timeout_s=600)
+    found = json.loads(done.stdout)
+    packages = {line.split("==")[0]: line for line in found["packages"]}
+    assert {"numpy", "sympy", "math-verify", "regex"} <= set(packages), found["packages"]
+    numpy = packages["numpy"]
+    assert found["results"] == [[1.0, "ok", numpy], [0.0, "ok", numpy]], found
 
 
 def test_a_runs_leftovers_are_invisible_to_later_runs(server: str):

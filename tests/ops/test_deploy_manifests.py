@@ -8,6 +8,8 @@ shorter than the drain, a config the server would refuse at start).
 
 from __future__ import annotations
 
+import itertools
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -95,20 +97,26 @@ def test_selectors_match_the_pod_labels(manifests: dict[str, dict[str, Any]]):
     )
 
 
+def container_ports(manifests: dict[str, dict[str, Any]]) -> dict[str, int]:
+    return {port["name"]: port["containerPort"] for port in container(manifests)["ports"]}
+
+
 def test_probes_use_grpc_health_on_the_grpc_port(manifests: dict[str, dict[str, Any]]):
+    """gRPC health turns NOT_SERVING when the HTTP face's /healthz turns 503, so one probe covers both faces."""
     server = container(manifests)
-    ports = {port["name"]: port["containerPort"] for port in server["ports"]}
+    ports = container_ports(manifests)
     for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
         assert set(server[probe]) >= {"grpc"}, f"{probe} must be a grpc: probe"
         assert server[probe]["grpc"]["port"] == ports["grpc"], probe
     assert server["readinessProbe"]["grpc"]["service"] == "verifier.v1.VerifierService"
 
 
-def test_service_is_headless_and_targets_container_ports(manifests: dict[str, dict[str, Any]]):
+def test_service_is_headless_and_carries_every_container_port(manifests: dict[str, dict[str, Any]]):
     service = manifests["Service"]["spec"]
     assert service["clusterIP"] == "None", "client-side round robin needs every pod's address from DNS"
-    names = {port["name"] for port in container(manifests)["ports"]}
-    assert {port["targetPort"] for port in service["ports"]} <= names
+    by_target = {port["targetPort"]: port for port in service["ports"]}
+    assert set(by_target) == set(container_ports(manifests)) == {"grpc", "metrics", "http"}
+    assert by_target["grpc"]["appProtocol"] == "grpc" and by_target["http"]["appProtocol"] == "http"
 
 
 def test_grace_period_covers_the_drain(manifests: dict[str, dict[str, Any]], config_file: str):
@@ -121,8 +129,9 @@ def test_grace_period_covers_the_drain(manifests: dict[str, dict[str, Any]], con
 def test_config_map_toml_loads_with_the_server_loader(manifests: dict[str, dict[str, Any]], config_file: str):
     config = load_config(config_file, environ={})
     server = container(manifests)
-    ports = {port["name"]: port["containerPort"] for port in server["ports"]}
+    ports = container_ports(manifests)
     assert (config.host, config.port, config.metrics_port) == ("0.0.0.0", ports["grpc"], ports["metrics"])
+    assert config.http_port == ports["http"], "the HTTP/JSON face listens where the pod exposes it"
     mounts = {mount["mountPath"] for mount in server["volumeMounts"]}
     assert config.data_dir in mounts
     assert str(Path(config.auth_tokens_file).parent) in mounts
@@ -155,7 +164,30 @@ def test_dockerfile_runs_the_server_with_a_local_base():
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     assert users and users[-1] in ("0", "root"), "the sandbox's full design needs the server to be root"
     assert "/usr/lib/verifier-sandboxes" in dockerfile, "no compiler in the image: the fork server's init ships built"
+    install = re.search(r"install_sandbox_python\.py -- (.*?) \\?$", dockerfile, re.M)
+    assert install and "--no-index" in install.group(1), "sandboxed programs' packages come from the wheelhouse"
     assert subprocess.run(["bash", "-n", str(DEPLOY / "build_image.sh")]).returncode == 0
+
+
+def image_ports() -> tuple[dict[str, int], set[int]]:
+    """The ports the Dockerfile's CMD serves (by flag) and the ports it EXPOSEs."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text().replace("\\\n", " ")
+    cmd = json.loads(re.findall(r"^CMD\s+(\[.*\])\s*$", dockerfile, re.M)[-1])
+    served = {flag: int(value) for flag, value in itertools.pairwise(cmd) if flag.endswith("-port") or flag == "--port"}
+    exposed = {int(port) for line in re.findall(r"^EXPOSE\s+(.*)$", dockerfile, re.M) for port in line.split()}
+    return served, exposed
+
+
+def test_the_image_serves_and_exposes_the_ports_the_pod_names(manifests: dict[str, dict[str, Any]]):
+    served, exposed = image_ports()
+    assert set(served) == {"--port", "--metrics-port", "--http-port"}, served
+    assert set(served.values()) == exposed, "EXPOSE exactly what the CMD serves"
+    ports = container_ports(manifests)
+    assert (served["--port"], served["--metrics-port"], served["--http-port"]) == (
+        ports["grpc"],
+        ports["metrics"],
+        ports["http"],
+    ), "the image run by Docker and the pod listen on the same ports"
 
 
 def documented_docker_flags() -> list[str]:

@@ -5,7 +5,7 @@ binds the request id to logs, enforces the bearer token and the role the matchin
 service method needs (``verifier_server.auth``), turns domain errors into HTTP statuses
 with a JSON body (``http.status``), turns anything unexpected into a 500 without a
 traceback, and counts the request in the server's metrics. Handlers only translate
-JSON to domain calls and back (``http.wire``).
+JSON to domain calls and back (``http.wire``). The gRPC face's twin is ``rpc_guard``.
 
     POST   /v1/score                 {"verifier", "samples"} -> {"verifier", "results"}
     POST   /v1/score/stream          same request; one result per line (NDJSON) or SSE events

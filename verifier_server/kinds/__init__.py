@@ -1,16 +1,25 @@
 """The table of verifier kinds: kind name -> the class that implements it.
 
 Kinds are imported lazily so that a server that never scores with a judge never
-imports torch. Adding a kind means adding one line here.
+imports torch. Adding a kind means writing its class (the ``VerifierKind`` protocol
+in ``kinds.base``: ``from_spec``, its ``settings_type``, and where it has them its
+``builtin_specs`` and ``validate``) and adding one line here; its built-ins, server
+settings and capabilities entry follow from the class.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 from verifier_server.errors import SpecError
 from verifier_server.kinds.base import VerifierKind
+from verifier_server.kinds.settings import KindSettings, read_settings
+
+log = logging.getLogger(__name__)
 
 KIND_TABLE: dict[str, str] = {
     "format": "verifier_server.kinds.format:FormatKind",
@@ -46,3 +55,26 @@ def available_kinds() -> list[str]:
             continue
         names.append(kind)
     return names
+
+
+def read_server_settings(tables: Mapping[str, Any]) -> dict[str, KindSettings]:
+    """Every ``[kinds.NAME]`` table of the server's config, typed; ``SpecError`` names ``kinds.NAME.key``.
+
+    Called at server start, so a misspelt kind or setting stops the server instead of being
+    ignored. A kind that is not available here (its dependencies are missing) keeps its table
+    unread, with a warning: the server runs without that kind anyway.
+    """
+    if not isinstance(tables, Mapping):
+        raise SpecError("kinds", "must be a table of [kinds.NAME] tables")
+    typed: dict[str, KindSettings] = {}
+    for name, table in tables.items():
+        if name not in KIND_TABLE:
+            known = ", ".join(sorted(KIND_TABLE))
+            raise SpecError(f"kinds.{name}", f"no verifier kind is called that (known: {known})")
+        try:
+            kind = kind_class(name)
+        except SpecError as exc:
+            log.warning("settings [kinds.%s] are not checked: %s", name, exc.message)
+            continue
+        typed[name] = read_settings(kind.settings_type, table)
+    return typed

@@ -1,10 +1,13 @@
 """The one shape every verifier kind has, and the helpers kinds use to read specs.
 
-A kind is a class with a ``name``, a ``from_spec(config, context)`` constructor that
-validates the configuration (raising ``SpecError`` naming the field) and returns a
-ready ``Verifier``; a verifier has ``async score_batch(samples)`` returning one
-result per sample in input order. Kinds never raise for a bad *sample*: they return
-a result with an outcome and a reason.
+A kind (``VerifierKind``) is a class with a ``name``, its server settings type
+(``settings_type``, the ``[kinds.NAME]`` table), a ``from_spec(config, context)``
+constructor that validates the configuration (raising ``SpecError`` naming the field)
+and returns a ready ``Verifier``, the built-in verifiers it ships (``builtin_specs``)
+and the checks that need other verifiers (``validate``); ``BaseKind`` gives the last
+two their defaults. A verifier has ``async score_batch(samples)`` returning one result
+per sample in input order. Kinds never raise for a bad *sample*: they return a result
+with an outcome and a reason.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from verifier_server.domain import Sample, ScoreResult, VerifierSpec
 from verifier_server.errors import SpecError
+
+if TYPE_CHECKING:
+    from verifier_server.kinds.settings import KindSettings
 
 T = TypeVar("T")
 
@@ -50,11 +56,44 @@ class BuildContext(Protocol):
         ...
 
 
-class ResourceBag:
-    """Shared, lazily created resources; closed together when the server stops."""
+class Counting(Protocol):
+    def inc(self, amount: float = 1) -> None: ...
 
-    def __init__(self, settings: Mapping[str, Any] | None = None) -> None:
+
+class LabelledCounter(Protocol):
+    def labels(self, *values: str) -> Counting: ...
+
+
+class KindMetrics(Protocol):
+    """The server's counters that kinds report into (``verifier_server.metrics.Metrics`` has them)."""
+
+    @property
+    def sandbox_runs(self) -> LabelledCounter:
+        """Sandboxed runs, by backend and status."""
+        ...
+
+    @property
+    def cascade_consulted(self) -> LabelledCounter:
+        """Samples a cascade passed on, by the position of the child it passed them to."""
+        ...
+
+    @property
+    def cascade_flips(self) -> LabelledCounter:
+        """Samples on which a later cascade child reversed the first child's verdict, by its position."""
+        ...
+
+
+class ResourceBag:
+    """Shared, lazily created resources; closed together when the server stops.
+
+    ``settings`` are the server's: its own (``workers``, ``sandbox_backend``, ``data_dir``, ...)
+    and each kind's ``[kinds.NAME]`` table under the kind's name, read typed through
+    ``kinds.settings.kind_settings``. ``metrics`` are the server's counters (None outside a server).
+    """
+
+    def __init__(self, settings: Mapping[str, Any] | None = None, *, metrics: KindMetrics | None = None) -> None:
         self.settings: Mapping[str, Any] = settings or {}
+        self.metrics = metrics
         self._items: dict[str, Any] = {}
         self._closers: list[Callable[[], Awaitable[None] | None]] = []
 
@@ -84,12 +123,37 @@ class ResourceBag:
 
 
 class VerifierKind(Protocol):
-    """A plugin: validates a spec's config and builds a verifier from it."""
+    """A plugin: validates a spec's config and builds a verifier from it (see the module docstring)."""
 
     name: ClassVar[str]
+    settings_type: ClassVar[type[KindSettings]]
+    """Its ``[kinds.NAME]`` server settings; the server reads and checks them at start."""
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> Verifier: ...
+
+    @classmethod
+    async def validate(cls, verifier: Verifier) -> None:
+        """Checks that need other verifiers (a composite's children), run after ``from_spec``."""
+        ...
+
+    @classmethod
+    def builtin_specs(cls) -> Sequence[Mapping[str, Any]]:
+        """Verifiers every server ships of this kind: ``{"name", "kind", "config", "description"}``."""
+        ...
+
+
+class BaseKind:
+    """The defaults of ``VerifierKind``'s optional members; kinds subclass it."""
+
+    @classmethod
+    async def validate(cls, verifier: Verifier) -> None:
+        """Nothing to check beyond ``from_spec``'s own validation."""
+
+    @classmethod
+    def builtin_specs(cls) -> Sequence[Mapping[str, Any]]:
+        """No built-ins."""
+        return ()
 
 
 # ---------------------------------------------------------------------------
@@ -118,8 +182,8 @@ _COLLECTING: ContextVar[_SpecProblems | None] = ContextVar("spec_problems", defa
 
 
 async def build_verifier(kind: type[VerifierKind], config: Mapping[str, Any], context: BuildContext) -> Verifier:
-    """``kind.from_spec`` (then the verifier's own ``validate()``, if it has one: composites resolve
-    their children there) with every problem of the spec reported together, in one ``SpecError``.
+    """``kind.from_spec`` then ``kind.validate`` (composites resolve their children there), with
+    every problem of the spec reported together, in one ``SpecError``.
 
     While ``from_spec`` runs, ``ConfigReader`` records a bad field and carries on with a
     stand-in value instead of raising, so the kind reads every field and ``finish()`` sees
@@ -140,15 +204,13 @@ async def build_verifier(kind: type[VerifierKind], config: Mapping[str, Any], co
         raise
     finally:
         _COLLECTING.reset(token)
-    validate = getattr(verifier, "validate", None)
-    if validate is not None:  # kinds with references to other verifiers check them eagerly
-        try:
-            await validate()
-        except SpecError as error:
-            if not problems.items:
-                raise
-            for field, message in error.problems:
-                problems.add(field, message)
+    try:
+        await kind.validate(verifier)  # kinds with references to other verifiers check them eagerly
+    except SpecError as error:
+        if not problems.items:
+            raise
+        for field, message in error.problems:
+            problems.add(field, message)
     if problems.items:
         raise problems.error()
     return verifier  # type: ignore[no-any-return]

@@ -1,18 +1,16 @@
 """Server caps on per-spec limits: a spec may ask for less than its server allows, never more.
 
 Every limit a spec sets (a timeout, a token budget, a concurrency) costs the server, so each has a
-cap in the server's ``[kinds.NAME]`` settings, named ``cap_<field>``. A spec over a cap is refused
-with ``INVALID_ARGUMENT`` naming the field and the setting, instead of being silently clamped: a
-verifier that quietly runs with another limit than the one its author wrote scores differently.
+cap in the server's ``[kinds.NAME]`` settings, named ``cap_<field>`` after the spec field it bounds
+(``KindSettings.cap`` reads it). A spec over a cap is refused with ``INVALID_ARGUMENT`` naming the
+field and the setting, instead of being silently clamped: a verifier that quietly runs with another
+limit than the one its author wrote scores differently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from verifier_server.errors import SpecError
 from verifier_server.kinds.base import ConfigReader
 
 
@@ -27,22 +25,6 @@ class Cap:
     def check(self, reader: ConfigReader, key: str, value: float) -> None:
         if value > self.value:
             raise reader.error(key, f"must be <= {self.value:g} (this server's cap, {self.setting}); got {value:g}")
-
-
-def kind_settings(settings: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
-    """The server's ``[kinds.KIND]`` table (empty when absent)."""
-    section = settings.get(kind) or {}
-    return section if isinstance(section, Mapping) else {}
-
-
-def read_cap(settings: Mapping[str, Any], kind: str, field: str, default: float) -> Cap:
-    """``[kinds.KIND] cap_FIELD`` from the server's settings, or ``default``; errors name the setting."""
-    key = f"cap_{field}"
-    value = kind_settings(settings, kind).get(key, default)
-    setting = f"[kinds.{kind}] {key}"
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise SpecError(f"settings.{kind}.{key}", f"server setting {setting} must be a positive number, got {value!r}")
-    return Cap(float(value), setting)
 
 
 def capped_float(reader: ConfigReader, key: str, default: float, cap: Cap, *, minimum: float | None = None) -> float:

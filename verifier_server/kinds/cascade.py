@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from verifier_server.domain import Outcome, Sample, ScoreResult
+from verifier_server.kinds.base import KindMetrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +39,16 @@ class Stage:
 
 
 ScoreStage = Callable[[int, Sequence[Sample]], Awaitable[list[ScoreResult]]]
-"""Scores samples with the child at a position (with the service's per-sample containment)."""
+"""Scores samples with the child at a position (through `kinds.containment`, as every batch is)."""
 
 
 async def score_cascade(
-    stages: Sequence[Stage], score: ScoreStage, samples: Sequence[Sample], *, on_failure: bool, metrics: Any = None
+    stages: Sequence[Stage],
+    score: ScoreStage,
+    samples: Sequence[Sample],
+    *,
+    on_failure: bool,
+    metrics: KindMetrics | None = None,
 ) -> list[ScoreResult]:
     """Results in input order; each sample decided by the first decisive child (see the module docstring)."""
     asked: list[list[tuple[int, ScoreResult]]] = [[] for _ in samples]

@@ -13,7 +13,7 @@ does not apply to a sample is left out of the combination; a child that fails on
 sample (error, timeout, invalid input) makes the composite fail on it with the
 child's outcome, because a partial sum would look like a real reward.
 
-Size is bounded by server settings (``CompositeLimits``): children per composite,
+Size is bounded by server settings (``CompositeSettings``): children per composite,
 inline nesting depth, and fan-out — the leaves one score reaches, counted through
 registered children, so a DAG of registered composites cannot multiply its way to
 2^K leaves. The structure is checked before any child compiles, in time linear in
@@ -30,38 +30,26 @@ from typing import Any, ClassVar
 
 from verifier_server.domain import Outcome, Sample, ScoreResult, VerifierSpec
 from verifier_server.errors import NotFound, SpecError
-from verifier_server.kinds.base import BuildContext, ConfigReader, Verifier
-from verifier_server.kinds.caps import kind_settings
+from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader, Verifier
 from verifier_server.kinds.cascade import Stage, score_cascade
+from verifier_server.kinds.containment import score_contained
+from verifier_server.kinds.settings import KindSettings, kind_settings, setting
 
 _COMBINES = ("weighted_sum", "min", "max", "gate", "cascade")
 
 
 @dataclass(frozen=True, slots=True)
-class CompositeLimits:
-    """The server's bounds on one composite (``[kinds.composite]`` settings)."""
+class CompositeSettings(KindSettings):
+    """The server's bounds on one composite (``[kinds.composite]``)."""
 
-    max_children: int = 64
+    kind: ClassVar[str] = "composite"
+
+    max_children: int = setting(64, minimum=1)
     """Children of one composite."""
-    max_depth: int = 8
+    max_depth: int = setting(8, minimum=1)
     """Composites nested inline inside one spec."""
-    max_leaves: int = 256
+    max_leaves: int = setting(256, minimum=1)
     """Non-composite verifiers one score reaches, through inline and registered children alike."""
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> CompositeLimits:
-        reader = ConfigReader(
-            {k: v for k, v in kind_settings(settings, "composite").items() if k in _LIMIT_KEYS}, "settings.composite"
-        )
-        default = cls()
-        return cls(
-            max_children=reader.int("max_children", default.max_children, minimum=1),
-            max_depth=reader.int("max_depth", default.max_depth, minimum=1),
-            max_leaves=reader.int("max_leaves", default.max_leaves, minimum=1),
-        )
-
-
-_LIMIT_KEYS = ("max_children", "max_depth", "max_leaves")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +69,7 @@ class CompositeVerifier:
         combine: str,
         gate_fail_score: float,
         context: BuildContext,
-        limits: CompositeLimits = CompositeLimits(),
+        limits: CompositeSettings = CompositeSettings(),
         *,
         cascade_on_failure: bool = False,
     ) -> None:
@@ -129,8 +117,10 @@ class CompositeVerifier:
         total = 0
         for child in self._children:
             verifier = await self._child_verifier(child)
-            count = getattr(verifier, "leaf_count", None)
-            total += await count(counted, budget - total) if count is not None else 1
+            if isinstance(verifier, CompositeVerifier):
+                total += await verifier.leaf_count(counted, budget - total)
+            else:
+                total += 1
             if total > budget:
                 break
         counted[id(self)] = total
@@ -156,14 +146,12 @@ class CompositeVerifier:
         return await self._context.resolve(child.ref)
 
     async def score_batch(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        from verifier_server.service import score_with  # the service's per-sample containment
-
         problem = await self._fan_out_problem()  # unpinned children may have grown since registration
         if problem:
             return [ScoreResult.failed(Outcome.ERROR, f"composite {problem}") for _ in samples]
 
         async def run(child: Child) -> list[ScoreResult]:
-            return await score_with(await self._child_verifier(child), samples)
+            return await score_contained(await self._child_verifier(child), samples)
 
         if self._combine == "cascade":
             return await self._cascade(samples)
@@ -172,13 +160,11 @@ class CompositeVerifier:
         return [self._combine_one([results[i] for results in per_child]) for i in range(len(samples))]
 
     async def _cascade(self, samples: Sequence[Sample]) -> list[ScoreResult]:
-        from verifier_server.service import score_with  # the service's per-sample containment
-
         async def run(position: int, subset: Sequence[Sample]) -> list[ScoreResult]:
-            return await score_with(await self._child_verifier(self._children[position]), subset)
+            return await score_contained(await self._child_verifier(self._children[position]), subset)
 
         stages = [Stage(child.label, child.threshold) for child in self._children]
-        metrics = self._context.resources.settings.get("metrics")
+        metrics = self._context.resources.metrics
         return await score_cascade(stages, run, samples, on_failure=self._cascade_on_failure, metrics=metrics)
 
     def _combine_one(self, child_results: list[ScoreResult]) -> ScoreResult:
@@ -227,13 +213,20 @@ class CompositeVerifier:
         return ScoreResult(score=score, components=components, details=details)
 
 
-class CompositeKind:
+class CompositeKind(BaseKind):
     name: ClassVar[str] = "composite"
+    settings_type = CompositeSettings
+
+    @classmethod
+    async def validate(cls, verifier: Verifier) -> None:
+        """Every child resolves (names, cycles) and the fan-out is within the server's bound."""
+        assert isinstance(verifier, CompositeVerifier)  # from_spec built it
+        await verifier.validate()
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> CompositeVerifier:
         reader = ConfigReader(config)
-        limits = CompositeLimits.from_settings(context.resources.settings)
+        limits = kind_settings(context.resources, CompositeSettings)
         combine = reader.str("combine", "weighted_sum", choices=_COMBINES)
         gate_fail_score = reader.float("gate_fail_score", 0.0)
         raw_children = reader.raw("children")
@@ -253,7 +246,7 @@ class CompositeKind:
         )
 
 
-def _check_shape(children: list[Any], limits: CompositeLimits) -> None:
+def _check_shape(children: list[Any], limits: CompositeSettings) -> None:
     """Children per composite, inline depth and inline leaves within ``limits``; stops at the first excess.
 
     Iterative (no recursion to exhaust) and linear in the nodes it visits, which the limits bound.

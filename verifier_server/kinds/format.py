@@ -23,9 +23,10 @@ import jsonschema
 import regex as safe_regex
 
 from verifier_server.domain import Outcome, Sample, ScoreResult
-from verifier_server.kinds.base import BuildContext, ConfigReader
-from verifier_server.kinds.caps import Cap, capped_float, kind_settings, read_cap
+from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader
+from verifier_server.kinds.caps import capped_float
 from verifier_server.kinds.safe_schema import bounded_validator, schema_problem
+from verifier_server.kinds.settings import KindSettings, cap, kind_settings, setting
 
 Check = Callable[[Sample], ScoreResult]
 
@@ -46,23 +47,15 @@ def _pool() -> ThreadPoolExecutor:
 
 
 @dataclass(frozen=True, slots=True)
-class FormatLimits:
-    """The server's bounds on format checks (``[kinds.format]`` settings)."""
+class FormatSettings(KindSettings):
+    """The server's bounds on format checks (``[kinds.format]``)."""
 
-    regex_timeout: Cap
-    """Most a spec's ``timeout_s`` (per regex match) may be."""
-    batch_budget_s: float
+    kind: ClassVar[str] = "format"
+
+    cap_timeout_s: float = cap(5.0)
+    """Most a spec's ``timeout_s`` (per regex match, a schema's patterns included) may be."""
+    batch_budget_s: float = setting(30.0, minimum=0.001)
     """Checks of one batch stop after this long; the samples left get outcome ``timeout``."""
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> FormatLimits:
-        reader = ConfigReader(
-            {k: v for k, v in kind_settings(settings, "format").items() if k == "batch_budget_s"}, "settings.format"
-        )
-        return cls(
-            regex_timeout=read_cap(settings, "format", "timeout_s", 5.0),
-            batch_budget_s=reader.float("batch_budget_s", 30.0, minimum=0.001),
-        )
 
 
 _REGEX_FLAGS = {
@@ -99,17 +92,22 @@ class FormatVerifier:
         return results
 
 
-class FormatKind:
+class FormatKind(BaseKind):
     name: ClassVar[str] = "format"
+    settings_type = FormatSettings
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> FormatVerifier:
         reader = ConfigReader(config)
-        limits = FormatLimits.from_settings(context.resources.settings)
+        settings = kind_settings(context.resources, FormatSettings)
         check_type = reader.str("type", choices=sorted(_BUILDERS))
-        check = _BUILDERS[check_type](reader, limits)
+        check = _BUILDERS[check_type](reader, settings)
         reader.finish()
-        return FormatVerifier(check, cheap=check_type not in ("regex", "json"), budget_s=limits.batch_budget_s)
+        return FormatVerifier(check, cheap=check_type not in ("regex", "json"), budget_s=settings.batch_budget_s)
+
+    @classmethod
+    def builtin_specs(cls) -> list[dict[str, Any]]:
+        return builtin_specs()
 
 
 # ---------------------------------------------------------------------------
@@ -117,7 +115,7 @@ class FormatKind:
 # ---------------------------------------------------------------------------
 
 
-def _regex(reader: ConfigReader, limits: FormatLimits) -> Check:
+def _regex(reader: ConfigReader, settings: FormatSettings) -> Check:
     """User patterns run on the ``regex`` engine: it has a per-match timeout, so a
     catastrophically backtracking pattern costs one sample a ``timeout`` outcome
     instead of freezing the server's event loop (``re`` cannot be interrupted)."""
@@ -136,7 +134,7 @@ def _regex(reader: ConfigReader, limits: FormatLimits) -> Check:
     except (safe_regex.error, RecursionError, OverflowError) as exc:
         raise reader.error("pattern", f"invalid regular expression {source[:200]!r}: {exc}") from None
     mode = reader.str("mode", "search", choices=("match", "search", "fullmatch"))
-    timeout_s = capped_float(reader, "timeout_s", 1.0, limits.regex_timeout, minimum=0.001)
+    timeout_s = capped_float(reader, "timeout_s", 1.0, settings.cap("timeout_s"), minimum=0.001)
     matcher = getattr(pattern, mode)
     on_match, on_miss = _pass_fail_scores(reader)
     describe = f"{mode} of /{source[:200]}/"
@@ -159,7 +157,7 @@ def _regex(reader: ConfigReader, limits: FormatLimits) -> Check:
 # ---------------------------------------------------------------------------
 
 
-def _tags(reader: ConfigReader, limits: FormatLimits) -> Check:
+def _tags(reader: ConfigReader, settings: FormatSettings) -> Check:
     tags = reader.str_list("tags")
     if not tags or len(tags) > MAX_TAGS:
         raise reader.error("tags", f"must name between 1 and {MAX_TAGS} tags")
@@ -260,7 +258,7 @@ _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)```", re.DOTALL)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
-def _json(reader: ConfigReader, limits: FormatLimits) -> Check:
+def _json(reader: ConfigReader, settings: FormatSettings) -> Check:
     schema = reader.raw("schema")
     validator: Any = None
     if schema is not None:
@@ -279,7 +277,7 @@ def _json(reader: ConfigReader, limits: FormatLimits) -> Check:
             ) from None
         except RecursionError:
             raise reader.error("schema", "is nested too deeply") from None
-        validator = bounded_validator(schema, limits.regex_timeout.value)
+        validator = bounded_validator(schema, settings.cap_timeout_s)
     extract = reader.str("extract", "whole", choices=("whole", "fenced", "answer_tag"))
     on_pass, on_fail = _pass_fail_scores(reader)
 
@@ -340,7 +338,7 @@ def _needs_tokens(unit: str, sample: Sample) -> ScoreResult | None:
     return None
 
 
-def _length(reader: ConfigReader, limits: FormatLimits) -> Check:
+def _length(reader: ConfigReader, settings: FormatSettings) -> Check:
     unit = reader.str("unit", "auto", choices=("auto", "chars", "tokens", "words"))
     minimum = reader.int("min", 0, minimum=0)
     maximum = reader.optional_int("max", minimum=0)
@@ -363,7 +361,7 @@ def _length(reader: ConfigReader, limits: FormatLimits) -> Check:
     return check
 
 
-def _repetition(reader: ConfigReader, limits: FormatLimits) -> Check:
+def _repetition(reader: ConfigReader, settings: FormatSettings) -> Check:
     """open-r1's n-gram repetition penalty: (1 - unique/total n-grams) * max_penalty."""
     size = reader.int("ngram_size", 3, minimum=1, maximum=MAX_NGRAM_SIZE)
     max_penalty = reader.float("max_penalty", -1.0, maximum=0.0)
@@ -384,7 +382,7 @@ def _repetition(reader: ConfigReader, limits: FormatLimits) -> Check:
     return check
 
 
-def _overlong(reader: ConfigReader, limits: FormatLimits) -> Check:
+def _overlong(reader: ConfigReader, settings: FormatSettings) -> Check:
     """DAPO's soft over-length punishment, as TRL's ``get_soft_overlong_punishment``."""
     unit = reader.str("unit", "auto", choices=("auto", "chars", "tokens", "words"))
     max_length = reader.int("max_length", minimum=1)
@@ -413,7 +411,7 @@ def _pass_fail_scores(reader: ConfigReader) -> tuple[float, float]:
     return reader.float("score_pass", 1.0), reader.float("score_fail", 0.0)
 
 
-_BUILDERS: dict[str, Callable[[ConfigReader, FormatLimits], Check]] = {
+_BUILDERS: dict[str, Callable[[ConfigReader, FormatSettings], Check]] = {
     "regex": _regex,
     "tags": _tags,
     "json": _json,

@@ -19,10 +19,11 @@ from typing import Any, ClassVar
 
 from sandboxes import ExecStatus, Job, Limits
 from verifier_server.domain import Content, Outcome, Sample, ScoreResult
-from verifier_server.kinds.base import BuildContext, ConfigReader
-from verifier_server.kinds.caps import capped_float, capped_int, read_cap
+from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader
+from verifier_server.kinds.caps import capped_float, capped_int
 from verifier_server.kinds.code import harness
 from verifier_server.kinds.code.sandbox_access import SharedSandbox, new_nonce, read_report, shared_sandbox
+from verifier_server.kinds.settings import KindSettings, cap, kind_settings
 
 MiB = 1024 * 1024
 
@@ -108,6 +109,18 @@ def call_style(source: str, name: str) -> tuple[CallStyle, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class PythonSettings(KindSettings):
+    """The server's caps on ``python`` specs (``[kinds.python]``)."""
+
+    kind: ClassVar[str] = "python"
+
+    cap_time_limit_s: float = cap(120.0)
+    """Most a spec's ``time_limit_s`` (one sandbox run of a batch) may be."""
+    cap_memory_mb: float = cap(4096)
+    """Most a spec's ``memory_mb`` may be."""
+
+
+@dataclass(frozen=True, slots=True)
 class PythonRewardConfig:
     source: str
     function: str
@@ -117,8 +130,9 @@ class PythonRewardConfig:
     max_batch: int
 
 
-class PythonRewardKind:
+class PythonRewardKind(BaseKind):
     name: ClassVar[str] = "python"
+    settings_type = PythonSettings
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> PythonRewardVerifier:
@@ -132,16 +146,13 @@ class PythonRewardKind:
             style, problem = call_style(source, function)
         if problem:
             raise reader.error("source", problem)
-        settings = context.resources.settings
-        memory_cap = read_cap(settings, "python", "memory_mb", 4096)
+        settings = kind_settings(context.resources, PythonSettings)
         cfg = PythonRewardConfig(
             source=source,
             function=function,
             style=style,
-            time_limit_s=capped_float(
-                reader, "time_limit_s", 30.0, read_cap(settings, "python", "time_limit_s", 120.0), minimum=0.1
-            ),
-            memory_bytes=capped_int(reader, "memory_mb", 512, memory_cap, minimum=32) * MiB,
+            time_limit_s=capped_float(reader, "time_limit_s", 30.0, settings.cap("time_limit_s"), minimum=0.1),
+            memory_bytes=capped_int(reader, "memory_mb", 512, settings.cap("memory_mb"), minimum=32) * MiB,
             max_batch=reader.int("max_batch", 256, minimum=1, maximum=100_000),
         )
         reader.finish()

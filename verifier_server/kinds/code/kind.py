@@ -21,14 +21,16 @@ from typing import Any, ClassVar, TypeVar
 
 from sandboxes import LANGUAGES, ExecStatus, Execution, Job, Limits
 from verifier_server.domain import Outcome, Sample, ScoreResult
-from verifier_server.kinds.base import BuildContext, ConfigReader
+from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader
 from verifier_server.kinds.code import checkers, harness, scoring
+from verifier_server.kinds.code.builtins import builtin_specs
 from verifier_server.kinds.code.extraction import extract_code
 from verifier_server.kinds.code.harness import runner as codec
 from verifier_server.kinds.code.report import HarnessReport, ReportGarbled, read_harness_report
 from verifier_server.kinds.code.sandbox_access import SharedSandbox, new_nonce, read_report, shared_sandbox
 from verifier_server.kinds.code.settings import CodeSettings
 from verifier_server.kinds.code.tests_model import STYLES, Case, TestsError, TestSuite, parse_tests
+from verifier_server.kinds.settings import kind_settings
 
 MiB = 1024 * 1024
 #: Runtimes that reserve far more address space than they use (RLIMIT_AS would break them).
@@ -83,13 +85,14 @@ class Judged:
     """False: the candidate stopped the harness before its verdict (every test failed alike)."""
 
 
-class CodeKind:
+class CodeKind(BaseKind):
     name: ClassVar[str] = "code"
+    settings_type = CodeSettings
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> CodeVerifier:
         reader = ConfigReader(config)
-        settings = CodeSettings.from_settings(context.resources.settings.get("code", {}) or {})
+        settings = kind_settings(context.resources, CodeSettings)
         language = reader.optional_str("language")
         if language is not None and language not in LANGUAGES:
             raise reader.error("language", f"unknown language {language!r} (known: {', '.join(sorted(LANGUAGES))})")
@@ -115,11 +118,11 @@ class CodeKind:
             isolation=reader.str("isolation", "shared", choices=ISOLATIONS),
             scoring=reader.str("scoring", "fraction", choices=scoring.SCORINGS),
             stop_on_failure=reader.bool("stop_on_failure", False),
-            time_limit_s=_limit(reader, "time_limit_s", settings.time_limit_s, 0.01, settings.max_time_limit_s),
-            memory_bytes=_limit(reader, "memory_mb", settings.memory_mb, 16, settings.max_memory_mb) * MiB,
-            output_limit_bytes=_limit(reader, "output_limit_bytes", MiB, 1024, settings.max_output_limit_bytes),
-            compile_time_limit_s=_limit(reader, "compile_time_limit_s", 30.0, 1.0, settings.max_compile_time_limit_s),
-            max_tests=_max_tests(reader, settings.max_tests_per_sample),
+            time_limit_s=_limit(reader, "time_limit_s", settings.time_limit_s, 0.01, settings.cap_time_limit_s),
+            memory_bytes=_limit(reader, "memory_mb", settings.memory_mb, 16, settings.cap_memory_mb) * MiB,
+            output_limit_bytes=_limit(reader, "output_limit_bytes", MiB, 1024, settings.cap_output_limit_bytes),
+            compile_time_limit_s=_limit(reader, "compile_time_limit_s", 30.0, 1.0, settings.cap_compile_time_limit_s),
+            max_tests=_max_tests(reader, settings.cap_max_tests),
             prepend_prompt=reader.str("prepend_prompt", "auto", choices=("auto", "always", "never")),
             snippet_chars=reader.int("snippet_chars", 200, minimum=0, maximum=100_000),
             settings=settings,
@@ -127,15 +130,9 @@ class CodeKind:
         reader.finish()
         return CodeVerifier(cfg, shared_sandbox(context, "code"))
 
-
-#: The server setting that caps each per-spec limit.
-CAPS = {
-    "time_limit_s": "max_time_limit_s",
-    "memory_mb": "max_memory_mb",
-    "output_limit_bytes": "max_output_limit_bytes",
-    "compile_time_limit_s": "max_compile_time_limit_s",
-    "max_tests": "max_tests_per_sample",
-}
+    @classmethod
+    def builtin_specs(cls) -> list[dict[str, Any]]:
+        return builtin_specs()
 
 
 def _limit(reader: ConfigReader, key: str, default: T, minimum: T, cap: T) -> T:
@@ -143,7 +140,7 @@ def _limit(reader: ConfigReader, key: str, default: T, minimum: T, cap: T) -> T:
     read = reader.float if isinstance(default, float) else reader.int
     value: T = read(key, min(default, cap), minimum=minimum)  # type: ignore[assignment]  # read matches T
     if value > cap:
-        raise reader.error(key, f"must be <= {cap}, this server's cap ([kinds.code] {CAPS[key]}); got {value}")
+        raise reader.error(key, f"must be <= {cap}, this server's cap ([kinds.code] cap_{key}); got {value}")
     return value
 
 
@@ -207,10 +204,10 @@ class CodeVerifier:
     def _beyond_server_caps(self, suite: TestSuite) -> str:
         """Why this sample's tests need more than the server allows one sample, or ''."""
         settings = self.config.settings
-        if len(suite.cases) > settings.max_tests_per_sample:
+        if len(suite.cases) > settings.cap_max_tests:
             return (
                 f"the reference has {len(suite.cases)} tests; this server runs at most "
-                f"{settings.max_tests_per_sample} per sample ([kinds.code] max_tests_per_sample)"
+                f"{settings.cap_max_tests} per sample ([kinds.code] cap_max_tests)"
             )
         if suite.style in ("stdio", "function"):
             # Right answers are about as long as the expected ones: leave them room in the report budget.
@@ -321,7 +318,7 @@ class CodeVerifier:
             "stop_on_failure": cfg.stop_on_failure,
             "isolation": cfg.isolation,
             "report_budget": cfg.settings.max_report_bytes,
-            "max_tests": cfg.settings.max_tests_per_sample,
+            "max_tests": cfg.settings.cap_max_tests,
             "tests": _wire_tests(suite),
         }
         if suite.style == "function":

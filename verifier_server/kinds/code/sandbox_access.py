@@ -11,7 +11,7 @@ from typing import Any
 from sandboxes import Execution, Job, Sandbox, SandboxError, available_backends, open_sandbox
 from sandboxes.bwrap import BwrapSandbox
 from verifier_server.errors import Unavailable
-from verifier_server.kinds.base import BuildContext, ResourceBag
+from verifier_server.kinds.base import BuildContext, KindMetrics, ResourceBag
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class SharedSandbox:
     """A backend plus the server's metrics; `run` counts every run by backend and status."""
 
-    def __init__(self, sandbox: Sandbox, backend: str, metrics: Any) -> None:
+    def __init__(self, sandbox: Sandbox, backend: str, metrics: KindMetrics | None) -> None:
         self.sandbox, self.backend, self._metrics = sandbox, backend, metrics
 
     def languages(self) -> list[str]:
@@ -62,7 +62,7 @@ def _shared(resources: ResourceBag, backend: str) -> SharedSandbox:
             sandbox = open_sandbox(backend, **options)
         except SandboxError as exc:
             raise Unavailable(f"cannot start the {backend!r} sandbox: {exc}") from None
-        return SharedSandbox(sandbox, backend, settings.get("metrics"))
+        return SharedSandbox(sandbox, backend, resources.metrics)
 
     return resources.get_or_create(f"sandbox:{backend}", create, close=lambda s: s.sandbox.aclose())
 

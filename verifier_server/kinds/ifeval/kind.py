@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from verifier_server.domain import Sample, ScoreResult
-from verifier_server.kinds.base import BuildContext, ConfigReader
+from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader
 from verifier_server.kinds.ifeval.constraints import Constraint, read_constraints
 from verifier_server.kinds.ifeval.params import ConstraintError
+from verifier_server.kinds.settings import KindSettings
 
 MODES = ("strict", "loose")
 SCORINGS = ("fraction", "all_or_nothing")
@@ -36,8 +37,16 @@ class IFEvalConfig:
     """Check only what follows the last ``</think>`` (and drop ``<answer>`` tags), as open-instruct does."""
 
 
-class IFEvalKind:
+@dataclass(frozen=True, slots=True)
+class IFEvalSettings(KindSettings):
+    """``[kinds.ifeval]``: only what every kind has (checks are cheap and bounded by the text)."""
+
+    kind: ClassVar[str] = "ifeval"
+
+
+class IFEvalKind(BaseKind):
     name: ClassVar[str] = "ifeval"
+    settings_type = IFEvalSettings
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> IFEvalVerifier:

@@ -11,7 +11,6 @@ judge's position bias.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +18,12 @@ from verifier_server.domain import Message, Sample, ScoreResult
 from verifier_server.kinds.base import ConfigReader
 from verifier_server.kinds.caps import capped_int
 from verifier_server.kinds.judge.backends import GenerationParams, Prompt
-from verifier_server.kinds.judge.config import BackendConfig, judge_cap
+from verifier_server.kinds.judge.config import BackendConfig
 from verifier_server.kinds.judge.failures import JudgeFailure
 from verifier_server.kinds.judge.inputs import reference_text, template_variables
 from verifier_server.kinds.judge.per_sample import PerSampleJudge
 from verifier_server.kinds.judge.scoring import ScoringRule, read_scoring
+from verifier_server.kinds.judge.settings import JudgeSettings
 from verifier_server.kinds.judge.templates import BUILTIN_TEMPLATES, MissingVariable, Template, render
 from verifier_server.kinds.judge.templates import template_variables as placeholders
 
@@ -51,7 +51,7 @@ class _Verdict:
     details: dict[str, Any]
 
 
-def read_llm_config(reader: ConfigReader, backend: BackendConfig, settings: Mapping[str, Any]) -> LLMJudgeConfig:
+def read_llm_config(reader: ConfigReader, backend: BackendConfig, settings: JudgeSettings) -> LLMJudgeConfig:
     template = _read_template(reader)
     rule = read_scoring(reader, template.scoring)
     chat = reader.bool("chat", True)
@@ -70,7 +70,7 @@ def read_llm_config(reader: ConfigReader, backend: BackendConfig, settings: Mapp
         chat=chat,
         reasoning=reasoning,
         max_new_tokens=capped_int(
-            reader, "max_new_tokens", 512 if reasoning else 32, judge_cap(settings, "max_new_tokens"), minimum=1
+            reader, "max_new_tokens", 512 if reasoning else 32, settings.cap("max_new_tokens"), minimum=1
         ),
         temperature=reader.float("temperature", 0.0, minimum=0.0, maximum=5.0),
         parse_retries=reader.int("parse_retries", 2, minimum=0, maximum=10),

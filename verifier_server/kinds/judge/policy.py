@@ -25,12 +25,14 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verifier_server.errors import NotAllowed
 from verifier_server.kinds.base import ConfigReader
 
-_SETTINGS = "settings.judge"
+if TYPE_CHECKING:
+    from verifier_server.kinds.judge.settings import JudgeSettings
+
 _HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}(/[\w.-]{1,96})?")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -73,21 +75,13 @@ class JudgePolicy:
     trust_remote_code: bool = False
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> JudgePolicy:
-        """Read the server's policy; a malformed setting names itself (an operator's error)."""
-        reader = ConfigReader(settings, _SETTINGS)
-        raw_endpoints = reader.raw("openai_endpoints") or []
-        if not isinstance(raw_endpoints, list | tuple):
-            raise reader.error("openai_endpoints", "must be a list of {base_url, api_key_envs, ...} tables")
-        endpoints = tuple(
-            _read_endpoint(item, f"{_SETTINGS}.openai_endpoints[{i}]") for i, item in enumerate(raw_endpoints)
-        )
-        roots = tuple(Path(os.path.realpath(root)) for root in reader.str_list("model_roots"))
+    def from_settings(cls, settings: JudgeSettings) -> JudgePolicy:
+        """The policy the server's ``[kinds.judge]`` settings state (already checked when read)."""
         return cls(
-            endpoints=endpoints,
-            model_roots=roots,
-            allow_download=reader.bool("allow_download", False),
-            trust_remote_code=reader.bool("trust_remote_code", False),
+            endpoints=settings.openai_endpoints,
+            model_roots=tuple(Path(os.path.realpath(root)) for root in settings.model_roots),
+            allow_download=settings.allow_download,
+            trust_remote_code=settings.trust_remote_code,
         )
 
     # -- the checks a spec goes through ------------------------------------------------------
@@ -183,7 +177,8 @@ def parse_origin(url: str) -> Origin | str:
     )
 
 
-def _read_endpoint(item: Any, where: str) -> AllowedEndpoint:
+def read_endpoint(item: Any, where: str) -> AllowedEndpoint:
+    """One ``openai_endpoints`` entry of the server's settings; errors name ``where`` (an operator's error)."""
     if isinstance(item, str):
         item = {"base_url": item}
     reader = ConfigReader(item if isinstance(item, Mapping) else {}, where)

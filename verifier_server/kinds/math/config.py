@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verifier_server.kinds.base import ConfigReader
-from verifier_server.kinds.caps import capped_float, read_cap
+from verifier_server.kinds.caps import capped_float
 from verifier_server.kinds.math.compare import CompareOptions
 from verifier_server.kinds.math.extraction import STRATEGIES, STRICT_STRATEGIES
 from verifier_server.kinds.math.numeric import Tolerance
+from verifier_server.kinds.math.settings import MathSettings
 
 DEFAULT_GOLD_FIELDS: tuple[str, ...] = ("answer", "solution", "ground_truth", "gold")
 
@@ -38,10 +39,10 @@ class MathConfig:
         return hashlib.sha1(repr(self.compare).encode()).hexdigest()[:16]
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> MathConfig:
+    def from_config(cls, config: Mapping[str, Any], settings: MathSettings | None = None) -> MathConfig:
         """Read a spec's config; ``settings`` are the server's (``[kinds.math] cap_timeout_s`` caps ``timeout_s``)."""
         reader = ConfigReader(config)
-        timeout_cap = read_cap(settings or {}, "math", "timeout_s", 60.0)
+        timeout_cap = (settings or MathSettings()).cap("timeout_s")
         gold_field = reader.optional_str("gold_field")
         strategies = reader.str_list("strategies", STRATEGIES)
         for name in strategies:

@@ -18,14 +18,17 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from verifier_server.domain import Outcome, Sample, ScoreResult
-from verifier_server.kinds.base import BuildContext, reference_value
+from verifier_server.kinds.base import BaseKind, BuildContext, reference_value
+from verifier_server.kinds.math.builtins import builtin_specs
 from verifier_server.kinds.math.cache import VerdictCache
 from verifier_server.kinds.math.compare import Verdict
 from verifier_server.kinds.math.config import MathConfig
 from verifier_server.kinds.math.extraction import extract_answer, extract_gold
 from verifier_server.kinds.math.fastpath import fast_verdict
 from verifier_server.kinds.math.normalize import normalize
-from verifier_server.kinds.math.pool import CRASHED, DEFAULT_MEMORY_MB, TIMEOUT, ChunkResult, MathPool
+from verifier_server.kinds.math.pool import CRASHED, TIMEOUT, ChunkResult, MathPool
+from verifier_server.kinds.math.settings import MathSettings
+from verifier_server.kinds.settings import kind_settings
 
 Pair = tuple[str, str]
 """(normalized gold, normalized answer)."""
@@ -36,32 +39,33 @@ def shared_pool(context: BuildContext) -> MathPool:
 
     ``[kinds.math] worker_memory_mb`` caps what each worker may allocate beyond its warm size.
     """
-    all_settings = context.resources.settings
-    settings: Mapping[str, Any] = all_settings.get("math", {}) or {}
+    resources = context.resources
+    settings = kind_settings(resources, MathSettings)
 
     def create() -> MathPool:
-        size = settings.get("workers") or all_settings.get("workers") or None
-        return MathPool(
-            size,
-            start_method=settings.get("start_method", "forkserver"),
-            memory_mb=int(settings.get("worker_memory_mb", DEFAULT_MEMORY_MB)),
-        )
+        size = settings.workers or resources.settings.get("workers") or None
+        return MathPool(size, start_method=settings.start_method, memory_mb=settings.worker_memory_mb)
 
-    return context.resources.get_or_create("math.pool", create, close=lambda pool: pool.aclose())
+    return resources.get_or_create("math.pool", create, close=lambda pool: pool.aclose())
 
 
 def shared_cache(context: BuildContext) -> VerdictCache:
-    settings: Mapping[str, Any] = context.resources.settings.get("math", {}) or {}
-    return context.resources.get_or_create("math.cache", lambda: VerdictCache(settings.get("cache_size", 100_000)))
+    settings = kind_settings(context.resources, MathSettings)
+    return context.resources.get_or_create("math.cache", lambda: VerdictCache(settings.cache_size))
 
 
-class MathKind:
+class MathKind(BaseKind):
     name: ClassVar[str] = "math"
+    settings_type = MathSettings
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> MathVerifier:
-        parsed = MathConfig.from_config(config, context.resources.settings)
+        parsed = MathConfig.from_config(config, kind_settings(context.resources, MathSettings))
         return MathVerifier(parsed, shared_pool(context), shared_cache(context))
+
+    @classmethod
+    def builtin_specs(cls) -> list[dict[str, Any]]:
+        return builtin_specs()
 
 
 @dataclass(slots=True)
