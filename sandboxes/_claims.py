@@ -112,10 +112,14 @@ class UidClaim(Claim):
         self.uid = uid
 
 
-def claim_uids(uids: UidRange, count: int, directory: Path = UID_CLAIM_DIR) -> list[UidClaim]:
-    """`count` uids of `uids` no live process has claimed, lowest first; SandboxError naming the holders otherwise."""
+def claim_uids(uids: UidRange, count: int, directory: Path = UID_CLAIM_DIR, *, purpose: str = "") -> list[UidClaim]:
+    """`count` uids of `uids` no live process has claimed, lowest first; SandboxError naming the holders otherwise.
+
+    `purpose` names what needs them in that error (default: `count` sandbox slots).
+    """
     if count > uids.size:
-        raise SandboxError(f"{count} sandbox slots need {count} uids, but the range {uids} holds only {uids.size}")
+        what = purpose or f"{count} sandbox slots"
+        raise SandboxError(f"{what} need {count} uids, but the range {uids} holds only {uids.size}")
     directory.mkdir(parents=True, exist_ok=True)
     claims: list[UidClaim] = []
     holders: set[str] = set()

@@ -212,6 +212,18 @@ def write_file(rel: str, content: bytes) -> None:
 
 #: sys.stdin/stdout/stderr of every run, built once in the zygote (see job_streams).
 JOB_STREAMS: tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper] | None = None
+#: The session runtime (_session_runtime.py) and its filter, when the host sent them at setup.
+SESSION: types.ModuleType | None = None
+SESSION_SECCOMP: Seccomp | None = None
+
+
+def load_session_runtime(sources: dict[str, str]) -> types.ModuleType:
+    """Build the session modules from their sources (in order: the protocol first) as importable modules."""
+    for name, text in sources.items():
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(compile(text, f"<sandbox {name}>", "exec"), module.__dict__)
+    return sys.modules["_session_runtime"]
 
 
 def job_streams() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]:
@@ -355,6 +367,8 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         os._exit(0)  # the zygote closed this chain unused
     ctrl.close()
     header, fds = request
+    if SESSION is not None and SESSION.is_session(header):
+        SESSION.enter(header, fds, setup_error, types.SimpleNamespace(**globals()))  # never returns
     stdin, stdout, stderr, payload, status, netns = fds[:6]
     try:
         if setup_error is not None:
@@ -449,6 +463,8 @@ class Zygote:
         self.chains: list[Chain] = []
         self.inits: dict[int, int] = {}  # run pid -> its init's pid, for every chain not yet reaped
         self.status: dict[int, int] = {}  # run pid -> status fd of the job it runs
+        self.sessions: set[int] = set()  # run pids serving a session: their init outlives them (forks live in it)
+        self.session_inits: set[int] = set()  # inits of ended sessions, left for the host to kill
 
     def make_chain(self) -> Chain:
         """A new pid namespace (the C init as pid 1) with R forked into it.
@@ -485,8 +501,9 @@ class Zygote:
         self.chains.append(chain)
 
     def forget_others(self) -> None:
-        """In a new R: drop what this zygote knows of other chains (their host pids), before any program can look."""
+        """In a new R: forget other chains and sessions (their host pids) before any program can look."""
         self.chains, self.inits, self.status = [], {}, {}
+        self.sessions, self.session_inits = set(), set()
 
     def reap(self) -> None:
         """Collect exited children: a run process's status goes to its job; its init is killed with it."""
@@ -500,8 +517,13 @@ class Zygote:
             init = self.inits.pop(pid, None)
             if init is None:
                 self.init_lib.sandbox_init_reaped(pid)  # an init: free its stack
+                self.session_inits.discard(pid)
                 continue
-            os.kill(init, signal.SIGKILL)  # our unreaped child: its pid cannot have been reused
+            if pid in self.sessions:
+                self.sessions.discard(pid)
+                self.session_inits.add(init)  # the host kills it once the session's forks are closed too
+            else:
+                os.kill(init, signal.SIGKILL)  # our unreaped child: its pid cannot have been reused
             fd = self.status.pop(pid, None)
             if fd is None:
                 self.chains = [c for c in self.chains if c.pid != pid]  # an idle chain died
@@ -523,6 +545,9 @@ class Zygote:
             chain = self.chains.pop(0) if self.chains else self.make_chain()
             send_request(chain.sock, header, fds)
             self.status[chain.pid] = fds[4]
+            if SESSION is not None and SESSION.is_session(header):
+                self.sessions.add(chain.pid)
+                report(fds[4], pid=chain.pid, init=self.inits[chain.pid])
             fds = fds[:4] + fds[5:]
         except BaseException as exc:
             if len(fds) > 4:
@@ -539,7 +564,7 @@ class Zygote:
         """Kill every namespace (idle or running) and wait until no child is left for the host's init to reap."""
         for chain in self.chains:
             chain.sock.close()
-        for init in self.inits.values():
+        for init in [*self.inits.values(), *self.session_inits]:
             os.kill(init, signal.SIGKILL)
         for fd in self.status.values():
             os.close(fd)
@@ -603,9 +628,12 @@ def serve(sock: socket.socket) -> None:
         build_root(setup["root"], setup["mounts"])
         for name in PRELOAD:
             __import__(name)
-        global JOB_STREAMS
+        global JOB_STREAMS, SESSION, SESSION_SECCOMP
         JOB_STREAMS = job_streams()
         seccomp = Seccomp(bytes.fromhex(setup["seccomp_hex"]))
+        if setup.get("session_modules"):
+            SESSION = load_session_runtime(setup["session_modules"])
+            SESSION_SECCOMP = Seccomp(bytes.fromhex(setup["session_seccomp_hex"]))
         warm = int(setup.get("warm", 2))
         # Children must not walk (and so copy-on-write) the zygote's objects: freeze them out of
         # the collector, and collect nothing in the zygote; R turns GC back on.

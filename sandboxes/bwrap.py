@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import seccomp
-from ._claims import DEFAULT_UID_BASE, DEFAULT_UID_RANGE_SIZE, UidRange
+from ._claims import DEFAULT_UID_BASE, DEFAULT_UID_RANGE_SIZE, UidClaim, UidRange, claim_uids
 from ._io import RunOutput, feed
 from ._isolation import bwrap_failure_hint, missing_capabilities, missing_privileges
 from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
@@ -37,6 +37,7 @@ from .languages import LANGUAGES, host_languages
 
 if TYPE_CHECKING:  # forkserver imports this module's rlimit helper; import it lazily at run time
     from .forkserver import ForkServer
+    from .sessions import SessionHost
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,10 @@ class BwrapSandbox:
         self._use_forkserver = forkserver and self.privileged
         self._forkserver: ForkServer | None = None
         self._forkserver_lock = asyncio.Lock()
+        self._sessions: SessionHost | None = None
+        self._session_server: ForkServer | None = None
+        self._session_uids: list[UidClaim] = []
+        self._sessions_lock = asyncio.Lock()
         seccomp.bpf_program()  # fail at construction, not on the first job
         if self.privileged:
             self.pool()  # claim the uids now: a clash is the operator's to fix before any job
@@ -318,13 +323,66 @@ class BwrapSandbox:
             backend=self.name,
         )
 
+    def claim_session_uids(self, max_trees: int) -> list[int]:
+        """Claim the uids of `max_trees` session trees now (two each: the sessions', their judges'); idempotent.
+
+        Drawn from the same range as the slots and claimed the same way (exclusively, by
+        flock; see _claims.py), so no other server on this kernel runs anything as them.
+        SandboxError naming the holders when the range has too few free. A no-op where
+        sessions cannot run (not privileged): `sessions()` says why then.
+        """
+        if self.privileged and not self._session_uids:
+            self.pool()  # the slots' uids first: a server's jobs never wait on its sessions' claims
+            self._session_uids = claim_uids(self._uids, 2 * max_trees, purpose=f"{max_trees} session trees")
+        return [claim.uid for claim in self._session_uids]
+
+    async def sessions(self, *, max_trees: int = 64) -> SessionHost:
+        """The session host on this backend's fork server (started on first use).
+
+        Sessions run as uids claimed by `claim_session_uids` (claimed here if not yet, for
+        `max_trees` trees). Raises SessionError where sessions cannot run (not root, no fork
+        server, no compiler for the fork reaper, no free uids).
+        """
+        from ._session_types import SessionError
+        from .forkserver import ForkServer
+        from .sessions import SessionHost
+
+        async with self._sessions_lock:
+            if self._sessions is not None:
+                return self._sessions
+            if not self._use_forkserver:
+                raise SessionError("sessions need the fork server (host root, a C compiler, cgroups)")
+            try:
+                uids = self.claim_session_uids(max_trees)
+            except SandboxError as exc:
+                raise SessionError(str(exc)) from None
+            if self._session_server is None:
+                try:
+                    self._session_server = await ForkServer.start(self._mounts, warm=2, sessions=True)
+                except (OSError, SandboxError) as exc:
+                    raise SessionError(f"the session fork server did not start: {exc}") from None
+            if not self._session_server.serves_sessions:
+                raise SessionError("the fork server has no session runtime here (no C compiler for the fork reaper?)")
+            server = self._session_server
+            self._sessions = await SessionHost.start(server, uids=uids, python=server.python)
+            return self._sessions
+
     async def aclose(self) -> None:
+        if self._sessions is not None:
+            await self._sessions.aclose()
+            self._sessions = None
+        if self._session_server is not None:
+            await self._session_server.aclose()
+            self._session_server = None
         if self._forkserver is not None:
             await self._forkserver.aclose()
             self._forkserver = None
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        for claim in self._session_uids:
+            claim.release()
+        self._session_uids.clear()
 
 
 def _killer(proc: asyncio.subprocess.Process, slot: Slot) -> Callable[[], None]:

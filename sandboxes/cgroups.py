@@ -207,6 +207,11 @@ class CgroupSlot:
         """
         return [self._fd(controller, "cgroup.procs", os.O_WRONLY) for controller in self.dirs]
 
+    def add(self, pid: int) -> None:
+        """Move process `pid` (host pid) into the slot in every controller."""
+        for fd in self.procs_fds():
+            os.write(fd, str(pid).encode())
+
     def pids(self) -> list[int]:
         """Processes in the slot. Every process joins all controllers before it runs, so pids/ suffices.
 

@@ -41,6 +41,8 @@ BOOTSTRAP = "import os;exec(compile(os.read(0,1<<20),'sandbox-zygote','exec'),{'
 PROCESS_OVERHEAD = 0
 STATUS_CAP = 65536
 ROOT_PREFIX = "zygote-root."
+#: glibc's malloc on transparent huge pages (glibc >= 2.35; ignored by older ones): see `start`.
+SESSION_ZYGOTE_ENV = {"GLIBC_TUNABLES": "glibc.malloc.hugetlb=1"}
 
 
 class ForkServer:
@@ -48,22 +50,30 @@ class ForkServer:
 
     name = "bwrap"
 
-    def __init__(self, mounts: list[Mount], python: str, warm: int = 2) -> None:
-        self.mounts, self.python, self.warm = mounts, python, warm
+    def __init__(self, mounts: list[Mount], python: str, warm: int = 2, *, sessions: bool = False) -> None:
+        self.mounts, self.python, self.warm, self.sessions = mounts, python, warm, sessions
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._root: OwnedDir | None = None
         self._lock = asyncio.Lock()
         self._netns_fds: dict[int, int] = {}
+        self._sessions = False
 
     @classmethod
-    async def start(cls, mounts: list[Mount], python: str = "/usr/bin/python3", warm: int = 2) -> ForkServer:
-        """`warm`: chains (fresh namespaces with a pre-forked process) kept ready ahead of jobs."""
+    async def start(
+        cls, mounts: list[Mount], python: str = "/usr/bin/python3", warm: int = 2, *, sessions: bool = False
+    ) -> ForkServer:
+        """`warm`: chains (fresh namespaces with a pre-forked process) kept ready ahead of jobs.
+
+        `sessions`: a zygote that serves sessions (see sessions.py) instead of jobs: it gets the
+        session runtime, and its interpreter allocates on transparent huge pages, so that forking
+        a session that holds hundreds of MB copies a few hundred page-table entries, not ~100k.
+        """
         if os.geteuid() != 0:
             raise SandboxError("the fork server needs host root")
         if not os.path.exists(python):
             raise SandboxError(f"{python} not found")
-        server = cls(mounts, python, warm)
+        server = cls(mounts, python, warm, sessions=sessions)
         await server._ensure()
         return server
 
@@ -86,7 +96,7 @@ class ForkServer:
                 stdin=child.fileno(),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                env={},
+                env=SESSION_ZYGOTE_ENV if self.sessions else {},
                 close_fds=True,
                 start_new_session=True,
             )
@@ -99,6 +109,13 @@ class ForkServer:
             "init": str(init),
             "warm": self.warm,
         }
+        if self.sessions:
+            from .sessions import zygote_session_setup  # sessions.py imports this module
+
+            extra = zygote_session_setup()
+            setup["mounts"] += extra.pop("mounts", [])
+            setup.update(extra)
+            self._sessions = bool(extra)
         parent.settimeout(30)
         parent.send(ZYGOTE.read_bytes())
         parent.send(json.dumps(setup).encode())
@@ -171,6 +188,16 @@ class ForkServer:
             for fd in (in_r, out_w, err_w, pay_r, st_w):
                 os.close(fd)
         return await self._collect(job.stdin_bytes, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
+
+    @property
+    def serves_sessions(self) -> bool:
+        """Whether the zygote got the session runtime at setup (see sessions.zygote_session_setup)."""
+        return self._sessions
+
+    async def send_session(self, header: dict[str, object], fds: list[int]) -> None:
+        """Hand a session to a warm chain (see _session_runtime.enter for the fds); the fds stay the caller's."""
+        sock = await self._ensure()
+        sock.sendmsg([marshal.dumps(header)], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array(fds))])
 
     async def _collect(
         self,

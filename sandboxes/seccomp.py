@@ -14,6 +14,7 @@ import ctypes
 import ctypes.util
 import errno
 import os
+from collections.abc import Callable
 from functools import cache
 
 BLOCKED_SYSCALLS = (
@@ -89,7 +90,9 @@ ENOSYS_SYSCALLS = ("clone3",)
 CLONE_NS_FLAGS = (0x00020000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000, 0x00000080)
 
 _SCMP_ACT_ALLOW = 0x7FFF0000
-_SCMP_CMP_MASKED_EQ = 7
+_SCMP_ACT_NOTIFY = 0x7FC00000
+_SCMP_CMP_NE, _SCMP_CMP_EQ, _SCMP_CMP_MASKED_EQ = 1, 4, 7
+_AF_NETLINK, _AF_PACKET, _SOCK_RAW = 16, 17, 3
 
 
 def _act_errno(code: int) -> int:
@@ -133,23 +136,62 @@ def _lib() -> ctypes.CDLL:
 @cache
 def bpf_program() -> bytes:
     """The filter as raw `struct sock_filter` instructions (what bwrap --seccomp reads)."""
+    return _export(BLOCKED_SYSCALLS, _block_namespace_clones)
+
+
+@cache
+def session_bpf_program() -> bytes:
+    """The filter of a session (see _session_runtime.py): the run filter, except for two things.
+
+    unshare(2) with exactly FORK_UNSHARE_FLAGS goes to the session's user-notification
+    listener (the host lets it through only for a fork it asked for); any other unshare
+    fails. And, because a fork's copies briefly hold capabilities over namespaces of their
+    own, the socket families whose kernel code those capabilities unlock (netlink: routing,
+    nftables; packet and raw sockets) are refused to the whole session.
+    """
+    return _export(tuple(n for n in BLOCKED_SYSCALLS if n != "unshare"), _session_rules)
+
+
+def _block_namespace_clones(lib: ctypes.CDLL, ctx: int) -> None:
+    clone = lib.seccomp_syscall_resolve_name(b"clone")
+    for flag in CLONE_NS_FLAGS:
+        cmp = _ArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag)
+        if lib.seccomp_rule_add_array(ctx, _act_errno(errno.EPERM), clone, 1, ctypes.byref(cmp)) != 0:
+            raise SeccompUnavailable("seccomp rule for clone flags failed")
+
+
+def _session_rules(lib: ctypes.CDLL, ctx: int) -> None:
+    from .session_protocol import FORK_UNSHARE_FLAGS
+
+    _block_namespace_clones(lib, ctx)
+    unshare = lib.seccomp_syscall_resolve_name(b"unshare")
+    rules: tuple[tuple[int, int, _ArgCmp], ...] = (
+        (unshare, _SCMP_ACT_NOTIFY, _ArgCmp(0, _SCMP_CMP_EQ, FORK_UNSHARE_FLAGS, 0)),
+        (unshare, _act_errno(errno.EPERM), _ArgCmp(0, _SCMP_CMP_NE, FORK_UNSHARE_FLAGS, 0)),
+    )
+    socket_nr = lib.seccomp_syscall_resolve_name(b"socket")
+    refused = [_ArgCmp(0, _SCMP_CMP_EQ, family, 0) for family in (_AF_NETLINK, _AF_PACKET)]
+    refused.append(_ArgCmp(1, _SCMP_CMP_MASKED_EQ, 0xF, _SOCK_RAW))
+    rules += tuple((socket_nr, _act_errno(errno.EPERM), cmp) for cmp in refused)
+    for nr, action, cmp in rules:
+        if lib.seccomp_rule_add_array(ctx, action, nr, 1, ctypes.byref(cmp)) != 0:
+            raise SeccompUnavailable("seccomp rule for the session filter failed (libseccomp >= 2.5 needed)")
+
+
+def _export(blocked: tuple[str, ...], extra: Callable[[ctypes.CDLL, int], None]) -> bytes:
     lib = _lib()
     ctx = lib.seccomp_init(_SCMP_ACT_ALLOW)
     if not ctx:
         raise SeccompUnavailable("seccomp_init failed")
     try:
-        for names, action in ((BLOCKED_SYSCALLS, _act_errno(errno.EPERM)), (ENOSYS_SYSCALLS, _act_errno(errno.ENOSYS))):
+        for names, action in ((blocked, _act_errno(errno.EPERM)), (ENOSYS_SYSCALLS, _act_errno(errno.ENOSYS))):
             for name in names:
                 nr = lib.seccomp_syscall_resolve_name(name.encode())
                 if nr < 0:  # not a syscall on this architecture
                     continue
                 if lib.seccomp_rule_add_array(ctx, action, nr, 0, None) != 0:
                     raise SeccompUnavailable(f"seccomp rule for {name} failed")
-        clone = lib.seccomp_syscall_resolve_name(b"clone")
-        for flag in CLONE_NS_FLAGS:
-            cmp = _ArgCmp(0, _SCMP_CMP_MASKED_EQ, flag, flag)
-            if lib.seccomp_rule_add_array(ctx, _act_errno(errno.EPERM), clone, 1, ctypes.byref(cmp)) != 0:
-                raise SeccompUnavailable("seccomp rule for clone flags failed")
+        extra(lib, ctx)
         read_fd, write_fd = os.pipe()
         try:
             if lib.seccomp_export_bpf(ctx, write_fd) != 0:

@@ -19,18 +19,35 @@ from sdk._errors import (
     ResourceExhaustedError,
     RPCError,
     ServerUnavailableError,
+    SessionLostError,
+    SessionSetupError,
     StatusCode,
     UnauthenticatedError,
     VerifierError,
 )
-from sdk._types import Capabilities, Outcome, ScoreResult, VerifierInfo, VerifierSpec
+from sdk._session import AsyncSession, Session
+from sdk._types import (
+    Capabilities,
+    CellResult,
+    CellStatus,
+    Outcome,
+    ScoreResult,
+    SessionCapabilities,
+    SessionInfo,
+    SessionLimits,
+    VerifierInfo,
+    VerifierSpec,
+)
 from sdk.rewards import AsyncRemoteReward, RemoteReward
 
 __all__ = [
     "AlreadyExistsError",
     "AsyncRemoteReward",
+    "AsyncSession",
     "AsyncVerifierClient",
     "Capabilities",
+    "CellResult",
+    "CellStatus",
     "DeadlineExceededError",
     "InputError",
     "InvalidArgumentError",
@@ -43,6 +60,12 @@ __all__ = [
     "RetryPolicy",
     "ScoreResult",
     "ServerUnavailableError",
+    "Session",
+    "SessionCapabilities",
+    "SessionInfo",
+    "SessionLimits",
+    "SessionLostError",
+    "SessionSetupError",
     "StatusCode",
     "TLSConfig",
     "UnauthenticatedError",

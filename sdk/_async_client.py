@@ -19,25 +19,30 @@ from protos.verifier.v1 import verifier_pb2 as pb
 from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
 from sdk import _convert
 from sdk._base import BaseClient, VerifierTarget, as_spec
-from sdk._errors import RPCError, VerifierError
-from sdk._types import Capabilities, ScoreResult, VerifierInfo, VerifierSpec
+from sdk._errors import RPCError, StatusCode, VerifierError
+from sdk._session import AsyncSession
+from sdk._types import Capabilities, ScoreResult, SessionInfo, VerifierInfo, VerifierSpec
 
 R = TypeVar("R")
 Q = TypeVar("Q")
 
 
-class AsyncVerifierClient(BaseClient):
+class AsyncVerifierClient(BaseClient[AsyncSession]):
     """Talks to a verifier server from asyncio code; use one client per event loop.
 
     >>> async with AsyncVerifierClient("127.0.0.1:50051") as client:
     ...     results = await client.score("math", completions=["\\\\boxed{4}"], references=[{"answer": "4"}])
     """
 
+    _session_type = AsyncSession
+
     def __init__(self, target: str | Sequence[str] = "127.0.0.1:50051", **options: Any) -> None:
         super().__init__(target, **options)
         self._channel: grpc.aio.Channel | None = None
         self._stub: pb_grpc.VerifierServiceStub | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._replicas: dict[str, tuple[grpc.aio.Channel, pb_grpc.VerifierServiceStub]] = {}
+        """Channels to single replicas, for the calls of the sessions they hold."""
 
     def _ensure_stub(self) -> pb_grpc.VerifierServiceStub:
         loop = asyncio.get_running_loop()
@@ -54,11 +59,12 @@ class AsyncVerifierClient(BaseClient):
             )
         return self._stub
 
-    def _open_channel(self, target: str) -> grpc.aio.Channel:
+    def _open_channel(self, target: str, options: builtins.list[tuple[str, Any]] | None = None) -> grpc.aio.Channel:
+        options = self.channel_options() if options is None else options
         credentials = self.credentials()
         if credentials is None:
-            return grpc.aio.insecure_channel(target, options=self.channel_options())
-        return grpc.aio.secure_channel(target, credentials, options=self.channel_options())
+            return grpc.aio.insecure_channel(target, options=options)
+        return grpc.aio.secure_channel(target, credentials, options=options)
 
     # -- scoring ----------------------------------------------------------------------
 
@@ -151,6 +157,63 @@ class AsyncVerifierClient(BaseClient):
         response = await self._call(stub.GetCapabilities, pb.GetCapabilitiesRequest(), timeout_s)
         return _convert.capabilities_from_proto(response)
 
+    # -- sessions ---------------------------------------------------------------------
+
+    async def list_sessions(self, *, timeout_s: float | None = None) -> builtins.list[SessionInfo]:
+        """Every live session on every replica (needs the admin role)."""
+        found: builtins.list[SessionInfo] = []
+        for address in self.replicas:
+            response = await self._call(self._replica(address).ListSessions, pb.ListSessionsRequest(), timeout_s)
+            found += [_convert.session_from_proto(info) for info in response.sessions]
+        return found
+
+    async def _open_session(self, request: pb.OpenSessionRequest, timeout_s: float | None) -> tuple[str, SessionInfo]:
+        """Open on the next replica; a replica that is down or full is retried (the next one first)."""
+        deadline = self.deadline(timeout_s)
+        metadata = self.metadata()
+        attempt = 0
+        while True:
+            attempt += 1
+            address = self.pick_replica()
+            try:
+                rpc = self._replica(address).OpenSession
+                info = await rpc(request, timeout=self.remaining_s(deadline), metadata=metadata)
+                return address, _convert.session_from_proto(info)
+            except grpc.RpcError as raw:
+                error = self.translate(raw)
+            delay = self.retry_delay_s(error, attempt, deadline)
+            if delay is None:
+                raise error
+            await asyncio.sleep(0.0 if error.status is StatusCode.UNAVAILABLE and len(self.replicas) > 1 else delay)
+
+    async def _session_call(
+        self, address: str, method: str, request: Any, session_id: str, timeout_s: float | None
+    ) -> Any:
+        """One call on a session, to its replica; retried only when refused unrun (RESOURCE_EXHAUSTED)."""
+        rpc = getattr(self._replica(address), method)
+        deadline = self.deadline(timeout_s)
+        metadata = self.metadata()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await rpc(request, timeout=self.remaining_s(deadline), metadata=metadata)
+            except grpc.RpcError as raw:
+                error = self.translate(raw)
+            delay = self.retry_delay_s(error, attempt, deadline) if self.refused_unrun(error) else None
+            if delay is None:
+                raise self.session_error(error, session_id, address) from None
+            await asyncio.sleep(delay)
+
+    def _replica(self, address: str) -> pb_grpc.VerifierServiceStub:
+        stub = self._ensure_stub()
+        if address == self.target:
+            return stub
+        if address not in self._replicas:
+            channel = self._open_channel(address, self.replica_channel_options())
+            self._replicas[address] = (channel, pb_grpc.VerifierServiceStub(channel))
+        return self._replicas[address][1]
+
     # -- plumbing ---------------------------------------------------------------------
 
     async def _call(
@@ -203,6 +266,9 @@ class AsyncVerifierClient(BaseClient):
         for channel in [self._channel] if self.fleet is None or self._stub is None else self._stub.channels():
             if channel is not None:
                 await channel.close(None)
+        for channel, _ in self._replicas.values():
+            await channel.close(None)
+        self._replicas.clear()
         self._channel = self._stub = self._loop = None
 
     async def __aenter__(self) -> AsyncVerifierClient:

@@ -22,15 +22,20 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import grpc
 
 from protos.verifier.v1 import verifier_pb2 as pb
 from sdk import _convert
-from sdk._errors import InputError, RPCError, StatusCode, VerifierError, error_for
+from sdk._errors import InputError, RPCError, SessionLostError, StatusCode, VerifierError, error_for
 from sdk._fleet import FanOutReply, FleetResolver, FleetStub, fleet_name
-from sdk._types import Outcome, ScoreResult, VerifierSpec
+from sdk._types import Outcome, ScoreResult, SessionLimits, VerifierSpec
+
+if TYPE_CHECKING:
+    from sdk._session import SessionBase
+
+SessionT = TypeVar("SessionT", bound="SessionBase")
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 REQUEST_ID_HEADER = "x-request-id"
@@ -120,8 +125,10 @@ class ScorePlan:
         return results  # type: ignore[return-value]  # every position was filled above
 
 
-class BaseClient:
+class BaseClient(Generic[SessionT]):
     """Configuration and pure logic shared by ``VerifierClient`` and ``AsyncVerifierClient``."""
+
+    _session_type: type[SessionT]
 
     def __init__(
         self,
@@ -167,6 +174,8 @@ class BaseClient:
         self.client_id = client_id or f"{socket.gethostname()}:{os.getpid()}"
         self._tls = tls
         self._balanced = self.fleet is not None or self.target.startswith(("ipv4:", "ipv6:", "dns:"))
+        self._static_replicas = [] if self.fleet is not None else replica_addresses(target)
+        self._next_replica = random.randrange(1 << 16)
 
     # -- channel ------------------------------------------------------------------
 
@@ -188,6 +197,10 @@ class BaseClient:
             }
             options.append(("grpc.service_config", json.dumps(service_config)))
         return options
+
+    def replica_channel_options(self) -> list[tuple[str, Any]]:
+        """Options of a channel to one replica (no balancing: a session's calls must land there)."""
+        return [option for option in self.channel_options() if option[0] != "grpc.service_config"]
 
     def fleet_stub(self, open_channel: Callable[[str], Any], close_channel: Callable[[Any], Any]) -> FleetStub[Any]:
         """A stub over the fleet's current replicas; a channel left behind closes after the deadline."""
@@ -272,6 +285,71 @@ class BaseClient:
             request.spec.CopyFrom(_convert.spec_to_proto(as_spec(verifier)))
         return request
 
+    # -- sessions -------------------------------------------------------------------
+
+    def session(
+        self,
+        language: str = "python",
+        *,
+        setup: str = "",
+        files: Mapping[str, str | bytes] | None = None,
+        env: Mapping[str, str] | None = None,
+        limits: SessionLimits | None = None,
+        timeout_s: float | None = None,
+    ) -> SessionT:
+        """A stateful sandbox (see ``Session``), opened by ``with`` (``async with`` on the async client) or ``open()``.
+
+        ``language`` is "python" or "bash"; ``setup`` runs as the first cell (a failure raises
+        ``SessionSetupError``); ``files`` go to the working directory /work first; ``limits``
+        asks for other limits than the server's defaults. ``timeout_s`` is the deadline of
+        each call of the session that is not a cell (default: the client's).
+        """
+        for path in files or {}:
+            parts = str(path).split("/")
+            if not path or str(path).startswith("/") or any(p in ("", ".", "..") for p in parts):
+                raise InputError(f"file path {path!r} must be relative, without '.' or '..' parts")
+        encoded = {str(k): v.encode() if isinstance(v, str) else bytes(v) for k, v in (files or {}).items()}
+        request = pb.OpenSessionRequest(
+            language=language,
+            setup=setup,
+            files=encoded,
+            env=dict(env or {}),
+            limits=_convert.limits_to_proto(limits),
+        )
+        return self._session_type(self, request, timeout_s)
+
+    @property
+    def replicas(self) -> list[str]:
+        """One address per replica: a session's calls go to the replica that opened it.
+
+        A ``ray://`` fleet's are its current members (followed as replicas are replaced).
+        """
+        if self.fleet is not None:
+            return sorted({member.address for member in self.fleet.view.members})
+        return self._static_replicas
+
+    def pick_replica(self) -> str:
+        """The replica for the next new session (round robin over ``replicas``)."""
+        replicas = self.replicas
+        if not replicas:
+            raise RPCError(StatusCode.UNAVAILABLE, f"{self.target} has no replica that serves")
+        address = replicas[self._next_replica % len(replicas)]
+        self._next_replica += 1
+        return address
+
+    def refused_unrun(self, error: RPCError) -> bool:
+        """A session call the server refused before doing anything (full): safe to send again; nothing else is."""
+        return error.status is StatusCode.RESOURCE_EXHAUSTED
+
+    def session_error(self, error: RPCError, session_id: str, address: str) -> RPCError:
+        """A failed call on a session, as the caller should see it: a gone session (or replica) is SessionLostError."""
+        if error.status is StatusCode.NOT_FOUND:
+            return SessionLostError(error.status, error.message, address, session_id)
+        if error.status in (StatusCode.UNAVAILABLE, StatusCode.CANCELLED):
+            why = f"the replica at {address} holding session {session_id!r} cannot be reached ({error.message}); "
+            return SessionLostError(error.status, why + "the session is lost", address, session_id)
+        return error
+
     # -- fleets -------------------------------------------------------------------
 
     def fans_out(self) -> bool:
@@ -327,6 +405,22 @@ class BaseClient:
 
     def deadline(self, timeout_s: float | None) -> float:
         return time.monotonic() + self.timeout(timeout_s)
+
+
+def replica_addresses(target: str | Sequence[str]) -> list[str]:
+    """The addresses of the replicas behind `target`: each given address, or each of a DNS name's records."""
+    addresses = [a.strip() for a in target.split(",")] if isinstance(target, str) else [a.strip() for a in target]
+    addresses = [a for a in addresses if a]
+    if len(addresses) == 1 and addresses[0].startswith("dns:"):
+        name = addresses[0].split("dns:", 1)[1].lstrip("/")
+        host, _, port = name.rpartition(":")
+        try:
+            records = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)
+        except (OSError, ValueError):
+            return addresses
+        found = sorted({str(record[4][0]) for record in records})
+        return [f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}" for ip in found] or addresses
+    return addresses or [DEFAULT_TARGET]
 
 
 def as_spec(verifier: VerifierSpec | Mapping[str, Any]) -> VerifierSpec:

@@ -15,33 +15,39 @@ from protos.verifier.v1 import verifier_pb2 as pb
 from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
 from sdk import _convert
 from sdk._base import BaseClient, VerifierTarget, as_spec
-from sdk._errors import RPCError
-from sdk._types import Capabilities, ScoreResult, VerifierInfo, VerifierSpec
+from sdk._errors import RPCError, StatusCode
+from sdk._session import Session
+from sdk._types import Capabilities, ScoreResult, SessionInfo, VerifierInfo, VerifierSpec
 
 R = TypeVar("R")
 Q = TypeVar("Q")
 
 
-class VerifierClient(BaseClient):
+class VerifierClient(BaseClient[Session]):
     """Talks to a verifier server; safe to share between threads.
 
     >>> with VerifierClient("127.0.0.1:50051") as client:
     ...     results = client.score("think-answer-format", completions=["<think>…</think><answer>4</answer>"])
     """
 
+    _session_type = Session
+
     def __init__(self, target: str | Sequence[str] = "127.0.0.1:50051", **options: Any) -> None:
         super().__init__(target, **options)
+        self._replicas: dict[str, tuple[grpc.Channel, pb_grpc.VerifierServiceStub]] = {}
+        """Channels to single replicas, for the calls of the sessions they hold."""
         if self.fleet is None:
             self._channel = self._open_channel(self.target)
             self._stub = pb_grpc.VerifierServiceStub(self._channel)
         else:  # the replicas of a ray:// fleet, followed as they change
             self._stub = self.fleet_stub(self._open_channel, lambda channel: channel.close())
 
-    def _open_channel(self, target: str) -> grpc.Channel:
+    def _open_channel(self, target: str, options: builtins.list[tuple[str, Any]] | None = None) -> grpc.Channel:
+        options = self.channel_options() if options is None else options
         credentials = self.credentials()
         if credentials is None:
-            return grpc.insecure_channel(target, options=self.channel_options())
-        return grpc.secure_channel(target, credentials, options=self.channel_options())
+            return grpc.insecure_channel(target, options=options)
+        return grpc.secure_channel(target, credentials, options=options)
 
     # -- scoring ----------------------------------------------------------------------
 
@@ -137,6 +143,61 @@ class VerifierClient(BaseClient):
         response = self._call(self._stub.GetCapabilities, pb.GetCapabilitiesRequest(), timeout_s)
         return _convert.capabilities_from_proto(response)
 
+    # -- sessions ---------------------------------------------------------------------
+
+    def list_sessions(self, *, timeout_s: float | None = None) -> builtins.list[SessionInfo]:
+        """Every live session on every replica (needs the admin role)."""
+        found: builtins.list[SessionInfo] = []
+        for address in self.replicas:
+            response = self._call(self._replica(address).ListSessions, pb.ListSessionsRequest(), timeout_s)
+            found += [_convert.session_from_proto(info) for info in response.sessions]
+        return found
+
+    def _open_session(self, request: pb.OpenSessionRequest, timeout_s: float | None) -> tuple[str, SessionInfo]:
+        """Open on the next replica; a replica that is down or full is retried (the next one first)."""
+        deadline = self.deadline(timeout_s)
+        metadata = self.metadata()
+        attempt = 0
+        while True:
+            attempt += 1
+            address = self.pick_replica()
+            try:
+                info = self._replica(address).OpenSession(
+                    request, timeout=self.remaining_s(deadline), metadata=metadata
+                )
+                return address, _convert.session_from_proto(info)
+            except grpc.RpcError as raw:
+                error = self.translate(raw)
+            delay = self.retry_delay_s(error, attempt, deadline)
+            if delay is None:
+                raise error
+            time.sleep(0.0 if error.status is StatusCode.UNAVAILABLE and len(self.replicas) > 1 else delay)
+
+    def _session_call(self, address: str, method: str, request: Any, session_id: str, timeout_s: float | None) -> Any:
+        """One call on a session, to its replica; retried only when refused unrun (RESOURCE_EXHAUSTED)."""
+        rpc = getattr(self._replica(address), method)
+        deadline = self.deadline(timeout_s)
+        metadata = self.metadata()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return rpc(request, timeout=self.remaining_s(deadline), metadata=metadata)
+            except grpc.RpcError as raw:
+                error = self.translate(raw)
+            delay = self.retry_delay_s(error, attempt, deadline) if self.refused_unrun(error) else None
+            if delay is None:
+                raise self.session_error(error, session_id, address) from None
+            time.sleep(delay)
+
+    def _replica(self, address: str) -> pb_grpc.VerifierServiceStub:
+        if address == self.target:
+            return self._stub
+        if address not in self._replicas:
+            channel = self._open_channel(address, self.replica_channel_options())
+            self._replicas[address] = (channel, pb_grpc.VerifierServiceStub(channel))
+        return self._replicas[address][1]
+
     # -- plumbing ---------------------------------------------------------------------
 
     def _call(self, method: Callable[..., R], request: Any, timeout_s: float | None, *, retry: bool = True) -> R:
@@ -185,6 +246,9 @@ class VerifierClient(BaseClient):
     def close(self) -> None:
         for channel in [self._channel] if self.fleet is None else self._stub.channels():
             channel.close()
+        for channel, _ in self._replicas.values():
+            channel.close()
+        self._replicas.clear()
 
     def __enter__(self) -> VerifierClient:
         return self

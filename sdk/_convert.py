@@ -9,7 +9,18 @@ from typing import Any
 from protos.verifier.v1 import verifier_pb2 as pb
 from sdk._columns import jsonable, read_content
 from sdk._errors import InputError
-from sdk._types import Capabilities, Outcome, ScoreResult, VerifierInfo, VerifierSpec
+from sdk._types import (
+    Capabilities,
+    CellResult,
+    CellStatus,
+    Outcome,
+    ScoreResult,
+    SessionCapabilities,
+    SessionInfo,
+    SessionLimits,
+    VerifierInfo,
+    VerifierSpec,
+)
 
 _OUTCOMES = {
     pb.OUTCOME_OK: Outcome.OK,
@@ -138,4 +149,97 @@ def capabilities_from_proto(message: pb.Capabilities) -> Capabilities:
         max_message_bytes=message.max_message_bytes,
         builtin_verifiers=tuple(message.builtin_verifiers),
         sandbox_python_packages=tuple(message.sandbox_python_packages),
+        sessions=_session_capabilities(message.sessions) if message.HasField("sessions") else None,
     )
+
+
+def _session_capabilities(message: pb.SessionCapabilities) -> SessionCapabilities:
+    return SessionCapabilities(
+        languages=tuple(message.languages),
+        max_sessions=message.max_sessions,
+        max_sessions_per_client=message.max_sessions_per_client,
+        max_fork=message.max_fork,
+        max_session_trees=message.max_session_trees,
+        max_limits=limits_from_proto(message.max_limits),
+    )
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+_CELL_STATUSES = {
+    pb.CELL_STATUS_OK: CellStatus.OK,
+    pb.CELL_STATUS_ERROR: CellStatus.ERROR,
+    pb.CELL_STATUS_TIMEOUT: CellStatus.TIMEOUT,
+    pb.CELL_STATUS_LOST: CellStatus.LOST,
+}
+
+
+def limits_to_proto(limits: SessionLimits | None) -> pb.SessionLimits:
+    if limits is None:
+        return pb.SessionLimits()
+    return pb.SessionLimits(
+        cell_wall_time_s=limits.cell_wall_time_s,
+        cell_cpu_time_s=limits.cell_cpu_time_s,
+        memory_bytes=limits.memory_bytes,
+        processes=limits.processes,
+        disk_bytes=limits.disk_bytes,
+        output_bytes=limits.output_bytes,
+        idle_ttl_s=limits.idle_ttl_s,
+        max_lifetime_s=limits.max_lifetime_s,
+    )
+
+
+def limits_from_proto(limits: pb.SessionLimits) -> SessionLimits:
+    return SessionLimits(
+        cell_wall_time_s=limits.cell_wall_time_s,
+        cell_cpu_time_s=limits.cell_cpu_time_s,
+        memory_bytes=limits.memory_bytes,
+        processes=limits.processes,
+        disk_bytes=limits.disk_bytes,
+        output_bytes=limits.output_bytes,
+        idle_ttl_s=limits.idle_ttl_s,
+        max_lifetime_s=limits.max_lifetime_s,
+    )
+
+
+def cell_from_proto(message: pb.CellResult) -> CellResult:
+    return CellResult(
+        status=_CELL_STATUSES.get(message.status, CellStatus.LOST),
+        stdout=message.stdout,
+        stderr=message.stderr,
+        error=message.error,
+        result=message.result,
+        stdout_truncated=message.stdout_truncated,
+        stderr_truncated=message.stderr_truncated,
+        wall_s=message.wall_s,
+        cpu_s=message.cpu_s,
+        session_lost=message.session_lost,
+    )
+
+
+def session_from_proto(message: pb.SessionInfo) -> SessionInfo:
+    limits = message.limits
+    return SessionInfo(
+        session_id=message.session_id,
+        language=message.language,
+        parent_id=message.parent_id,
+        replica_id=message.replica_id,
+        client_id=message.client_id,
+        created_at_unix_s=message.created_at_unix_s,
+        idle_expires_at_unix_s=message.idle_expires_at_unix_s,
+        lifetime_ends_at_unix_s=message.lifetime_ends_at_unix_s,
+        limits=limits_from_proto(limits),
+        cells_run=message.cells_run,
+        setup_result=cell_from_proto(message.setup_result) if message.HasField("setup_result") else None,
+    )
+
+
+def reference_to_json(reference: Mapping[str, Any] | None) -> str:
+    if reference is None:
+        return ""
+    if not isinstance(reference, Mapping):
+        raise InputError(f"reference must be a mapping of dataset columns, got {type(reference).__name__}")
+    try:
+        return json.dumps(reference, ensure_ascii=False, default=jsonable)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"reference is not JSON-serializable: {exc}") from None

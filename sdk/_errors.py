@@ -8,7 +8,9 @@ VerifierError                    any failure of a call
 │   ├── ResourceExhaustedError   overloaded; ``retry_after_s`` says when to come back
 │   ├── UnauthenticatedError / PermissionDeniedError
 │   ├── DeadlineExceededError    the call's deadline passed
-│   └── ServerUnavailableError   nobody answered at ``target`` (after retries)
+│   ├── ServerUnavailableError   nobody answered at ``target`` (after retries)
+│   └── SessionLostError         a session is gone (closed, expired, lost, or its replica is); never retried
+├── SessionSetupError            a session's setup cell failed (the session was closed)
 └── InputError                   the SDK refused the input before sending it
 """
 
@@ -89,6 +91,27 @@ class DeadlineExceededError(RPCError):
 
 class ServerUnavailableError(RPCError):
     pass
+
+
+class SessionLostError(RPCError):
+    """The session is gone: closed, expired, lost (out of memory, killed), or its replica stopped.
+
+    A session lives on one replica, so this is final: the SDK never retries it elsewhere.
+    ``session_id`` names the session; ``status`` is NOT_FOUND (the replica said so) or
+    UNAVAILABLE / CANCELLED (the replica holding it cannot be reached).
+    """
+
+    def __init__(self, status: StatusCode, message: str, target: str = "", session_id: str = "") -> None:
+        super().__init__(status, message, target)
+        self.session_id = session_id
+
+
+class SessionSetupError(VerifierError):
+    """The ``setup`` code of a new session did not run cleanly; ``result`` is its cell result."""
+
+    def __init__(self, message: str, result: object) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 _ERROR_FOR_STATUS: dict[StatusCode, type[RPCError]] = {

@@ -1,7 +1,7 @@
 """Bearer-token authentication with roles, enforced by a server interceptor.
 
-Roles: ``score`` may score and read the registry; ``admin`` may also register and
-delete verifiers. Tokens come from a file of ``TOKEN ROLE`` lines (``#`` comments)
+Roles: ``score`` may score, read the registry and use sessions; ``admin`` may also
+register and delete verifiers and list every session. Tokens come from a file of ``TOKEN ROLE`` lines (``#`` comments)
 or the ``VERIFIER_AUTH_TOKENS`` variable (``token:role,token:role``); they are
 compared in constant time and never logged. Health checking and reflection stay
 open so that load balancers and Kubernetes probes work without credentials.
@@ -23,7 +23,7 @@ from verifier_server.errors import InvalidArgument
 from verifier_server.identity import Caller, current_caller, token_identity
 
 ROLES = ("score", "admin")
-ADMIN_METHODS = frozenset({"RegisterVerifier", "DeleteVerifier"})
+ADMIN_METHODS = frozenset({"RegisterVerifier", "DeleteVerifier", "ListSessions"})
 _SERVICE_PREFIX = "/verifier.v1.VerifierService/"
 
 

@@ -79,6 +79,27 @@ class ServerConfig:
     """Fairness: the share of a kind's bound one client may hold while other clients are active."""
     retry_after_s: float = 0.5
     """The retry-after hint sent with RESOURCE_EXHAUSTED."""
+    max_sessions: int = 256
+    """Sessions (stateful sandboxes, see docs/sessions.md), opened and forked, this replica holds at once;
+    0 turns sessions off."""
+    max_session_trees: int = 64
+    """Root sessions (each opened session, with all its forks, is one tree) this replica holds at once. Each tree
+    runs as two uids of its own, claimed at start from the sandbox uid range (``sandbox_uid_base``), exclusively:
+    2 x min(max_session_trees, max_sessions) of them."""
+    max_sessions_per_client: int = 64
+    """Sessions one client may hold at once on this replica (its token with auth on, else the SDK's client id)."""
+    session_idle_ttl_s: float = 300.0
+    """A session unused this long is closed (a client may ask for less)."""
+    session_max_lifetime_s: float = 3600.0
+    """A session is closed this long after it was opened or forked, used or not (a client may ask for less)."""
+    session_max_cell_time_s: float = 300.0
+    """Ceiling on a cell's wall and CPU time."""
+    session_max_memory_mb: int = 4096
+    """Ceiling on a session's memory (processes and files together)."""
+    session_max_processes: int = 256
+    """Ceiling on a session's processes and threads."""
+    session_max_disk_mb: int = 1024
+    """Ceiling on each of a session's private tmpfs (/work; /tmp and /dev/shm)."""
     kinds: Mapping[str, Any] = field(default_factory=dict)
     """Per-kind tables (``[kinds.math] cap_timeout_s = 30``), checked at start against each kind's
     settings dataclass; every key is listed in ``docs/kinds.md``."""

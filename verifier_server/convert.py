@@ -14,6 +14,8 @@ from typing import Any
 from protos.verifier.v1 import verifier_pb2 as pb
 from verifier_server.domain import Content, Message, Outcome, Sample, ScoreResult, VerifierRecord, VerifierSpec
 from verifier_server.errors import InvalidArgument
+from verifier_server.sessions.model import CellOutcome as CellResult
+from verifier_server.sessions.model import LimitsRequest, SessionInfo, SessionOffer
 
 OUTCOME_TO_PROTO = {
     Outcome.OK: pb.OUTCOME_OK,
@@ -110,3 +112,115 @@ def record_to_proto(record: VerifierRecord) -> pb.VerifierInfo:
         created_at_unix_s=record.created_at_unix_s,
         builtin=record.builtin,
     )
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+CELL_STATUS_TO_PROTO = {
+    "ok": pb.CELL_STATUS_OK,
+    "error": pb.CELL_STATUS_ERROR,
+    "timeout": pb.CELL_STATUS_TIMEOUT,
+    "lost": pb.CELL_STATUS_LOST,
+}
+
+
+def limits_from_proto(limits: pb.SessionLimits) -> LimitsRequest:
+    values = {
+        "cell_wall_time_s": limits.cell_wall_time_s,
+        "cell_cpu_time_s": limits.cell_cpu_time_s,
+        "memory_bytes": limits.memory_bytes,
+        "processes": limits.processes,
+        "disk_bytes": limits.disk_bytes,
+        "output_bytes": limits.output_bytes,
+        "idle_ttl_s": limits.idle_ttl_s,
+        "max_lifetime_s": limits.max_lifetime_s,
+    }
+    for name, value in values.items():
+        if value < 0 or not math.isfinite(value):
+            raise InvalidArgument(f"limits.{name}", f"must be a non-negative number, got {value}")
+    return LimitsRequest(
+        cell_wall_time_s=limits.cell_wall_time_s,
+        cell_cpu_time_s=limits.cell_cpu_time_s,
+        memory_bytes=limits.memory_bytes,
+        processes=limits.processes,
+        disk_bytes=limits.disk_bytes,
+        output_bytes=limits.output_bytes,
+        idle_ttl_s=limits.idle_ttl_s,
+        max_lifetime_s=limits.max_lifetime_s,
+    )
+
+
+def offer_to_proto(offer: SessionOffer) -> pb.SessionCapabilities:
+    ceilings = offer.ceilings
+    return pb.SessionCapabilities(
+        languages=offer.languages,
+        max_sessions=offer.max_sessions,
+        max_session_trees=offer.max_trees,
+        max_sessions_per_client=offer.max_sessions_per_client,
+        max_fork=offer.max_fork,
+        max_limits=pb.SessionLimits(
+            cell_wall_time_s=ceilings.cell_wall_time_s,
+            cell_cpu_time_s=ceilings.cell_cpu_time_s,
+            memory_bytes=ceilings.memory_bytes,
+            processes=ceilings.processes,
+            disk_bytes=ceilings.disk_bytes,
+            output_bytes=ceilings.output_bytes,
+            idle_ttl_s=ceilings.idle_ttl_s,
+            max_lifetime_s=ceilings.max_lifetime_s,
+        ),
+    )
+
+
+def cell_to_proto(result: CellResult) -> pb.CellResult:
+    return pb.CellResult(
+        status=CELL_STATUS_TO_PROTO[result.status.value],
+        stdout=result.stdout.decode("utf-8", "replace"),
+        stderr=result.stderr.decode("utf-8", "replace"),
+        error=result.error,
+        result=result.result,
+        stdout_truncated=result.stdout_truncated,
+        stderr_truncated=result.stderr_truncated,
+        wall_s=result.wall_time_s,
+        cpu_s=result.cpu_time_s,
+        session_lost=result.session_lost,
+    )
+
+
+def session_to_proto(info: SessionInfo) -> pb.SessionInfo:
+    limits = info.limits
+    message = pb.SessionInfo(
+        session_id=info.session_id,
+        language=info.language,
+        parent_id=info.parent_id,
+        replica_id=info.replica_id,
+        client_id=info.client_id,
+        created_at_unix_s=info.created_at_unix_s,
+        idle_expires_at_unix_s=info.idle_expires_at_unix_s,
+        lifetime_ends_at_unix_s=info.lifetime_ends_at_unix_s,
+        cells_run=info.cells_run,
+        limits=pb.SessionLimits(
+            cell_wall_time_s=limits.cell_wall_time_s,
+            cell_cpu_time_s=limits.cell_cpu_time_s,
+            memory_bytes=limits.memory_bytes,
+            processes=limits.processes,
+            disk_bytes=limits.disk_bytes,
+            output_bytes=limits.output_bytes,
+            idle_ttl_s=info.idle_ttl_s,
+            max_lifetime_s=info.max_lifetime_s,
+        ),
+    )
+    if info.setup_result is not None:
+        message.setup_result.CopyFrom(cell_to_proto(info.setup_result))
+    return message
+
+
+def reference_from_json(text: str, field: str) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        reference = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidArgument(field, f"is not valid JSON: {exc}") from None
+    if not isinstance(reference, dict):
+        raise InvalidArgument(field, "must be a JSON object")
+    return reference

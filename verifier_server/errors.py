@@ -13,6 +13,7 @@ The servicer maps these classes to gRPC status codes in one table
     ├── Unauthenticated / PermissionDenied
     │                      └── NotAllowed   a spec field names what this server's config does not allow
     ├── Unavailable            a backend (sandbox, judge) is not available
+    ├── FailedPrecondition     the server cannot do this at all (e.g. sessions without their sandbox)
     └── InternalError
 """
 
@@ -85,6 +86,10 @@ class NotAllowed(PermissionDenied):
 
 
 class Unavailable(VerifierError):
+    pass
+
+
+class FailedPrecondition(VerifierError):
     pass
 
 

@@ -82,6 +82,26 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.session_events = Counter(
+            "verifier_session_events",
+            "Sessions opened, forked, closed, expired and lost",
+            ["event"],
+            registry=self.registry,
+        )
+        self.session_cells = Counter(
+            "verifier_session_cells",
+            "Session cells run, by language and status",
+            ["language", "status"],
+            registry=self.registry,
+        )
+        self.session_cell_latency = Histogram(
+            "verifier_session_cell_latency_seconds",
+            "Time to run one session cell, by language",
+            ["language"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.sessions_open = Gauge("verifier_sessions_open", "Sessions this replica holds now", registry=self.registry)
         self._admission = admission
         self._kinds_seen: set[str] = set()
 
@@ -98,6 +118,19 @@ class Metrics:
 
     def rejected(self, kind: str) -> None:
         self.rejections.labels(kind).inc()
+
+    # -- SessionObserver ------------------------------------------------------------------
+
+    def session_event(self, event: str) -> None:
+        self.session_events.labels(event).inc()
+
+    def cell_ran(self, language: str, status: str, elapsed_s: float) -> None:
+        self.session_cells.labels(language, status).inc()
+        self.session_cell_latency.labels(language).observe(elapsed_s)
+
+    def track_sessions(self, sessions: Any) -> None:
+        """Report `sessions.open_count` as the open-sessions gauge."""
+        self.sessions_open.set_function(lambda: sessions.open_count)
 
     def _track_inflight(self, kind: str) -> None:
         if self._admission is not None and kind not in self._kinds_seen:

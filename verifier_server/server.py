@@ -21,14 +21,16 @@ from verifier_server import kinds
 from verifier_server.admission import AdmissionController, AdmissionLimits
 from verifier_server.auth import TokenAuthInterceptor, load_tokens
 from verifier_server.config import ServerConfig
+from verifier_server.errors import Unavailable
 from verifier_server.http import HttpFace, start_http_face
 from verifier_server.kinds.base import ResourceBag
-from verifier_server.kinds.code.sandbox_access import prepare_sandbox
+from verifier_server.kinds.code.sandbox_access import prepare_sandbox, runs_of
 from verifier_server.kinds.settings import KindSettings
 from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry
 from verifier_server.service import VerifierService
 from verifier_server.servicer import VerifierServicer
+from verifier_server.sessions import SessionManager, SessionSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class RunningServer:
     metrics: Metrics
     metrics_port: int | None = None
     http: HttpFace | None = None
+    sessions: SessionManager | None = None
 
     async def drain_and_stop(self) -> None:
         """Stop taking new calls, let in-flight calls finish (up to the drain timeout), then close."""
@@ -59,6 +62,8 @@ class RunningServer:
         if self.http is not None:
             stopping.append(self.http.stop())
         await asyncio.gather(*stopping)
+        if self.sessions is not None:
+            await self.sessions.aclose()  # before the sandbox they run in
         await self.service.aclose()
         log.info("stopped")
 
@@ -83,6 +88,17 @@ async def start_server(config: ServerConfig) -> RunningServer:
     service = VerifierService(
         open_registry(config.resolved_registry_url()), resources, admission=admission, observer=metrics
     )
+    sessions = SessionManager(
+        SessionSettings.from_config(config), resources, resolve=service.resolve, admission=admission, observer=metrics
+    )
+    try:
+        session_uids = await sessions.claim_uids()
+    except Unavailable:
+        await service.aclose()  # the sandbox and its slot claims with it
+        raise
+    if session_uids:
+        log.info("sessions ready", extra={"session_uids": runs_of(session_uids)})
+    metrics.track_sessions(sessions)
     interceptors: list[grpc.aio.ServerInterceptor] = [metrics.interceptor()]
     tokens = load_tokens(config.auth_tokens_file, os.environ.get("VERIFIER_AUTH_TOKENS", ""))
     if tokens:
@@ -94,7 +110,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
     ]
     server = grpc.aio.server(options=options, interceptors=interceptors)
     pb_grpc.add_VerifierServiceServicer_to_server(
-        VerifierServicer(service, config.max_samples_per_request, config.max_message_bytes, config.max_spec_bytes),
+        VerifierServicer(
+            service, config.max_samples_per_request, config.max_message_bytes, config.max_spec_bytes, sessions
+        ),
         server,
     )
     health_servicer = health_aio.HealthServicer()
@@ -133,7 +151,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
             "http_port": http.port if http is not None else None,
         },
     )
-    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port, http)
+    return RunningServer(server, service, health_servicer, port, config, metrics, metrics_port, http, sessions)
 
 
 def _admission_limits(config: ServerConfig, kind_settings: Mapping[str, KindSettings]) -> AdmissionLimits:

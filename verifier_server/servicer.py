@@ -18,10 +18,11 @@ from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
 from verifier_server import convert
 from verifier_server.capabilities import capabilities
 from verifier_server.domain import VerifierRef, VerifierSpec
-from verifier_server.errors import InvalidArgument
+from verifier_server.errors import FailedPrecondition, InvalidArgument
 from verifier_server.identity import Caller, caller_for
 from verifier_server.rpc_guard import stream_rpc, unary_rpc
 from verifier_server.service import VerifierService
+from verifier_server.sessions import SessionManager
 
 CLIENT_ID_HEADER = "x-client-id"
 
@@ -39,11 +40,13 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         max_samples_per_request: int,
         max_message_bytes: int,
         max_spec_bytes: int = 1024 * 1024,
+        sessions: SessionManager | None = None,
     ) -> None:
         self._service = service
         self._max_samples = max_samples_per_request
         self._max_message_bytes = max_message_bytes
         self._max_spec_bytes = max_spec_bytes
+        self._sessions = sessions
 
     @unary_rpc
     async def Score(self, request: pb.ScoreRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResponse:
@@ -90,6 +93,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
         self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> pb.Capabilities:
         info = capabilities(self._service)
+        offer = self._sessions.offer() if self._sessions is not None else None
         return pb.Capabilities(
             server_version=info.server_version,
             kinds=info.kinds,
@@ -100,7 +104,70 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             max_message_bytes=self._max_message_bytes,
             builtin_verifiers=info.builtin_verifiers,
             sandbox_python_packages=info.sandbox_python_packages,
+            sessions=convert.offer_to_proto(offer) if offer is not None else None,
         )
+
+    # -- sessions -------------------------------------------------------------------------
+
+    @unary_rpc
+    async def OpenSession(self, request: pb.OpenSessionRequest, context: grpc.aio.ServicerContext) -> pb.SessionInfo:
+        info = await self._session_manager().open(
+            _caller(context),
+            request.language,
+            setup=request.setup,
+            files=dict(request.files),
+            env=dict(request.env),
+            limits=convert.limits_from_proto(request.limits),
+        )
+        return convert.session_to_proto(info)
+
+    @unary_rpc
+    async def RunCell(self, request: pb.RunCellRequest, context: grpc.aio.ServicerContext) -> pb.CellResult:
+        if request.timeout_s < 0:
+            raise InvalidArgument("timeout_s", "must not be negative")
+        result = await self._session_manager().run(
+            request.session_id, request.code, request.timeout_s, _caller(context), request.language
+        )
+        return convert.cell_to_proto(result)
+
+    @unary_rpc
+    async def ForkSession(
+        self, request: pb.ForkSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ForkSessionResponse:
+        infos = await self._session_manager().fork(request.session_id, request.count, _caller(context))
+        return pb.ForkSessionResponse(sessions=[convert.session_to_proto(info) for info in infos])
+
+    @unary_rpc
+    async def ScoreSession(self, request: pb.ScoreSessionRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResult:
+        which = request.WhichOneof("verifier")
+        if which == "name":
+            target: str | VerifierSpec = request.name
+        elif which == "spec":
+            target = await self._spec(request.spec, "spec")
+        else:
+            raise InvalidArgument("verifier", "give a verifier name or an inline spec")
+        reference = convert.reference_from_json(request.reference_json, "reference_json")
+        result = await self._session_manager().score(request.session_id, target, reference, _caller(context))
+        return convert.result_to_proto(0, result)
+
+    @unary_rpc
+    async def CloseSession(
+        self, request: pb.CloseSessionRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CloseSessionResponse:
+        closed = await self._session_manager().close(request.session_id, _caller(context))
+        return pb.CloseSessionResponse(closed=closed)
+
+    @unary_rpc
+    async def ListSessions(
+        self, request: pb.ListSessionsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListSessionsResponse:
+        infos = self._session_manager().list(_caller(context))
+        return pb.ListSessionsResponse(sessions=[convert.session_to_proto(info) for info in infos])
+
+    def _session_manager(self) -> SessionManager:
+        if self._sessions is None:
+            raise FailedPrecondition("this server does not serve sessions")
+        return self._sessions
 
     async def _spec(self, spec: pb.VerifierSpec, field: str) -> VerifierSpec:
         """The domain spec, refused unparsed when over ``max_spec_bytes``; big ones decode off the loop."""

@@ -160,6 +160,22 @@ def test_registration_through_the_fleet_reaches_every_replica(fleet: Path):
                     direct.get(absent)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="sessions need host root (the fork server)")
+def test_sessions_over_a_ray_target_spread_over_replicas_and_stay_on_theirs(fleet: Path):
+    members = {replica.address for replica in replicas() if replica.member}
+    with VerifierClient(TARGET, timeout_s=120) as client:
+        sessions = [client.session(setup=f"n = {i}").open() for i in range(len(members))]
+        try:
+            assert {s.replica for s in sessions} == members  # round robin over the fleet's replicas
+            for i, s in enumerate(sessions):
+                (fork,) = s.fork(1)
+                assert fork.replica == s.replica and fork.run("n * 10").result == str(i * 10)
+                fork.close()
+        finally:
+            for s in sessions:
+                s.close()
+
+
 def test_a_large_batch_spreads_over_every_replica(fleet: Path):
     """No chunking asked for: over a fleet the client splits a batch so every replica gets some.
     (A new channel's first picks go to the replicas that connected first, hence ``eventually``.)"""

@@ -21,8 +21,16 @@ EXTENSIONS = {".py": "python", ".c": "c", ".sh": "bash"}
 KiB, MiB = 1024, 1024 * 1024
 
 #: Small limits so destructive cases stay cheap and bounded even if a limit failed.
-CORPUS_LIMITS = Limits(wall_time_s=2.0, cpu_time_s=1.0, memory_bytes=128 * MiB, processes=32, open_files=64,
-                       output_bytes=64 * KiB, file_size_bytes=8 * MiB, workdir_bytes=16 * MiB)
+CORPUS_LIMITS = Limits(
+    wall_time_s=2.0,
+    cpu_time_s=1.0,
+    memory_bytes=128 * MiB,
+    processes=32,
+    open_files=64,
+    output_bytes=64 * KiB,
+    file_size_bytes=8 * MiB,
+    workdir_bytes=16 * MiB,
+)
 
 OK, NONZERO, TIMEOUT, MEMORY, OUTPUT = "ok", "nonzero_exit", "timeout", "memory", "output_limit"
 
@@ -51,9 +59,13 @@ class HostFacts:
     escape_dir: str
 
     def placeholders(self) -> dict[str, str]:
-        return {"@@CANARY_PATH@@": self.canary_path, "@@CANARY_NAME@@": Path(self.canary_path).name,
-                "@@HOST_PORT@@": str(self.host_port), "@@SERVER_CWD@@": self.server_cwd,
-                "@@ESCAPE_DIR@@": self.escape_dir}
+        return {
+            "@@CANARY_PATH@@": self.canary_path,
+            "@@CANARY_NAME@@": Path(self.canary_path).name,
+            "@@HOST_PORT@@": str(self.host_port),
+            "@@SERVER_CWD@@": self.server_cwd,
+            "@@ESCAPE_DIR@@": self.escape_dir,
+        }
 
 
 @dataclass(frozen=True)
@@ -137,8 +149,10 @@ def _load() -> list[Case]:
     missing = {p.name for p in files} ^ set(EXPECTATIONS)
     if missing:
         raise RuntimeError(f"adversarial corpus and expectation table disagree on: {sorted(missing)}")
-    return [Case(p.stem + p.suffix.replace(".", "_"), EXTENSIONS[p.suffix], p.read_text(), EXPECTATIONS[p.name])
-            for p in files]
+    return [
+        Case(p.stem + p.suffix.replace(".", "_"), EXTENSIONS[p.suffix], p.read_text(), EXPECTATIONS[p.name])
+        for p in files
+    ]
 
 
 CORPUS: list[Case] = _load()
@@ -146,7 +160,10 @@ CORPUS: list[Case] = _load()
 
 def render(text: str, facts: HostFacts) -> str:
     """Fill a source (or a forbidden string) with the planted host facts."""
-    for key, value in {**facts.placeholders(), "@@CANARY_SECRET@@": facts.canary_secret,
-                       "@@ENV_SECRET@@": facts.env_secret}.items():
+    for key, value in {
+        **facts.placeholders(),
+        "@@CANARY_SECRET@@": facts.canary_secret,
+        "@@ENV_SECRET@@": facts.env_secret,
+    }.items():
         text = text.replace(key, value)
     return text

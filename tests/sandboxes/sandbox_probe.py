@@ -17,6 +17,7 @@ SANDBOX_UIDS = frozenset(range(UID_BASE, UID_BASE + UID_RANGE_SIZE)) | {65534}
 #: The docker pool's idle containers run this as nobody; it is not a leftover of any run.
 POOL_IDLE_CMDLINE = b"sleep\0infinity\0"
 
+
 def sandbox_processes() -> list[tuple[int, str]]:
     """Live host processes running as one of our sandbox uids (zombies hold no code; idle pool containers are
     not runs): must be empty between runs."""

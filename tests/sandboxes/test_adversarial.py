@@ -46,8 +46,9 @@ class Host:
         self.listener.listen(16)
         self.listener.setblocking(False)
         self.knobs = {k: Path(k).read_text() for k in WATCHED_KNOBS}
-        self.facts = HostFacts(str(self.canary), self.secret, self.listener.getsockname()[1], os.getcwd(),
-                               ENV_SECRET, str(self.escape_dir))
+        self.facts = HostFacts(
+            str(self.canary), self.secret, self.listener.getsockname()[1], os.getcwd(), ENV_SECRET, str(self.escape_dir)
+        )
 
     def assert_untouched(self) -> None:
         assert self.canary.read_text() == self.secret
@@ -75,8 +76,13 @@ async def test_contained(sandbox: Sandbox, host: Host, case: Case, monkeypatch: 
         pytest.skip(f"{case.language} not available in {sandbox.name}")
     monkeypatch.setenv("SANDBOX_ADVERSARIAL_SECRET", ENV_SECRET)
     ext = {"python": "py", "c": "c", "bash": "sh"}[case.language]
-    job = Job(case.language, {f"main.{ext}": render(case.source, host.facts)}, stdin=case.expect.stdin,
-              limits=CORPUS_LIMITS, compile_limits=DEFAULT_COMPILE_LIMITS)
+    job = Job(
+        case.language,
+        {f"main.{ext}": render(case.source, host.facts)},
+        stdin=case.expect.stdin,
+        limits=CORPUS_LIMITS,
+        compile_limits=DEFAULT_COMPILE_LIMITS,
+    )
     r = await sandbox.run(job)
     output = r.stdout + r.stderr
     assert r.status.value in case.expect.statuses, f"{r.status}: {r.reason}\n{output[-2000:]!r}"

@@ -61,7 +61,7 @@ def test_unknown_backend_is_a_clear_error() -> None:
 def test_seccomp_program_is_well_formed() -> None:
     program = bpf_program()
     assert program and len(program) % 8 == 0
-    ret_allow = [struct.unpack("<HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    ret_allow = [struct.unpack("<HBBI", program[i : i + 8]) for i in range(0, len(program), 8)]
     assert any(code == 0x06 and k == 0x7FFF0000 for code, _, _, k in ret_allow)  # BPF_RET|K, SECCOMP_RET_ALLOW
     profile = json.loads(docker_profile())
     assert profile["defaultAction"] == "SCMP_ACT_ALLOW"
@@ -90,8 +90,22 @@ def test_cli_prints_the_execution_as_json(tmp_path: Path, capsys: pytest.Capture
     program.write_text("import sys; print('got', sys.stdin.read().strip()); sys.exit(3)")
     stdin = tmp_path / "in.txt"
     stdin.write_text("data")
-    code = cli_main(["run", "--language", "python", str(program), "--stdin", str(stdin), "--time", "5",
-                     "--memory", "128", "--backend", backend])
+    code = cli_main(
+        [
+            "run",
+            "--language",
+            "python",
+            str(program),
+            "--stdin",
+            str(stdin),
+            "--time",
+            "5",
+            "--memory",
+            "128",
+            "--backend",
+            backend,
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["status"] == "nonzero_exit" and out["exit_code"] == 3 and out["stdout"] == "got data\n"
 
@@ -134,9 +148,23 @@ def test_bwrap_works_unprivileged() -> None:
         script = work / "unpriv.py"
         script.write_text(UNPRIVILEGED_SCRIPT)
         script.chmod(0o644)
-        done = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-                               "/usr/bin/python3", str(script), str(repo)], capture_output=True, text=True,
-                              timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"})
+        done = subprocess.run(
+            [
+                "setpriv",
+                "--reuid",
+                "65534",
+                "--regid",
+                "65534",
+                "--clear-groups",
+                "/usr/bin/python3",
+                str(script),
+                str(repo),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"},
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     assert done.returncode == 0, done.stderr

@@ -58,8 +58,7 @@ async def test_killed_by_signal(sandbox: Sandbox) -> None:
 
 
 async def test_wall_timeout(sandbox: Sandbox) -> None:
-    r = await sandbox.run(py("import time; print('start', flush=True); time.sleep(60)",
-                             limits=Limits(wall_time_s=1.0)))
+    r = await sandbox.run(py("import time; print('start', flush=True); time.sleep(60)", limits=Limits(wall_time_s=1.0)))
     assert r.status is ExecStatus.TIMEOUT and r.stdout == b"start\n"
     await assert_no_survivors()
 
@@ -71,16 +70,19 @@ async def test_cpu_timeout(sandbox: Sandbox) -> None:
 
 
 async def test_memory_limit(sandbox: Sandbox) -> None:
-    r = await sandbox.run(py("x = bytearray(512 * 1024 * 1024); print('allocated')",
-                             limits=Limits(memory_bytes=128 * MiB)))
+    r = await sandbox.run(
+        py("x = bytearray(512 * 1024 * 1024); print('allocated')", limits=Limits(memory_bytes=128 * MiB))
+    )
     assert r.status is ExecStatus.MEMORY, r
     assert r.stdout == b""
 
 
 async def test_memory_limit_counts_the_whole_tree(sandbox: Sandbox) -> None:
-    source = ("import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n        x = bytearray(60 * 1024 * 1024)\n"
-              "        time.sleep(2)\n        os._exit(0)\nst = [os.wait()[1] for _ in range(4)]\nprint(st)\n"
-              "raise SystemExit(1 if any(st) else 0)")
+    source = (
+        "import os, time\nfor _ in range(4):\n    if os.fork() == 0:\n        x = bytearray(60 * 1024 * 1024)\n"
+        "        time.sleep(2)\n        os._exit(0)\nst = [os.wait()[1] for _ in range(4)]\nprint(st)\n"
+        "raise SystemExit(1 if any(st) else 0)"
+    )
     r = await sandbox.run(py(source, limits=Limits(memory_bytes=128 * MiB)))
     assert r.status in (ExecStatus.MEMORY, ExecStatus.NONZERO_EXIT), r
     assert r.peak_memory_bytes is None or r.peak_memory_bytes <= 128 * MiB + MiB
@@ -98,15 +100,17 @@ async def test_a_higher_memory_limit_after_lower_ones_is_granted(sandbox: Sandbo
 
 
 async def test_stdout_limit_truncates_and_flags(sandbox: Sandbox) -> None:
-    r = await sandbox.run(py("import sys\nwhile True: sys.stdout.write('y' * 4096)",
-                             limits=Limits(output_bytes=64 * KiB)))
+    r = await sandbox.run(
+        py("import sys\nwhile True: sys.stdout.write('y' * 4096)", limits=Limits(output_bytes=64 * KiB))
+    )
     assert r.status is ExecStatus.OUTPUT_LIMIT and r.stdout_truncated and not r.stderr_truncated
     assert len(r.stdout) == 64 * KiB and set(r.stdout) == {ord("y")}
 
 
 async def test_stderr_limit_truncates_and_flags(sandbox: Sandbox) -> None:
-    r = await sandbox.run(py("import sys\nprint('ok')\nsys.stderr.write('e' * 200_000)",
-                             limits=Limits(output_bytes=10 * KiB)))
+    r = await sandbox.run(
+        py("import sys\nprint('ok')\nsys.stderr.write('e' * 200_000)", limits=Limits(output_bytes=10 * KiB))
+    )
     assert r.status is ExecStatus.OUTPUT_LIMIT and r.stderr_truncated and len(r.stderr) == 10 * KiB
 
 
@@ -116,9 +120,11 @@ async def test_output_just_under_the_limit_is_ok(sandbox: Sandbox) -> None:
 
 
 async def test_process_limit(sandbox: Sandbox) -> None:
-    source = ("import os, time\nn = 0\ntry:\n    for _ in range(100):\n        if os.fork() == 0:\n"
-              "            time.sleep(3); os._exit(0)\n        n += 1\n"
-              "except OSError as e:\n    print('refused', e.errno)\nprint(n)")
+    source = (
+        "import os, time\nn = 0\ntry:\n    for _ in range(100):\n        if os.fork() == 0:\n"
+        "            time.sleep(3); os._exit(0)\n        n += 1\n"
+        "except OSError as e:\n    print('refused', e.errno)\nprint(n)"
+    )
     r = await sandbox.run(py(source, limits=Limits(processes=16, wall_time_s=10)))
     assert r.status is ExecStatus.OK, r
     assert b"refused" in r.stdout and int(r.stdout.split()[-1]) < 16
@@ -126,8 +132,9 @@ async def test_process_limit(sandbox: Sandbox) -> None:
 
 
 async def test_open_files_limit(sandbox: Sandbox) -> None:
-    source = ("fs = []\ntry:\n    while True: fs.append(open('/dev/null'))\n"
-              "except OSError as e:\n    print(len(fs), e.errno)")
+    source = (
+        "fs = []\ntry:\n    while True: fs.append(open('/dev/null'))\nexcept OSError as e:\n    print(len(fs), e.errno)"
+    )
     r = await sandbox.run(py(source, limits=Limits(open_files=32)))
     count, errno_ = map(int, r.stdout.split())
     assert r.status is ExecStatus.OK and count < 32 and errno_ == 24  # EMFILE
@@ -140,17 +147,21 @@ async def test_file_size_limit(sandbox: Sandbox) -> None:
 
 
 async def test_workdir_size_limit(sandbox: Sandbox) -> None:
-    source = ("n = 0\ntry:\n    for i in range(64):\n        open(f'f{i}', 'wb').write(b'0' * (1 << 20)); n += 1\n"
-              "except OSError as e:\n    print(n, e.errno)")
+    source = (
+        "n = 0\ntry:\n    for i in range(64):\n        open(f'f{i}', 'wb').write(b'0' * (1 << 20)); n += 1\n"
+        "except OSError as e:\n    print(n, e.errno)"
+    )
     r = await sandbox.run(py(source, limits=Limits(workdir_bytes=8 * MiB)))
     n, errno_ = map(int, r.stdout.split())
     assert r.status is ExecStatus.OK and n <= 8 and errno_ == 28  # ENOSPC
 
 
 async def test_no_network(sandbox: Sandbox) -> None:
-    source = ("import socket\nfor a in [('1.1.1.1', 53), ('8.8.8.8', 443)]:\n    try:\n"
-              "        socket.create_connection(a, timeout=2); print('CONNECTED')\n    except OSError: print('no')\n"
-              "try:\n    socket.getaddrinfo('example.com', 80); print('RESOLVED')\nexcept OSError: print('no')")
+    source = (
+        "import socket\nfor a in [('1.1.1.1', 53), ('8.8.8.8', 443)]:\n    try:\n"
+        "        socket.create_connection(a, timeout=2); print('CONNECTED')\n    except OSError: print('no')\n"
+        "try:\n    socket.getaddrinfo('example.com', 80); print('RESOLVED')\nexcept OSError: print('no')"
+    )
     r = await sandbox.run(py(source))
     assert r.status is ExecStatus.OK and r.stdout == b"no\nno\nno\n"
 
@@ -165,22 +176,28 @@ async def test_environment_is_minimal(sandbox: Sandbox, monkeypatch: pytest.Monk
 
 
 async def test_read_only_root_and_no_host_secrets(sandbox: Sandbox) -> None:
-    source = ("import os\nfor p in ['/usr/x', '/etc/x', '/x']:\n    try: open(p, 'w'); print('WROTE', p)\n"
-              "    except OSError: pass\nprint(os.getuid() != 0, os.path.exists('/etc/shadow') and "
-              "os.access('/etc/shadow', os.R_OK))")
+    source = (
+        "import os\nfor p in ['/usr/x', '/etc/x', '/x']:\n    try: open(p, 'w'); print('WROTE', p)\n"
+        "    except OSError: pass\nprint(os.getuid() != 0, os.path.exists('/etc/shadow') and "
+        "os.access('/etc/shadow', os.R_OK))"
+    )
     r = await sandbox.run(py(source))
     assert r.stdout == b"True False\n"
 
 
 async def test_no_state_passes_between_runs(sandbox: Sandbox) -> None:
-    writer = ("import os, subprocess, sys\nopen('/work/left', 'w').write('x'); open('/tmp/left', 'w').write('x')\n"
-              "open('/dev/shm/left', 'w').write('x')\n"
-              "import json; json.LEAKED = 1; os.environ['LEAKED'] = '1'\n"
-              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], start_new_session=True)\n"
-              "print('written')")
-    reader = ("import os, json\nprint(os.listdir('/work'), os.path.exists('/tmp/left'), hasattr(json, 'LEAKED'),\n"
-              "      'LEAKED' in os.environ, len([p for p in os.listdir('/proc') if p.isdigit()]) < 4,\n"
-              "      os.path.exists('/dev/shm/left'))")
+    writer = (
+        "import os, subprocess, sys\nopen('/work/left', 'w').write('x'); open('/tmp/left', 'w').write('x')\n"
+        "open('/dev/shm/left', 'w').write('x')\n"
+        "import json; json.LEAKED = 1; os.environ['LEAKED'] = '1'\n"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)'], start_new_session=True)\n"
+        "print('written')"
+    )
+    reader = (
+        "import os, json\nprint(os.listdir('/work'), os.path.exists('/tmp/left'), hasattr(json, 'LEAKED'),\n"
+        "      'LEAKED' in os.environ, len([p for p in os.listdir('/proc') if p.isdigit()]) < 4,\n"
+        "      os.path.exists('/dev/shm/left'))"
+    )
     written = await sandbox.run(py(writer))
     assert written.stdout == b"written\n", written
     await assert_no_survivors()
@@ -190,23 +207,28 @@ async def test_no_state_passes_between_runs(sandbox: Sandbox) -> None:
 
 async def test_multiprocessing_works(sandbox: Sandbox) -> None:
     """Pools and locks need POSIX semaphores, which live in a writable /dev/shm."""
-    source = ("import multiprocessing as mp\ndef sq(x):\n    return x * x\nif __name__ == '__main__':\n"
-              "    with mp.Pool(2) as pool:\n        print(pool.map(sq, range(5)))\n"
-              "    lock = mp.Lock()\n    with lock:\n        print('locked')\n")
+    source = (
+        "import multiprocessing as mp\ndef sq(x):\n    return x * x\nif __name__ == '__main__':\n"
+        "    with mp.Pool(2) as pool:\n        print(pool.map(sq, range(5)))\n"
+        "    lock = mp.Lock()\n    with lock:\n        print('locked')\n"
+    )
     r = await sandbox.run(py(source, limits=Limits(processes=32, wall_time_s=20.0)))
     assert (r.status, r.stdout) == (ExecStatus.OK, b"[0, 1, 4, 9, 16]\nlocked\n"), r
 
 
 async def test_concurrent_runs_are_isolated(sandbox: Sandbox) -> None:
-    jobs = [py(f"import time, os; open('mine', 'w').write('{i}'); time.sleep(0.2); print(open('mine').read())")
-            for i in range(8)]
+    jobs = [
+        py(f"import time, os; open('mine', 'w').write('{i}'); time.sleep(0.2); print(open('mine').read())")
+        for i in range(8)
+    ]
     results = await asyncio.gather(*(sandbox.run(j) for j in jobs))
     assert [r.stdout for r in results] == [f"{i}\n".encode() for i in range(8)]
 
 
 async def test_cancellation_kills_the_run(sandbox: Sandbox) -> None:
-    task = asyncio.ensure_future(sandbox.run(py("import os, time\nos.fork()\ntime.sleep(60)",
-                                                limits=Limits(wall_time_s=60))))
+    task = asyncio.ensure_future(
+        sandbox.run(py("import os, time\nos.fork()\ntime.sleep(60)", limits=Limits(wall_time_s=60)))
+    )
     await asyncio.sleep(1.0)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -221,21 +243,30 @@ async def test_unknown_language_is_a_sandbox_error(sandbox: Sandbox) -> None:
 
 
 async def test_custom_command(sandbox: Sandbox) -> None:
-    r = await sandbox.run(Job("python", {"t.py": "import sys; print(sys.argv[1:])"},
-                              command=("python3", "t.py", "a", "b")))
+    r = await sandbox.run(
+        Job("python", {"t.py": "import sys; print(sys.argv[1:])"}, command=("python3", "t.py", "a", "b"))
+    )
     assert r.status is ExecStatus.OK and r.stdout == b"['a', 'b']\n"
 
 
 HELLO = {
     "c": ("main.c", '#include <stdio.h>\nint main(void){char s[8]; scanf("%7s", s); printf("c %s\\n", s); return 0;}'),
-    "cpp": ("main.cpp", '#include <iostream>\nint main(){std::string s; std::cin >> s; '
-            'std::cout << "cpp " << s << "\\n";}'),
+    "cpp": (
+        "main.cpp",
+        '#include <iostream>\nint main(){std::string s; std::cin >> s; std::cout << "cpp " << s << "\\n";}',
+    ),
     "javascript": ("main.js", "const s = require('fs').readFileSync(0, 'utf8').trim(); console.log('javascript ' + s)"),
     "bash": ("main.sh", 'read s; echo "bash $s"'),
-    "java": ("Main.java", 'public class Main { public static void main(String[] a) { '
-             'System.out.println("java " + new java.util.Scanner(System.in).next()); } }'),
-    "rust": ("main.rs", 'fn main(){ let mut s = String::new(); std::io::stdin().read_line(&mut s).unwrap(); '
-             'println!("rust {}", s.trim()); }'),
+    "java": (
+        "Main.java",
+        "public class Main { public static void main(String[] a) { "
+        'System.out.println("java " + new java.util.Scanner(System.in).next()); } }',
+    ),
+    "rust": (
+        "main.rs",
+        "fn main(){ let mut s = String::new(); std::io::stdin().read_line(&mut s).unwrap(); "
+        'println!("rust {}", s.trim()); }',
+    ),
 }
 
 
@@ -262,8 +293,9 @@ async def test_compile_error(sandbox: Sandbox, language: str) -> None:
 async def test_compile_limits_apply(sandbox: Sandbox) -> None:
     if "c" not in sandbox.languages():
         pytest.skip("no C toolchain")
-    r = await sandbox.run(Job("c", {"main.c": "int main(void){return 0;}"},
-                              compile_limits=Limits(wall_time_s=0.001, cpu_time_s=1)))
+    r = await sandbox.run(
+        Job("c", {"main.c": "int main(void){return 0;}"}, compile_limits=Limits(wall_time_s=0.001, cpu_time_s=1))
+    )
     assert r.status is ExecStatus.COMPILE_ERROR and "wall time" in r.reason
 
 

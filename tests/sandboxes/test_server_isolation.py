@@ -114,7 +114,8 @@ def test_a_sample_holding_processes_on_one_server_cannot_fail_another_servers_sa
 
 
 def test_a_server_refuses_a_uid_range_that_live_servers_hold(start_server: StartServer):
-    exact = {"sandbox_uid_base": UID_BASE + 256, "sandbox_uid_range_size": SERVER_SLOTS}
+    # Exactly the slots' uids: no sessions, which would claim theirs from the same range.
+    exact = {"sandbox_uid_base": UID_BASE + 256, "sandbox_uid_range_size": SERVER_SLOTS, "max_sessions": 0}
     first = start_server(config=exact)
     with pytest.raises(RuntimeError) as refused:
         start_server(config=exact, startup_timeout_s=60)

@@ -69,6 +69,36 @@ class VerifierServiceStub:
                 request_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.GetCapabilitiesRequest.SerializeToString,
                 response_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.Capabilities.FromString,
                 _registered_method=True)
+        self.OpenSession = channel.unary_unary(
+                '/verifier.v1.VerifierService/OpenSession',
+                request_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.OpenSessionRequest.SerializeToString,
+                response_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.SessionInfo.FromString,
+                _registered_method=True)
+        self.RunCell = channel.unary_unary(
+                '/verifier.v1.VerifierService/RunCell',
+                request_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.RunCellRequest.SerializeToString,
+                response_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.CellResult.FromString,
+                _registered_method=True)
+        self.ForkSession = channel.unary_unary(
+                '/verifier.v1.VerifierService/ForkSession',
+                request_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ForkSessionRequest.SerializeToString,
+                response_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ForkSessionResponse.FromString,
+                _registered_method=True)
+        self.ScoreSession = channel.unary_unary(
+                '/verifier.v1.VerifierService/ScoreSession',
+                request_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ScoreSessionRequest.SerializeToString,
+                response_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ScoreResult.FromString,
+                _registered_method=True)
+        self.CloseSession = channel.unary_unary(
+                '/verifier.v1.VerifierService/CloseSession',
+                request_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.CloseSessionRequest.SerializeToString,
+                response_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.CloseSessionResponse.FromString,
+                _registered_method=True)
+        self.ListSessions = channel.unary_unary(
+                '/verifier.v1.VerifierService/ListSessions',
+                request_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ListSessionsResponse.FromString,
+                _registered_method=True)
 
 
 class VerifierServiceServicer:
@@ -120,6 +150,50 @@ class VerifierServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OpenSession(self, request, context):
+        """Sessions: stateful sandboxes for multi-turn tool use. A session lives on the replica that
+        opened it: every call naming it must go to that replica (the SDK does). A call on a
+        session that expired, was closed or was lost is NOT_FOUND, and the message says which.
+        Opening or forking past this replica's caps is RESOURCE_EXHAUSTED with a retry-after.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RunCell(self, request, context):
+        """Run one cell; its effects (variables, imports, files, working directory) persist.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForkSession(self, request, context):
+        """Independent copy-on-write copies of a session, each a session of its own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ScoreSession(self, request, context):
+        """Score the session's end state with a code-kind verifier, in a throwaway copy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CloseSession(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSessions(self, request, context):
+        """Every live session on this replica (admin role).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_VerifierServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +231,36 @@ def add_VerifierServiceServicer_to_server(servicer, server):
                     servicer.GetCapabilities,
                     request_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.GetCapabilitiesRequest.FromString,
                     response_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.Capabilities.SerializeToString,
+            ),
+            'OpenSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenSession,
+                    request_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.OpenSessionRequest.FromString,
+                    response_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.SessionInfo.SerializeToString,
+            ),
+            'RunCell': grpc.unary_unary_rpc_method_handler(
+                    servicer.RunCell,
+                    request_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.RunCellRequest.FromString,
+                    response_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.CellResult.SerializeToString,
+            ),
+            'ForkSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForkSession,
+                    request_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ForkSessionRequest.FromString,
+                    response_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ForkSessionResponse.SerializeToString,
+            ),
+            'ScoreSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.ScoreSession,
+                    request_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ScoreSessionRequest.FromString,
+                    response_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ScoreResult.SerializeToString,
+            ),
+            'CloseSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.CloseSession,
+                    request_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.CloseSessionRequest.FromString,
+                    response_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.CloseSessionResponse.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ListSessionsRequest.FromString,
+                    response_serializer=protos_dot_verifier_dot_v1_dot_verifier__pb2.ListSessionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -348,6 +452,168 @@ class VerifierService:
             '/verifier.v1.VerifierService/GetCapabilities',
             protos_dot_verifier_dot_v1_dot_verifier__pb2.GetCapabilitiesRequest.SerializeToString,
             protos_dot_verifier_dot_v1_dot_verifier__pb2.Capabilities.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/verifier.v1.VerifierService/OpenSession',
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.OpenSessionRequest.SerializeToString,
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.SessionInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RunCell(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/verifier.v1.VerifierService/RunCell',
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.RunCellRequest.SerializeToString,
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.CellResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForkSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/verifier.v1.VerifierService/ForkSession',
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.ForkSessionRequest.SerializeToString,
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.ForkSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScoreSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/verifier.v1.VerifierService/ScoreSession',
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.ScoreSessionRequest.SerializeToString,
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.ScoreResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CloseSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/verifier.v1.VerifierService/CloseSession',
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.CloseSessionRequest.SerializeToString,
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.CloseSessionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/verifier.v1.VerifierService/ListSessions',
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.ListSessionsRequest.SerializeToString,
+            protos_dot_verifier_dot_v1_dot_verifier__pb2.ListSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -41,6 +41,8 @@ LINE_OVERHEAD_BYTES = 16 * 1024
 MODES = {"stdio": "stdio", "function": "call", "assert": "assert", "script": "script"}
 T = TypeVar("T", int, float)
 ISOLATIONS = ("shared", "per_test")
+AttachedRun = Callable[[dict[str, Any], Limits], Awaitable[Execution]]
+"""Runs the runner's request against a candidate already running, within the limits (see `score_attached`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,10 +231,63 @@ class CodeVerifier:
             return prompt + code
         return code
 
+    async def score_attached(self, reference: Mapping[str, Any], run: AttachedRun) -> ScoreResult:
+        """Score a Python candidate that is already running (a session's end state) with this verifier's tests.
+
+        The one entry point for live candidates (verifier_server/kinds/code/live.py); its contract:
+
+        - `reference` is read exactly as a sample's reference in `score_batch` (`tests_field`,
+          style, `fn_name`, `max_tests`, the server's caps), so a verifier scores a session and
+          a completion alike. Only styles that call into a candidate apply: function, assert and
+          script; stdio tests (a program to start) are the sample's `invalid_input`.
+        - `run(request, limits)` must run the in-sandbox runner (harness/runner.py) on `request`
+          as its `main` would, except that the candidate is not started but attached: `z` is a
+          stand-in for the runner's Zygote that hands out the one live candidate (fault None,
+          `candidates` 1, `failed()`, `spawn()`, `wait_exit()`; see harness/session_runner.py),
+          the verdict channel is `runner.Report(fd, request["nonce"], request["report_budget"])`
+          and the trailer `report.finish(runner.run(z, request, report))`. It returns the
+          Execution whose stdout is that channel, run within `limits.wall_time_s` and capped
+          at `limits.output_bytes`. A run the sandbox could not make is SANDBOX_ERROR.
+        - `request["isolation"]` is always "shared": there is one candidate, and it cannot be
+          started again; the verifier's own isolation setting does not apply.
+        - Verdicts, whose failure a failure is (an error with score None vs the candidate's 0),
+          `checker: program`, `stop_on_failure` and scoring are decided exactly as for a program.
+        """
+        cfg = self.config
+        try:
+            suite = parse_tests(
+                reference, style=cfg.style, field_name=cfg.tests_field, fn_name=cfg.fn_name, max_tests=cfg.max_tests
+            )
+        except TestsError as exc:
+            return ScoreResult.invalid(str(exc))
+        if suite.style == "stdio":
+            return ScoreResult.invalid(
+                "stdin/stdout tests need a program to run; a live candidate is scored with assert, "
+                "function-call or script tests"
+            )
+        too_big = self._beyond_server_caps(suite)
+        if too_big:
+            return ScoreResult.invalid(too_big)
+        nonce = new_nonce()
+        request = self._request(suite, nonce)
+        request["isolation"] = "shared"
+        request["candidate"] = {"python": True}
+        settings = cfg.settings
+        n = max(1, len(request["tests"]))
+        wall = min(self._wall(request), settings.max_job_wall_s)
+        limits = Limits(
+            wall_time_s=wall,
+            cpu_time_s=wall,
+            output_bytes=settings.max_report_bytes + (n + 1) * LINE_OVERHEAD_BYTES + MiB,
+        )
+        return await self._judged(suite, await run(request, limits), nonce, "python")
+
     async def _run(self, code: str, language: str, suite: TestSuite) -> ScoreResult:
         nonce = new_nonce()
         job = self._job(code, language, suite, nonce)
-        execution = await self.sandbox.run(job)
+        return await self._judged(suite, await self.sandbox.run(job), nonce, language)
+
+    async def _judged(self, suite: TestSuite, execution: Execution, nonce: str, language: str) -> ScoreResult:
         if execution.status is ExecStatus.SANDBOX_ERROR:
             return ScoreResult.failed(Outcome.ERROR, f"sandbox error: {execution.reason}")
         judged = await asyncio.to_thread(self._judge, suite, execution, nonce)
@@ -247,9 +302,9 @@ class CodeVerifier:
             _skip_after_first_failure(judged.tests)
         return self._result(suite, judged, language)
 
-    def _job(self, code: str, language: str, suite: TestSuite, nonce: str) -> Job:
+    def _request(self, suite: TestSuite, nonce: str) -> dict[str, Any]:
+        """The runner's request for `suite`, without the candidate (how to start or reach it)."""
         cfg = self.config
-        recipe = LANGUAGES[language]
         limits = {
             "wall_time_s": cfg.time_limit_s,
             "cpu_time_s": cfg.time_limit_s,
@@ -274,7 +329,17 @@ class CodeVerifier:
             request["script"] = suite.script
         if suite.entry_point:
             request["names"] = [suite.entry_point]
-        wall = len(request["tests"] or [None]) * (cfg.time_limit_s + 0.5) + 5.0
+        return request
+
+    def _wall(self, request: dict[str, Any]) -> float:
+        """Wall time for the whole run: every test at its limit, plus room for the harness."""
+        return len(request["tests"] or [None]) * (self.config.time_limit_s + 0.5) + 5.0
+
+    def _job(self, code: str, language: str, suite: TestSuite, nonce: str) -> Job:
+        cfg = self.config
+        recipe = LANGUAGES[language]
+        request = self._request(suite, nonce)
+        wall = self._wall(request)
         memory = cfg.memory_bytes
         if language == "python":
             files: dict[str, str | bytes] = {**harness.files("runner"), "solution.py": code}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sandboxes import Execution, Job, Sandbox, SandboxError, available_backends, open_sandbox
@@ -94,10 +94,10 @@ async def prepare_sandbox(resources: ResourceBag, *, allow_weak: bool) -> None:
         )
     for gap in gaps:
         log.warning("UNSAFE weak sandbox (allow_unsafe_weak_sandbox is on): %s", gap)
-    log.info("sandbox ready", extra={"backend": backend, "slot_uids": _runs(sandbox.slot_uids()), "weak": bool(gaps)})
+    log.info("sandbox ready", extra={"backend": backend, "slot_uids": runs_of(sandbox.slot_uids()), "weak": bool(gaps)})
 
 
-def _runs(numbers: list[int]) -> str:
+def runs_of(numbers: Iterable[int]) -> str:
     """60000..60003,60007: runs of consecutive numbers, for a log line."""
     runs: list[list[int]] = []
     for number in sorted(numbers):
