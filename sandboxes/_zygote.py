@@ -20,7 +20,11 @@ everything left in the pid namespace.
 
 Protocol on fd 0 (SOCK_SEQPACKET): first message is this source, then the JSON setup, answered "ready"
 or "error: ..."; then each message is a marshal-encoded header with fds
-[stdin, stdout, stderr, payload, status, netns, *cgroup.procs] and gets no answer.
+[stdin, stdout, stderr, payload, status, netns, *cgroup.procs] and gets no answer. The payload
+(files, executables, entry, argv, env) goes to R only. On the status pipe, R writes
+{"error": ...} if its set-up or the program's exec fails (its copy is close-on-exec, so
+a program that runs never holds it); the zygote writes {"exit_code"} or {"signal"} once
+R is reaped. The host reads the first line.
 """
 
 from __future__ import annotations
@@ -66,6 +70,8 @@ MNT_DETACH = 2
 libc.syscall.restype = ctypes.c_long
 SETUP_FAILED = 121
 MAX_FD = 1 << 16
+#: Where R keeps its copy of the status pipe from the job's set-up to the program's exec (close-on-exec).
+ERROR_FD = 3
 
 
 def check(rc: int, what: str) -> None:
@@ -199,9 +205,9 @@ def set_environment(env: dict[str, str]) -> None:
         data[encoded_key] = encoded_value
 
 
-def write_file(rel: str, content: bytes) -> None:
+def write_file(rel: str, content: bytes, mode: int = 0o644) -> None:
     """os.write, not open(): a buffered file object per file costs pages of copy-on-write."""
-    fd = os.open(rel, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    fd = os.open(rel, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         view = memoryview(content)
         while view:
@@ -380,15 +386,19 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         os.chdir("/work")
         seccomp.load()
         job = marshal.loads(read_all(payload))
+        executables = set(job["executables"])
         for rel, content in job["files"].items():
             parent = os.path.dirname(rel)
             if parent:
                 os.makedirs(parent, exist_ok=True)
-            write_file(rel, content)
+            write_file(rel, content, 0o755 if rel in executables else 0o644)
         os.dup2(stdin, 0)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
-        os.closerange(3, MAX_FD)
+        if status != ERROR_FD:
+            os.dup2(status, ERROR_FD, inheritable=False)  # ours until exec: the program never holds it
+        os.set_inheritable(ERROR_FD, False)
+        os.closerange(ERROR_FD + 1, MAX_FD)
         set_environment(job["env"])
         os.umask(0o022)
         gc.enable()
@@ -396,12 +406,13 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         report(status, error=f"sandbox setup failed in the run process: {exc!r}")
         os._exit(SETUP_FAILED)
     if h["mode"] == "python":
+        os.close(ERROR_FD)
         run_python(job)
     try:
         os.execvpe(job["argv"][0], job["argv"], job["env"])
     except OSError as exc:
-        os.write(2, f"sandbox: cannot execute {job['argv'][0]}: {exc.strerror}\n".encode())
-        os._exit(127)
+        report(ERROR_FD, error=f"the sandbox could not execute {job['argv'][0]}: {exc.strerror}")
+        os._exit(SETUP_FAILED)
 
 
 FD_SIZE = array.array("i").itemsize

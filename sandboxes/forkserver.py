@@ -22,15 +22,15 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import seccomp
+from . import _rlimits, seccomp
 from ._claims import OwnedDir, orphans
 from ._init_library import init_library
 from ._io import CappedReader, RunOutput, feed
 from ._layout import Mount, sandbox_env
 from ._outcome import RawOutcome, finish
+from ._program import Program, run_workdir_bytes
 from ._slots import RUN_DIR, Slot
 from ._types import Execution, Job, Limits, SandboxError, sandbox_error
-from .bwrap import _rlimits
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 #: The zygote's whole command line. Its source arrives as the first message on fd 0, so
@@ -131,8 +131,8 @@ class ForkServer:
             self._root.release()
             self._root = None
 
-    async def run(self, job: Job, slot: Slot, entry: str, argv: list[str] | None = None) -> Execution:
-        """Run `job` in the pre-imported interpreter (entry as __main__), or exec `argv` when given."""
+    async def run(self, job: Job, program: Program, stdin: bytes, slot: Slot) -> Execution:
+        """One run of `program`: its entry in the pre-imported interpreter (Python), else its argv exec'd."""
         limits = job.limits
         started = time.monotonic()
         try:
@@ -146,13 +146,22 @@ class ForkServer:
         header = {
             "uid": slot.uid,
             "gid": slot.gid,
-            "mode": "python" if argv is None else "exec",
-            "workdir_bytes": limits.workdir_bytes,
+            "mode": "python" if program.in_interpreter else "exec",
+            "workdir_bytes": run_workdir_bytes(limits, program),
             "inodes": 16384,
-            "rlimits": _rlimits(limits, job.language, cgroup=True, helpers=0),
+            "rlimits": _rlimits.rlimits(limits, job.language, cgroup=True, helpers=0),
         }
         env = sandbox_env(dict(job.env))
-        payload = marshal.dumps({"files": job.file_bytes(), "entry": entry, "args": [], "env": env, "argv": argv or []})
+        payload = marshal.dumps(
+            {
+                "files": dict(program.files),
+                "executables": sorted(program.executables),
+                "entry": program.entry,
+                "args": [],
+                "env": env,
+                "argv": list(program.argv),
+            }
+        )
         pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status
         (in_r, in_w), (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (st_r, st_w) = pipes
         if slot.index not in self._netns_fds:
@@ -170,7 +179,7 @@ class ForkServer:
         finally:
             for fd in (in_r, out_w, err_w, pay_r, st_w):
                 os.close(fd)
-        return await self._collect(job.stdin_bytes, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
+        return await self._collect(stdin, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
 
     async def _collect(
         self,
@@ -186,7 +195,8 @@ class ForkServer:
         assert cg is not None
         raw = RawOutcome()
         output = RunOutput(out_r, err_r, limits.output_bytes, cg.kill_all)
-        # The zygote writes one JSON line when the run process exits (or R reports a setup error).
+        # The zygote writes one JSON line when the run process exits; before it, R reports a setup
+        # or exec failure of ours on the same pipe (a close-on-exec copy the program never holds).
         status = CappedReader(st_r, STATUS_CAP, lambda: None, until=b"\n")
         feeders = [asyncio.ensure_future(feed(pay_w, payload)), asyncio.ensure_future(feed(in_w, stdin))]
         raw.wall_timeout = await output.supervise(
