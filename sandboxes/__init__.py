@@ -6,7 +6,7 @@ Concurrent runs share a backend's slots fairly among callers (`as_caller`, an op
 This package knows nothing of rewards, gRPC or test cases.
 """
 
-from ._factory import available_backends, open_sandbox
+from ._factory import available_backends, available_languages, open_sandbox
 from ._fairness import as_caller
 from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, Sandbox, SandboxError
 from .languages import LANGUAGES, Recipe
@@ -23,5 +23,6 @@ __all__ = [  # noqa: RUF022 - plain sorted(), pinned by tests/sandboxes/test_api
     "SandboxError",
     "as_caller",
     "available_backends",
+    "available_languages",
     "open_sandbox",
 ]

@@ -56,6 +56,9 @@ class CappedReader:
     def close(self) -> None:
         if self.fd < 0:
             return
+        # Drop the callback: it is usually a method of the object holding this reader, and that cycle
+        # would keep the output alive until the garbage collector runs, not until its last use.
+        self.on_overflow = _nothing
         asyncio.get_running_loop().remove_reader(self.fd)
         os.close(self.fd)
         self.fd = -1
@@ -66,6 +69,10 @@ class CappedReader:
     def data(self) -> bytes:
         """What was kept. BytesIO hands over its own buffer when it is exactly full: no second copy."""
         return self._buffer.getvalue()
+
+
+def _nothing() -> None:
+    pass
 
 
 def read_available(fd: int, *, close: bool = False, limit: int = 1 << 16) -> bytes:

@@ -33,7 +33,12 @@ _OOM_MARKERS = (
 
 
 def looks_like_oom(stderr: bytes) -> bool:
-    """Best-effort memory-limit detection from the tail of stderr, for hosts without cgroups."""
+    """The program said an allocation failed (the tail of its stderr): evidence of memory beside the cgroup's.
+
+    Without cgroups it is the only evidence (RLIMIT_AS makes allocations fail); with them, an
+    allocation the kernel refuses outright (far beyond the machine) fails the same way. A
+    program can print it falsely, which only turns its failed run's word from nonzero_exit to memory.
+    """
     tail = stderr[-4096:]
     return any(marker in tail for marker in _OOM_MARKERS)
 

@@ -290,10 +290,7 @@ class BwrapSandbox(ProgramRunner):
         wall = time.monotonic() - started
         raw.cpu_time_s = (cg.cpu_time_s() if cg is not None else None) or 0.0
         failed = raw.signal is not None or bool(raw.exit_code)
-        if cg is not None:
-            raw.memory_hit = failed and cg.hit_memory_limit()
-        else:
-            raw.memory_hit = failed and looks_like_oom(output.err.data)
+        raw.memory_hit = failed and ((cg is not None and cg.hit_memory_limit()) or looks_like_oom(output.err.data))
         if not (exec_reached or raw.wall_timeout or raw.output_overflow or raw.memory_hit):
             # bwrap ended without reaching the program (set-up or exec failed), by nothing the program did.
             raw.error = "bwrap failed: " + (output.err.data.decode("utf-8", "replace").strip() or f"exit code {rc}")

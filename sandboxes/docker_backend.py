@@ -31,7 +31,7 @@ from typing import Any
 from . import seccomp
 from ._fairness import FairScheduler
 from ._layout import sandbox_env
-from ._outcome import RawOutcome, compile_failed, finish
+from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
 from ._program import CompiledTooLarge, Program, ProgramRunner, compile_limits, run_workdir_bytes
 from ._types import ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .languages import LANGUAGES, Recipe
@@ -293,7 +293,9 @@ class DockerSandbox(ProgramRunner):
             raw.signal = code - 128
         elif isinstance(code, int) and not info.get("Running"):
             raw.exit_code = code
-        raw.memory_hit = raw.signal == 9 and not raw.wall_timeout and _oom_killed(container)
+        failed = raw.signal is not None or bool(raw.exit_code)
+        killed = raw.signal == 9 and not raw.wall_timeout and _oom_killed(container)
+        raw.memory_hit = killed or (failed and looks_like_oom(bytes(streams[2])))
         return finish(
             raw,
             limits,

@@ -27,7 +27,7 @@ from ._claims import OwnedDir, orphans
 from ._init_library import init_library
 from ._io import CappedReader, RunOutput, feed
 from ._layout import Mount, sandbox_env
-from ._outcome import RawOutcome, finish
+from ._outcome import RawOutcome, finish, looks_like_oom
 from ._program import Program, run_workdir_bytes
 from ._slots import RUN_DIR, Slot
 from ._types import Execution, Job, Limits, SandboxError, sandbox_error
@@ -214,7 +214,8 @@ class ForkServer:
         raw.exit_code = report.get("exit_code") if isinstance(report.get("exit_code"), int) else None  # type: ignore[assignment]
         raw.signal = report.get("signal") if isinstance(report.get("signal"), int) else None  # type: ignore[assignment]
         raw.cpu_time_s = cg.cpu_time_s() or 0.0
-        raw.memory_hit = (raw.signal is not None or bool(raw.exit_code)) and cg.hit_memory_limit()
+        failed = raw.signal is not None or bool(raw.exit_code)
+        raw.memory_hit = failed and (cg.hit_memory_limit() or looks_like_oom(output.err.data))
         if raw.wall_timeout and raw.exit_code is None and raw.signal is None:
             raw.signal = 9
         return finish(

@@ -23,12 +23,11 @@ class ServerCapabilities:
 
 
 def capabilities(service: VerifierService) -> ServerCapabilities:
-    sandbox_backends, languages = _sandbox_info()
     return ServerCapabilities(
         server_version=_server_version(),
         kinds=kinds.available_kinds(),
-        languages=languages,
-        sandbox_backends=sandbox_backends,
+        languages=_languages(service),
+        sandbox_backends=_sandbox_backends(),
         judge_backends=_judge_backends(),
         builtin_verifiers=sorted(builtin_records()),
     )
@@ -43,13 +42,22 @@ def _server_version() -> str:
 
 
 @cache
-def _sandbox_info() -> tuple[list[str], list[str]]:
+def _sandbox_backends() -> list[str]:
     try:
         sandboxes = importlib.import_module("sandboxes")
-        backends = [name for name, state in sandboxes.available_backends().items() if state == "ok"]
-        return backends, sorted(sandboxes.LANGUAGES)
+        return [name for name, state in sandboxes.available_backends().items() if state == "ok"]
     except (ImportError, AttributeError):
-        return [], []
+        return []
+
+
+def _languages(service: VerifierService) -> list[str]:
+    """What this machine can run: the configured sandbox's languages here, not every recipe there is."""
+    try:
+        access = importlib.import_module("verifier_server.kinds.sandboxed.access")
+    except ImportError:
+        return []
+    languages: list[str] = access.runnable_languages(service.resources)
+    return languages
 
 
 @cache

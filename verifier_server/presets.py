@@ -46,10 +46,10 @@ def builtin_specs() -> list[dict[str, Any]]:
         {
             "name": "apps",
             "kind": "code",
-            "config": {"tests_field": "input_output", "checker": "token"},
+            "config": {"tests_field": "input_output", "checker": "token", "unwrap_singleton": True},
             "description": "APPS: the row's input_output (JSON text) as stdin/stdout cases, or as calls of fn_name "
-            "(a function or Solution method) when present; Python unless the fence names another language; "
-            "fraction passed.",
+            "(a function or Solution method) when present, an expected [x] accepting x as APPS's own harness does; "
+            "Python unless the fence names another language; fraction passed.",
         },
         {
             "name": "livecodebench",

@@ -21,7 +21,7 @@ from verifier_server.auth import TokenAuthInterceptor, load_tokens
 from verifier_server.config import ServerConfig
 from verifier_server.http import HttpFace, start_http_face
 from verifier_server.kinds.base import ResourceBag
-from verifier_server.kinds.code.sandbox_access import prepare_sandbox
+from verifier_server.kinds.sandboxed.access import prepare_sandbox
 from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry
 from verifier_server.service import VerifierService

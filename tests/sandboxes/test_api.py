@@ -19,7 +19,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert sandboxes.__all__ == sorted(sandboxes.__all__)
     assert set(sandboxes.__all__) == {
         "DEFAULT_COMPILE_LIMITS", "LANGUAGES", "ExecStatus", "Execution", "Job", "Limits", "Recipe", "Sandbox",
-        "SandboxError", "as_caller", "available_backends", "open_sandbox"}
+        "SandboxError", "as_caller", "available_backends", "available_languages", "open_sandbox"}
     for name in sandboxes.__all__:
         assert getattr(sandboxes, name) is not None
 

@@ -2,12 +2,11 @@
 
 The source is only ever ast-parsed in the server (parsing executes nothing); it runs in
 the sandbox with the batch as JSON on stdin and the rewards as JSON on stdout
-(code/harness/userfn.py). Whatever the function does wrong becomes per-sample outcomes.
+(sandboxed/userfn.py). Whatever the function does wrong becomes per-sample outcomes.
 """
 
 from __future__ import annotations
 
-import ast
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -18,28 +17,10 @@ from sandboxes import ExecStatus, Job, Limits
 from verifier_server.domain import Content, Outcome, Sample, ScoreResult
 from verifier_server.kinds.base import BuildContext, ConfigReader
 from verifier_server.kinds.caps import capped_float, capped_int, read_cap
-from verifier_server.kinds.code import harness
-from verifier_server.kinds.code.sandbox_access import SharedSandbox, new_nonce, read_report, shared_sandbox
+from verifier_server.kinds.sandboxed.access import SharedSandbox, new_nonce, read_report, shared_sandbox
+from verifier_server.kinds.sandboxed.user_function import defines_function, function_files
 
 MiB = 1024 * 1024
-
-
-def defines_function(source: str, name: str) -> str:
-    """Why `source` cannot provide `name(...)`, or '' when it can (syntax checked, nothing run)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        return f"syntax error at line {exc.lineno}: {exc.msg}"
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            return ""
-        if isinstance(node, ast.AsyncFunctionDef) and node.name == name:
-            return f"{name} must be a plain function, not async"
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            return ""
-        if isinstance(node, ast.ImportFrom | ast.Import) and any((a.asname or a.name) == name for a in node.names):
-            return ""
-    return f"defines no top-level function {name!r}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +82,7 @@ class PythonRewardVerifier:
         request = {"nonce": nonce, "op": "batch", "fn": cfg.function, "args": args}
         job = Job(
             language="python",
-            files={**harness.files("userfn"), "user.py": cfg.source},
+            files=function_files(cfg.source),
             stdin=json.dumps(request, default=str),
             limits=Limits(
                 wall_time_s=cfg.time_limit_s,
