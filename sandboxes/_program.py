@@ -10,10 +10,11 @@ here turns them into `run` and `run_many` identically for every backend.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import stat
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,19 +134,26 @@ class ProgramRunner:
             return program
         return with_compile_output(await self._run_program(job, program, job.stdin_bytes), program)
 
-    async def run_many(self, job: Job, stdins: Sequence[bytes | str]) -> AsyncIterator[Execution]:
-        """Compile once, then one run per stdin in order, each in a fresh work dir; `job.stdin` is not used.
+    async def run_many(self, job: Job, stdins: Sequence[bytes | str]) -> AsyncGenerator[Execution, None]:
+        """Compile once, then one run per stdin in order, each starting afresh; `job.stdin` is not used.
 
         A compile that fails yields its Execution (COMPILE_ERROR, or SANDBOX_ERROR) and ends the
-        iteration. No slot is held between runs, so a caller may stop iterating at any point.
+        iteration. A backend may hold a slot until the iteration ends: a caller that stops early
+        closes it (`contextlib.aclosing`).
         """
         program = await self.prepare(job)
         if isinstance(program, Execution):
             yield program
             return
+        inputs = [stdin.encode() if isinstance(stdin, str) else stdin for stdin in stdins]
+        async with contextlib.aclosing(self._runs(job, program, inputs)) as runs:
+            async for execution in runs:
+                yield with_compile_output(execution, program)
+
+    async def _runs(self, job: Job, program: Program, stdins: list[bytes]) -> AsyncGenerator[Execution, None]:
+        """One run per input; a backend with a cheaper way for many runs of one program overrides this."""
         for stdin in stdins:
-            data = stdin.encode() if isinstance(stdin, str) else stdin
-            yield with_compile_output(await self._run_program(job, program, data), program)
+            yield await self._run_program(job, program, stdin)
 
 
 def with_compile_output(execution: Execution, program: Program) -> Execution:

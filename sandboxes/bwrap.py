@@ -22,7 +22,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 
 from . import _rlimits, seccomp
 from ._claims import DEFAULT_UID_BASE, DEFAULT_UID_RANGE_SIZE, UidRange
@@ -196,6 +196,23 @@ class BwrapSandbox(ProgramRunner):
                 if slot.cgroup is not None:
                     slot.cgroup.kill_all()
                 unmount_workdir(slot)
+
+    async def _runs(self, job: Job, program: Program, stdins: list[bytes]) -> AsyncGenerator[Execution, None]:
+        """Many runs on the fork server: one sandbox per program, a fresh process per run, in one slot."""
+        server = await self._forkserver_or_none() if len(stdins) > 1 else None
+        if server is None:
+            async with contextlib.aclosing(super()._runs(job, program, stdins)) as runs:
+                async for execution in runs:
+                    yield execution
+            return
+        async with self.pool().acquire() as slot:
+            try:
+                async with contextlib.aclosing(server.run_many(job, program, stdins, slot)) as runs:
+                    async for execution in runs:
+                        yield execution
+            finally:
+                if slot.cgroup is not None:
+                    slot.cgroup.kill_all()
 
     def _argv(
         self, slot: Slot, limits: Limits, argv: list[str], env: dict[str, str], seccomp_fd: int, status_fd: int

@@ -62,3 +62,14 @@ def test_every_checker_is_described_accepted_and_documented(client: VerifierClie
         assert (result.outcome, result.score) == ("ok", 1.0), (name, result.reason)
     with pytest.raises(InvalidArgumentError, match=re.escape(", ".join(CHECKERS))):
         client.score({"kind": "code", "config": {"checker": "fuzzy"}}, completions=["x"], references=[{}])
+
+
+def test_capabilities_list_what_this_machine_can_run(client: VerifierClient) -> None:
+    """Not every recipe there is: the languages the server's sandbox has toolchains for here."""
+    from sandboxes import LANGUAGES, available_languages
+
+    languages = client.capabilities().languages
+    assert "python" in languages and list(languages) == sorted(languages)
+    assert set(languages) == set(available_languages("bwrap"))
+    missing = [name for name, recipe in LANGUAGES.items() if recipe.toolchain() is None]
+    assert not set(missing) & set(languages)

@@ -281,6 +281,44 @@ async def test_each_run_of_many_starts_from_the_compiled_program(sandbox: Sandbo
     await assert_no_survivors()
 
 
+#: Each input makes one run misbehave; the word after it is what every run prints when it gets that far.
+MISBEHAVING = (
+    "import os, signal, sys, time\n"
+    "what = sys.stdin.read().strip()\n"
+    "if what == 'kill':\n"
+    "    for p in os.listdir('/proc'):\n"
+    "        if p.isdigit() and int(p) != os.getpid():\n"
+    "            for sig in (signal.SIGSTOP, signal.SIGKILL):\n"
+    "                try:\n"
+    "                    os.kill(int(p), sig)\n"
+    "                except OSError:\n"
+    "                    pass\n"
+    "elif what == 'sleep':\n"
+    "    time.sleep(60)\n"
+    "elif what == 'mess':\n"
+    "    os.makedirs('/work/' + '/'.join(['d'] * 1500))\n"
+    "    os.makedirs('/tmp/locked/inner'); open('/tmp/locked/inner/f', 'w').close()\n"
+    "    os.chmod('/tmp/locked/inner', 0); os.chmod('/tmp/locked', 0)\n"
+    "    os.symlink('/work/main.py', '/work/link'); os.mkfifo('/work/fifo')\n"
+    "    if os.fork() == 0:\n"
+    "        os.setsid(); bytearray(32 << 20); time.sleep(60)\n"
+    "print('clean', sorted(os.listdir('.')), os.listdir('/tmp'))\n"
+)
+
+
+@pytest.mark.parametrize("first", ["kill", "sleep", "mess"])
+async def test_what_one_run_does_never_reaches_the_next(sandbox: Sandbox, first: str) -> None:
+    """A run that kills or stops every process it can see, outlives its wall time, or leaves an unremovable
+    mess and a process behind: the runs after it start as the first did."""
+    job = py(MISBEHAVING, limits=Limits(wall_time_s=2.0, cpu_time_s=2.0))
+    runs = [r async for r in sandbox.run_many(job, [first, "", ""])]
+    assert len(runs) == 3 and runs[0].status is not ExecStatus.SANDBOX_ERROR, runs[0]
+    assert [(r.status, r.stdout) for r in runs[1:]] == [(ExecStatus.OK, b"clean ['main.py'] []\n")] * 2, runs
+    if first == "sleep":
+        assert runs[0].status is ExecStatus.TIMEOUT
+    await assert_no_survivors()
+
+
 async def test_a_compiled_program_is_what_its_compile_step_left(sandbox: Sandbox,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """Bash, compiled by the shell (every backend has one): the compile phase's work dir, execute bits included,
