@@ -83,9 +83,10 @@ async def sandbox_part(rounds: int) -> None:
         tests = cases()
         job = Job("cpp", {"main.cpp": PROGRAM}, limits=LIMITS)
         await run_many(box, job, tests[:1])  # warm: fork server, compiler caches
-        results: dict[str, list[float]] = {"run_many (compile once)": [], "per test under bwrap (compile + run)": []}
+        ways = {"run_many (compile once)": run_many, "per test under bwrap (compile + run)": per_test}
+        results: dict[str, list[float]] = {label: [] for label in ways}
         for _ in range(rounds):
-            for label, way in (("run_many (compile once)", run_many), ("per test under bwrap (compile + run)", per_test)):
+            for label, way in ways.items():
                 started = time.perf_counter()
                 passed = await way(box, job, tests)
                 results[label].append(time.perf_counter() - started)

@@ -222,8 +222,12 @@ class CgroupSlot:
         except (KeyError, OSError, ValueError):
             return []
 
-    def kill_all(self, timeout_s: float = 5.0, spare: int | None = None) -> bool:
-        """SIGKILL every process in the slot but `spare`; True once none other is left."""
+    def kill_all(self, timeout_s: float = 5.0, spare: int | None = None, wait: bool = True) -> bool:
+        """SIGKILL every process in the slot but `spare`; True once none other is left.
+
+        `wait=False` returns after one round: every process then has SIGKILL pending and runs no
+        more of its own code, but may still be leaving (and counted); `prepare` waits for them.
+        """
         deadline = time.monotonic() + timeout_s
         frozen = False
         while pids := [pid for pid in self.pids() if pid != spare]:
@@ -235,6 +239,8 @@ class CgroupSlot:
             if frozen:
                 self._write("freezer", "freezer.state", "THAWED")  # killed tasks only die once thawed
                 frozen = False
+            if not wait:
+                return False
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.0002)

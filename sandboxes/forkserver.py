@@ -237,7 +237,8 @@ class ForkServer:
         cg = slot.cgroup
         assert cg is not None
         raw = RawOutcome()
-        output = RunOutput(out_r, err_r, limits.output_bytes, cg.kill_all)
+        # Not waiting for the killed to leave: the slot's next user does (CgroupSlot.prepare), off this run's path.
+        output = RunOutput(out_r, err_r, limits.output_bytes, lambda: cg.kill_all(wait=False))
         # The zygote writes one JSON line when the run process exits; before it, R reports a setup
         # or exec failure of ours on the same pipe (a close-on-exec copy the program never holds).
         status = CappedReader(st_r, STATUS_CAP, lambda: None, until=b"\n")
