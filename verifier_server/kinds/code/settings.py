@@ -36,7 +36,7 @@ class CodeSettings:
     max_report_bytes: int = 16 * MiB
     """Most bytes of per-test results (outputs, return values) the server holds for one sample."""
     processes: int = 64
-    """Processes and threads one sample's job may have alive at once, the test harness's own included."""
+    """Processes and threads alive at once: in each stdio run; in a harness job, the test harness's own included."""
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> CodeSettings:
