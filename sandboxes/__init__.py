@@ -1,7 +1,8 @@
 """Running untrusted programs under kernel-enforced limits, behind one small async contract.
 
 `open_sandbox()` picks a backend (bubblewrap by default, Docker, or the loudly named
-unsafe-local for development); every backend takes a `Job` and returns an `Execution`.
+unsafe-local for development); every backend takes a `Job` and returns an `Execution`
+(`run`), or runs one program once per input (`run_many`). A language is one `Recipe`.
 Concurrent runs share a backend's slots fairly among callers (`as_caller`, an opaque key).
 This package knows nothing of rewards, gRPC or test cases.
 """

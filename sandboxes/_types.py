@@ -193,8 +193,9 @@ class Sandbox(Protocol):
         fresh work dir under the same isolation and `job.limits`; `job.stdin` is not used.
 
         Yields one Execution per stdin, each carrying the compile output. A compile that fails yields
-        its Execution (COMPILE_ERROR, or SANDBOX_ERROR) and ends. Nothing is held between runs, so the
-        caller may stop iterating (judging each run as it comes) at any point.
+        its Execution (COMPILE_ERROR, or SANDBOX_ERROR) and ends. A backend may keep one slot for the
+        program's runs: a caller that stops early (judging each run as it comes) closes the iterator
+        (`contextlib.aclosing`).
         """
         ...
 

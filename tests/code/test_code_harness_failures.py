@@ -14,8 +14,8 @@ import pytest
 
 from sandboxes import ExecStatus, Execution
 from sdk import VerifierClient
-from verifier_server.kinds.code.styles.harnessed import ended_on_its_own
 from verifier_server.kinds.code.report import ReportGarbled, read_harness_report
+from verifier_server.kinds.code.styles.harnessed import ended_on_its_own
 from verifier_server.testing import StartServer
 
 ADD = "```python\ndef add(a, b):\n    return a + b\n```"

@@ -1,4 +1,4 @@
-"""Shipped in-sandbox programs are importable modules with precompiled bytecode that the sandbox's Python really uses."""
+"""Shipped in-sandbox programs are importable modules with bytecode that the sandbox's Python really uses."""
 
 from __future__ import annotations
 
