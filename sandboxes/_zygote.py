@@ -383,7 +383,11 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         os.setsid()
         for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
             _signal.signal(sig, _signal.SIG_IGN if h["mode"] == "python" else _signal.SIG_DFL)
+        cpu_limit = -1
         for which, value in h["rlimits"]:
+            if runs >= 0 and which == resource.RLIMIT_CPU:
+                cpu_limit = value  # per run, set in each run's process: the runner's CPU adds up over runs
+                continue
             resource.setrlimit(which, (value, value + 1 if which == resource.RLIMIT_CPU else value))
         os.setgroups([])
         os.setresgid(h["gid"], h["gid"], h["gid"])
@@ -410,7 +414,7 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         report(status, error=f"sandbox setup failed in the run process: {exc!r}")
         os._exit(SETUP_FAILED)
     if runs >= 0:
-        serve_runs(job, h["mode"])
+        serve_runs(job, h["mode"], cpu_limit)
     become_program(job, h["mode"])
 
 
@@ -432,7 +436,7 @@ RUNNER_IGNORES = tuple(
 )
 
 
-def serve_runs(job: dict[str, Any], mode: str) -> NoReturn:
+def serve_runs(job: dict[str, Any], mode: str, cpu_limit: int) -> NoReturn:
     """R as the runner of many runs of one program (Sandbox.run_many), all in this set-up sandbox.
 
     For each request on RUNS_FD (fds [stdin, stdout, stderr]) R puts the work dir, /tmp and
@@ -463,10 +467,10 @@ def serve_runs(job: dict[str, Any], mode: str) -> NoReturn:
             runs.send(json.dumps({"restore_failed": repr(exc)}).encode())
             os._exit(SETUP_FAILED)
         fresh = False
-        runs.send(run_once(job, mode, request[1]))
+        runs.send(run_once(job, mode, request[1], cpu_limit))
 
 
-def run_once(job: dict[str, Any], mode: str, fds: list[int]) -> bytes:
+def run_once(job: dict[str, Any], mode: str, fds: list[int], cpu_limit: int) -> bytes:
     """One run in a fork of the runner; its status line (or our error, from its close-on-exec pipe)."""
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -481,6 +485,8 @@ def run_once(job: dict[str, Any], mode: str, fds: list[int]) -> bytes:
                 _signal.signal(sig, _signal.SIG_DFL)
             for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
                 _signal.signal(sig, _signal.SIG_IGN if mode == "python" else _signal.SIG_DFL)
+            if cpu_limit >= 0:
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 1))
             os.setsid()
         except BaseException as exc:
             report(ERROR_FD, error=f"sandbox setup failed in the run process: {exc!r}")

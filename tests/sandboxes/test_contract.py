@@ -295,6 +295,8 @@ MISBEHAVING = (
     "                    pass\n"
     "elif what == 'sleep':\n"
     "    time.sleep(60)\n"
+    "elif what == 'spin':\n"
+    "    while True: pass\n"
     "elif what == 'mess':\n"
     "    os.makedirs('/work/' + '/'.join(['d'] * 1500))\n"
     "    os.makedirs('/tmp/locked/inner'); open('/tmp/locked/inner/f', 'w').close()\n"
@@ -306,16 +308,18 @@ MISBEHAVING = (
 )
 
 
-@pytest.mark.parametrize("first", ["kill", "sleep", "mess"])
+@pytest.mark.parametrize("first", ["kill", "sleep", "spin", "mess"])
 async def test_what_one_run_does_never_reaches_the_next(sandbox: Sandbox, first: str) -> None:
     """A run that kills or stops every process it can see, outlives its wall time, or leaves an unremovable
     mess and a process behind: the runs after it start as the first did."""
-    job = py(MISBEHAVING, limits=Limits(wall_time_s=2.0, cpu_time_s=2.0))
+    job = py(MISBEHAVING, limits=Limits(wall_time_s=3.0, cpu_time_s=1.0))
     runs = [r async for r in sandbox.run_many(job, [first, "", ""])]
     assert len(runs) == 3 and runs[0].status is not ExecStatus.SANDBOX_ERROR, runs[0]
     assert [(r.status, r.stdout) for r in runs[1:]] == [(ExecStatus.OK, b"clean ['main.py'] []\n")] * 2, runs
-    if first == "sleep":
-        assert runs[0].status is ExecStatus.TIMEOUT
+    if first in ("sleep", "spin"):
+        assert runs[0].status is ExecStatus.TIMEOUT, runs[0]
+    if first == "spin":
+        assert "CPU" in runs[0].reason, runs[0]  # each run has its own CPU limit
     await assert_no_survivors()
 
 
