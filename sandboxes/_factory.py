@@ -76,3 +76,20 @@ def _probe_docker() -> str:
 def available_backends() -> dict[str, str]:
     """Backend name -> "ok" or why it cannot run on this host. unsafe-local is always "ok" (and unsafe)."""
     return {"bwrap": _probe_bwrap(), "docker": _probe_docker(), "unsafe-local": "ok"}
+
+
+def available_languages(backend: str = "bwrap") -> list[str]:
+    """Languages `backend` could run on this host without opening it: toolchains found here (and mountable into a
+    sandbox), or for Docker the languages with a default image. A backend object's own `languages()` is the
+    authority once it is open."""
+    if backend == "docker":
+        from .docker_backend import DEFAULT_IMAGES
+
+        return sorted(DEFAULT_IMAGES)
+    if backend == "bwrap":
+        from ._layout import runnable_languages, system_mounts
+
+        return runnable_languages(system_mounts())
+    from .languages import host_languages
+
+    return host_languages()

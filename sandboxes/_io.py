@@ -2,13 +2,15 @@
 
 Output is read as it is produced so a flood never sits in a pipe buffer, and the cap
 is enforced here: the first byte past `output_bytes` marks the stream truncated and
-fires `on_overflow` (the backend kills the run; status OUTPUT_LIMIT).
+fires `on_overflow` (the backend kills the run; status OUTPUT_LIMIT). What is kept grows
+in one buffer that becomes the result without a copy, so a run's output is held once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -20,7 +22,7 @@ class CappedReader:
     def __init__(self, fd: int, limit: int, on_overflow: Callable[[], None], until: bytes = b"") -> None:
         """`until`: stop (done) as soon as this byte string arrives, without waiting for EOF."""
         self.fd, self.limit, self.on_overflow, self.until = fd, limit, on_overflow, until
-        self.chunks: list[bytes] = []
+        self._buffer = io.BytesIO()
         self.size = 0
         self.truncated = False
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -39,14 +41,14 @@ class CappedReader:
             return
         room = self.limit - self.size
         if len(data) > room:
-            self.chunks.append(data[:room])
+            self._buffer.write(data[:room])
             self.size = self.limit
             if not self.truncated:
                 self.truncated = True
                 self.on_overflow()
             self.close()  # stop reading: the writer gets EPIPE / is being killed
             return
-        self.chunks.append(data)
+        self._buffer.write(data)
         self.size += len(data)
         if self.until and self.until in data:
             self.close()
@@ -54,6 +56,9 @@ class CappedReader:
     def close(self) -> None:
         if self.fd < 0:
             return
+        # Drop the callback: it is usually a method of the object holding this reader, and that cycle
+        # would keep the output alive until the garbage collector runs, not until its last use.
+        self.on_overflow = _nothing
         asyncio.get_running_loop().remove_reader(self.fd)
         os.close(self.fd)
         self.fd = -1
@@ -62,7 +67,33 @@ class CappedReader:
 
     @property
     def data(self) -> bytes:
-        return b"".join(self.chunks)
+        """What was kept. BytesIO hands over its own buffer when it is exactly full: no second copy."""
+        return self._buffer.getvalue()
+
+
+def _nothing() -> None:
+    pass
+
+
+def read_available(fd: int, *, close: bool = False, limit: int = 1 << 16) -> bytes:
+    """What a pipe holds now, without blocking (a status fd whose writer has exited)."""
+    os.set_blocking(fd, False)
+    chunks = []
+    size = 0
+    try:
+        while size < limit:
+            try:
+                chunk = os.read(fd, limit - size)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        if close:
+            os.close(fd)
+    return b"".join(chunks)
 
 
 async def feed(fd: int, data: bytes) -> None:

@@ -1,9 +1,10 @@
 """What a bubblewrap or fork-server sandbox sees of the host filesystem, in one place.
 
 Only system directories are visible, all read-only; `/etc` is reduced to the few files
-toolchains need (no shadow, no host config). The work dir and /tmp are private tmpfs
-mounts created per run. Both the bwrap argv and the fork server's pivot_root are
-built from this table, so the two paths cannot drift apart.
+toolchains need (no shadow, no host config), plus what each installed language's
+toolchain declares in its recipe (a sysroot, a config dir). The work dir and /tmp are
+private tmpfs mounts created per run. Both the bwrap argv and the fork server's
+pivot_root are built from this table, so the two paths cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .languages import rust_sysroot
+from .languages import LANGUAGES, SYSTEM_PATH
 
 WORKDIR = "/work"
-PATH = "/usr/local/bin:/usr/bin:/bin"
+PATH = SYSTEM_PATH
 #: The whole environment of a sandboxed program (plus Job.env). Nothing of the server's.
 BASE_ENV = {"PATH": PATH, "HOME": WORKDIR, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 #: Directories bound read-only when they exist; symlinks (merged /usr) are recreated as symlinks.
@@ -27,15 +28,11 @@ ETC_ENTRIES = (
     "ld.so.conf",
     "ld.so.conf.d",
     "localtime",
-    "java-17-openjdk",
-    "java-21-openjdk",
     "ssl/openssl.cnf",
     "nsswitch.conf",
     "mime.types",
 )
 DEVICES = ("null", "zero", "full", "random", "urandom")
-#: Where a toolchain hidden in an unreadable home (rustup under /root) appears in the sandbox.
-RUST_MOUNT = "/opt/rust"
 #: Python packages offered to sandboxed programs (numpy, sympy, math-verify, regex, ...), installed
 #: by scripts/install_sandbox_python.py: root-owned, under /usr, so every sandbox sees it through
 #: the read-only /usr bind and no sandboxed program can change it. Put on PYTHONPATH when present.
@@ -67,12 +64,26 @@ def system_mounts() -> tuple[Mount, ...]:
         path = f"/etc/{entry}"
         if os.path.exists(path):
             mounts.append(Mount(path, source=os.path.realpath(path) if entry != "alternatives" else path))
-    sysroot = rust_sysroot()
-    if sysroot is not None:
-        source = str(sysroot) if readable_by_others(str(sysroot)) else expose_readonly(str(sysroot), "rust")
-        if source:
-            mounts.append(Mount(RUST_MOUNT, source=source))
+    seen = {m.dest for m in mounts}
+    for recipe in LANGUAGES.values():
+        toolchain = recipe.toolchain()
+        for host, dest in toolchain.mounts if toolchain is not None else ():
+            source = host if readable_by_others(host) else expose_readonly(host, recipe.name)
+            if source and dest not in seen:
+                seen.add(dest)
+                mounts.append(Mount(dest, source=source))
     return tuple(mounts)
+
+
+def runnable_languages(mounts: tuple[Mount, ...] | list[Mount]) -> list[str]:
+    """Languages whose toolchain is installed and whose every declared mount is among `mounts`."""
+    present = {m.dest for m in mounts}
+    found = []
+    for name, recipe in LANGUAGES.items():
+        toolchain = recipe.toolchain()
+        if toolchain is not None and all(dest in present for _, dest in toolchain.mounts):
+            found.append(name)
+    return found
 
 
 def expose_readonly(path: str, name: str) -> str:
@@ -103,13 +114,20 @@ def expose_readonly(path: str, name: str) -> str:
     return str(target)
 
 
-def extra_path(rust: bool = False) -> str:
-    """PATH inside the sandbox, including optional toolchains mounted outside /usr."""
-    return f"{RUST_MOUNT}/bin:{PATH}" if rust else PATH
+@cache
+def sandbox_path() -> str:
+    """PATH inside the sandbox: the toolchains' own directories (mounted outside /usr) first, then the system's."""
+    present = {m.dest for m in system_mounts()}
+    extra: list[str] = []
+    for recipe in LANGUAGES.values():
+        toolchain = recipe.toolchain()
+        if toolchain is not None and all(dest in present for _, dest in toolchain.mounts):
+            extra += [d for d in toolchain.path if d not in extra]
+    return ":".join([*extra, PATH])
 
 
 def sandbox_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(BASE_ENV, PATH=extra_path(any(m.dest == RUST_MOUNT for m in system_mounts())))
+    env = dict(BASE_ENV, PATH=sandbox_path())
     if python_packages_installed():
         env.update(PYTHON_PACKAGES_ENV, PYTHONPATH=PYTHON_PACKAGES_DIR)
     env.update(extra or {})

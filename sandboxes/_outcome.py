@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import signal as _signal
 from dataclasses import dataclass
 
+from . import exits
 from ._types import ExecStatus, Execution, Limits
 
 
@@ -33,30 +33,32 @@ _OOM_MARKERS = (
 
 
 def looks_like_oom(stderr: bytes) -> bool:
-    """Best-effort memory-limit detection from the tail of stderr, for hosts without cgroups."""
+    """The program said an allocation failed (the tail of its stderr): evidence of memory beside the cgroup's.
+
+    Without cgroups it is the only evidence (RLIMIT_AS makes allocations fail); with them, an
+    allocation the kernel refuses outright (far beyond the machine) fails the same way. A
+    program can print it falsely, which only turns its failed run's word from nonzero_exit to memory.
+    """
     tail = stderr[-4096:]
     return any(marker in tail for marker in _OOM_MARKERS)
 
 
 def classify(raw: RawOutcome, limits: Limits) -> tuple[ExecStatus, str]:
-    """Order matters: a run killed for one limit often trips a second one on the way down."""
-    if raw.error:
-        return ExecStatus.SANDBOX_ERROR, raw.error
-    if raw.output_overflow:
-        return ExecStatus.OUTPUT_LIMIT, f"output exceeded {limits.output_bytes} bytes on a stream"
-    if raw.wall_timeout:
-        return ExecStatus.TIMEOUT, f"wall time limit of {limits.wall_time_s:g}s exceeded"
-    if raw.signal == _signal.SIGXCPU or (raw.signal == _signal.SIGKILL and raw.cpu_time_s >= limits.cpu_time_s):
-        return ExecStatus.TIMEOUT, f"CPU time limit of {limits.cpu_time_s:g}s exceeded"
-    failed = raw.signal is not None or (raw.exit_code or 0) != 0
-    if raw.memory_hit and failed:
-        return ExecStatus.MEMORY, f"memory limit of {limits.memory_bytes} bytes exceeded"
-    if raw.signal is not None:
-        name = _signal.Signals(raw.signal).name if raw.signal in _signal.valid_signals() else str(raw.signal)
-        return ExecStatus.NONZERO_EXIT, f"killed by signal {name}"
-    if raw.exit_code:
-        return ExecStatus.NONZERO_EXIT, f"exit code {raw.exit_code}"
-    return ExecStatus.OK, ""
+    """The one classification (exits.py) over what a backend gathered."""
+    word, reason = exits.classify(
+        raw.exit_code,
+        raw.signal,
+        cpu_time_s=raw.cpu_time_s,
+        wall_time_limit_s=limits.wall_time_s,
+        cpu_time_limit_s=limits.cpu_time_s,
+        memory_bytes=limits.memory_bytes,
+        output_bytes=limits.output_bytes,
+        error=raw.error,
+        output_overflow=raw.output_overflow,
+        wall_timeout=raw.wall_timeout,
+        memory_hit=raw.memory_hit,
+    )
+    return ExecStatus(word), reason
 
 
 def finish(

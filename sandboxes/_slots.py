@@ -179,16 +179,6 @@ def mount_workdir(slot: Slot, size_bytes: int, inodes: int = 16384) -> None:
             raise OSError(err, f"mounting the work dir tmpfs failed: {os.strerror(err)}")
 
 
-def resize_workdir(slot: Slot, size_bytes: int) -> None:
-    """Shrink the work dir to the run phase's limit after a compile phase needed more (never below its usage)."""
-    if not slot.privileged:
-        return
-    st = os.statvfs(slot.workdir)
-    used = (st.f_blocks - st.f_bfree) * st.f_frsize
-    opts = f"size={max(size_bytes, used)}".encode()
-    _libc.mount(b"tmpfs", str(slot.workdir).encode(), b"tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV, opts)
-
-
 def unmount_workdir(slot: Slot) -> None:
     """Drop the previous run's work dir entirely: nothing written there survives."""
     path = str(slot.workdir).encode()
@@ -204,8 +194,8 @@ def unmount_workdir(slot: Slot) -> None:
                     child.unlink()
 
 
-def write_files(slot: Slot, files: dict[str, bytes]) -> None:
-    """Write the job's files into the work dir, owned by the slot's uid."""
+def write_files(slot: Slot, files: dict[str, bytes], executables: frozenset[str] = frozenset()) -> None:
+    """Write the job's files into the work dir, owned by the slot's uid (`executables` with the execute bit)."""
     for rel, content in files.items():
         path = slot.workdir / rel
         for parent in reversed(path.relative_to(slot.workdir).parents[:-1]):
@@ -214,5 +204,7 @@ def write_files(slot: Slot, files: dict[str, bytes]) -> None:
                 d.mkdir()
                 os.chown(d, slot.uid, slot.gid) if slot.privileged else None
         path.write_bytes(content)
+        if rel in executables:
+            path.chmod(0o755)
         if slot.privileged:
             os.chown(path, slot.uid, slot.gid)

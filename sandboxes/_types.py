@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import enum
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -57,7 +57,7 @@ class Limits:
                 raise ValueError(f"Limits.{name} must be positive, got {getattr(self, name)!r}")
 
 
-#: Compilers need more room than the programs they build.
+#: Compilers need more room than the programs they build (memory: each recipe's `compile_memory_bytes`).
 DEFAULT_COMPILE_LIMITS = Limits(
     wall_time_s=30.0,
     cpu_time_s=20.0,
@@ -81,6 +81,7 @@ class Job:
     command: tuple[str, ...] | None = None
     """Argv to run instead of the language recipe's run command; None means the recipe's."""
     stdin: bytes | str = b""
+    """The run's standard input (`Sandbox.run_many` takes one per run instead)."""
     limits: Limits = field(default_factory=Limits)
     compile_limits: Limits | None = None
     """Limits of the compile phase; None means `DEFAULT_COMPILE_LIMITS`."""
@@ -104,7 +105,7 @@ class Job:
 
 
 class ExecStatus(enum.Enum):
-    """How a run ended, from the caller's point of view."""
+    """How a run ended, from the caller's point of view (decided once, by exits.classify)."""
 
     OK = "ok"
     NONZERO_EXIT = "nonzero_exit"
@@ -179,12 +180,23 @@ def sandbox_error(reason: str, backend: str, wall_time_s: float = 0.0) -> Execut
 
 @runtime_checkable
 class Sandbox(Protocol):
-    """A backend. `run` is safe to call concurrently; `aclose` kills warm state (pools, zygotes)."""
+    """A backend. `run` and `run_many` are safe to call concurrently; `aclose` kills warm state (pools, zygotes)."""
 
     name: str
 
     def languages(self) -> list[str]: ...
 
     async def run(self, job: Job) -> Execution: ...
+
+    def run_many(self, job: Job, stdins: Sequence[bytes | str]) -> AsyncIterator[Execution]:
+        """One program, many runs: compile once, then one run per stdin, in order, each a fresh process in a
+        fresh work dir under the same isolation and `job.limits`; `job.stdin` is not used.
+
+        Yields one Execution per stdin, each carrying the compile output. A compile that fails yields
+        its Execution (COMPILE_ERROR, or SANDBOX_ERROR) and ends. A backend may keep one slot for the
+        program's runs: a caller that stops early (judging each run as it comes) closes the iterator
+        (`contextlib.aclosing`).
+        """
+        ...
 
     async def aclose(self) -> None: ...

@@ -20,7 +20,12 @@ everything left in the pid namespace.
 
 Protocol on fd 0 (SOCK_SEQPACKET): first message is this source, then the JSON setup, answered "ready"
 or "error: ..."; then each message is a marshal-encoded header with fds
-[stdin, stdout, stderr, payload, status, netns, *cgroup.procs] and gets no answer.
+[stdin, stdout, stderr, payload, status, netns, *cgroup.procs] (and, with "many" in the header, a
+socket last: R then serves many runs of the program, see serve_runs) and gets no answer. The
+payload (files, executables, entry, argv, env) goes to R only. On the status pipe, R writes
+{"error": ...} if its set-up or the program's exec fails (its copy is close-on-exec, so
+a program that runs never holds it); the zygote writes {"exit_code"} or {"signal"} once
+R is reaped. The host reads the first line.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import _signal
 import array
 import atexit
 import ctypes
+import fcntl
 import gc
 import io
 import json
@@ -66,6 +72,10 @@ MNT_DETACH = 2
 libc.syscall.restype = ctypes.c_long
 SETUP_FAILED = 121
 MAX_FD = 1 << 16
+#: Where R keeps its copy of the status pipe from the job's set-up to the program's exec (close-on-exec).
+ERROR_FD = 3
+#: Where R, as the runner of many runs, keeps its socket to the host (see serve_runs).
+RUNS_FD = 4
 
 
 def check(rc: int, what: str) -> None:
@@ -199,9 +209,9 @@ def set_environment(env: dict[str, str]) -> None:
         data[encoded_key] = encoded_value
 
 
-def write_file(rel: str, content: bytes) -> None:
+def write_file(rel: str, content: bytes, mode: int = 0o644) -> None:
     """os.write, not open(): a buffered file object per file costs pages of copy-on-write."""
-    fd = os.open(rel, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    fd = os.open(rel, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         view = memoryview(content)
         while view:
@@ -374,6 +384,7 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         if setup_error is not None:
             raise setup_error
         h = marshal.loads(header)
+        runs = fds.pop() if h.get("many") else -1
         for fd in fds[6:]:
             os.write(fd, b"0")  # join the slot's cgroups: from here on, this process tree is the job
             os.close(fd)
@@ -387,7 +398,11 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         os.setsid()
         for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
             _signal.signal(sig, _signal.SIG_IGN if h["mode"] == "python" else _signal.SIG_DFL)
+        cpu_limit = -1
         for which, value in h["rlimits"]:
+            if runs >= 0 and which == resource.RLIMIT_CPU:
+                cpu_limit = value  # per run, set in each run's process: the runner's CPU adds up over runs
+                continue
             resource.setrlimit(which, (value, value + 1 if which == resource.RLIMIT_CPU else value))
         os.setgroups([])
         os.setresgid(h["gid"], h["gid"], h["gid"])
@@ -395,28 +410,146 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         os.chdir("/work")
         seccomp.load()
         job = marshal.loads(read_all(payload))
-        for rel, content in job["files"].items():
-            parent = os.path.dirname(rel)
-            if parent:
-                os.makedirs(parent, exist_ok=True)
-            write_file(rel, content)
+        write_job_files(job)
+        if runs >= 0:
+            runs = fcntl.fcntl(runs, fcntl.F_DUPFD_CLOEXEC, RUNS_FD + 1)  # out of the way of the dup2s below
         os.dup2(stdin, 0)
         os.dup2(stdout, 1)
         os.dup2(stderr, 2)
-        os.closerange(3, MAX_FD)
+        if status != ERROR_FD:
+            os.dup2(status, ERROR_FD, inheritable=False)  # ours until exec: the program never holds it
+        os.set_inheritable(ERROR_FD, False)
+        if runs >= 0:
+            os.dup2(runs, RUNS_FD, inheritable=False)
+        os.closerange((RUNS_FD if runs >= 0 else ERROR_FD) + 1, MAX_FD)
         set_environment(job["env"])
         os.umask(0o022)
         gc.enable()
     except BaseException as exc:
         report(status, error=f"sandbox setup failed in the run process: {exc!r}")
         os._exit(SETUP_FAILED)
-    if h["mode"] == "python":
+    if runs >= 0:
+        serve_runs(job, h["mode"], cpu_limit)
+    become_program(job, h["mode"])
+
+
+def become_program(job: dict[str, Any], mode: str) -> NoReturn:
+    """The last step of a run: run the entry in this interpreter (python) or exec the argv."""
+    if mode == "python":
+        os.close(ERROR_FD)
         run_python(job)
     try:
         os.execvpe(job["argv"][0], job["argv"], job["env"])
     except OSError as exc:
-        os.write(2, f"sandbox: cannot execute {job['argv'][0]}: {exc.strerror}\n".encode())
-        os._exit(127)
+        report(ERROR_FD, error=f"the sandbox could not execute {job['argv'][0]}: {exc.strerror}")
+        os._exit(SETUP_FAILED)
+
+
+#: Signals the runner of many runs ignores, so a program cannot end it by one it can catch.
+RUNNER_IGNORES = tuple(
+    sig for sig in signal.valid_signals() if sig not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD)
+)
+
+
+def serve_runs(job: dict[str, Any], mode: str, cpu_limit: int) -> NoReturn:
+    """R as the runner of many runs of one program (Sandbox.run_many), all in this set-up sandbox.
+
+    For each request on RUNS_FD (fds [stdin, stdout, stderr]) R puts the work dir, /tmp and
+    /dev/shm back as the job left them, forks a fresh process that becomes the program
+    exactly as a single run would, reaps it and answers with its exit status (or the
+    sandbox's error). The host kills whatever a run leaves behind, except R, before the next
+    request. R holds nothing a program may not see (it never runs other code), ignores every
+    signal it can, and cannot be traced or read (it changed uid: not dumpable); a program that
+    stops or kills it only ends its own runs here (the host starts a fresh sandbox for the rest).
+    """
+    for sig in RUNNER_IGNORES:
+        try:
+            _signal.signal(sig, _signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass
+    os.close(ERROR_FD)  # R's own end is the zygote's report of R's exit
+    runs = socket.socket(fileno=RUNS_FD)
+    runs.send(b"ready")
+    fresh = True
+    while True:
+        request = recv_request(runs)
+        if request is None:
+            os._exit(0)  # the host is done with this program
+        try:
+            if not fresh:
+                restore_sandbox(job)
+        except BaseException as exc:
+            runs.send(json.dumps({"restore_failed": repr(exc)}).encode())
+            os._exit(SETUP_FAILED)
+        fresh = False
+        runs.send(run_once(job, mode, request[1], cpu_limit))
+
+
+def run_once(job: dict[str, Any], mode: str, fds: list[int], cpu_limit: int) -> bytes:
+    """One run in a fork of the runner; its status line (or our error, from its close-on-exec pipe)."""
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(err_r)
+            for fd, target in zip(fds, (0, 1, 2), strict=True):
+                os.dup2(fd, target)
+            os.dup2(err_w, ERROR_FD, inheritable=False)
+            os.closerange(ERROR_FD + 1, MAX_FD)
+            for sig in RUNNER_IGNORES:
+                _signal.signal(sig, _signal.SIG_DFL)
+            for sig in (_signal.SIGPIPE, _signal.SIGXFSZ):
+                _signal.signal(sig, _signal.SIG_IGN if mode == "python" else _signal.SIG_DFL)
+            if cpu_limit >= 0:
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu_limit, cpu_limit + 1))
+            os.setsid()
+        except BaseException as exc:
+            report(ERROR_FD, error=f"sandbox setup failed in the run process: {exc!r}")
+            os._exit(SETUP_FAILED)
+        become_program(job, mode)
+    os.close(err_w)
+    for fd in fds:
+        os.close(fd)
+    _, wstatus = os.waitpid(pid, 0)
+    error = read_all(err_r).strip()
+    os.close(err_r)
+    if error:
+        return error
+    if os.WIFSIGNALED(wstatus):
+        return b'{"signal": %d}' % os.WTERMSIG(wstatus)
+    return b'{"exit_code": %d}' % os.WEXITSTATUS(wstatus)
+
+
+def restore_sandbox(job: dict[str, Any]) -> None:
+    """Empty /work, /tmp and /dev/shm (as their owner: whatever a run made of them) and write the job's files again."""
+    for top in ("/work", "/tmp", "/dev/shm"):
+        empty_dir(top)
+    write_job_files(job)
+
+
+def empty_dir(top: str) -> None:
+    """Remove everything under `top`, without recursion (a run may leave a tree deeper than the stack)."""
+    pending, found = [top], []
+    while pending:
+        directory = pending.pop()
+        for entry in os.scandir(directory):
+            if entry.is_dir(follow_symlinks=False):
+                os.chmod(entry.path, 0o700)
+                pending.append(entry.path)
+                found.append(entry.path)
+            else:
+                os.unlink(entry.path)
+    for directory in reversed(found):
+        os.rmdir(directory)
+
+
+def write_job_files(job: dict[str, Any]) -> None:
+    executables = set(job["executables"])
+    for rel, content in job["files"].items():
+        parent = os.path.dirname(rel)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        write_file(rel, content, 0o755 if rel in executables else 0o644)
 
 
 FD_SIZE = array.array("i").itemsize

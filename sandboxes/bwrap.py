@@ -4,10 +4,12 @@ bwrap is started with an empty environment (its pid 1 would otherwise expose our
 /proc/1/environ), as the slot's unprivileged host uid, inside the slot's cgroups and
 under rlimits; it then creates user, pid, net, mount, ipc, uts and cgroup namespaces,
 binds the system read-only, forbids nested user namespaces and loads our seccomp
-filter. The work dir is a per-run tmpfs mounted on the host, so a compile phase and a
-run phase can share it. Jobs without a compile phase (Python, JavaScript, Bash, explicit
-commands) go to the warm fork server (forkserver.py) when one could be started;
-compiled languages, and everything as a fallback, run here.
+filter. The work dir is a per-run tmpfs mounted on the host: a compile phase runs in one,
+and what it leaves there is read back as the program (see _program.py). Runs go to the
+warm fork server (forkserver.py) when one could be started; everything else, and
+everything as a fallback, runs here. bwrap reports on a status fd whether it reached the
+program at all (`--json-status-fd`: an exit code only once the program was exec'd), so
+its own failures are never mistaken for the program's exit, whatever the program prints.
 """
 
 from __future__ import annotations
@@ -16,52 +18,34 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import math
 import os
-import resource
 import shutil
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING
 
-from . import seccomp
+from . import _rlimits, seccomp
 from ._claims import DEFAULT_UID_BASE, DEFAULT_UID_RANGE_SIZE, UidClaim, UidRange, claim_uids
-from ._io import RunOutput, feed
+from ._io import RunOutput, feed, read_available
 from ._isolation import bwrap_failure_hint, missing_capabilities, missing_privileges
-from ._layout import WORKDIR, readable_by_others, sandbox_env, system_mounts
+from ._layout import WORKDIR, readable_by_others, runnable_languages, sandbox_env, system_mounts
 from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
-from ._slots import Slot, SlotPool, mount_workdir, resize_workdir, unmount_workdir, write_files
-from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
-from .languages import LANGUAGES, host_languages
+from ._program import CompiledTooLarge, Program, ProgramRunner, compile_limits, compiled, run_workdir_bytes
+from ._slots import Slot, SlotPool, mount_workdir, unmount_workdir, write_files
+from ._types import ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
+from .forkserver import ForkServer
+from .languages import Recipe
 
-if TYPE_CHECKING:  # forkserver imports this module's rlimit helper; import it lazily at run time
-    from .forkserver import ForkServer
+if TYPE_CHECKING:  # sessions.py builds on the fork server; loaded only when sessions are asked for
     from .sessions import SessionHost
 
 log = logging.getLogger(__name__)
 
 #: bwrap's own processes (outer monitor, namespace init) count against the pids limit.
 BWRAP_PROCESS_OVERHEAD = 3
-#: Runtimes that reserve far more address space than they use; RLIMIT_AS would break them.
-NO_RLIMIT_AS = frozenset({"javascript", "java", "go", "rust"})
-
-
-def _rlimits(limits: Limits, language: str, cgroup: bool, helpers: int = 2) -> list[tuple[int, int]]:
-    """The rlimits of a phase; `helpers` are sandbox processes running under the program's uid."""
-    cpu = math.ceil(limits.cpu_time_s)
-    pairs = [
-        (resource.RLIMIT_CPU, cpu),
-        (resource.RLIMIT_FSIZE, limits.file_size_bytes),
-        (resource.RLIMIT_NOFILE, limits.open_files),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_NPROC, limits.processes + helpers),
-        (resource.RLIMIT_MEMLOCK, 0),
-        (resource.RLIMIT_MSGQUEUE, 0),
-    ]
-    if not cgroup and language not in NO_RLIMIT_AS:
-        pairs.append((resource.RLIMIT_AS, limits.memory_bytes))
-    return pairs
+#: What bwrap writes on its status fd once the program was exec'd, and only then.
+EXEC_REACHED = b'"exit-code"'
 
 
 def _preexec(slot: Slot, procs_fds: list[int], rlimits: list[tuple[int, int]], drop: bool) -> Callable[[], None]:
@@ -72,9 +56,7 @@ def _preexec(slot: Slot, procs_fds: list[int], rlimits: list[tuple[int, int]], d
             os.write(fd, b"0")
         with open("/proc/self/oom_score_adj", "wb", buffering=0) as oom:
             oom.write(b"1000")  # out of memory in an enclosing cgroup, a run dies first, never the server
-        for which, value in rlimits:
-            hard = value + 1 if which == resource.RLIMIT_CPU else value
-            resource.setrlimit(which, (value, hard))
+        _rlimits.apply(rlimits)
         if drop:
             os.setgroups([])
             os.setresgid(slot.gid, slot.gid, slot.gid)
@@ -83,7 +65,7 @@ def _preexec(slot: Slot, procs_fds: list[int], rlimits: list[tuple[int, int]], d
     return child
 
 
-class BwrapSandbox:
+class BwrapSandbox(ProgramRunner):
     """bubblewrap per run, plus an optional warm Python fork server. See the module docstring."""
 
     name = "bwrap"
@@ -111,9 +93,7 @@ class BwrapSandbox:
         self._uids = UidRange(uid_base, uid_range_size)
         self._pool: SlotPool | None = None
         self._mounts = [m for m in system_mounts() if m.symlink or readable_by_others(m.source) or not self.privileged]
-        self._languages = [
-            lang for lang in host_languages() if lang != "rust" or any(m.dest == "/opt/rust" for m in self._mounts)
-        ]
+        self._languages = runnable_languages(self._mounts)
         self._use_forkserver = forkserver and self.privileged
         self._forkserver: ForkServer | None = None
         self._forkserver_lock = asyncio.Lock()
@@ -145,8 +125,6 @@ class BwrapSandbox:
             return self._forkserver
         async with self._forkserver_lock:
             if self._forkserver is None and self._use_forkserver:
-                from .forkserver import ForkServer
-
                 try:
                     self._forkserver = await ForkServer.start(self._mounts, warm=min(self.concurrency, 4))
                 except (OSError, SandboxError) as exc:
@@ -182,38 +160,26 @@ class BwrapSandbox:
                     slot.cgroup.kill_all()
                 unmount_workdir(slot)
 
-    async def run(self, job: Job) -> Execution:
-        recipe = LANGUAGES.get(job.language)
-        if recipe is None or job.language not in self._languages:
-            return sandbox_error(f"language {job.language!r} is not available (have: {self._languages})", self.name)
-        entry = job.entrypoint or recipe.default_entrypoint
+    async def _compile(self, job: Job, recipe: Recipe, entry: str) -> Program | Execution:
+        """The compile phase in a fresh work dir of one slot; what it leaves there is the program."""
+        assert recipe.compile is not None
+        limits = compile_limits(job, recipe)
         started = time.monotonic()
         async with self.pool().acquire() as slot:
-            server = await self._forkserver_or_none() if recipe.compile is None or job.command else None
-            if server is not None:
-                # Python in the pre-imported interpreter; other runtimes and explicit commands
-                # exec'd from a forked process (one phase, so no compile step to share a work dir with).
-                argv = None
-                if job.language != "python" or job.command is not None:
-                    argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
-                return await server.run(job, slot, entry, argv)
             try:
-                compile_limits = job.compile_limits or DEFAULT_COMPILE_LIMITS
-                size = max(job.limits.workdir_bytes, compile_limits.workdir_bytes if recipe.compile else 0)
-                mount_workdir(slot, size)
+                mount_workdir(slot, limits.workdir_bytes)
                 write_files(slot, job.file_bytes())
-                compile_output = ""
-                if recipe.compile and job.command is None:
-                    comp = await self._phase(slot, recipe.argv(recipe.compile, entry), compile_limits, b"", job)
-                    compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
-                    if comp.status is not ExecStatus.OK:
-                        return compile_failed(comp, time.monotonic() - started, compile_output, self.name)
-                    resize_workdir(slot, job.limits.workdir_bytes)
-                argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
-                result = await self._phase(slot, argv, job.limits, job.stdin_bytes, job)
-                if compile_output:
-                    result = dataclasses.replace(result, compile_output=compile_output)
-                return result
+                comp = await self._phase(slot, recipe.argv(recipe.compile, entry), limits, b"", job)
+                output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
+                if comp.status is not ExecStatus.OK:
+                    return compile_failed(comp, time.monotonic() - started, output, self.name)
+                if slot.cgroup is not None:
+                    slot.cgroup.kill_all()  # nothing of the compile step may still be writing
+                try:
+                    return compiled(job, recipe, entry, slot.workdir, limits.workdir_bytes, output)
+                except CompiledTooLarge as exc:
+                    too_large = dataclasses.replace(comp, status=ExecStatus.NONZERO_EXIT, reason=str(exc))
+                    return compile_failed(too_large, time.monotonic() - started, output, self.name)
             except OSError as exc:
                 return sandbox_error(f"bwrap backend setup failed: {exc}", self.name, time.monotonic() - started)
             finally:
@@ -221,7 +187,44 @@ class BwrapSandbox:
                     slot.cgroup.kill_all()
                 unmount_workdir(slot)
 
-    def _argv(self, slot: Slot, limits: Limits, argv: list[str], env: dict[str, str], seccomp_fd: int) -> list[str]:
+    async def _run_program(self, job: Job, program: Program, stdin: bytes) -> Execution:
+        """One run: on the fork server when there is one, else bwrap in a fresh work dir."""
+        started = time.monotonic()
+        async with self.pool().acquire() as slot:
+            server = await self._forkserver_or_none()
+            if server is not None:
+                return await server.run(job, program, stdin, slot)
+            try:
+                mount_workdir(slot, run_workdir_bytes(job.limits, program))
+                write_files(slot, dict(program.files), program.executables)
+                return await self._phase(slot, list(program.argv), job.limits, stdin, job)
+            except OSError as exc:
+                return sandbox_error(f"bwrap backend setup failed: {exc}", self.name, time.monotonic() - started)
+            finally:
+                if slot.cgroup is not None:
+                    slot.cgroup.kill_all()
+                unmount_workdir(slot)
+
+    async def _runs(self, job: Job, program: Program, stdins: list[bytes]) -> AsyncGenerator[Execution, None]:
+        """Many runs on the fork server: one sandbox per program, a fresh process per run, in one slot."""
+        server = await self._forkserver_or_none() if len(stdins) > 1 else None
+        if server is None:
+            async with contextlib.aclosing(super()._runs(job, program, stdins)) as runs:
+                async for execution in runs:
+                    yield execution
+            return
+        async with self.pool().acquire() as slot:
+            try:
+                async with contextlib.aclosing(server.run_many(job, program, stdins, slot)) as runs:
+                    async for execution in runs:
+                        yield execution
+            finally:
+                if slot.cgroup is not None:
+                    slot.cgroup.kill_all()
+
+    def _argv(
+        self, slot: Slot, limits: Limits, argv: list[str], env: dict[str, str], seccomp_fd: int, status_fd: int
+    ) -> list[str]:
         args = [
             self.bwrap,
             "--unshare-all",
@@ -257,6 +260,8 @@ class BwrapSandbox:
             WORKDIR,
             "--seccomp",
             str(seccomp_fd),
+            "--json-status-fd",
+            str(status_fd),
         ]
         for key, value in env.items():
             args += ["--setenv", key, value]
@@ -271,26 +276,27 @@ class BwrapSandbox:
         seccomp_fd = seccomp.bpf_fd()
         raw = RawOutcome()
         started = time.monotonic()
-        (in_r, in_w), (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe(), os.pipe()
+        (in_r, in_w), (out_r, out_w), (err_r, err_w), (st_r, st_w) = os.pipe(), os.pipe(), os.pipe(), os.pipe()
+        rlimits = _rlimits.rlimits(limits, job.language, cgroup=cg is not None)
         try:
             os.set_inheritable(seccomp_fd, True)
-            cmd = self._argv(slot, limits, argv, sandbox_env(dict(job.env)), seccomp_fd)
+            cmd = self._argv(slot, limits, argv, sandbox_env(dict(job.env)), seccomp_fd, st_w)
             proc = await asyncio.create_subprocess_exec(
                 *cmd,
                 stdin=in_r,
                 stdout=out_w,
                 stderr=err_w,
                 env={},
-                pass_fds=(seccomp_fd,),
+                pass_fds=(seccomp_fd, st_w),
                 start_new_session=True,
-                preexec_fn=_preexec(slot, procs_fds, _rlimits(limits, job.language, cg is not None), self.privileged),
+                preexec_fn=_preexec(slot, procs_fds, rlimits, self.privileged),
             )
         except OSError as exc:
-            for fd in (in_w, out_r, err_r):
+            for fd in (in_w, out_r, err_r, st_r):
                 os.close(fd)
             return sandbox_error(f"could not start bwrap: {exc}", self.name)
         finally:
-            for fd in (seccomp_fd, in_r, out_w, err_w):  # the slot keeps its cgroup fds
+            for fd in (seccomp_fd, in_r, out_w, err_w, st_w):  # the slot keeps its cgroup fds
                 os.close(fd)
         output = RunOutput(out_r, err_r, limits.output_bytes, _killer(proc, slot))
         raw.wall_timeout = await output.supervise(
@@ -298,6 +304,7 @@ class BwrapSandbox:
         )
         raw.output_overflow = output.overflowed
         await proc.wait()  # killed by now
+        exec_reached = EXEC_REACHED in read_available(st_r, close=True)
         rc = proc.returncode
         if rc is not None and rc < 0:
             raw.signal = -rc
@@ -308,12 +315,10 @@ class BwrapSandbox:
         wall = time.monotonic() - started
         raw.cpu_time_s = (cg.cpu_time_s() if cg is not None else None) or 0.0
         failed = raw.signal is not None or bool(raw.exit_code)
-        if cg is not None:
-            raw.memory_hit = failed and cg.hit_memory_limit()
-        else:
-            raw.memory_hit = failed and looks_like_oom(output.err.data)
-        if rc == 1 and not output.out.data and output.err.data.startswith(b"bwrap:"):
-            raw.error = "bwrap failed: " + output.err.data.decode("utf-8", "replace").strip()
+        raw.memory_hit = failed and ((cg is not None and cg.hit_memory_limit()) or looks_like_oom(output.err.data))
+        if not (exec_reached or raw.wall_timeout or raw.output_overflow or raw.memory_hit):
+            # bwrap ended without reaching the program (set-up or exec failed), by nothing the program did.
+            raw.error = "bwrap failed: " + (output.err.data.decode("utf-8", "replace").strip() or f"exit code {rc}")
         return finish(
             raw,
             limits,
@@ -344,7 +349,6 @@ class BwrapSandbox:
         server, no compiler for the fork reaper, no free uids).
         """
         from ._session_types import SessionError
-        from .forkserver import ForkServer
         from .sessions import SessionHost
 
         async with self._sessions_lock:

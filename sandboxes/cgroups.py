@@ -195,6 +195,10 @@ class CgroupSlot:
             self._write("memory", "memory.limit_in_bytes", str(memory_bytes))
             self._write("pids", "pids.max", str(processes))
             self._limits = (memory_bytes, processes)
+        self.reset_counters()
+
+    def reset_counters(self) -> None:
+        """Zero what a run is measured by (peak memory, allocation failures, CPU time, OOM kills)."""
         self._write("memory", "memory.max_usage_in_bytes", "0")
         self._write("memory", "memory.failcnt", "0")
         self._write("cpuacct", "cpuacct.usage", "0")
@@ -223,11 +227,15 @@ class CgroupSlot:
         except (KeyError, OSError, ValueError):
             return []
 
-    def kill_all(self, timeout_s: float = 5.0) -> bool:
-        """SIGKILL every process in the slot; True once it is empty."""
+    def kill_all(self, timeout_s: float = 5.0, spare: int | None = None, wait: bool = True) -> bool:
+        """SIGKILL every process in the slot but `spare`; True once none other is left.
+
+        `wait=False` returns after one round: every process then has SIGKILL pending and runs no
+        more of its own code, but may still be leaving (and counted); `prepare` waits for them.
+        """
         deadline = time.monotonic() + timeout_s
         frozen = False
-        while pids := self.pids():
+        while pids := [pid for pid in self.pids() if pid != spare]:
             if not frozen:
                 frozen = self._write("freezer", "freezer.state", "FROZEN")
             for pid in pids:
@@ -236,6 +244,8 @@ class CgroupSlot:
             if frozen:
                 self._write("freezer", "freezer.state", "THAWED")  # killed tasks only die once thawed
                 frozen = False
+            if not wait:
+                return False
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.0002)

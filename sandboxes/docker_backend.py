@@ -3,12 +3,11 @@
 Containers are created ahead of time (a warm pool per image and limits) with no network,
 a read-only root, every capability dropped, no-new-privileges, our seccomp deny list
 profile, memory/pid/rlimit limits and tmpfs /work and /tmp; each is used for exactly one
-job and then removed, so nothing can pass between jobs. Files go in as a tar stream on
-an exec's stdin (docker cp cannot write into tmpfs mounts). The SDK is blocking, so each
-job's engine calls run in a worker thread.
-
-Known limit: the compile phase runs in the job's container, under the run limits'
-memory/pids cgroup (its own wall time and rlimits apply).
+phase (a compile, or one run) and then removed, so nothing can pass between runs. Files
+go in as a tar stream on an exec's stdin (docker cp cannot write into tmpfs mounts); a
+compile's work dir comes back the same way, as the program every run starts from. The
+SDK is blocking, so each phase's engine calls run in a worker thread. An exec the engine
+could not start has no pid: that is a sandbox error, never the program's exit code.
 """
 
 from __future__ import annotations
@@ -32,15 +31,16 @@ from typing import Any
 from . import seccomp
 from ._fairness import FairScheduler
 from ._layout import sandbox_env
-from ._outcome import RawOutcome, compile_failed, finish
-from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
-from .docker_image import DEFAULT_TAG
-from .languages import LANGUAGES
+from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
+from ._program import CompiledTooLarge, Program, ProgramRunner, compile_limits, run_workdir_bytes
+from ._types import ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
+from .languages import LANGUAGES, Recipe
 
 log = logging.getLogger(__name__)
 USER = "65534:65534"
-#: The minbase image has bash as well as Python; compiled languages need images with their toolchains.
-DEFAULT_IMAGES: dict[str, str] = {"python": DEFAULT_TAG, "bash": DEFAULT_TAG}
+#: Each recipe's default image (the minbase image has bash as well as Python); others need images with
+#: their toolchains, configured by the operator.
+DEFAULT_IMAGES: dict[str, str] = {name: r.docker_image for name, r in LANGUAGES.items() if r.docker_image}
 
 
 def _pool_key(image: str, limits: Limits) -> tuple[Any, ...]:
@@ -56,8 +56,8 @@ def _pool_key(image: str, limits: Limits) -> tuple[Any, ...]:
     )
 
 
-class DockerSandbox:
-    """One container per job from a warm pool; see the module docstring."""
+class DockerSandbox(ProgramRunner):
+    """One container per phase from a warm pool; see the module docstring."""
 
     name = "docker"
 
@@ -96,7 +96,8 @@ class DockerSandbox:
         from docker.types import Ulimit
 
         cpu = math.ceil(limits.cpu_time_s)
-        tmpfs_opts = f"size={limits.workdir_bytes},mode=0700,uid=65534,gid=65534,nosuid,nodev"
+        # exec: compiled programs run from the work dir (Docker's tmpfs default is noexec).
+        tmpfs_opts = f"size={limits.workdir_bytes},mode=0700,uid=65534,gid=65534,nosuid,nodev,exec"
         return self.client.containers.run(
             image,
             ["sleep", "infinity"],
@@ -155,30 +156,35 @@ class DockerSandbox:
 
     # -- runs -----------------------------------------------------------------------------------
 
-    async def run(self, job: Job) -> Execution:
-        recipe = LANGUAGES.get(job.language)
-        image = self.images.get(job.language)
-        if recipe is None or image is None:
-            return sandbox_error(f"no image configured for language {job.language!r}", self.name)
-        entry = job.entrypoint or recipe.default_entrypoint
+    async def _compile(self, job: Job, recipe: Recipe, entry: str) -> Program | Execution:
+        assert recipe.compile is not None
+        limits = compile_limits(job, recipe)
+        argv = recipe.argv(recipe.compile, entry)
+        return await self._in_container(job, limits, lambda c, t0: self._compile_in(c, job, recipe, entry, argv, t0))
+
+    async def _run_program(self, job: Job, program: Program, stdin: bytes) -> Execution:
+        limits = dataclasses.replace(job.limits, workdir_bytes=run_workdir_bytes(job.limits, program))
+        return await self._in_container(job, limits, lambda c, t0: self._run_in(c, job, program, stdin, t0))
+
+    async def _in_container(self, job: Job, limits: Limits, phase: Any) -> Any:
+        """`phase(container, started)` in a fresh container for `limits`, then the container is recycled."""
+        image = self.images[job.language]
         caller = await self._slots.acquire()
         try:
             started = time.monotonic()
             try:
-                container = await asyncio.to_thread(self._take, image, job.limits)
+                container = await asyncio.to_thread(self._take, image, limits)
             except Exception as exc:
                 return sandbox_error(f"could not start a container: {exc}", self.name)
             try:
-                return await asyncio.to_thread(self._run_in, container, job, recipe, entry, started)
+                return await asyncio.to_thread(phase, container, started)
             except Exception as exc:
                 return sandbox_error(f"docker run failed: {exc}", self.name, time.monotonic() - started)
             finally:
                 # Kill what runs in it right away (cancellation included), remove it off the hot path.
                 _kill_container_processes(container)
                 task = asyncio.ensure_future(
-                    asyncio.get_running_loop().run_in_executor(
-                        self._recycler, self._recycle, container, image, job.limits
-                    )
+                    asyncio.get_running_loop().run_in_executor(self._recycler, self._recycle, container, image, limits)
                 )
                 self._bg.add(task)
                 task.add_done_callback(self._bg.discard)
@@ -190,23 +196,39 @@ class DockerSandbox:
         with contextlib.suppress(Exception):
             self._refill(image, limits)
 
-    def _run_in(self, container: Any, job: Job, recipe: Any, entry: str, started: float) -> Execution:
-        env = sandbox_env(dict(job.env))
-        tar = _tar(job.file_bytes())
+    def _unpack(self, container: Any, tar: bytes, env: dict[str, str]) -> Execution | None:
         unpack = self._exec(container, ["tar", "-x", "-C", "/work", "-f", "-"], tar, env, Limits(output_bytes=65536))
         if unpack.status is not ExecStatus.OK:
             return sandbox_error(f"could not write the job's files: {unpack.stderr[:500]!r}", self.name)
-        compile_output = ""
-        if recipe.compile and job.command is None:
-            comp = self._exec(
-                container, recipe.argv(recipe.compile, entry), b"", env, job.compile_limits or DEFAULT_COMPILE_LIMITS
-            )
-            compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
-            if comp.status is not ExecStatus.OK:
-                return compile_failed(comp, time.monotonic() - started, compile_output, self.name)
-        argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
-        result = self._exec(container, argv, job.stdin_bytes, env, job.limits)
-        return dataclasses.replace(result, compile_output=compile_output)
+        return None
+
+    def _compile_in(
+        self, container: Any, job: Job, recipe: Recipe, entry: str, argv: list[str], started: float
+    ) -> Program | Execution:
+        env = sandbox_env(dict(job.env))
+        limits = compile_limits(job, recipe)
+        failed = self._unpack(container, _tar(job.file_bytes(), frozenset()), env)
+        if failed is not None:
+            return failed
+        comp = self._exec(container, argv, b"", env, limits)
+        output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
+        if comp.status is not ExecStatus.OK:
+            return compile_failed(comp, time.monotonic() - started, output, self.name)
+        packed = self._exec(
+            container, ["tar", "-c", "-C", "/work", "-f", "-", "."], b"", env, Limits(output_bytes=limits.workdir_bytes)
+        )
+        if packed.status is ExecStatus.OUTPUT_LIMIT:
+            too_large = dataclasses.replace(comp, status=ExecStatus.NONZERO_EXIT, reason=str(CompiledTooLarge()))
+            return compile_failed(too_large, time.monotonic() - started, output, self.name)
+        if packed.status is not ExecStatus.OK:
+            return sandbox_error(f"could not read the compiled program: {packed.stderr[:500]!r}", self.name)
+        files, executables = _untar(packed.stdout)
+        return Program(files, executables, tuple(recipe.argv(recipe.run, entry)), entry, False, output)
+
+    def _run_in(self, container: Any, job: Job, program: Program, stdin: bytes, started: float) -> Execution:
+        env = sandbox_env(dict(job.env))
+        failed = self._unpack(container, _tar(dict(program.files), program.executables), env)
+        return failed or self._exec(container, list(program.argv), stdin, env, job.limits)
 
     def _exec(self, container: Any, argv: list[str], stdin: bytes, env: dict[str, str], limits: Limits) -> Execution:
         api = self.client.api
@@ -260,13 +282,20 @@ class DockerSandbox:
                 sock.close()
         info = api.exec_inspect(exec_id)
         code = info.get("ExitCode")
+        if not info.get("Pid") and not info.get("Running") and not (raw.wall_timeout or raw.output_overflow):
+            raw.error = (
+                f"docker could not start {argv[0]}: "
+                + bytes(streams[1] + streams[2])[:500].decode("utf-8", "replace").strip()
+            )
         if raw.wall_timeout or raw.output_overflow:
             raw.signal = 9
         elif isinstance(code, int) and code > 128 and not info.get("Running"):
             raw.signal = code - 128
         elif isinstance(code, int) and not info.get("Running"):
             raw.exit_code = code
-        raw.memory_hit = raw.signal == 9 and not raw.wall_timeout and _oom_killed(container)
+        failed = raw.signal is not None or bool(raw.exit_code)
+        killed = raw.signal == 9 and not raw.wall_timeout and _oom_killed(container)
+        raw.memory_hit = killed or (failed and looks_like_oom(bytes(streams[2])))
         return finish(
             raw,
             limits,
@@ -315,14 +344,33 @@ def _send_stdin(sock: socket.socket, data: bytes) -> None:
         sock.shutdown(socket.SHUT_WR)
 
 
-def _tar(files: dict[str, bytes]) -> bytes:
+def _tar(files: dict[str, bytes], executables: frozenset[str]) -> bytes:
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w") as tar:
         for rel, content in files.items():
             info = tarfile.TarInfo(rel)
-            info.size, info.mode, info.mtime = len(content), 0o644, int(time.time())
+            info.size, info.mtime = len(content), int(time.time())
+            info.mode = 0o755 if rel in executables else 0o644
             tar.addfile(info, io.BytesIO(content))
     return out.getvalue()
+
+
+def _untar(data: bytes) -> tuple[dict[str, bytes], frozenset[str]]:
+    """The regular files of a tar stream (a compile's work dir) and which are executable; nothing else."""
+    files: dict[str, bytes] = {}
+    executables: set[str] = set()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for member in tar:
+            rel = os.path.normpath(member.name)
+            if not member.isreg() or rel.startswith(("/", "..")) or rel == ".":
+                continue
+            extracted = tar.extractfile(member)
+            if extracted is None:
+                continue
+            files[rel] = extracted.read()
+            if member.mode & 0o111:
+                executables.add(rel)
+    return files, frozenset(executables)
 
 
 def _cgroup_file(container: Any, name: str) -> str | None:

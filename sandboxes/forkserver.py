@@ -19,18 +19,19 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import asdict
 from pathlib import Path
 
-from . import seccomp
+from . import _rlimits, seccomp
 from ._claims import OwnedDir, orphans
 from ._init_library import init_library
-from ._io import CappedReader, RunOutput, feed
+from ._io import CappedReader, RunOutput, feed, read_available
 from ._layout import Mount, sandbox_env
-from ._outcome import RawOutcome, finish
+from ._outcome import RawOutcome, finish, looks_like_oom
+from ._program import Program, run_workdir_bytes
 from ._slots import RUN_DIR, Slot
 from ._types import Execution, Job, Limits, SandboxError, sandbox_error
-from .bwrap import _rlimits
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 #: The zygote's whole command line. Its source arrives as the first message on fd 0, so
@@ -39,6 +40,10 @@ ZYGOTE = Path(__file__).with_name("_zygote.py")
 BOOTSTRAP = "import os;exec(compile(os.read(0,1<<20),'sandbox-zygote','exec'),{'__name__':'__main__'})"
 #: Only the program's own tree lives in the slot's cgroups (the namespace's C init stays outside).
 PROCESS_OVERHEAD = 0
+#: The runner of many runs lives in the slot's cgroups beside each run.
+RUNNER_PROCESSES = 1
+#: How long a runner may take to set its sandbox up before it is given up.
+RUNNER_START_S = 30.0
 STATUS_CAP = 65536
 ROOT_PREFIX = "zygote-root."
 #: glibc's malloc on transparent huge pages (glibc >= 2.35; ignored by older ones): see `start`.
@@ -148,8 +153,8 @@ class ForkServer:
             self._root.release()
             self._root = None
 
-    async def run(self, job: Job, slot: Slot, entry: str, argv: list[str] | None = None) -> Execution:
-        """Run `job` in the pre-imported interpreter (entry as __main__), or exec `argv` when given."""
+    async def run(self, job: Job, program: Program, stdin: bytes, slot: Slot) -> Execution:
+        """One run of `program`: its entry in the pre-imported interpreter (Python), else its argv exec'd."""
         limits = job.limits
         started = time.monotonic()
         try:
@@ -160,26 +165,11 @@ class ForkServer:
         if cg is None or slot.netns is None:
             return sandbox_error("the fork server needs cgroups and a slot network namespace", self.name)
         cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD)
-        header = {
-            "uid": slot.uid,
-            "gid": slot.gid,
-            "mode": "python" if argv is None else "exec",
-            "workdir_bytes": limits.workdir_bytes,
-            "inodes": 16384,
-            "rlimits": _rlimits(limits, job.language, cgroup=True, helpers=0),
-        }
-        env = sandbox_env(dict(job.env))
-        payload = marshal.dumps({"files": job.file_bytes(), "entry": entry, "args": [], "env": env, "argv": argv or []})
+        header, payload = self._request(job, program, slot, many=False)
         pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status
         (in_r, in_w), (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (st_r, st_w) = pipes
-        if slot.index not in self._netns_fds:
-            self._netns_fds[slot.index] = os.open(slot.netns, os.O_RDONLY | os.O_CLOEXEC)
-        procs = [self._netns_fds[slot.index], *cg.procs_fds()]  # kept open: sent as copies
         try:
-            sock.sendmsg(
-                [marshal.dumps(header)],
-                [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array([in_r, out_w, err_w, pay_r, st_w, *procs]))],
-            )
+            self._send(sock, header, [in_r, out_w, err_w, pay_r, st_w], slot)
         except OSError as exc:
             for fd in (in_w, out_r, err_r, pay_w, st_r):
                 os.close(fd)
@@ -187,7 +177,69 @@ class ForkServer:
         finally:
             for fd in (in_r, out_w, err_w, pay_r, st_w):
                 os.close(fd)
-        return await self._collect(job.stdin_bytes, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
+        return await self._collect(stdin, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
+
+    def _request(self, job: Job, program: Program, slot: Slot, *, many: bool) -> tuple[bytes, bytes]:
+        """The header the zygote hands R, and the payload R reads after its set-up."""
+        limits = job.limits
+        header = {
+            "uid": slot.uid,
+            "gid": slot.gid,
+            "mode": "python" if program.in_interpreter else "exec",
+            "workdir_bytes": run_workdir_bytes(limits, program),
+            "inodes": 16384,
+            # the runner of many runs is one more process of the program's uid
+            "rlimits": _rlimits.rlimits(limits, job.language, cgroup=True, helpers=RUNNER_PROCESSES if many else 0),
+            "many": many,
+        }
+        payload = {
+            "files": dict(program.files),
+            "executables": sorted(program.executables),
+            "entry": program.entry,
+            "args": [],
+            "env": sandbox_env(dict(job.env)),
+            "argv": list(program.argv),
+        }
+        return marshal.dumps(header), marshal.dumps(payload)
+
+    def _send(
+        self, sock: socket.socket, header: bytes, fds: list[int], slot: Slot, extra: tuple[int, ...] = ()
+    ) -> None:
+        """One request to the zygote: `fds` then the slot's network namespace and cgroups, then `extra`."""
+        assert slot.cgroup is not None and slot.netns is not None
+        if slot.index not in self._netns_fds:
+            self._netns_fds[slot.index] = os.open(slot.netns, os.O_RDONLY | os.O_CLOEXEC)
+        procs = [self._netns_fds[slot.index], *slot.cgroup.procs_fds()]  # kept open: sent as copies
+        sock.sendmsg([header], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array([*fds, *procs, *extra]))])
+
+    async def run_many(
+        self, job: Job, program: Program, stdins: list[bytes], slot: Slot
+    ) -> AsyncGenerator[Execution, None]:
+        """Every run of `program` in one sandbox whose runner forks a fresh process per run (_zygote.serve_runs).
+
+        Between runs the runner puts the work dir, /tmp and /dev/shm back and everything a run left
+        running is killed, so each run starts as a single run would; what the per-run namespaces
+        cost is paid once per program. A runner that a run stopped, killed or outlived is
+        replaced by a fresh sandbox for the runs still to come.
+        """
+        done = 0
+        while done < len(stdins):
+            runner = await _Runner.open(self, job, program, slot)
+            if isinstance(runner, Execution):
+                yield runner  # this input's run could not start: our error
+                done += 1
+                continue
+            try:
+                while done < len(stdins):
+                    execution = await runner.run(stdins[done], job.limits)
+                    if execution is None:
+                        break  # the runner could not put the sandbox back: this input goes to a fresh one
+                    yield execution
+                    done += 1
+                    if not runner.reusable:
+                        break
+            finally:
+                await runner.close()
 
     @property
     def serves_sessions(self) -> bool:
@@ -212,8 +264,10 @@ class ForkServer:
         cg = slot.cgroup
         assert cg is not None
         raw = RawOutcome()
-        output = RunOutput(out_r, err_r, limits.output_bytes, cg.kill_all)
-        # The zygote writes one JSON line when the run process exits (or R reports a setup error).
+        # Not waiting for the killed to leave: the slot's next user does (CgroupSlot.prepare), off this run's path.
+        output = RunOutput(out_r, err_r, limits.output_bytes, lambda: cg.kill_all(wait=False))
+        # The zygote writes one JSON line when the run process exits; before it, R reports a setup
+        # or exec failure of ours on the same pipe (a close-on-exec copy the program never holds).
         status = CappedReader(st_r, STATUS_CAP, lambda: None, until=b"\n")
         feeders = [asyncio.ensure_future(feed(pay_w, payload)), asyncio.ensure_future(feed(in_w, stdin))]
         raw.wall_timeout = await output.supervise(
@@ -231,7 +285,8 @@ class ForkServer:
         raw.exit_code = report.get("exit_code") if isinstance(report.get("exit_code"), int) else None  # type: ignore[assignment]
         raw.signal = report.get("signal") if isinstance(report.get("signal"), int) else None  # type: ignore[assignment]
         raw.cpu_time_s = cg.cpu_time_s() or 0.0
-        raw.memory_hit = (raw.signal is not None or bool(raw.exit_code)) and cg.hit_memory_limit()
+        failed = raw.signal is not None or bool(raw.exit_code)
+        raw.memory_hit = failed and (cg.hit_memory_limit() or looks_like_oom(output.err.data))
         if raw.wall_timeout and raw.exit_code is None and raw.signal is None:
             raw.signal = 9
         return finish(
@@ -249,6 +304,148 @@ class ForkServer:
             for fd in self._netns_fds.values():
                 os.close(fd)
             self._netns_fds.clear()
+
+
+class _Runner:
+    """The host's side of one runner of many runs (see ForkServer.run_many and _zygote.serve_runs)."""
+
+    def __init__(self, server: ForkServer, runs: socket.socket, status_r: int, slot: Slot, pid: int) -> None:
+        self.server, self.runs, self.status_r, self.slot, self.pid = server, runs, status_r, slot, pid
+        self.reusable = True
+
+    @classmethod
+    async def open(cls, server: ForkServer, job: Job, program: Program, slot: Slot) -> _Runner | Execution:
+        """Hand the program to a warm chain as a runner; its sandbox is set up once it says "ready"."""
+        try:
+            sock = await server._ensure()
+        except SandboxError as exc:
+            return sandbox_error(str(exc), server.name)
+        cg = slot.cgroup
+        if cg is None or slot.netns is None:
+            return sandbox_error("the fork server needs cgroups and a slot network namespace", server.name)
+        limits = job.limits
+        cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD + RUNNER_PROCESSES)
+        header, payload = server._request(job, program, slot, many=True)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        (pay_r, pay_w), (st_r, st_w) = os.pipe(), os.pipe()
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)  # the runner's own stdio
+        try:
+            server._send(sock, header, [null, null, null, pay_r, st_w], slot, extra=(theirs.fileno(),))
+        except OSError as exc:
+            ours.close()
+            for fd in (pay_w, st_r):
+                os.close(fd)
+            return sandbox_error(f"fork server unreachable: {exc}", server.name)
+        finally:
+            theirs.close()
+            for fd in (null, pay_r, st_w):
+                os.close(fd)
+        ours.setblocking(False)
+        runner = cls(server, ours, st_r, slot, 0)
+        failure = await runner._started(payload, pay_w)
+        if failure:
+            await runner.close()
+            return sandbox_error(failure, server.name)
+        pids = cg.pids()
+        if len(pids) != 1:
+            await runner.close()
+            return sandbox_error(f"the runner's cgroup holds {len(pids)} processes at its start", server.name)
+        runner.pid = pids[0]
+        return runner
+
+    async def _started(self, payload: bytes, pay_w: int) -> str:
+        """'' once the runner is ready; else why it is not (its set-up failed, or it never said)."""
+        loop = asyncio.get_running_loop()
+        feeder = asyncio.ensure_future(feed(pay_w, payload))
+        ready = asyncio.ensure_future(loop.sock_recv(self.runs, 65536))
+        try:
+            reply = await asyncio.wait_for(ready, RUNNER_START_S)
+        except TimeoutError:
+            return "the fork server's runner did not start"
+        finally:
+            feeder.cancel()
+        if reply == b"ready":
+            return ""
+        report = read_available(self.status_r)
+        return _field(report, "error") or "the fork server's runner ended while setting up"
+
+    async def run(self, stdin: bytes, limits: Limits) -> Execution | None:
+        """One run (None: the runner could not put its sandbox back, the run did not happen)."""
+        cg = self.slot.cgroup
+        assert cg is not None
+        cg.reset_counters()
+        started = time.monotonic()
+        raw = RawOutcome()
+        (in_r, in_w), (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe(), os.pipe()
+        try:
+            self.runs.sendmsg([b"run"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, _fd_array([in_r, out_w, err_w]))])
+        except OSError:
+            self.reusable = False
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            return None
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        output = RunOutput(out_r, err_r, limits.output_bytes, lambda: cg.kill_all(spare=self.pid))
+        reply = asyncio.ensure_future(asyncio.get_running_loop().sock_recv(self.runs, STATUS_CAP))
+        feeders = [asyncio.ensure_future(feed(in_w, stdin))]
+        try:
+            raw.wall_timeout = await output.supervise(asyncio.shield(reply), limits.wall_time_s, feeders)
+        finally:
+            if not reply.done():
+                reply.cancel()
+                self.reusable = False  # its answer about this run is still to come: out of step with us
+        raw.output_overflow = output.overflowed
+        text = reply.result() if reply.done() and not reply.cancelled() else b""
+        if b"restore_failed" in text:
+            self.reusable = False
+            return None
+        report = _json(text)
+        if "error" in report:
+            raw.error = str(report["error"])
+        exit_code, sig = report.get("exit_code"), report.get("signal")
+        raw.exit_code = exit_code if isinstance(exit_code, int) else None
+        raw.signal = sig if isinstance(sig, int) else None
+        if not text and not raw.wall_timeout and not raw.output_overflow:
+            raw.signal = 9  # the run stopped or killed its runner: it ended with it, by its own doing
+            self.reusable = False
+        if raw.wall_timeout and raw.exit_code is None and raw.signal is None:
+            raw.signal = 9
+        raw.cpu_time_s = cg.cpu_time_s() or 0.0
+        failed = raw.signal is not None or bool(raw.exit_code)
+        raw.memory_hit = failed and (cg.hit_memory_limit() or looks_like_oom(output.err.data))
+        if raw.memory_hit:
+            self.reusable = False
+        return finish(
+            raw,
+            limits,
+            **output.streams(),
+            wall_time_s=time.monotonic() - started,
+            peak_memory_bytes=cg.peak_memory(),
+            backend=self.server.name,
+        )
+
+    async def close(self) -> None:
+        """The runner exits once its socket closes; the zygote then ends its namespaces."""
+        self.runs.close()
+        os.close(self.status_r)
+
+
+def _json(text: bytes) -> dict[str, object]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _field(text: bytes, key: str) -> str:
+    for line in text.decode("utf-8", "replace").splitlines():
+        value = _json(line.encode()).get(key)
+        if value:
+            return str(value)
+    return ""
 
 
 def _collect_stale_roots(base: Path) -> None:

@@ -20,17 +20,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from . import _rlimits
 from ._io import RunOutput, feed
 from ._layout import sandbox_env
 from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
-from ._types import DEFAULT_COMPILE_LIMITS, ExecStatus, Execution, Job, Limits, sandbox_error
-from .bwrap import NO_RLIMIT_AS
-from .languages import LANGUAGES, host_languages
+from ._program import CompiledTooLarge, Program, ProgramRunner, compile_limits, compiled
+from ._types import ExecStatus, Execution, Job, Limits, sandbox_error
+from .languages import Recipe, host_languages
 
 log = logging.getLogger(__name__)
 
 
-class UnsafeLocalSandbox:
+class UnsafeLocalSandbox(ProgramRunner):
     """Host subprocesses in a session of their own; see the module docstring for why this is unsafe."""
 
     name = "unsafe-local"
@@ -46,28 +47,27 @@ class UnsafeLocalSandbox:
     def languages(self) -> list[str]:
         return list(self._languages)
 
-    async def run(self, job: Job) -> Execution:
-        recipe = LANGUAGES.get(job.language)
-        if recipe is None or job.language not in self._languages:
-            return sandbox_error(f"language {job.language!r} is not available", self.name)
-        entry = job.entrypoint or recipe.default_entrypoint
+    async def _compile(self, job: Job, recipe: Recipe, entry: str) -> Program | Execution:
+        assert recipe.compile is not None
+        limits = compile_limits(job, recipe)
         async with self._sem:
             with tempfile.TemporaryDirectory(prefix="sbx-unsafe-") as work:
-                for rel, content in job.file_bytes().items():
-                    path = Path(work, rel)
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(content)
-                compile_output = ""
-                if recipe.compile and job.command is None:
-                    comp = await self._phase(
-                        work, recipe.argv(recipe.compile, entry), job.compile_limits or DEFAULT_COMPILE_LIMITS, b"", job
-                    )
-                    compile_output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
-                    if comp.status is not ExecStatus.OK:
-                        return compile_failed(comp, comp.wall_time_s, compile_output, self.name)
-                argv = list(job.command) if job.command else recipe.argv(recipe.run, entry)
-                result = await self._phase(work, argv, job.limits, job.stdin_bytes, job)
-                return dataclasses.replace(result, compile_output=compile_output)
+                _write(work, job.file_bytes(), frozenset())
+                comp = await self._phase(work, recipe.argv(recipe.compile, entry), limits, b"", job)
+                output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
+                if comp.status is not ExecStatus.OK:
+                    return compile_failed(comp, comp.wall_time_s, output, self.name)
+                try:
+                    return compiled(job, recipe, entry, Path(work), limits.workdir_bytes, output)
+                except CompiledTooLarge as exc:
+                    too_large = dataclasses.replace(comp, status=ExecStatus.NONZERO_EXIT, reason=str(exc))
+                    return compile_failed(too_large, comp.wall_time_s, output, self.name)
+
+    async def _run_program(self, job: Job, program: Program, stdin: bytes) -> Execution:
+        async with self._sem:
+            with tempfile.TemporaryDirectory(prefix="sbx-unsafe-") as work:
+                _write(work, dict(program.files), program.executables)
+                return await self._phase(work, list(program.argv), job.limits, stdin, job)
 
     async def aclose(self) -> None:
         """Nothing warm to release."""
@@ -77,6 +77,7 @@ class UnsafeLocalSandbox:
         started = time.monotonic()
         env = dict(sandbox_env(dict(job.env)), HOME=work, TMPDIR=work)
         (in_r, in_w), (out_r, out_w), (err_r, err_w) = os.pipe(), os.pipe(), os.pipe()
+        rlimits = _rlimits.rlimits(limits, job.language, cgroup=False, own_uid=True)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv,
@@ -86,7 +87,7 @@ class UnsafeLocalSandbox:
                 stdout=out_w,
                 stderr=err_w,
                 start_new_session=True,
-                preexec_fn=_limit(limits, job.language),
+                preexec_fn=lambda: _rlimits.apply(rlimits),
             )
         except OSError as exc:
             for fd in (in_w, out_r, err_r):
@@ -95,12 +96,7 @@ class UnsafeLocalSandbox:
         finally:
             for fd in (in_r, out_w, err_w):
                 os.close(fd)
-
-        def kill() -> None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        output = RunOutput(out_r, err_r, limits.output_bytes, kill)
+        output = RunOutput(out_r, err_r, limits.output_bytes, _group_killer(proc.pid))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         raw.wall_timeout = await output.supervise(
             proc.wait(), limits.wall_time_s, [asyncio.ensure_future(feed(in_w, stdin))]
@@ -122,14 +118,18 @@ class UnsafeLocalSandbox:
         )
 
 
-def _limit(limits: Limits, language: str) -> Callable[[], None]:
-    def child() -> None:
-        cpu = max(1, int(limits.cpu_time_s + 0.999))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_bytes, limits.file_size_bytes))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if language not in NO_RLIMIT_AS:
-            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+def _write(work: str, files: dict[str, bytes], executables: frozenset[str]) -> None:
+    for rel, content in files.items():
+        path = Path(work, rel)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        if rel in executables:
+            path.chmod(0o755)
 
-    return child
+
+def _group_killer(pid: int) -> Callable[[], None]:
+    def kill() -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+
+    return kill

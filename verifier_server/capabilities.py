@@ -30,13 +30,11 @@ class ServerCapabilities:
 
 
 def capabilities(service: VerifierService) -> ServerCapabilities:
-    backend = str(service.resources.settings.get("sandbox_backend", "bwrap"))
-    sandbox_backends, languages = _sandbox_info(backend)
     return ServerCapabilities(
         server_version=_server_version(),
         kinds=kinds.available_kinds(),
-        languages=languages,
-        sandbox_backends=sandbox_backends,
+        languages=_languages(service),
+        sandbox_backends=_sandbox_backends(),
         judge_backends=_judge_backends(),
         builtin_verifiers=sorted(builtin_records()),
         sandbox_python_packages=_sandbox_python_packages(),
@@ -52,21 +50,22 @@ def _server_version() -> str:
 
 
 @cache
-def _sandbox_info(backend: str) -> tuple[list[str], list[str]]:
-    """Backends whose probe passes, and the languages the configured one can run.
-
-    Host sandboxes (bwrap, unsafe-local) run the host's toolchains, so only installed ones
-    count; the Docker backend runs per-language images, which it pulls or builds on demand.
-    """
+def _sandbox_backends() -> list[str]:
     try:
         sandboxes = importlib.import_module("sandboxes")
-        languages_module = importlib.import_module("sandboxes.languages")
-        backends = [name for name, state in sandboxes.available_backends().items() if state == "ok"]
-        if backend == "docker":
-            return backends, sorted(sandboxes.LANGUAGES)
-        return backends, sorted(languages_module.host_languages())
+        return [name for name, state in sandboxes.available_backends().items() if state == "ok"]
     except (ImportError, AttributeError):
-        return [], []
+        return []
+
+
+def _languages(service: VerifierService) -> list[str]:
+    """What this machine can run: the configured sandbox's languages here, not every recipe there is."""
+    try:
+        access = importlib.import_module("verifier_server.kinds.sandboxed.access")
+    except ImportError:
+        return []
+    languages: list[str] = access.runnable_languages(service.resources)
+    return languages
 
 
 def _sandbox_python_packages() -> list[str]:

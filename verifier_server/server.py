@@ -24,7 +24,7 @@ from verifier_server.config import ServerConfig
 from verifier_server.errors import Unavailable
 from verifier_server.http import HttpFace, start_http_face
 from verifier_server.kinds.base import ResourceBag
-from verifier_server.kinds.code.sandbox_access import prepare_sandbox, runs_of
+from verifier_server.kinds.sandboxed.access import prepare_sandbox, runs_of
 from verifier_server.kinds.settings import KindSettings
 from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry

@@ -45,6 +45,7 @@ def start_server_process(
         env.setdefault("VERIFIER_MAX_SESSIONS", str(TEST_MAX_SESSIONS))
     return launcher.start_server_process(data_dir, config=config, extra_args=extra_args, env=env, **options)
 
+
 #: An outer layer for destructive tests (root only): the server runs as pid 1 of its own pid,
 #: mount, ipc and uts namespaces, so whatever a sandbox bug let through (a stray process, a
 #: mount, a reboot or hostname call) stays in namespaces that vanish with the server.

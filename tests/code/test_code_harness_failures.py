@@ -14,22 +14,21 @@ import pytest
 
 from sandboxes import ExecStatus, Execution
 from sdk import VerifierClient
-from verifier_server.kinds.code.kind import ended_on_its_own
 from verifier_server.kinds.code.report import ReportGarbled, read_harness_report
+from verifier_server.kinds.code.styles.harnessed import ended_on_its_own
 from verifier_server.testing import StartServer
 
 ADD = "```python\ndef add(a, b):\n    return a + b\n```"
 ECHO = "```python\nprint(input())\n```"
 C_ECHO = "```c\n#include <stdio.h>\nint main(){char s[64];scanf(\"%63s\",s);printf(\"%s\\n\",s);}\n```"
 STDIO = {"tests": [{"input": "hi\n", "output": "hi"}] * 2}
-SAMPLES: list[tuple[Any, str, dict[str, Any]]] = [
+#: The styles whose tests run through the in-sandbox harness (Python: its test code calls into the candidate).
+HARNESSED: list[tuple[Any, str, dict[str, Any]]] = [
     ("python-tests", ADD, {"test_list": ["assert add(1, 2) == 3"]}),
     ("python-tests", ADD, {"test": "def check(candidate):\n    assert candidate(1, 2) == 3\n", "entry_point": "add"}),
     ({"kind": "code", "config": {"tests": "function"}}, ADD, {"inputs": [[1, 2]], "outputs": [3], "fn_name": "add"}),
     ({"kind": "code", "config": {"tests": "script"}}, ADD,
      {"test_script": "from solution import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"}),
-    ("stdio-tests", ECHO, STDIO),
-    ("stdio-tests", C_ECHO, STDIO),
 ]
 
 
@@ -37,14 +36,17 @@ SAMPLES: list[tuple[Any, str, dict[str, Any]]] = [
 def test_a_harness_that_cannot_start_its_processes_is_an_error_not_a_zero(
     start_server: StartServer, processes: int
 ) -> None:
-    """1: the harness cannot fork its zygote; 2: the zygote cannot fork the candidate, nor the sandbox exec
-    the harness of a compiled language (RLIMIT_NPROC applies to execve too)."""
+    """1: the harness cannot fork its zygote; 2: the zygote cannot fork the candidate. stdio tests need no
+    harness (the sandbox runs the program once per test): a one-process program still runs and passes."""
     server = start_server(config={"kinds": {"code": {"processes": processes}}})
     with VerifierClient(server.address, timeout_s=120) as client:
-        for spec, completion, reference in SAMPLES:
+        for spec, completion, reference in HARNESSED:
             result = client.score(spec, completions=[completion], references=[reference])[0]
             assert (result.outcome, result.score) == ("error", None), (spec, result.reason, result.details)
             assert result.reason.startswith("the test harness failed"), result.reason
+        for completion in (ECHO, C_ECHO):
+            result = client.score("stdio-tests", completions=[completion], references=[STDIO])[0]
+            assert (result.outcome, result.score) == ("ok", 1.0), (completion, result.reason, result.details)
 
 
 #: Leaves a process behind (setsid: out of the group the harness kills) that takes every process
@@ -125,3 +127,29 @@ def test_a_reply_is_read_only_under_a_trailer_with_the_runs_nonce() -> None:
     assert garbled is not None
     with pytest.raises(ReportGarbled):
         list(garbled.results())
+
+
+@pytest.mark.parametrize("ending", [
+    "import sys\nsys.exit(125)", "import sys\nsys.exit(127)",
+    "import sys\nsys.stderr.write('bwrap: execvp ./main: No such file or directory\\n'); sys.exit(1)",
+    "import os\nos.unlink(__file__)\nprint('gone')",
+])
+def test_a_program_cannot_pass_its_own_exit_off_as_ours(client: VerifierClient, ending: str) -> None:
+    """stdio runs are the sandbox's: exit codes and messages that look like the sandbox failing stay the
+    program's own 0 (outcome ok), and what one test's run deletes is back for the next test."""
+    reference = {"tests": [{"input": "", "output": "right"}] * 2}
+    for completion in (f"```python\n{ending}\n```",
+                       "```c\n#include <stdlib.h>\nint main(){exit(127);}\n```"):
+        result = client.score("stdio-tests", completions=[completion], references=[reference])[0]
+        assert (result.outcome, result.score) == ("ok", 0.0), (completion, result.reason, result.details)
+        verdicts = [t["verdict"] for t in result.details["tests"]]
+        assert verdicts == (["wrong_answer"] * 2 if "gone" in completion else ["runtime_error"] * 2), verdicts
+
+
+def test_each_stdio_test_starts_from_the_program_alone(client: VerifierClient) -> None:
+    """A fresh work dir per test: what one test's run writes is not there for the next."""
+    counter = ("```python\nimport os\nn = len(os.listdir('.'))\nopen(f'left{n}', 'w').close()\n"
+               "print(n, os.path.exists('/tmp/x'))\nopen('/tmp/x', 'w').close()\n```")
+    reference = {"tests": [{"input": "", "output": "1 False"}] * 3}
+    result = client.score("stdio-tests", completions=[counter], references=[reference])[0]
+    assert (result.outcome, result.score) == ("ok", 1.0), result.details

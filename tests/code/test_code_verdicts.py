@@ -186,3 +186,41 @@ def test_results_keep_their_shape_across_the_wire(client: VerifierClient) -> Non
     result = score(client, FUNCTION, [returns("{'a': (1, 2)}")], [calls("f", ([], {"a": [1, 2]}))])[0]
     test = result.details["tests"][0]
     assert result.score == 1.0 and test["returned"] == "{'a': (1, 2)}" and json.loads(test["expected"]) == {"a": [1, 2]}
+
+
+@pytest.mark.parametrize("isolation", ["shared", "per_test"])
+def test_a_solution_may_rely_on_the_globals_of_its_test_setup_code(client: VerifierClient, isolation: str) -> None:
+    """MBPP runs solution, test_setup_code and asserts as one program: a solution that uses a name the setup
+    code defines (a helper, a constant, an import) works, in the tests' namespace and in its own process."""
+    setup = "import math\nSCALE = 10\ndef norm(xs):\n    return sorted(xs)\n"
+    solution = fenced("def scaled(xs):\n    return norm([x * SCALE for x in xs])\n\n"
+                      "def hyp(a, b):\n    return math.hypot(a, b)\n")
+    reference = {"test_list": ["assert scaled([3, 1]) == norm([30, 10])", "assert hyp(3, 4) == 5.0"],
+                 "test_setup_code": setup}
+    spec = {"kind": "code", "config": {"tests": "assert", "isolation": isolation}}
+    result = score(client, spec, [solution], [reference])[0]
+    assert (result.outcome, result.score) == ("ok", 1.0), result.details
+    wrong = fenced("def scaled(xs):\n    return xs\n\ndef hyp(a, b):\n    return a + b\n")
+    assert score(client, spec, [wrong], [reference])[0].score == 0.0
+
+
+#: How a candidate process ends mid-call -> the verdict, by the sandbox's own exit rules (sandboxes/exits.py).
+ENDINGS = {
+    "SIGKILL it sends itself": ("import os, signal\ndef f():\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+                                "runtime_error"),
+    "exit code 125": ("import os\ndef f():\n    os._exit(125)\n", "runtime_error"),
+    "MemoryError": ("def f():\n    return bytearray(1 << 40)\n", "memory"),
+    "CPU limit": ("def f():\n    while True:\n        pass\n", "timeout"),
+}
+
+
+@pytest.mark.parametrize("ending", sorted(ENDINGS))
+def test_a_candidate_process_that_ends_mid_call_is_judged_like_a_sandbox_run(client: VerifierClient,
+                                                                              ending: str) -> None:
+    source, verdict = ENDINGS[ending]
+    spec = {"kind": "code", "config": {"tests": "function", "time_limit_s": 1.0}}
+    result = score(client, spec, [fenced(source)], [calls("f", ([], 1))])[0]
+    assert (result.outcome, result.score) == ("ok", 0.0), result.reason
+    assert result.details["tests"][0]["verdict"] == verdict, result.details
+    stdio = score(client, "stdio-tests", [fenced(source + "f()\n")], [{"tests": [{"input": "", "output": "1"}]}])[0]
+    assert stdio.details["tests"][0]["verdict"] == verdict or ending == "CPU limit", stdio.details

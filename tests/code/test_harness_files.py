@@ -1,14 +1,18 @@
-"""The harness ships as an importable module with precompiled bytecode that the sandbox's Python really uses."""
+"""Shipped in-sandbox programs are importable modules with bytecode that the sandbox's Python really uses."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from sandboxes import ExecStatus, Job, available_backends, open_sandbox
-from verifier_server.kinds.code import harness
+from sandboxes import ExecStatus, Job, available_backends, exits, open_sandbox
+from verifier_server.kinds.code import protocol
+from verifier_server.kinds.code.harness import MODULES, SESSION_CANDIDATE, SESSION_RUNNER_MODULES, runner_files
+from verifier_server.kinds.sandboxed.user_function import function_files
 
 SANDBOX_PYTHON = "/usr/bin/python3"
 
@@ -18,12 +22,21 @@ def _sandbox_cache_tag() -> str:
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_files_are_a_bootstrap_the_source_and_bytecode() -> None:
-    files = harness.files("runner")
+def test_the_runner_ships_with_its_protocol_and_the_sandboxes_exit_rules() -> None:
+    files = runner_files()
     assert files["main.py"] == b"import _verifier_runner\n\n_verifier_runner.main()\n"
-    assert files["_verifier_runner.py"] == harness.source("runner").encode()
-    (pyc,) = (name for name in files if name.endswith(".pyc"))
-    assert pyc == f"__pycache__/_verifier_runner.{sys.implementation.cache_tag}.pyc"
+    assert files["_verifier_runner.py"] == MODULES["runner"].read_bytes()
+    assert files["_verifier_protocol.py"] == Path(protocol.__file__).read_bytes()
+    assert files["_verifier_exits.py"] == Path(exits.__file__).read_bytes()
+    tag = sys.implementation.cache_tag
+    assert {name for name in files if name.endswith(".pyc")} == {
+        f"__pycache__/_verifier_{module}.{tag}.pyc" for module in ("runner", "protocol", "exits")}
+
+
+def test_the_shipped_modules_run_on_the_oldest_python_we_support() -> None:
+    """The sandbox's Python may be older than the server's: what ships must not need newer syntax."""
+    for path in {*MODULES.values(), *SESSION_RUNNER_MODULES.values(), SESSION_CANDIDATE}:
+        ast.parse(path.read_text(), str(path), feature_version=(3, 9))
 
 
 async def test_the_sandbox_python_loads_the_bytecode_not_the_source() -> None:
@@ -32,7 +45,7 @@ async def test_the_sandbox_python_loads_the_bytecode_not_the_source() -> None:
         pytest.skip(available_backends()["bwrap"])
     if _sandbox_cache_tag() != sys.implementation.cache_tag:
         pytest.skip("the sandbox's Python is another version: it compiles the source, as designed")
-    files: dict[str, str | bytes] = {**harness.files("userfn")}
+    files = function_files("")
     files["_verifier_userfn.py"] = "this is not Python ("
     files["main.py"] = "import _verifier_userfn\nprint(callable(_verifier_userfn.main))\n"
     box = open_sandbox("bwrap")

@@ -19,7 +19,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert sandboxes.__all__ == sorted(sandboxes.__all__)
     assert set(sandboxes.__all__) == {
         "DEFAULT_COMPILE_LIMITS", "LANGUAGES", "ExecStatus", "Execution", "Job", "Limits", "Recipe", "Sandbox",
-        "SandboxError", "as_caller", "available_backends", "open_sandbox"}
+        "SandboxError", "as_caller", "available_backends", "available_languages", "open_sandbox"}
     for name in sandboxes.__all__:
         assert getattr(sandboxes, name) is not None
 
@@ -194,3 +194,29 @@ def test_leftovers_of_dead_servers_are_collected() -> None:
     assert not stale_dir.exists()
     if cgroup is not None:
         assert not any(path.exists() for path in cgroup.dirs.values())
+
+
+def test_every_recipe_carries_every_fact_about_its_language() -> None:
+    """Adding a language is one Recipe: its self-test, fence tags and resource policy live on it."""
+    for name, recipe in sandboxes.LANGUAGES.items():
+        assert recipe.hello, f"{name} has no self-test"
+        assert name not in recipe.fence_tags and all(tag == tag.lower() for tag in recipe.fence_tags), name
+    reserving = {name for name, recipe in sandboxes.LANGUAGES.items() if recipe.reserves_address_space}
+    assert reserving == {"javascript", "java", "go", "rust"}
+
+
+def test_the_sandbox_and_its_statuses_share_one_exit_classification() -> None:
+    """exits.py is the one decision (also shipped into the code kind's harness); its words are ExecStatus values."""
+    from sandboxes import exits
+
+    words = {exits.OK, exits.NONZERO_EXIT, exits.TIMEOUT, exits.MEMORY, exits.OUTPUT_LIMIT, exits.SANDBOX_ERROR}
+    assert words <= {status.value for status in ExecStatus}
+    limits = {"wall_time_limit_s": 2.0, "cpu_time_limit_s": 1.0, "memory_bytes": 1 << 20, "output_bytes": 10}
+    assert exits.classify(None, 9, cpu_time_s=0.1, **limits)[0] == "nonzero_exit"  # a SIGKILL it sent itself
+    assert exits.classify(None, 9, cpu_time_s=0.1, memory_hit=True, **limits)[0] == "memory"
+    assert exits.classify(None, 9, cpu_time_s=1.5, **limits)[0] == "timeout"
+    assert exits.classify(None, 24, cpu_time_s=0.5, **limits)[0] == "timeout"  # SIGXCPU
+    assert exits.classify(0, None, cpu_time_s=0.0, wall_timeout=True, **limits)[0] == "timeout"
+    assert exits.classify(3, None, cpu_time_s=0.0, **limits) == ("nonzero_exit", "exit code 3")
+    source = Path(exits.__file__).read_text()
+    assert "from ." not in source and "import sandboxes" not in source  # stdlib only: it travels into jobs

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 
 import pytest
 from sandbox_probe import assert_no_survivors
 
-from sandboxes import ExecStatus, Job, Limits, Sandbox
+from sandboxes import LANGUAGES, ExecStatus, Job, Limits, Sandbox
 from sandboxes._layout import PYTHON_PACKAGES_ENV
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -249,45 +250,153 @@ async def test_custom_command(sandbox: Sandbox) -> None:
     assert r.status is ExecStatus.OK and r.stdout == b"['a', 'b']\n"
 
 
-HELLO = {
-    "c": ("main.c", '#include <stdio.h>\nint main(void){char s[8]; scanf("%7s", s); printf("c %s\\n", s); return 0;}'),
-    "cpp": (
-        "main.cpp",
-        '#include <iostream>\nint main(){std::string s; std::cin >> s; std::cout << "cpp " << s << "\\n";}',
-    ),
-    "javascript": ("main.js", "const s = require('fs').readFileSync(0, 'utf8').trim(); console.log('javascript ' + s)"),
-    "bash": ("main.sh", 'read s; echo "bash $s"'),
-    "java": (
-        "Main.java",
-        "public class Main { public static void main(String[] a) { "
-        'System.out.println("java " + new java.util.Scanner(System.in).next()); } }',
-    ),
-    "rust": (
-        "main.rs",
-        "fn main(){ let mut s = String::new(); std::io::stdin().read_line(&mut s).unwrap(); "
-        'println!("rust {}", s.trim()); }',
-    ),
-}
+#: Every recipe's own self-test, on every backend that has its toolchain: a new language is covered by construction.
+SELF_TESTED = sorted(name for name, recipe in LANGUAGES.items() if recipe.hello)
+COMPILED = sorted(name for name, recipe in LANGUAGES.items() if recipe.compile)
 
 
-@pytest.mark.parametrize("language", sorted(HELLO))
+def hello(language: str, stdin: str = "in\n") -> Job:
+    recipe = LANGUAGES[language]
+    return Job(language, {recipe.default_entrypoint: recipe.hello}, stdin=stdin,
+               limits=Limits(wall_time_s=10, cpu_time_s=5))
+
+
+@pytest.mark.parametrize("language", SELF_TESTED)
 async def test_languages(sandbox: Sandbox, language: str) -> None:
     if language not in sandbox.languages():
         pytest.skip(f"{language} toolchain not available in {sandbox.name}")
-    name, source = HELLO[language]
-    r = await sandbox.run(Job(language, {name: source}, stdin="in\n", limits=Limits(wall_time_s=10, cpu_time_s=5)))
+    r = await sandbox.run(hello(language))
     assert r.status is ExecStatus.OK, r
     assert r.stdout == f"{language} in\n".encode()
 
 
-@pytest.mark.parametrize("language", ["c", "cpp", "java", "rust"])
+@pytest.mark.parametrize("language", SELF_TESTED)
+async def test_run_many_runs_one_program_once_per_input(sandbox: Sandbox, language: str) -> None:
+    if language not in sandbox.languages():
+        pytest.skip(f"{language} toolchain not available in {sandbox.name}")
+    runs = [r async for r in sandbox.run_many(hello(language), ["a\n", b"b\n", "c\n"])]
+    assert [(r.status, r.stdout) for r in runs] == [(ExecStatus.OK, f"{language} {w}\n".encode()) for w in "abc"], runs
+
+
+@pytest.mark.parametrize("language", COMPILED)
 async def test_compile_error(sandbox: Sandbox, language: str) -> None:
     if language not in sandbox.languages():
         pytest.skip(f"{language} toolchain not available in {sandbox.name}")
-    name = HELLO[language][0]
+    name = LANGUAGES[language].default_entrypoint
     r = await sandbox.run(Job(language, {name: "this is not a program"}))
     assert r.status is ExecStatus.COMPILE_ERROR and r.exit_code != 0
     assert "error" in r.compile_output.lower() and r.stdout == b""
+    many = [e async for e in sandbox.run_many(Job(language, {name: "this is not a program"}), ["1", "2"])]
+    assert [e.status for e in many] == [ExecStatus.COMPILE_ERROR]  # the program never ran: one result, the end
+
+
+async def test_each_run_of_many_starts_from_the_compiled_program(sandbox: Sandbox) -> None:
+    """What a run writes, deletes or leaves running never reaches the next run: each gets a fresh work dir,
+    /tmp and process tree; the compiled binary is back every time."""
+    if "c" not in sandbox.languages():
+        pytest.skip("no C toolchain")
+    source = ("#include <stdio.h>\n#include <unistd.h>\n#include <stdlib.h>\n"
+              "int main(void){char m[8]={0}; if(scanf(\"%7s\", m)!=1) return 2;\n"
+              " printf(\"%d %d\\n\", access(\"left\", F_OK)==0, access(\"/tmp/left\", F_OK)==0);\n"
+              " if(m[0]=='w'){ fclose(fopen(\"left\",\"w\")); fclose(fopen(\"/tmp/left\",\"w\"));\n"
+              "   unlink(\"main\"); unlink(\"main.c\"); if(fork()==0){ setsid(); sleep(30); } }\n"
+              " return 0;}\n")
+    runs = [r async for r in sandbox.run_many(Job("c", {"main.c": source}), ["write", "read", "read"])]
+    assert [(r.status, r.stdout) for r in runs] == [(ExecStatus.OK, b"0 0\n")] * 3, runs
+    await assert_no_survivors()
+
+
+#: Each input makes one run misbehave; the word after it is what every run prints when it gets that far.
+MISBEHAVING = (
+    "import os, signal, sys, time\n"
+    "what = sys.stdin.read().strip()\n"
+    "if what == 'kill':\n"
+    "    for p in os.listdir('/proc'):\n"
+    "        if p.isdigit() and int(p) != os.getpid():\n"
+    "            for sig in (signal.SIGSTOP, signal.SIGKILL):\n"
+    "                try:\n"
+    "                    os.kill(int(p), sig)\n"
+    "                except OSError:\n"
+    "                    pass\n"
+    "elif what == 'sleep':\n"
+    "    time.sleep(60)\n"
+    "elif what == 'spin':\n"
+    "    while True: pass\n"
+    "elif what == 'mess':\n"
+    "    os.makedirs('/work/' + '/'.join(['d'] * 1500))\n"
+    "    os.makedirs('/tmp/locked/inner'); open('/tmp/locked/inner/f', 'w').close()\n"
+    "    os.chmod('/tmp/locked/inner', 0); os.chmod('/tmp/locked', 0)\n"
+    "    os.symlink('/work/main.py', '/work/link'); os.mkfifo('/work/fifo')\n"
+    "    if os.fork() == 0:\n"
+    "        os.setsid(); bytearray(32 << 20); time.sleep(60)\n"
+    "print('clean', sorted(os.listdir('.')), os.listdir('/tmp'))\n"
+)
+
+
+@pytest.mark.parametrize("first", ["kill", "sleep", "spin", "mess"])
+async def test_what_one_run_does_never_reaches_the_next(sandbox: Sandbox, first: str) -> None:
+    """A run that kills or stops every process it can see, outlives its wall time, or leaves an unremovable
+    mess and a process behind: the runs after it start as the first did."""
+    job = py(MISBEHAVING, limits=Limits(wall_time_s=3.0, cpu_time_s=1.0))
+    runs = [r async for r in sandbox.run_many(job, [first, "", ""])]
+    assert len(runs) == 3 and runs[0].status is not ExecStatus.SANDBOX_ERROR, runs[0]
+    assert [(r.status, r.stdout) for r in runs[1:]] == [(ExecStatus.OK, b"clean ['main.py'] []\n")] * 2, runs
+    if first in ("sleep", "spin"):
+        assert runs[0].status is ExecStatus.TIMEOUT, runs[0]
+    if first == "spin":
+        assert "CPU" in runs[0].reason, runs[0]  # each run has its own CPU limit
+    await assert_no_survivors()
+
+
+async def test_a_compiled_program_is_what_its_compile_step_left(sandbox: Sandbox,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bash, compiled by the shell (every backend has one): the compile phase's work dir, execute bits included,
+    comes back as the program every run starts from, on backends whose images hold no compiler too."""
+    shell_compiled = dataclasses.replace(LANGUAGES["bash"], run=("./{stem}.bin",),
+                                         compile=("sh", "-c", "cp {entry} {stem}.bin && chmod 755 {stem}.bin"))
+    monkeypatch.setitem(LANGUAGES, "bash", shell_compiled)
+    job = Job("bash", {"main.sh": "#!/bin/sh\nread w; echo compiled $w $(ls); rm -f main.bin\n"})
+    runs = [r async for r in sandbox.run_many(job, ["a\n", "b\n"])]
+    assert [(r.status, r.stdout) for r in runs] == [(ExecStatus.OK, f"compiled {w} main.bin main.sh\n".encode())
+                                                   for w in "ab"], runs
+
+
+async def test_run_many_stops_when_its_caller_does(sandbox: Sandbox) -> None:
+    """A caller that judges each run as it comes may stop after any: nothing is held or left running."""
+    slow_echo = py("import sys, time; print(sys.stdin.read()); time.sleep(0.1)")
+    runs = sandbox.run_many(slow_echo, [str(i) for i in range(50)])
+    seen = []
+    async for execution in runs:
+        seen.append(execution.stdout)
+        if len(seen) == 2:
+            break
+    await runs.aclose()  # type: ignore[attr-defined]
+    assert seen == [b"0\n", b"1\n"]
+    await assert_no_survivors()
+    assert (await sandbox.run(py("print(1)"))).stdout == b"1\n"
+
+
+async def test_a_command_the_sandbox_cannot_execute_is_its_own_error(sandbox: Sandbox) -> None:
+    r = await sandbox.run(Job("bash", {}, command=("/no/such/program",)))
+    assert r.status is ExecStatus.SANDBOX_ERROR and "/no/such/program" in r.reason, r
+
+
+@pytest.mark.parametrize("source", [
+    "exit 125", "exit 126", "exit 127",
+    "echo 'bwrap: execvp ./main: No such file or directory' >&2; exit 1",
+    "echo 'sandbox: cannot execute main' >&2; exit 127",
+    "echo 'OCI runtime exec failed: exec failed' >&2; exit 126",
+])
+async def test_a_program_cannot_pass_its_own_exit_off_as_a_sandbox_error(sandbox: Sandbox, source: str) -> None:
+    """Whatever it prints and whatever code it exits with, a program that ran ended by itself: its nonzero exit."""
+    r = await sandbox.run(Job("bash", {"main.sh": source}))
+    assert r.status is ExecStatus.NONZERO_EXIT and r.exit_code == int(source.rsplit(" ", 1)[1]), r
+
+
+async def test_a_self_inflicted_sigkill_is_a_nonzero_exit(sandbox: Sandbox) -> None:
+    """One classification for everything: a SIGKILL without a memory limit hit or a CPU limit is the program's exit."""
+    r = await sandbox.run(py("import os, signal; os.kill(os.getpid(), signal.SIGKILL)"))
+    assert (r.status, r.signal) == (ExecStatus.NONZERO_EXIT, 9), r
 
 
 async def test_compile_limits_apply(sandbox: Sandbox) -> None:

@@ -335,6 +335,22 @@ def test_per_test_isolation_and_stop_on_failure_apply_to_a_live_candidate(client
         assert scored.outcome == "ok" and scored.score == pytest.approx(1 / 3)
 
 
+def test_a_checker_program_and_a_crashing_candidate_are_judged_as_for_programs(client: VerifierClient) -> None:
+    """The checker program decides a live candidate's returned values; a copy that dies mid-test fails
+    that test and the ones it can no longer serve (the candidate's 0, never an error of ours)."""
+    checker = "def check(args, returned, expected):\n    return abs(returned - expected) < 0.5\n"
+    spec = {"name": "near", "kind": "code", "config": {"checker": "program", "checker_source": checker}}
+    setup = "import os\ndef half(n):\n    return n / 2\ndef boom():\n    os._exit(3)\n"
+    with client.session(setup=setup) as s:
+        near = s.score(spec, {"inputs": [[5], [9]], "outputs": [2.4, 7], "fn_name": "half"})
+        assert [t["verdict"] for t in near.details["tests"]] == ["passed", "wrong_answer"], near.details
+        crashed = s.score("python-tests", {"test_list": ["assert half(4) == 2", "boom()", "assert half(2) == 1"]})
+        verdicts = [t["verdict"] for t in crashed.details["tests"]]
+        assert crashed.outcome == "ok" and verdicts == ["passed", "runtime_error", "runtime_error"], crashed.details
+        assert "the solution process ended" in crashed.details["tests"][1]["error"]
+        assert s.run("print(half(8))").stdout == "4.0\n"  # the session itself is untouched
+
+
 def test_capabilities_advertise_sessions(client: VerifierClient, start_server: StartServer) -> None:
     offered = client.capabilities().sessions
     assert offered is not None and offered.languages == ("python", "bash")

@@ -2,7 +2,7 @@
 
 The source is only ever ast-parsed in the server (parsing executes nothing); it runs in
 the sandbox with the batch as JSON on stdin and the rewards as JSON on stdout
-(code/harness/userfn.py). Whatever the function does wrong becomes per-sample outcomes.
+(sandboxed/userfn.py). Whatever the function does wrong becomes per-sample outcomes.
 Two calling conventions are accepted, told apart by the parsed signature at registration:
 ours, ``reward(prompts, completions, references)``, and TRL's, ``reward(completions,
 **kwargs)`` with dataset columns as keywords, so a TRL reward function registers as is.
@@ -21,39 +21,11 @@ from sandboxes import ExecStatus, Job, Limits
 from verifier_server.domain import Content, Outcome, Sample, ScoreResult
 from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader
 from verifier_server.kinds.caps import capped_float, capped_int
-from verifier_server.kinds.code import harness
-from verifier_server.kinds.code.sandbox_access import SharedSandbox, new_nonce, read_report, shared_sandbox
+from verifier_server.kinds.sandboxed.access import SharedSandbox, new_nonce, read_report, shared_sandbox
+from verifier_server.kinds.sandboxed.user_function import defines_function, definition, function_files
 from verifier_server.kinds.settings import KindSettings, cap, kind_settings
 
 MiB = 1024 * 1024
-
-
-def defines_function(source: str, name: str) -> str:
-    """Why `source` cannot provide `name(...)`, or '' when it can (syntax checked, nothing run)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        return f"syntax error at line {exc.lineno}: {exc.msg}"
-    return "" if _definition(tree, name) is not None else _missing(tree, name)
-
-
-def _definition(tree: ast.Module, name: str) -> ast.FunctionDef | ast.Lambda | ast.AST | None:
-    """The last top-level statement binding `name` to something callable-looking (what Python would call)."""
-    found: ast.FunctionDef | ast.Lambda | ast.AST | None = None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            found = node
-        elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
-            found = node.value if isinstance(node.value, ast.Lambda) else node
-        elif isinstance(node, ast.ImportFrom | ast.Import) and any((a.asname or a.name) == name for a in node.names):
-            found = node
-    return found
-
-
-def _missing(tree: ast.Module, name: str) -> str:
-    if any(isinstance(node, ast.AsyncFunctionDef) and node.name == name for node in tree.body):
-        return f"{name} must be a plain function, not async"
-    return f"defines no top-level function {name!r}"
 
 
 TRL_KEYWORDS = ("prompts", "completions", "completion_ids")
@@ -85,7 +57,7 @@ def call_style(source: str, name: str) -> tuple[CallStyle, str]:
     an imported or assigned callable) our way, which needs room for three positional arguments.
     """
     tree = ast.parse(source)
-    node = _definition(tree, name)
+    node = definition(tree, name)
     if not isinstance(node, ast.FunctionDef | ast.Lambda):
         return CallStyle(keywords=False), ""
     args = node.args
@@ -192,7 +164,7 @@ class PythonRewardVerifier:
             ]
         job = Job(
             language="python",
-            files={**harness.files("userfn"), "user.py": cfg.source},
+            files=function_files(cfg.source),
             stdin=json.dumps(request, default=str),
             limits=Limits(
                 wall_time_s=cfg.time_limit_s,

@@ -307,7 +307,7 @@ class SessionManager:
         says why then. Returns the uids claimed.
         """
         from sandboxes import SandboxError
-        from verifier_server.kinds.code.sandbox_access import shared_sandbox
+        from verifier_server.kinds.sandboxed.access import shared_sandbox
 
         if self.settings.trees <= 0:
             return []
@@ -328,7 +328,7 @@ class SessionManager:
         return self._uids
 
     async def _sessions_host(self) -> SessionHost:
-        from verifier_server.kinds.code.sandbox_access import shared_sandbox
+        from verifier_server.kinds.sandboxed.access import shared_sandbox
 
         if self.settings.max_sessions <= 0:
             raise FailedPrecondition("sessions are turned off on this server (max_sessions = 0)")

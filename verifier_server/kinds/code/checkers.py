@@ -1,4 +1,11 @@
-"""Comparing a program's output with the expected output, in the server (outside the candidate's reach)."""
+"""Checkers: how an answer is judged right, one self-describing entry each in `CHECKERS`, applied in the server.
+
+A checker judges a stdio program's output against the expected text (`text`) and a returned
+value against the expected value (`value`). The text checkers compare returned values
+strictly (see `values_equal`); `float` widens every number by its tolerances; `program` is
+decided afterwards by the spec's own `check(input, output, expected)` in the sandbox
+(checker_program.py). Adding a checker is adding one `Checker` entry here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-Checker = Callable[[str, str], bool]
+
+@dataclass(frozen=True, slots=True)
+class CheckOptions:
+    """What a spec sets for its checker: the float tolerances, and APPS's singleton leniency."""
+
+    rel_tol: float = 1e-6
+    abs_tol: float = 1e-6
+    unwrap_singleton: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Checker:
+    """One way of judging answers; every fact about it in one place."""
+
+    name: str
+    description: str
+    text: Callable[[str, str, CheckOptions], bool]
+    """A program's output vs the expected output."""
+    value: Callable[[Any, Any, CheckOptions], bool]
+    """A returned value (plain data from the sandbox) vs the expected value (the dataset's JSON)."""
+    in_sandbox: bool = False
+    """Decided afterwards by the spec's checker program (`checker_source`), not by `text`/`value`."""
 
 
 def exact(output: str, expected: str) -> bool:
@@ -25,16 +53,12 @@ def token(output: str, expected: str) -> bool:
     return output.split() == expected.split()
 
 
-def make_float(rel_tol: float, abs_tol: float) -> Checker:
+def float_tokens(output: str, expected: str, options: CheckOptions) -> bool:
     """Tokens equal, numeric tokens within tolerance (answers like 0.3333333 vs 0.333333333)."""
-
-    def check(output: str, expected: str) -> bool:
-        got, want = output.split(), expected.split()
-        if len(got) != len(want):
-            return False
-        return all(_token_close(g, w, rel_tol, abs_tol) for g, w in zip(got, want, strict=True))
-
-    return check
+    got, want = output.split(), expected.split()
+    if len(got) != len(want):
+        return False
+    return all(_token_close(g, w, options.rel_tol, options.abs_tol) for g, w in zip(got, want, strict=True))
 
 
 def _token_close(got: str, want: str, rel_tol: float, abs_tol: float) -> bool:
@@ -54,18 +78,6 @@ def _lines(text: str) -> list[str]:
     while lines and not lines[-1]:
         lines.pop()
     return lines
-
-
-def builtin_checker(name: str, rel_tol: float = 1e-6, abs_tol: float = 1e-6) -> Checker:
-    if name == "exact":
-        return exact
-    if name == "whitespace":
-        return whitespace
-    if name == "token":
-        return token
-    if name == "float":
-        return make_float(rel_tol, abs_tol)
-    raise KeyError(name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +124,47 @@ def _equal(a: Any, b: Any, tolerance: Tolerance | None) -> bool:
                 return a == b
         return a == b
     return type(a) is type(b) and a == b
+
+
+def _text(compare: Callable[[str, str], bool]) -> Callable[[str, str, CheckOptions], bool]:
+    return lambda output, expected, _options: compare(output, expected)
+
+
+def _strict(got: Any, expected: Any, options: CheckOptions) -> bool:
+    return values_equal(got, expected, None, options.unwrap_singleton)
+
+
+def _close(got: Any, expected: Any, options: CheckOptions) -> bool:
+    return values_equal(got, expected, Tolerance(options.rel_tol, options.abs_tol), options.unwrap_singleton)
+
+
+def _later(_got: Any, _expected: Any, _options: CheckOptions) -> bool:
+    return True  # provisional: the checker program decides (checker_program.py)
+
+
+CHECKERS: dict[str, Checker] = {
+    checker.name: checker
+    for checker in (
+        Checker("exact", "output byte for byte (a final newline aside); values strictly", _text(exact), _strict),
+        Checker(
+            "whitespace",
+            "the same lines, trailing spaces and blank lines at the end aside; values strictly",
+            _text(whitespace),
+            _strict,
+        ),
+        Checker("token", "the same whitespace-separated tokens; values strictly", _text(token), _strict),
+        Checker(
+            "float",
+            "tokens equal, numbers within float_rel_tol / float_abs_tol; the same for every number in a value",
+            float_tokens,
+            _close,
+        ),
+        Checker(
+            "program",
+            "the spec's checker_source defines check(input, output, expected), run in the sandbox",
+            _later,
+            _later,
+            in_sandbox=True,
+        ),
+    )
+}

@@ -5,36 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sandboxes.languages import fence_languages
+
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*\1[ \t]*$", re.DOTALL | re.MULTILINE)
 _UNCLOSED = re.compile(r"^[ \t]*(`{3,}|~{3,})[ \t]*([\w+#.-]*)[^\n]*\n(.*)\Z", re.DOTALL | re.MULTILINE)
 
-#: Fence tags as models write them -> our language names (keys of sandboxes.LANGUAGES).
-TAG_LANGUAGES: dict[str, str] = {
-    "python": "python",
-    "py": "python",
-    "python3": "python",
-    "py3": "python",
-    "c": "c",
-    "h": "c",
-    "cpp": "cpp",
-    "c++": "cpp",
-    "cxx": "cpp",
-    "cc": "cpp",
-    "hpp": "cpp",
-    "javascript": "javascript",
-    "js": "javascript",
-    "node": "javascript",
-    "nodejs": "javascript",
-    "bash": "bash",
-    "sh": "bash",
-    "shell": "bash",
-    "zsh": "bash",
-    "java": "java",
-    "rust": "rust",
-    "rs": "rust",
-    "go": "go",
-    "golang": "go",
-}
+#: Fence tags as models write them -> our language names: each recipe's name and `fence_tags` (sandboxes.LANGUAGES).
+TAG_LANGUAGES: dict[str, str] = fence_languages()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Reading the test harness's reply (harness/runner.py's Report): per-test lines, then a trailer.
+"""Reading the test harness's report (protocol.py: per-test lines, then a trailer with the run's nonce).
 
 Run in a worker thread, never on the event loop: a sample's reply can hold up to
 ``[kinds.code] max_report_bytes`` of program output. It is parsed one line at a time, so
@@ -28,7 +28,6 @@ class HarnessReport:
 
     stdout: bytes = b""
     spans: list[tuple[int, int]] = field(default_factory=list)
-    compile: dict[str, Any] | None = None
     harness_error: str | None = None
     harness_failed: str | None = None
     invalid: str | None = None
@@ -63,11 +62,9 @@ def read_harness_report(stdout: bytes, nonce: str) -> HarnessReport | None:
         start = end + 1
     if trailer.get("count") != len(spans):
         raise ReportGarbled(f"the trailer counts {trailer.get('count')!r} tests, {len(spans)} lines came")
-    compiled = trailer.get("compile")
     return HarnessReport(
         stdout=stdout,
         spans=spans,
-        compile=compiled if isinstance(compiled, dict) else None,
         harness_error=_text(trailer.get("harness_error")),
         harness_failed=_text(trailer.get("harness_failed")),
         invalid=_text(trailer.get("invalid")),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 SCORINGS = ("fraction", "all_or_nothing", "weighted")
-VERDICTS = ("passed", "wrong_answer", "runtime_error", "timeout", "memory", "output_limit", "compile_error", "skipped")
 
 
 def score(verdicts: Sequence[str], weights: Sequence[float], mode: str) -> float:

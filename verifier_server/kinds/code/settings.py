@@ -47,4 +47,4 @@ class CodeSettings(KindSettings):
     max_report_bytes: int = setting(16 * MiB, positive=True)
     """Most bytes of per-test results (outputs, return values) the server holds for one sample."""
     processes: int = setting(64, positive=True)
-    """Processes and threads one sample's job may have alive at once, the test harness's own included."""
+    """Processes and threads alive at once: in each stdio run; in a harness job, the test harness's own included."""

@@ -1,46 +1,48 @@
-"""Programs that run inside the sandbox (stdlib only), shipped with each job as files of its work dir."""
+"""The code kind's in-sandbox harness (runner.py): the files of a job that runs it, with the modules it imports.
+
+The runner travels with the protocol it speaks (protocol.py) and the sandbox's exit
+classification (sandboxes/exits.py), so a candidate process that ends mid-test gets the
+word a sandbox run ending the same way would. Scoring a session's end state (live.py)
+loads the same modules from their sources instead: the runner's, then session_runner.py
+on the judge side and session_candidate.py in the session's copy.
+"""
 
 from __future__ import annotations
 
-import py_compile
-import sys
-import tempfile
 from functools import cache
 from pathlib import Path
 
+from sandboxes import exits
+from verifier_server.kinds.code import protocol
+from verifier_server.kinds.sandboxed.shipping import PREFIX, job_files
+
 _HERE = Path(__file__).resolve().parent
+#: The runner and the modules it imports, those first (the order a loader without import machinery needs).
+MODULES = {
+    "protocol": Path(protocol.__file__),
+    "exits": Path(exits.__file__),
+    "runner": _HERE / "runner.py",
+}
+#: What a session's judge runs: the runner's modules, then its main for an attached candidate.
+SESSION_RUNNER_MODULES = {**MODULES, "session_runner": _HERE / "session_runner.py"}
+#: What serves the session copy's namespace (handed to the session runtime's "attach" op).
+SESSION_CANDIDATE = _HERE / "session_candidate.py"
+
+
+def runner_files() -> dict[str, bytes]:
+    """main.py (the bootstrap) and every module the runner needs, each with its bytecode."""
+    return job_files("runner", MODULES)
 
 
 @cache
-def source(name: str) -> str:
-    """The text of `name`.py."""
-    return (_HERE / f"{name}.py").read_text()
+def _source(path: Path) -> str:
+    return path.read_text()
 
 
-@cache
-def files(name: str) -> dict[str, bytes]:
-    """Job files that run harness `name`: a two-line main.py importing it as module `_verifier_<name>`.
+def module_sources(modules: dict[str, Path]) -> dict[str, str]:
+    """`_verifier_<name>` -> source text, in `modules`' order, for a loader that execs them in turn."""
+    return {f"{PREFIX}{name}": _source(path) for name, path in modules.items()}
 
-    Why a module and not main.py itself: Python caches bytecode for imported modules only.
-    Next to the source goes an unchecked-hash .pyc for this interpreter's cache tag: a sandbox
-    Python of the same version loads it instead of compiling the source (the code runner is
-    ~800 lines: ~3 ms of every job), any other version ignores it and compiles the source.
-    """
-    module = f"_verifier_{name}"
-    text = source(name).encode()
-    with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp, f"{module}.py"), Path(tmp, f"{module}.pyc")
-        src.write_bytes(text)
-        py_compile.compile(
-            str(src),
-            cfile=str(out),
-            dfile=f"/work/{module}.py",
-            doraise=True,
-            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-        )
-        pyc = out.read_bytes()
-    return {
-        "main.py": f"import {module}\n\n{module}.main()\n".encode(),
-        f"{module}.py": text,
-        f"__pycache__/{module}.{sys.implementation.cache_tag}.pyc": pyc,
-    }
+
+def session_candidate_source() -> str:
+    return _source(SESSION_CANDIDATE)

@@ -1,7 +1,12 @@
 # mypy: ignore-errors
-# ruff: noqa: UP031, RUF005, RUF046
+# ruff: noqa: UP031, RUF046
 # (runs inside the sandbox on the system Python, stdlib only, untyped on purpose to stay version-agnostic)
-"""In-sandbox test runner (runs as main.py inside the sandbox; stdlib only, Python >= 3.9).
+"""In-sandbox test runner for the function, assert and script styles (stdlib only, Python >= 3.9).
+
+It runs as main.py inside the sandbox with two modules shipped beside it: the protocol
+(`_verifier_protocol`: the request, the report, the status words and the value codec,
+shared with the server) and the sandbox's exit classification (`_verifier_exits`). stdio
+tests never come here: the sandbox runs those programs itself, once per test.
 
 Why it is shaped like this: verdicts must not be forgeable by the candidate, which runs
 in the same sandbox as this runner. Three processes:
@@ -11,12 +16,12 @@ in the same sandbox as this runner. Three processes:
   non-dumpable, so the candidate (same uid) cannot read its memory or /proc fds.
 * Z, a zygote forked from P *before* P reads the request, so it never holds the nonce or
   test code. Z forks one candidate process C on demand and passes P the pipes to it.
-* C, the candidate: its stdout/stderr are pipes (or /dev/null), never the verdict channel.
+* C, the candidate: its stdout/stderr are /dev/null, never the verdict channel.
 
-stdio: P feeds stdin, captures stdout, and sends it back raw; the server compares.
-call: C runs the candidate and returns values as tagged plain data; the server compares.
+function: C runs the candidate and returns values as tagged plain data; the server compares.
 assert / script: P runs the trusted test code with the candidate's functions replaced by
 proxies that call into C; only plain data crosses. Anything missing or garbled fails.
+A candidate process that ends mid-test is judged by the sandbox's own exit rules.
 
 The reply (see Report): one JSON line per test as it finishes, then a trailer line with
 the nonce and the number of test lines. A failure of this harness's own machinery (it
@@ -26,7 +31,6 @@ What the candidate can cause (killing the zygote, leaving processes that exhaust
 job's limit) stays the candidate's failure, so it cannot turn a 0 into an abstention.
 """
 
-import base64
 import errno
 import json
 import math
@@ -40,7 +44,10 @@ import time
 import traceback
 import types
 
-MEMORY_EXIT = 251
+import _verifier_exits as exits
+import _verifier_protocol as protocol
+from _verifier_protocol import dec, enc
+
 SNIPPET = 2000
 
 
@@ -52,75 +59,6 @@ def nondumpable():
         ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
     except Exception:
         pass
-
-
-# ---------------------------------------------------------------------------
-# tagged plain-data codec (the only thing that crosses between C and P)
-# ---------------------------------------------------------------------------
-
-
-def enc(value, depth=0):
-    """Tagged plain data. A value whose type subclasses a plain type (Counter, OrderedDict,
-    defaultdict, a namedtuple, IntEnum, a str subclass...) is encoded as its plain value,
-    read through the plain type's own slots (`int.__int__`, `dict.items`, a full slice):
-    none of the subclass's methods runs, so an overridden __eq__/__iter__/__repr__ has no say."""
-    if depth > 200:
-        raise TypeError("value nested too deeply")
-    t = type(value)
-    if value is None or t is bool:  # bool cannot be subclassed
-        return value
-    if issubclass(t, str):
-        return str.__str__(value)
-    if issubclass(t, int):
-        number = int.__int__(value)
-        return number if abs(number) < 2**53 else {"$int": str(number)}
-    if issubclass(t, float):
-        number = float.__float__(value)
-        return number if math.isfinite(number) else {"$float": repr(number)}
-    if issubclass(t, complex):
-        return {"$complex": [complex.real.__get__(value), complex.imag.__get__(value)]}
-    if issubclass(t, bytes):
-        return {"$bytes": base64.b64encode(bytes.__getitem__(value, slice(None))).decode()}
-    if issubclass(t, list):
-        return [enc(v, depth + 1) for v in list.__getitem__(value, slice(None))]
-    if issubclass(t, tuple):
-        return {"$tuple": [enc(v, depth + 1) for v in tuple.__getitem__(value, slice(None))]}
-    if issubclass(t, dict):
-        return {"$dict": [[enc(k, depth + 1), enc(v, depth + 1)] for k, v in dict.items(value)]}
-    if issubclass(t, frozenset):
-        return {"$frozenset": [enc(v, depth + 1) for v in frozenset.__iter__(value)]}
-    if issubclass(t, set):
-        return {"$set": [enc(v, depth + 1) for v in set.__iter__(value)]}
-    raise TypeError("unsupported value type %s (only plain data crosses the harness boundary)" % t.__name__)
-
-
-def dec(value, depth=0):
-    """Builds only plain built-in types; anything unexpected raises ValueError."""
-    if depth > 200:
-        raise ValueError("value nested too deeply")
-    t = type(value)
-    if value is None or t in (bool, str, int, float):
-        return value
-    if t is list:
-        return [dec(v, depth + 1) for v in value]
-    if t is dict and len(value) == 1:
-        ((tag, inner),) = value.items()
-        if tag == "$int" and type(inner) is str:
-            return int(inner)
-        if tag == "$float" and inner in ("inf", "-inf", "nan"):
-            return float(inner)
-        if tag == "$tuple" and type(inner) is list:
-            return tuple(dec(v, depth + 1) for v in inner)
-        if tag in ("$set", "$frozenset") and type(inner) is list:
-            items = [dec(v, depth + 1) for v in inner]
-            return set(items) if tag == "$set" else frozenset(items)
-        if tag == "$dict" and type(inner) is list:
-            return {dec(k, depth + 1): dec(v, depth + 1) for k, v in (pair for pair in inner if len(pair) == 2)}
-        if tag == "$bytes" and type(inner) is str:
-            return base64.b64decode(inner)
-        if tag == "$complex" and type(inner) is list and len(inner) == 2:
-            return complex(float(inner[0]), float(inner[1]))
-    raise ValueError("malformed value from the candidate")
 
 
 # ---------------------------------------------------------------------------
@@ -173,12 +111,12 @@ def zygote(ctl):
 def reap(ctl):
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        msg = {"exit": pid}
+        msg = {"exit": pid, "cpu_s": usage.ru_utime + usage.ru_stime}
         if os.WIFSIGNALED(status):
             msg["signal"] = os.WTERMSIG(status)
         else:
@@ -187,10 +125,14 @@ def reap(ctl):
 
 
 def spawn(ctl, spec, wake, baseline):
-    serve = spec.get("serve", False)
+    """C: a fork of Z that loads the candidate and serves calls on fds 3 (requests) -> 4 (replies).
+
+    Fd 5 is C's set-up channel: closed right before any candidate code runs (opening its source
+    included), written to only if our set-up failed. P reads it to EOF, so a set-up failure of
+    ours is never mistaken for the candidate's exit, whatever code the candidate exits with."""
     made = []
     try:
-        for _ in range(5 if serve else 3):
+        for _ in range(3):
             made.extend(os.pipe())
         pid = os.fork()
     except OSError as exc:
@@ -202,52 +144,42 @@ def spawn(ctl, spec, wake, baseline):
         reply = {"spawn_error": str(exc), "errno": exc.errno, "leftovers": leftovers}
         ctl.sendall((json.dumps(reply) + "\n").encode())
         return
-    stdin_r, stdin_w, out_r, out_w, err_r, err_w = made[:6]
-    if serve:
-        req_r, req_w, resp_r, resp_w = made[6:]
+    req_r, req_w, resp_r, resp_w, setup_r, setup_w = made
     if pid == 0:
         try:
             os.setpgid(0, 0)
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL if not spec.get("python") else signal.SIG_IGN)
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)
             ctl.close()
             for fd in wake:
                 os.close(fd)
-            if serve:
-                os.dup2(req_r, 3)
-                os.dup2(resp_w, 4)
-                null = devnull()
-                os.dup2(null, 0)
-                os.dup2(null, 1)
-                os.dup2(null, 2)
-                keep = 5
-            else:
-                os.dup2(stdin_r, 0)
-                os.dup2(out_w, 1)
-                os.dup2(err_w, 2)
-                keep = 3
-            os.closerange(keep, 1 << 16)
+            os.dup2(setup_w, 5)
+            os.dup2(req_r, 3)
+            os.dup2(resp_w, 4)
+            null = devnull()
+            os.dup2(null, 0)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            os.closerange(6, 1 << 16)
             limits = spec["limits"]
             cpu = max(1, int(math.ceil(limits["cpu_time_s"])))
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
             if limits.get("memory_bytes") and spec.get("rlimit_as", True):
                 resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
-        except BaseException:
-            os._exit(125)
-        if spec.get("python"):
-            run_python_candidate(spec)
-        try:
-            os.execvp(spec["argv"][0], spec["argv"])
-        except OSError as exc:
-            os.write(2, ("cannot execute %s: %s\n" % (spec["argv"][0], exc.strerror)).encode())
-            os._exit(127)
+        except BaseException as exc:
+            try:
+                os.write(5, ("%s: %s" % (type(exc).__name__, exc)).encode()[:SNIPPET] or b"?")
+            finally:
+                os._exit(1)
+        os.close(5)  # from here on, only the candidate's doing
+        run_python_candidate(spec)
     try:
         os.setpgid(pid, pid)
     except OSError:
         pass
-    mine = [stdin_r, out_w, err_w] + ([req_r, resp_w] if serve else [])
-    theirs = [stdin_w, out_r, err_r] + ([req_w, resp_r] if serve else [])
+    mine = [req_r, resp_w, setup_w]
+    theirs = [req_w, resp_r, setup_r]
     socket.send_fds(ctl, [(json.dumps({"pid": pid}) + "\n").encode()], theirs)
     for fd in mine + theirs:
         os.close(fd)
@@ -259,6 +191,8 @@ def spawn(ctl, spec, wake, baseline):
 
 
 def run_python_candidate(spec):
+    """Load the candidate's source as module `solution` (its setup code after it, MBPP's
+    test_setup_code, as one program would have it) and serve calls."""
     import io
 
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
@@ -274,30 +208,13 @@ def run_python_candidate(spec):
     path = spec["source"]
     sys.argv = [path]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # as `python3 solution.py` would
-    with open(path, "rb") as f:
-        source = f.read()
-    if spec.get("serve"):
-        serve_candidate(source, path)
-    module = types.ModuleType("__main__")
-    module.__file__ = path
-    module.__builtins__ = __builtins__
-    sys.modules["__main__"] = module
-    code = 0
     try:
-        exec(compile(source, path, "exec"), module.__dict__)
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except MemoryError:
-        code = MEMORY_EXIT
-    except BaseException as exc:
-        sys.stderr.write(describe(exc, limit=None, source_lines=True) + "\n")
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except BaseException:
-            code = code or 120
-    os._exit(code & 0xFF)
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as exc:  # an earlier candidate process deleted it: the candidate's own doing
+        send(4, {"loaded": False, "error": "cannot read the solution: %s" % exc.strerror})
+        os._exit(0)
+    serve_candidate(source, path, spec.get("setup", ""))
 
 
 def send(fd, obj):
@@ -306,7 +223,7 @@ def send(fd, obj):
         data = data[os.write(fd, data) :]
 
 
-def serve_candidate(source, path):
+def serve_candidate(source, path, setup):
     """Load the candidate as module `solution`, then answer call requests on fds 3 -> 4."""
     module = types.ModuleType("solution")
     module.__file__ = path
@@ -314,6 +231,8 @@ def serve_candidate(source, path):
     try:
         exec(compile(source, path, "exec"), module.__dict__)
         names = [n for n, v in module.__dict__.items() if callable(v) and not n.startswith("__")]
+        if setup:  # after the candidate's names are listed: setup's helpers are the tests', not proxied
+            exec(compile(setup, "test_setup", "exec"), module.__dict__)
         send(4, {"loaded": True, "names": names})
     except BaseException as exc:
         send(4, {"loaded": False, "error": describe(exc, source_lines=True)})
@@ -326,7 +245,7 @@ def serve_candidate(source, path):
             value = fn(*dec(req["args"]), **dec(req.get("kwargs", {"$dict": []})))
             send(4, {"ok": enc(value)})
         except MemoryError:
-            os._exit(MEMORY_EXIT)
+            os._exit(protocol.MEMORY_EXIT)
         except BaseException as exc:
             send(4, {"exc": type(exc).__name__, "msg": describe(exc, source_lines=True)})
     os._exit(0)
@@ -352,7 +271,7 @@ def describe(exc, limit=SNIPPET, source_lines=False):
         tb = exc.__traceback__
         while tb is not None:
             code = tb.tb_frame.f_code
-            if code.co_filename != HARNESS_FILE:
+            if code.co_filename not in HARNESS_FILES:
                 frames.append((code.co_filename, tb.tb_lineno, code.co_name))
             tb = tb.tb_next
         lines = ["Traceback (most recent call last):\n"] if frames else []
@@ -371,7 +290,7 @@ def describe(exc, limit=SNIPPET, source_lines=False):
     return text if limit is None else text[-limit:]
 
 
-HARNESS_FILE = describe.__code__.co_filename
+HARNESS_FILES = frozenset({describe.__code__.co_filename, enc.__code__.co_filename})
 
 
 # ---------------------------------------------------------------------------
@@ -397,12 +316,16 @@ class SpawnFailed(HarnessFault):
         self.leftovers = leftovers
 
 
+class SetupFailed(HarnessFault):
+    """A candidate process's set-up (before any candidate code) failed, by its set-up channel's word."""
+
+
 class Zygote:
     def __init__(self, sock):
         self.sock = sock
         self.buf = b""
         self.exits = {}
-        self.candidates = 0  # candidate processes asked for (a compiler is not one)
+        self.candidates = 0  # candidate processes asked for
         self.fault = None
 
     def failed(self, fault):
@@ -413,9 +336,7 @@ class Zygote:
     def spawn(self, spec):
         if self.fault is not None:
             raise self.fault
-        candidate = not spec.get("compiler")
-        if candidate:
-            self.candidates += 1  # counted before Z forks: the candidate may run (and kill Z) before we hear back
+        self.candidates += 1  # counted before Z forks: the candidate may run (and kill Z) before we hear back
         try:
             self.sock.sendall((json.dumps(spec) + "\n").encode())
         except OSError:
@@ -436,7 +357,7 @@ class Zygote:
                 if "pid" in reply:
                     pid = reply["pid"]
                 elif "spawn_error" in reply:
-                    self.candidates -= candidate
+                    self.candidates -= 1
                     error = "the harness could not start a process: %s" % reply["spawn_error"]
                     self.failed(SpawnFailed(error, reply.get("errno"), reply.get("leftovers", 0)))
                 else:
@@ -485,6 +406,8 @@ def blame(z, fault):
         return "harness"
     if isinstance(fault, SpawnFailed) and fault.errno_value == errno.EAGAIN and not fault.leftovers:
         return "harness"
+    if isinstance(fault, SetupFailed) and z.candidates == 1:
+        return "harness"  # the first candidate process: no candidate code had run anywhere yet
     return "candidate"
 
 
@@ -496,80 +419,35 @@ def kill(pid):
             pass
 
 
-def run_stdio(z, spec, stdin, limits):
-    """One candidate run: feed stdin, capture stdout (capped), wait for the exit status."""
-    start = time.monotonic()
-    deadline = start + limits["wall_time_s"]
-    pid, (stdin_w, out_r, err_r) = z.spawn(spec)
-    cap = limits["output_bytes"]
-    out, err = bytearray(), bytearray()
-    pending = stdin
-    os.set_blocking(stdin_w, False)
-    readers = {out_r: out, err_r: err}
-    writers = [stdin_w] if pending else []
-    if not pending:
-        os.close(stdin_w)
-    status = None
-    while readers or writers:
+def read_to_eof(fd, deadline):
+    """A set-up channel's word: b"" once its writer closed it, None if the deadline came first."""
+    data = b""
+    while True:
         left = deadline - time.monotonic()
         if left <= 0:
-            status = "timeout"
-            break
-        r, w, _ = select.select(list(readers) + [z.sock], writers, [], left)
-        if z.sock in r:
-            z.poll()
-            r.remove(z.sock)
-        for fd in w:
-            try:
-                n = os.write(fd, pending[:65536])
-                pending = pending[n:]
-            except BrokenPipeError:
-                pending = b""
-            if not pending:
-                os.close(fd)
-                writers = []
-        for fd in r:
-            chunk = os.read(fd, 65536)
+            return None
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 4096)
             if not chunk:
-                os.close(fd)
-                del readers[fd]
-                continue
-            readers[fd].extend(chunk)
-            if len(readers[fd]) > cap:
-                status = "output_limit"
-        if status:
-            break
-    if status:
-        kill(pid)
-    for fd in list(readers) + writers:
-        os.close(fd)
-    exit_msg = z.wait_exit(pid, max(deadline, time.monotonic()) + 2.0)
-    if exit_msg is None:
-        kill(pid)
-        exit_msg = z.wait_exit(pid, time.monotonic() + 2.0) or {}
-    elapsed = time.monotonic() - start
-    if status is None:
-        status = classify_exit(exit_msg, elapsed, limits)
-    return {
-        "status": status,
-        "exit_code": exit_msg.get("code"),
-        "signal": exit_msg.get("signal"),
-        "stdout": bytes(out[:cap]).decode("utf-8", "replace"),
-        "stderr": bytes(err[-SNIPPET:]).decode("utf-8", "replace"),
-        "time_s": round(elapsed, 4),
-    }
+                return data
+            data += chunk
 
 
-def classify_exit(msg, elapsed, limits):
-    sig = msg.get("signal")
-    code = msg.get("code")
-    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and elapsed >= limits["cpu_time_s"]):
-        return "timeout"
-    if code == MEMORY_EXIT or (sig == signal.SIGKILL):
-        return "memory"
-    if sig is not None or code != 0:
-        return "runtime_error"
-    return "ok"
+def ended(msg, limits, **facts):
+    """(verdict, reason) for a candidate process that ended, by the sandbox's own rules (exits.py)."""
+    word, reason = exits.classify(
+        msg.get("code"),
+        msg.get("signal"),
+        cpu_time_s=float(msg.get("cpu_s") or 0.0),
+        wall_time_limit_s=limits["wall_time_s"],
+        cpu_time_limit_s=limits["cpu_time_s"],
+        memory_bytes=limits["memory_bytes"],
+        output_bytes=limits["output_bytes"],
+        memory_hit=msg.get("code") == protocol.MEMORY_EXIT,
+        **facts,
+    )
+    return protocol.FROM_SANDBOX.get(word, protocol.RUNTIME_ERROR), reason
 
 
 class CandidateFault(BaseException):
@@ -630,15 +508,20 @@ class Remote:
     def ensure(self, deadline):
         if self.pid is not None:
             return
-        pid, (stdin_w, out_r, err_r, req_w, resp_r) = self.z.spawn(self.spec)
-        for fd in (stdin_w, out_r, err_r):
-            os.close(fd)
+        pid, (req_w, resp_r, setup_r) = self.z.spawn(self.spec)
         self.pid, self.req_w, self.resp = pid, req_w, os.fdopen(resp_r, "rb")
+        try:
+            word = read_to_eof(setup_r, deadline)
+        finally:
+            os.close(setup_r)
+        if word:
+            self.stop()
+            self.z.failed(SetupFailed("a candidate process could not be set up: %s" % word.decode("utf-8", "replace")))
         msg = self._read(deadline)
         if not msg.get("loaded"):
             self.stop()
             error = str(msg.get("error", "the candidate did not load"))[-SNIPPET:]
-            self.failed(CandidateFault("runtime_error", "loading the solution failed: " + error))
+            self.failed(CandidateFault(protocol.RUNTIME_ERROR, "loading the solution failed: " + error))
         names = msg.get("names")
         self.names = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
 
@@ -661,7 +544,7 @@ class Remote:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.stop()
-                self.failed(CandidateFault("timeout", "time limit exceeded"))
+                self.failed(CandidateFault(*ended({}, self.spec["limits"], wall_timeout=True)))
             ready, _, _ = select.select([fd], [], [], left)
             if not ready:
                 continue
@@ -675,23 +558,22 @@ class Remote:
                 if msg is None:
                     kill(pid)
                     msg = self.z.wait_exit(pid, time.monotonic() + 2.0) or {}
-                verdict = (
-                    "memory"
-                    if msg.get("code") == MEMORY_EXIT or msg.get("signal") == signal.SIGKILL
-                    else "runtime_error"
-                )
-                self.failed(CandidateFault(verdict, "the solution process exited (%s)" % (msg or "unknown status")))
+                if msg:
+                    verdict, why = ended(msg, self.spec["limits"])
+                else:  # never reaped by us (a session's copy is not our child): how it ended is not known here
+                    verdict, why = protocol.RUNTIME_ERROR, "its exit status is unknown"
+                self.failed(CandidateFault(verdict, "the solution process ended: %s" % (why or "exit code 0")))
             line += chunk
             if len(line) > self.reply_cap:
                 self.stop()
-                self.failed(CandidateFault("output_limit", "the solution returned too much data"))
+                self.failed(CandidateFault(protocol.OUTPUT_LIMIT, "the solution returned too much data"))
         try:
             msg = json.loads(line)
         except ValueError:
             msg = None
         if not isinstance(msg, dict):
             self.stop()
-            self.failed(CandidateFault("runtime_error", "garbled reply from the solution process"))
+            self.failed(CandidateFault(protocol.RUNTIME_ERROR, "garbled reply from the solution process"))
         return msg
 
     def call(self, name, args, kwargs, solution_class=False):
@@ -715,7 +597,7 @@ class Remote:
             try:
                 return dec(msg["ok"])
             except (ValueError, TypeError, KeyError) as exc:
-                self.failed(CandidateFault("runtime_error", "garbled value from the solution: %s" % exc))
+                self.failed(CandidateFault(protocol.RUNTIME_ERROR, "garbled value from the solution: %s" % exc))
         raise crossing(str(msg.get("exc", "Exception")), str(msg.get("msg", ""))[-SNIPPET:])
 
 
@@ -743,7 +625,7 @@ class Report:
         line = json.dumps(res)
         if self.used + len(line) > self.budget:
             res = dict((k, v) for k, v in res.items() if k in ("name", "time_s"))
-            res["status"] = "output_limit"
+            res["status"] = protocol.OUTPUT_LIMIT
             res["error"] = "this sample's outputs passed the server's report budget (%d bytes)" % self.budget
             line = json.dumps(res)
         self.used += len(line) + 1
@@ -770,16 +652,6 @@ class SampleInvalid(Exception):
 # ---------------------------------------------------------------------------
 
 
-def compile_step(z, req):
-    comp = req.get("compile")
-    if not comp:
-        return None
-    spec = {"argv": comp["argv"], "limits": comp["limits"], "rlimit_as": False, "compiler": True}
-    res = run_stdio(z, spec, b"", comp["limits"])
-    output = (res["stdout"] + res["stderr"])[-SNIPPET:]
-    return {"ok": res["status"] == "ok", "status": res["status"], "output": output}
-
-
 def fresh_per_test(req):
     """isolation "per_test": a new candidate process for every test (the default shares one)."""
     return req.get("isolation") == "per_test"
@@ -789,36 +661,38 @@ def reply_cap(req):
     return min(64 << 20, int(req.get("report_budget", 64 << 20)) + (64 << 10))
 
 
-def mode_stdio(z, req, report):
-    spec = dict(req["candidate"], limits=req["limits"])
-    for test in req["tests"]:
-        res = report.add(run_stdio(z, spec, test.get("stdin", "").encode(), req["limits"]))
-        if req.get("stop_on_failure") and res["status"] != "ok":
-            break
+def candidate_spec(req):
+    """What Z needs to start a candidate process: its source, limits and the setup code it runs after its own."""
+    return {
+        "source": protocol.CANDIDATE_FILE,
+        "limits": req["limits"],
+        "rlimit_as": req.get("rlimit_as", True),
+        "setup": req.get("setup", ""),
+    }
 
 
-def mode_call(z, req, report):
-    remote = Remote(z, dict(req["candidate"], serve=True, limits=req["limits"]), reply_cap(req))
+def mode_function(z, req, report):
+    remote = Remote(z, candidate_spec(req), reply_cap(req))
     for test in req["tests"]:
         remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
         start = time.monotonic()
         try:
             args = dec(test["args"])
             value = remote.call(req["fn_name"], args, {}, solution_class=True)
-            res = {"status": "returned", "value": enc(value)}
+            res = {"status": protocol.RETURNED, "value": enc(value)}
         except HarnessFault:
             raise
         except CandidateFault as exc:
             res = {"status": exc.verdict, "error": str(exc)}
         except CandidateRaised as exc:
-            res = {"status": "runtime_error", "error": exc.text}
+            res = {"status": protocol.RUNTIME_ERROR, "error": exc.text}
         except BaseException as exc:
-            res = {"status": "runtime_error", "error": describe(exc)}
+            res = {"status": protocol.RUNTIME_ERROR, "error": describe(exc)}
         res["time_s"] = round(time.monotonic() - start, 4)
         res = report.add(res)
         if fresh_per_test(req):
             remote.stop()
-        if req.get("stop_on_failure") and res["status"] != "returned":
+        if req.get("stop_on_failure") and res["status"] != protocol.RETURNED:
             break
     remote.stop()
 
@@ -843,20 +717,20 @@ def run_test(remote, limits, fn):
     start = time.monotonic()
     try:
         fn()
-        res = {"status": "passed"}
+        res = {"status": protocol.PASSED}
     except HarnessFault:
         raise
     except CandidateFault as exc:
         res = {"status": exc.verdict, "error": str(exc)}
     except CandidateRaised as exc:
-        res = {"status": "runtime_error", "error": exc.text}
+        res = {"status": protocol.RUNTIME_ERROR, "error": exc.text}
     except AssertionError as exc:
-        res = {"status": "wrong_answer", "error": ("assertion failed: " + str(exc)).strip()[-SNIPPET:]}
+        res = {"status": protocol.WRONG_ANSWER, "error": ("assertion failed: " + str(exc)).strip()[-SNIPPET:]}
     except BaseException as exc:
-        res = {"status": "runtime_error", "error": describe(exc)}
+        res = {"status": protocol.RUNTIME_ERROR, "error": describe(exc)}
     if remote.z.fault is not None:
         raise remote.z.fault
-    if remote.fault is not None and res["status"] == "passed":
+    if remote.fault is not None and res["status"] == protocol.PASSED:
         res = {"status": remote.fault.verdict, "error": str(remote.fault)}
     res["time_s"] = round(time.monotonic() - start, 4)
     return res
@@ -864,7 +738,7 @@ def run_test(remote, limits, fn):
 
 def loaded_candidate(z, req):
     """A candidate process serving calls, its module loaded within the wall time (else CandidateFault)."""
-    remote = Remote(z, dict(req["candidate"], serve=True, limits=req["limits"]), reply_cap(req))
+    remote = Remote(z, candidate_spec(req), reply_cap(req))
     remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
     remote.ensure(remote.deadline)
     return remote
@@ -880,7 +754,7 @@ def mode_assert(z, req, report):
     ns = test_namespace(remote, set(remote.names) | set(req.get("names", [])))
     if req.get("setup"):
         setup = run_test(remote, req["limits"], lambda: exec(compile(req["setup"], "test_setup", "exec"), ns))
-        if setup["status"] != "passed":
+        if setup["status"] != protocol.PASSED:
             for _ in req["tests"]:
                 report.add(dict(setup, error="test setup failed: " + setup.get("error", "")))
             remote.stop()
@@ -902,7 +776,7 @@ def mode_assert(z, req, report):
         res = report.add(run_test(remote, req["limits"], body))
         if fresh_per_test(req):
             remote.stop()
-        if req.get("stop_on_failure") and res["status"] != "passed":
+        if req.get("stop_on_failure") and res["status"] != protocol.PASSED:
             break
     remote.stop()
 
@@ -941,7 +815,7 @@ def mode_script(z, req, report):
     sys.modules["solution"] = module
     ns = {"__name__": "__test__", "__builtins__": __import__("builtins")}
     loaded = run_test(remote, req["limits"], lambda: exec(compile(req["script"], SCRIPT, "exec"), ns))
-    if loaded["status"] != "passed":
+    if loaded["status"] != protocol.PASSED:
         report.add(dict(loaded, name="load", error="the test script failed to load: " + loaded.get("error", "")))
         remote.stop()
         return
@@ -966,11 +840,11 @@ def mode_script(z, req, report):
         res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
         if fresh_per_test(req):
             remote.stop()
-        if req.get("stop_on_failure") and res["status"] != "passed":
+        if req.get("stop_on_failure") and res["status"] != protocol.PASSED:
             break
     remote.stop()
     if not cases:
-        report.add({"name": "collect", "status": "runtime_error", "error": "the test script defines no tests"})
+        report.add({"name": "collect", "status": protocol.RUNTIME_ERROR, "error": "the test script defines no tests"})
 
 
 def unittest_runner(case):
@@ -989,7 +863,7 @@ def unittest_runner(case):
     return run
 
 
-MODES = {"stdio": mode_stdio, "call": mode_call, "assert": mode_assert, "script": mode_script}
+MODES = {protocol.FUNCTION: mode_function, protocol.ASSERT: mode_assert, protocol.SCRIPT: mode_script}
 
 
 def trusted_imports_only():
@@ -1020,12 +894,10 @@ def start_zygote(verdict_fd):
 
 
 def run(z, request, report):
-    """The trailer: compile output, and what ended the run early, by whose fault."""
-    trailer = {"compile": None}
+    """The trailer: what ended the run early, by whose fault (protocol.TRAILER_KEYS)."""
+    trailer = {}
     try:
-        trailer["compile"] = compile_step(z, request)
-        if trailer["compile"] is None or trailer["compile"]["ok"]:
-            MODES[request["mode"]](z, request, report)
+        MODES[request["style"]](z, request, report)
     except SampleInvalid as exc:
         trailer["invalid"] = str(exc)
     except HarnessFault as exc:
@@ -1049,7 +921,7 @@ def main():
     request = json.loads(sys.stdin.buffer.read())
     os.dup2(2, 1)  # test code that prints must not reach the verdict channel
     report = Report(verdict_fd, request.pop("nonce"), int(request.get("report_budget", 64 << 20)))
-    trailer = {"compile": None, "harness_failed": failure} if failure else run(z, request, report)
+    trailer = {"harness_failed": failure} if failure else run(z, request, report)
     report.finish(trailer)
     os._exit(0)
 

@@ -3,15 +3,17 @@
 # (runs inside a session's throwaway copy on the system Python, stdlib only)
 """The candidate side of scoring a session: serves the copy's live namespace to the judge's test runner.
 
-Handed over by the session runtime's "attach" op as `serve(namespace, fd, args)`; the copy is
-untrusted (the session's cells ran in it), so it only ever answers calls with plain data,
-in the runner's serve protocol (see runner.serve_candidate): first {"loaded", "names"}, then
-one {"ok"} or {"exc", "msg"} per {"fn", "args", "kwargs", "solution_class"} request. The
+Handed over by the session runtime's "attach" op as `serve(namespace, fd, args)`, with the
+runner's modules as `args["modules"]` (`_verifier_<name>` -> source, dependencies first); the
+copy is untrusted (the session's cells ran in it), so it only ever answers calls with plain
+data, in the runner's serve protocol (see runner.serve_candidate): first {"loaded", "names"},
+then one {"ok"} or {"exc", "msg"} per {"fn", "args", "kwargs", "solution_class"} request. The
 pseudo-function VALUES answers with the namespace's plain-data variables.
 """
 
 import json
 import os
+import sys
 import types
 
 VALUES = "__session_values__"
@@ -19,8 +21,11 @@ MAX_VALUE_BYTES = 1 << 20
 
 
 def serve(namespace, fd, args):
-    runner = types.ModuleType("_verifier_runner")
-    exec(compile(args["runner"], "<runner>", "exec"), runner.__dict__)
+    for name, source in args["modules"].items():
+        module = types.ModuleType(name)
+        sys.modules[name] = module
+        exec(compile(source, "<%s>" % name, "exec"), module.__dict__)
+    runner = sys.modules["_verifier_runner"]
     os.dup2(fd, 3)
     os.dup2(fd, 4)
     if fd > 4:
@@ -37,7 +42,7 @@ def serve(namespace, fd, args):
             value = fn(*runner.dec(req["args"]), **runner.dec(req.get("kwargs", {"$dict": []})))
             runner.send(4, {"ok": runner.enc(value)})
         except MemoryError:
-            os._exit(runner.MEMORY_EXIT)
+            os._exit(runner.protocol.MEMORY_EXIT)
         except BaseException as exc:
             runner.send(4, {"exc": type(exc).__name__, "msg": runner.describe(exc)})
     os._exit(0)

@@ -1,13 +1,15 @@
 # mypy: ignore-errors
 # (runs inside a session's throwaway copy, as the judge's own uid, on the system Python, stdlib only)
-"""The judge side of scoring a session: the runner's test modes against a candidate that is already running.
+"""The judge side of scoring a session: the runner's test styles against a candidate that is already running.
 
 Started fresh (``python3 -I -B -c BOOT``) by the session keeper in the copy's namespaces as a
 uid the session never had, so nothing the session's cells left behind can read its memory,
-its fds or the nonce. The candidate is the copy itself, serving on fd 3 (session_candidate.py);
-`Attached` stands in for the runner's zygote and hands the runner that one connection.
-Tests also see the copy's plain-data variables (assert mode). The verdict channel is the
-original stdout, as in runner.main: one line per test, then the trailer (runner.Report).
+its fds or the nonce. BOOT loads the runner's modules from stdin (protocol, exits, runner,
+this one: harness.SESSION_RUNNER_MODULES) and calls `main` with the request. The candidate
+is the copy itself, serving on fd 3 (session_candidate.py); `Attached` stands in for the
+runner's zygote and hands the runner that one connection. Tests also see the copy's
+plain-data variables (assert style). The report channel is the original stdout, as in
+runner.main: one line per test, then the trailer (protocol.TRAILER_KEYS).
 """
 
 import os
@@ -28,9 +30,10 @@ COPY_PID = 2  # the copy is pid 2 of its pid namespace (the keeper checked); we 
 class Attached:
     """The runner's Zygote, for a candidate that exists already: one connection, no restart.
 
-    What the runner's modes need of a Zygote: `fault` (None until `failed`), `candidates`
+    What the runner's styles need of a Zygote: `fault` (None until `failed`), `candidates`
     (1: the candidate has run, so a harness fault after this point may be its doing, see
-    runner.blame), `failed(fault)`, `spawn(spec)` and `wait_exit(pid, deadline)`.
+    runner.blame), `failed(fault)`, `spawn(spec)` (the pid and the candidate's request,
+    reply and set-up fds) and `wait_exit(pid, deadline)`.
     """
 
     def __init__(self, runner):
@@ -49,10 +52,11 @@ class Attached:
             raise self.fault
         if self.used:
             why = "the session's copy stopped serving (crashed or timed out)"
-            raise self.runner.CandidateFault("runtime_error", why)
+            raise self.runner.CandidateFault(self.runner.protocol.RUNTIME_ERROR, why)
         self.used = True
-        null = [os.open(os.devnull, os.O_RDWR) for _ in range(3)]
-        return COPY_PID, [*null, os.dup(3), os.dup(3)]
+        setup_r, setup_w = os.pipe()
+        os.close(setup_w)  # the copy was set up before we started: its set-up channel says so (EOF)
+        return COPY_PID, [os.dup(3), os.dup(3), setup_r]
 
     def wait_exit(self, pid, deadline):
         return {}

@@ -1,6 +1,6 @@
 # mypy: ignore-errors
 # (runs inside the sandbox on the system Python, stdlib only, untyped on purpose to stay version-agnostic)
-"""In-sandbox host for a user's Python function (reward functions, custom output checkers).
+"""In-sandbox host for a user's Python function (reward functions, custom output checkers); shipped by user_function.py.
 
 Reads {"nonce", "fn", "op", ...} as JSON on stdin, runs user.py, writes one JSON line to
 the original stdout; the user's own prints are redirected to stderr so they cannot

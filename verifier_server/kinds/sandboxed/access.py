@@ -1,14 +1,14 @@
-"""The one shared sandbox per server, how kinds get it, and the per-run bookkeeping they all need."""
+"""The one shared sandbox per server, how kinds get it, what it can run, and the per-run bookkeeping they all need."""
 
 from __future__ import annotations
 
 import json
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sandboxes import Execution, Job, Sandbox, SandboxError, available_backends, open_sandbox
+from sandboxes import Execution, Job, Sandbox, SandboxError, available_backends, available_languages, open_sandbox
 from sandboxes.bwrap import BwrapSandbox
 from verifier_server.errors import Unavailable
 from verifier_server.kinds.base import BuildContext, KindMetrics, ResourceBag
@@ -27,9 +27,37 @@ class SharedSandbox:
 
     async def run(self, job: Job) -> Execution:
         execution = await self.sandbox.run(job)
+        self._count(execution)
+        return execution
+
+    def run_many(self, job: Job, stdins: Sequence[bytes | str]) -> Counted:
+        """The sandbox's run_many, each run counted as it comes."""
+        return Counted(self.sandbox.run_many(job, stdins), self._count)
+
+    def _count(self, execution: Execution) -> None:
         if self._metrics is not None:
             self._metrics.sandbox_runs.labels(self.backend, execution.status.value).inc()
+
+
+class Counted:
+    """An iterator over runs that counts each as it passes, holding none of them (a generator's frame would
+    keep the last run, and its output, alive until the next)."""
+
+    def __init__(self, runs: AsyncIterator[Execution], count: Callable[[Execution], None]) -> None:
+        self._runs, self._count = runs, count
+
+    def __aiter__(self) -> Counted:
+        return self
+
+    async def __anext__(self) -> Execution:
+        execution = await anext(self._runs)
+        self._count(execution)
         return execution
+
+    async def aclose(self) -> None:
+        close = getattr(self._runs, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def shared_sandbox(context: BuildContext, kind: str) -> SharedSandbox:
@@ -42,6 +70,18 @@ def shared_sandbox(context: BuildContext, kind: str) -> SharedSandbox:
     if state != "ok":
         raise Unavailable(f"the {kind} kind runs code in the {backend!r} sandbox, which cannot run here: {state}")
     return _shared(context.resources, backend)
+
+
+def runnable_languages(resources: ResourceBag) -> list[str]:
+    """The languages the server's sandbox can run on this machine (none when it cannot run at all).
+
+    Asked of the open sandbox when there is one (bwrap opens at start), else of the backend's probe.
+    """
+    backend = str(resources.settings.get("sandbox_backend", "bwrap"))
+    if _probe(resources, backend) != "ok":
+        return []
+    shared = resources.peek(f"sandbox:{backend}")
+    return sorted(shared.languages() if isinstance(shared, SharedSandbox) else available_languages(backend))
 
 
 def _probe(resources: ResourceBag, backend: str) -> str:
