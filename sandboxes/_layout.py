@@ -32,7 +32,6 @@ ETC_ENTRIES = (
     "nsswitch.conf",
     "mime.types",
 )
-DEVICES = ("null", "zero", "full", "random", "urandom")
 #: Python packages offered to sandboxed programs (numpy, sympy, math-verify, regex, ...), installed
 #: by scripts/install_sandbox_python.py: root-owned, under /usr, so every sandbox sees it through
 #: the read-only /usr bind and no sandboxed program can change it. Put on PYTHONPATH when present.

@@ -10,8 +10,8 @@ rules are the same whichever door a batch comes through:
 - rows of a file (``verifier score``): ``RowColumns``, the completion and prompt fields, every
   other field the reference;
 - text or chat messages (``[{"role": ..., "content": ...}]``): ``read_content``; a conversation
-  whose last message is the completion: ``conversation_prompt``; a decoded prompt + response:
-  ``completion_from_query``;
+  whose last message is the completion: ``conversation_prompt``; a decoded prompt + response
+  (OpenRLHF's query): ``protos.openrlhf.response_text``, shared with the server's HTTP face;
 - what counts as JSON data (numpy values and tensors converted, sets sorted): ``json_data``.
 
 Each adapter only says which of its framework's arguments is which, and builds ``Samples``.
@@ -241,21 +241,3 @@ def conversation_prompt(conversation: Any) -> list[Any] | None:
     if isinstance(conversation, list | tuple) and conversation:
         return list(conversation[:-1])
     return None
-
-
-def completion_from_query(query: str, prompt: str, end_of_turn_tokens: Sequence[str]) -> str:
-    """The generated part of a decoded prompt + response: after the prompt, without trailing end-of-turn tokens.
-
-    Format verifiers would otherwise see ``<|im_end|>`` after the answer (OpenRLHF decodes
-    its queries with special tokens).
-    """
-    text = query[len(prompt) :] if prompt and query.startswith(prompt) else query
-    stripped = True
-    while stripped:
-        stripped = False
-        text = text.rstrip()
-        for token in end_of_turn_tokens:
-            if text.endswith(token):
-                text = text[: -len(token)]
-                stripped = True
-    return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -174,32 +175,18 @@ _CELL_STATUSES = {
 }
 
 
+_LIMIT_FIELDS = tuple(field.name for field in dataclasses.fields(SessionLimits))
+"""Session limits, named alike in ``pb.SessionLimits`` and ``SessionLimits``."""
+
+
 def limits_to_proto(limits: SessionLimits | None) -> pb.SessionLimits:
     if limits is None:
         return pb.SessionLimits()
-    return pb.SessionLimits(
-        cell_wall_time_s=limits.cell_wall_time_s,
-        cell_cpu_time_s=limits.cell_cpu_time_s,
-        memory_bytes=limits.memory_bytes,
-        processes=limits.processes,
-        disk_bytes=limits.disk_bytes,
-        output_bytes=limits.output_bytes,
-        idle_ttl_s=limits.idle_ttl_s,
-        max_lifetime_s=limits.max_lifetime_s,
-    )
+    return pb.SessionLimits(**dataclasses.asdict(limits))
 
 
 def limits_from_proto(limits: pb.SessionLimits) -> SessionLimits:
-    return SessionLimits(
-        cell_wall_time_s=limits.cell_wall_time_s,
-        cell_cpu_time_s=limits.cell_cpu_time_s,
-        memory_bytes=limits.memory_bytes,
-        processes=limits.processes,
-        disk_bytes=limits.disk_bytes,
-        output_bytes=limits.output_bytes,
-        idle_ttl_s=limits.idle_ttl_s,
-        max_lifetime_s=limits.max_lifetime_s,
-    )
+    return SessionLimits(**{name: getattr(limits, name) for name in _LIMIT_FIELDS})
 
 
 def cell_from_proto(message: pb.CellResult) -> CellResult:

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from protos.openrlhf import END_OF_TURN_TOKENS
+from protos.openrlhf import response_text as completion_from_query
 from sdk import InputError, RemoteReward, VerifierClient
 from sdk._columns import (
     NOT_DATA,
@@ -20,13 +22,11 @@ from sdk._columns import (
     RowColumns,
     Samples,
     answer_reference,
-    completion_from_query,
     conversation_prompt,
     json_data,
     read_content,
 )
 from sdk.adapters import verl
-from sdk.adapters.openrlhf import END_OF_TURN_TOKENS
 from sdk.adapters.swift import SWIFT_KEYWORDS, swift_samples
 from sdk.rewards import TRAINER_KEYWORDS
 
@@ -172,6 +172,12 @@ def test_a_decoded_query_loses_its_prompt_and_trailing_end_of_turn_tokens():
     prompt = "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n"
     assert completion_from_query(prompt + "answer <|im_end|>\n<|endoftext|>", prompt, END_OF_TURN_TOKENS) == "answer"
     assert completion_from_query("no prompt here</s>", "other", END_OF_TURN_TOKENS) == "no prompt here"
+
+
+def test_a_query_with_a_bos_before_its_prompt_is_split_after_the_prompt():
+    """The SDK's adapter and the HTTP face share one split (protos.openrlhf); the SDK's used to need a prefix."""
+    prompt = "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n"
+    assert completion_from_query("<s>" + prompt + "answer</s>", prompt, END_OF_TURN_TOKENS) == "answer"
 
 
 # -- every door, one reading, against a real server ----------------------------------------------------

@@ -6,6 +6,7 @@ request, so they avoid per-field helper calls and skip JSON work for empty field
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Sequence
@@ -124,50 +125,26 @@ CELL_STATUS_TO_PROTO = {
 }
 
 
+_LIMIT_FIELDS = tuple(field.name for field in dataclasses.fields(LimitsRequest))
+"""Session limits, named alike in ``pb.SessionLimits`` and ``LimitsRequest``."""
+
+
 def limits_from_proto(limits: pb.SessionLimits) -> LimitsRequest:
-    values = {
-        "cell_wall_time_s": limits.cell_wall_time_s,
-        "cell_cpu_time_s": limits.cell_cpu_time_s,
-        "memory_bytes": limits.memory_bytes,
-        "processes": limits.processes,
-        "disk_bytes": limits.disk_bytes,
-        "output_bytes": limits.output_bytes,
-        "idle_ttl_s": limits.idle_ttl_s,
-        "max_lifetime_s": limits.max_lifetime_s,
-    }
+    values: dict[str, Any] = {name: getattr(limits, name) for name in _LIMIT_FIELDS}
     for name, value in values.items():
         if value < 0 or not math.isfinite(value):
             raise InvalidArgument(f"limits.{name}", f"must be a non-negative number, got {value}")
-    return LimitsRequest(
-        cell_wall_time_s=limits.cell_wall_time_s,
-        cell_cpu_time_s=limits.cell_cpu_time_s,
-        memory_bytes=limits.memory_bytes,
-        processes=limits.processes,
-        disk_bytes=limits.disk_bytes,
-        output_bytes=limits.output_bytes,
-        idle_ttl_s=limits.idle_ttl_s,
-        max_lifetime_s=limits.max_lifetime_s,
-    )
+    return LimitsRequest(**values)
 
 
 def offer_to_proto(offer: SessionOffer) -> pb.SessionCapabilities:
-    ceilings = offer.ceilings
     return pb.SessionCapabilities(
         languages=offer.languages,
         max_sessions=offer.max_sessions,
         max_session_trees=offer.max_trees,
         max_sessions_per_client=offer.max_sessions_per_client,
         max_fork=offer.max_fork,
-        max_limits=pb.SessionLimits(
-            cell_wall_time_s=ceilings.cell_wall_time_s,
-            cell_cpu_time_s=ceilings.cell_cpu_time_s,
-            memory_bytes=ceilings.memory_bytes,
-            processes=ceilings.processes,
-            disk_bytes=ceilings.disk_bytes,
-            output_bytes=ceilings.output_bytes,
-            idle_ttl_s=ceilings.idle_ttl_s,
-            max_lifetime_s=ceilings.max_lifetime_s,
-        ),
+        max_limits=pb.SessionLimits(**dataclasses.asdict(offer.ceilings)),
     )
 
 

@@ -139,13 +139,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
 
     @unary_rpc
     async def ScoreSession(self, request: pb.ScoreSessionRequest, context: grpc.aio.ServicerContext) -> pb.ScoreResult:
-        which = request.WhichOneof("verifier")
-        if which == "name":
-            target: str | VerifierSpec = request.name
-        elif which == "spec":
-            target = await self._spec(request.spec, "spec")
-        else:
-            raise InvalidArgument("verifier", "give a verifier name or an inline spec")
+        target = await self._target(request)
         reference = convert.reference_from_json(request.reference_json, "reference_json")
         result = await self._session_manager().score(request.session_id, target, reference, _caller(context))
         return convert.result_to_proto(0, result)
@@ -190,14 +184,16 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             raise InvalidArgument(
                 "samples", f"{len(request.samples)} samples exceed this server's limit of {self._max_samples}"
             )
+        return await self._target(request), convert.samples_from_proto(request.samples)
+
+    async def _target(self, request: pb.ScoreRequest | pb.ScoreSessionRequest) -> str | VerifierSpec:
+        """The verifier a request names (``name``) or carries (``spec``)."""
         which = request.WhichOneof("verifier")
         if which == "name":
-            target: str | VerifierSpec = request.name
-        elif which == "spec":
-            target = await self._spec(request.spec, "spec")
-        else:
-            raise InvalidArgument("verifier", "give a verifier name or an inline spec")
-        return target, convert.samples_from_proto(request.samples)
+            return request.name
+        if which == "spec":
+            return await self._spec(request.spec, "spec")
+        raise InvalidArgument("verifier", "give a verifier name or an inline spec")
 
 
 def _caller(context: grpc.aio.ServicerContext) -> Caller:

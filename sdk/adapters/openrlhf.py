@@ -11,10 +11,12 @@ drive advantages, ``scores`` dynamic filtering, ``extra_logs`` go to the logger.
 Skip value: OpenRLHF has none (one float per rollout), so a sample the verifier could
 not score gets ``failure_reward`` (default 0.0) and ``extra_logs["verified"]`` is 0 for it.
 
-The response is the query minus its prompt prefix, with trailing end-of-turn tokens
-stripped (format verifiers would otherwise see ``<|im_end|>`` after the answer). A
-label that is a JSON object becomes the reference; any other label is ``{"answer": label}``
-(``sdk._columns``: ``completion_from_query`` and ``answer_reference``).
+The response is what follows the prompt in the query (its first occurrence, so a BOS in
+front does not matter), with trailing end-of-turn tokens stripped (format verifiers would
+otherwise see ``<|im_end|>`` after the answer). A label that is a JSON object becomes the
+reference; any other label is ``{"answer": label}``
+(``protos.openrlhf.response_text``, shared with the server's HTTP face, and
+``sdk._columns.answer_reference``).
 The reward file is two lines, see ``examples/openrlhf_reward.py``.
 """
 
@@ -23,10 +25,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sdk._columns import Samples, answer_reference, completion_from_query
+from protos.openrlhf import END_OF_TURN_TOKENS, response_text
+from sdk._columns import Samples, answer_reference
 from sdk.adapters._common import AdapterSettings, BatchScorer, score_or_none
-
-END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<eos>", "<end_of_turn>")
 
 
 class RemoteRewardFunc:
@@ -52,7 +53,7 @@ class RemoteRewardFunc:
 
         samples = Samples(
             completions=[
-                completion_from_query(query, prompt, self.end_of_turn_tokens)
+                response_text(query, prompt, self.end_of_turn_tokens)
                 for query, prompt in zip(queries, prompts, strict=True)
             ],
             prompts=list(prompts),

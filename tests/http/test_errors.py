@@ -12,6 +12,7 @@ import requests
 
 from tests.http.support import TIMEOUT_S, http_url
 from tests.http.support import expect_error as _error
+from tests.ops.support import eventually, scrape_counter
 from verifier_server.testing import StartServer
 
 
@@ -151,7 +152,10 @@ def test_sigterm_lets_in_flight_http_requests_finish(start_server: StartServer):
     reply: dict[str, requests.Response] = {}
     caller = threading.Thread(target=lambda: reply.setdefault("r", requests.post(url, json=slow, timeout=TIMEOUT_S)))
     caller.start()
-    time.sleep(0.5)  # let the request reach the server; it then sleeps 2 s in the sandbox
+    # Wait until the server is working on it (it then sleeps 2 s in the sandbox), polled, not guessed.
+    port = server.http_port
+    assert port is not None
+    eventually(lambda: scrape_counter(port, "verifier_inflight_samples") > 0, timeout_s=TIMEOUT_S)
     assert "r" not in reply, "the request finished before SIGTERM; make it slower"
     assert server.stop(timeout_s=60) == 0
     caller.join(TIMEOUT_S)

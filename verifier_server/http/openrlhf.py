@@ -15,7 +15,8 @@ and splits them per sample, so every value must be one number per sample.
   ``ok``) gets ``failure_reward`` (query parameter, default 0.0), and ``extra_logs``
   carries ``verified`` (1/0) and ``unscored`` (0/1) per sample: their sums count them.
 
-The SDK's file adapter (``sdk/adapters/openrlhf.py``) splits and reads labels the same way.
+The split is ``protos.openrlhf.response_text``, shared with the SDK's file adapter
+(``sdk/adapters/openrlhf.py``), which reads labels by the same rules.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from protos.openrlhf import response_text
 from verifier_server.domain import Outcome, Sample, ScoreResult
 from verifier_server.errors import InvalidArgument
 from verifier_server.http.wire import check_fields
 
 REQUEST_FIELDS = ("query", "prompts", "labels")
-END_OF_TURN_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<eos>", "<end_of_turn>")
 
 
 def failure_reward(query: Mapping[str, str]) -> float:
@@ -75,21 +76,6 @@ def _sample(query: Any, prompt: Any, label: Any) -> Sample:
     reference, problem = label_reference(label)
     completion = response_text(query, prompt or "")
     return Sample(completion=completion, prompt=prompt, reference=reference, input_error=problem)
-
-
-def response_text(query: str, prompt: str) -> str:
-    """The generated part of ``query``: after the prompt, without trailing end-of-turn tokens."""
-    start = query.find(prompt) if prompt else -1
-    text = query[start + len(prompt) :] if start >= 0 else query
-    stripped = True
-    while stripped:
-        stripped = False
-        text = text.rstrip()
-        for token in END_OF_TURN_TOKENS:
-            if text.endswith(token):
-                text = text[: -len(token)]
-                stripped = True
-    return text
 
 
 def label_reference(label: Any) -> tuple[dict[str, Any], str]:

@@ -17,7 +17,6 @@ from verifier_server.capabilities import ServerCapabilities
 from verifier_server.domain import Content, Message, Outcome, Sample, ScoreResult, VerifierRecord, VerifierSpec
 from verifier_server.errors import InvalidArgument
 
-SAMPLE_FIELDS = ("prompt", "completion", "reference", "completion_ids")
 SPEC_FIELDS = ("name", "kind", "config", "description")
 
 

@@ -24,7 +24,8 @@ class Cap:
 
     def check(self, reader: ConfigReader, key: str, value: float) -> None:
         if value > self.value:
-            raise reader.error(key, f"must be <= {self.value:g} (this server's cap, {self.setting}); got {value:g}")
+            cap, given = _number(self.value), _number(value)
+            raise reader.error(key, f"must be <= {cap} (this server's cap, {self.setting}); got {given}")
 
 
 def capped_float(reader: ConfigReader, key: str, default: float, cap: Cap, *, minimum: float | None = None) -> float:
@@ -38,3 +39,8 @@ def capped_int(reader: ConfigReader, key: str, default: int, cap: Cap, *, minimu
     value = reader.int(key, int(min(default, cap.value)), minimum=minimum)
     cap.check(reader, key, value)
     return value
+
+
+def _number(value: float) -> str:
+    """A whole number in full (a byte cap reads ``67108864``, not ``6.71089e+07``), any other as ``:g``."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

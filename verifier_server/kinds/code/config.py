@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TypeVar
 
 from sandboxes import LANGUAGES
 from verifier_server.kinds.base import ConfigReader
+from verifier_server.kinds.caps import capped_float, capped_int
 from verifier_server.kinds.code import scoring
 from verifier_server.kinds.code.checkers import CHECKERS, Checker, CheckOptions
 from verifier_server.kinds.code.settings import CodeSettings
@@ -15,7 +15,6 @@ from verifier_server.kinds.code.verdict import Snippets
 from verifier_server.kinds.sandboxed.user_function import defines_function
 
 MiB = 1024 * 1024
-T = TypeVar("T", int, float)
 ISOLATIONS = ("shared", "per_test")
 
 
@@ -87,30 +86,27 @@ def read_config(reader: ConfigReader, settings: CodeSettings) -> CodeConfig:
         isolation=reader.str("isolation", "shared", choices=ISOLATIONS),
         scoring=reader.str("scoring", "fraction", choices=scoring.SCORINGS),
         stop_on_failure=reader.bool("stop_on_failure", False),
-        time_limit_s=_limit(reader, "time_limit_s", settings.time_limit_s, 0.01, settings.cap_time_limit_s),
-        memory_bytes=_limit(reader, "memory_mb", settings.memory_mb, 16, settings.cap_memory_mb) * MiB,
-        output_limit_bytes=_limit(reader, "output_limit_bytes", MiB, 1024, settings.cap_output_limit_bytes),
-        compile_time_limit_s=_limit(reader, "compile_time_limit_s", 30.0, 1.0, settings.cap_compile_time_limit_s),
-        max_tests=_max_tests(reader, settings.cap_max_tests),
+        time_limit_s=capped_float(
+            reader, "time_limit_s", settings.time_limit_s, settings.cap("time_limit_s"), minimum=0.01
+        ),
+        memory_bytes=capped_int(reader, "memory_mb", settings.memory_mb, settings.cap("memory_mb"), minimum=16) * MiB,
+        output_limit_bytes=capped_int(
+            reader, "output_limit_bytes", MiB, settings.cap("output_limit_bytes"), minimum=1024
+        ),
+        compile_time_limit_s=capped_float(
+            reader, "compile_time_limit_s", 30.0, settings.cap("compile_time_limit_s"), minimum=1.0
+        ),
+        max_tests=_max_tests(reader, settings),
         prepend_prompt=reader.str("prepend_prompt", "auto", choices=("auto", "always", "never")),
         snippet_chars=reader.int("snippet_chars", 200, minimum=0, maximum=100_000),
         settings=settings,
     )
 
 
-def _limit(reader: ConfigReader, key: str, default: T, minimum: T, cap: T) -> T:
-    """A per-spec limit: absent, the default lowered to the server's cap; above the cap, refused naming both."""
-    read = reader.float if isinstance(default, float) else reader.int
-    value: T = read(key, min(default, cap), minimum=minimum)  # type: ignore[assignment]  # read matches T
-    if value > cap:
-        raise reader.error(key, f"must be <= {cap}, this server's cap ([kinds.code] cap_{key}); got {value}")
-    return value
-
-
-def _max_tests(reader: ConfigReader, cap: int) -> int | None:
+def _max_tests(reader: ConfigReader, settings: CodeSettings) -> int | None:
     if reader.raw("max_tests") is None:
         return None
-    return _limit(reader, "max_tests", cap, 1, cap)
+    return capped_int(reader, "max_tests", settings.cap_max_tests, settings.cap("max_tests"), minimum=1)
 
 
 def _require_function(reader: ConfigReader, key: str, source: str | None, name: str) -> None:
