@@ -96,7 +96,29 @@ def read_available(fd: int, *, close: bool = False, limit: int = 1 << 16) -> byt
     return b"".join(chunks)
 
 
-async def feed(fd: int, data: bytes) -> None:
+def start_feed(fd: int, data: bytes) -> asyncio.Future[None]:
+    """`feed` started now: what the pipe takes at once is written here, a task only carries the rest.
+
+    Most inputs (a job's payload, a test's stdin) fit in the pipe's buffer: they cost one
+    write and no task. The future is done once `fd` is closed; cancelling it stops the feeding.
+    """
+    os.set_blocking(fd, False)
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view[:65536]) :]
+    except BlockingIOError:
+        return asyncio.ensure_future(feed(fd, view))
+    except OSError:
+        pass  # the program stopped reading; that is its business
+    with contextlib.suppress(OSError):
+        os.close(fd)
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
+
+
+async def feed(fd: int, data: bytes | memoryview) -> None:
     """Write `data` to a pipe without blocking the loop, then close it (EOF for the program)."""
     loop = asyncio.get_running_loop()
     os.set_blocking(fd, False)
@@ -154,8 +176,9 @@ class RunOutput:
             except TimeoutError:
                 timed_out = True
             self.kill()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(self.out.done, self.err.done), timeout=2.0)
+            if not (self.out.done.done() and self.err.done.done()):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(self.out.done, self.err.done), timeout=2.0)
         except BaseException:
             self.kill()  # cancelled by the caller: nothing of the run may survive
             raise

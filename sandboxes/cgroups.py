@@ -185,7 +185,7 @@ class CgroupSlot:
 
     def prepare(self, memory_bytes: int, processes: int) -> None:
         """Empty the slot, set this run's limits (when they changed) and zero its counters."""
-        if self.pids():
+        if not self.empty():
             self.kill_all()
         if self._limits != (memory_bytes, processes):
             # memory.limit may never exceed memsw.limit (no swap escape hatch): lowering writes the
@@ -227,12 +227,22 @@ class CgroupSlot:
         except (KeyError, OSError, ValueError):
             return []
 
+    def empty(self) -> bool:
+        """No process is in the slot: its pids counter, read through a kept fd (no open per run), is 0.
+
+        A task is counted from its fork until it is reaped, longer than cgroup.procs lists it,
+        so 0 here means cgroup.procs is empty too; anything else (or no answer) is not empty.
+        """
+        return self._read_int("pids", "pids.current") == 0
+
     def kill_all(self, timeout_s: float = 5.0, spare: int | None = None, wait: bool = True) -> bool:
         """SIGKILL every process in the slot but `spare`; True once none other is left.
 
         `wait=False` returns after one round: every process then has SIGKILL pending and runs no
         more of its own code, but may still be leaving (and counted); `prepare` waits for them.
         """
+        if spare is None and self.empty():
+            return True
         deadline = time.monotonic() + timeout_s
         frozen = False
         while pids := [pid for pid in self.pids() if pid != spare]:

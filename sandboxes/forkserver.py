@@ -26,7 +26,7 @@ from pathlib import Path
 from . import _rlimits, seccomp
 from ._claims import OwnedDir, orphans
 from ._init_library import init_library
-from ._io import CappedReader, RunOutput, feed, read_available
+from ._io import CappedReader, RunOutput, feed, read_available, start_feed
 from ._layout import Mount, sandbox_env
 from ._outcome import RawOutcome, finish, looks_like_oom
 from ._program import Program, run_workdir_bytes
@@ -269,7 +269,7 @@ class ForkServer:
         # The zygote writes one JSON line when the run process exits; before it, R reports a setup
         # or exec failure of ours on the same pipe (a close-on-exec copy the program never holds).
         status = CappedReader(st_r, STATUS_CAP, lambda: None, until=b"\n")
-        feeders = [asyncio.ensure_future(feed(pay_w, payload)), asyncio.ensure_future(feed(in_w, stdin))]
+        feeders = [start_feed(pay_w, payload), start_feed(in_w, stdin)]
         raw.wall_timeout = await output.supervise(
             asyncio.shield(status.done), limits.wall_time_s, feeders, also_close=[status]
         )
@@ -389,7 +389,7 @@ class _Runner:
                 os.close(fd)
         output = RunOutput(out_r, err_r, limits.output_bytes, lambda: cg.kill_all(spare=self.pid))
         reply = asyncio.ensure_future(asyncio.get_running_loop().sock_recv(self.runs, STATUS_CAP))
-        feeders = [asyncio.ensure_future(feed(in_w, stdin))]
+        feeders = [start_feed(in_w, stdin)]
         try:
             raw.wall_timeout = await output.supervise(asyncio.shield(reply), limits.wall_time_s, feeders)
         finally:
