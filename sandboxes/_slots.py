@@ -57,15 +57,18 @@ class SlotPool:
     def __init__(self, size: int, *, uids: UidRange, tag: str, privileged: bool) -> None:
         self.privileged = privileged
         base = RUN_DIR if privileged else Path(tempfile.gettempdir())
-        if privileged:
-            remounted = make_writable()
-            if remounted:
-                log.info("remounted the cgroup controllers %s read-write for the sandbox slots", ",".join(remounted))
-            collect_stale(base, tag)
         self.slots: list[Slot] = []
+        # Uids first: a dead server frees them with its locks, so collecting after the claim
+        # finds what it left (collecting first could run while it was still being torn down).
         self._uid_claims: list[UidClaim] = claim_uids(uids, size) if privileged else []
         self._dir: OwnedDir | None = None
         try:
+            if privileged:
+                remounted = make_writable()
+                if remounted:
+                    controllers = ",".join(remounted)
+                    log.info("remounted the cgroup controllers %s read-write for the sandbox slots", controllers)
+                collect_stale(base, tag)
             self._dir = OwnedDir.create(base, f"{tag}.")
             self.base = self._dir.path
             for i in range(size):

@@ -14,7 +14,7 @@ import pytest
 from sandbox_probe import UID_BASE, UID_RANGE_SIZE
 
 from sandboxes import Job, SandboxError, available_backends, open_sandbox
-from sandboxes._claims import OwnedDir, UidRange, claim_uids, orphans
+from sandboxes._claims import OwnedDir, UidRange, claim_uids, orphans, owner_gone
 from sandboxes.bwrap import BwrapSandbox
 
 pytestmark = pytest.mark.skipif(
@@ -68,9 +68,17 @@ asyncio.run(main())
 """
 
 
-async def claimed_once_free(base: int, timeout_s: float = 30.0) -> BwrapSandbox:
-    """The dead server's locks go when the kernel has torn it down, which outlives our wait() on its parent."""
+async def claimed_once_free(base: int, pool: Path, timeout_s: float = 120.0) -> BwrapSandbox:
+    """The dead server's locks go when the kernel has torn it down, which outlives our wait() on its parent.
+
+    The kernel closes a dying process's files one by one: its uids can come free while its pool's
+    lock is still held, and a pool still locked belongs to a server not yet dead. So wait for both.
+    """
     deadline = asyncio.get_running_loop().time() + timeout_s
+    while (claim := owner_gone(pool)) is None:
+        assert asyncio.get_running_loop().time() < deadline, f"{pool} still locked {timeout_s} s after its owner died"
+        await asyncio.sleep(0.05)
+    claim.release()  # only looked: the successor collects it
     while True:
         try:
             return bwrap(base, 2, 2)
@@ -99,7 +107,7 @@ async def test_a_killed_server_frees_its_uids_and_its_leftovers_are_collected(ow
     finally:
         os.killpg(doomed.pid, signal.SIGKILL)
         doomed.wait()
-    successor = await claimed_once_free(base)
+    successor = await claimed_once_free(base, Path(owned["pool"]))
     try:
         assert sorted(successor.slot_uids()) == [base, base + 1]
         assert (await successor.run(Job("python", {"main.py": "print(2)"}))).stdout == b"2\n"
