@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from sdk import InvalidArgumentError, VerifierClient
+from verifier_server.kinds import KIND_TABLE
 from verifier_server.testing import REPO_ROOT
 
 SPECS = REPO_ROOT / "examples" / "specs"
@@ -104,7 +105,6 @@ def test_think_answer_format_names_missing_tags_when_there_are_none(client: Veri
 
 # -- examples/specs ---------------------------------------------------------------------------------
 
-KINDS = ("format", "composite", "math", "code", "python", "judge")
 
 
 def _example_specs() -> list[Path]:
@@ -113,7 +113,7 @@ def _example_specs() -> list[Path]:
 
 def test_there_is_a_commented_example_for_every_kind() -> None:
     kinds = {yaml.safe_load(path.read_text())["kind"] for path in _example_specs()}
-    assert kinds == set(KINDS)
+    assert kinds == set(KIND_TABLE), "a kind without an example (or an example of no kind)"
     for path in _example_specs():
         assert path.read_text().startswith("# "), f"{path.name} should open with a comment saying what it does"
 
@@ -127,6 +127,12 @@ CHECKS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "code.yaml": (
         {"completion": "```python\ndef add(a, b):\n    return a + b\n```", "test_list": ["assert add(1, 2) == 3"]},
         {"completion": "```python\ndef add(a, b):\n    return a - b\n```", "test_list": ["assert add(1, 2) == 3"]},
+    ),
+    "ifeval.yaml": (
+        {"completion": "<think>two lines?</think>First line, all lowercase.\nsecond line, still lowercase.",
+         "instruction_id_list": ["change_case:english_lowercase"], "kwargs": [{}]},
+        {"completion": "First line, NOT lowercase.", "instruction_id_list": ["change_case:english_lowercase"],
+         "kwargs": [{}]},
     ),
     "python-reward.yaml": ({"completion": "it is 42", "answer": "42"}, {"completion": "no idea", "answer": "42"}),
     "composite.yaml": ({"completion": "<think>6*7</think><answer>42</answer>", "answer": "42"},

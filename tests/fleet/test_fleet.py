@@ -34,6 +34,8 @@ from sdk import (
     specs,
 )
 from sdk.adapters import verl as verl_adapter
+from sdk.adapters.openrlhf import RemoteRewardFunc
+from sdk.adapters.swift import remote_orm
 from sdk.cli.main import main as cli_main
 from verifier_server.fleet import manage
 from verifier_server.fleet.controller import ReplicaStatus
@@ -255,17 +257,20 @@ def test_a_replica_that_stops_answering_health_checks_is_replaced(fleet: Path):
         assert_exactly_once(30, client.score("python-tests", completions, references=references))
 
 
-def test_adapters_the_verl_recipe_and_the_async_client_take_a_ray_target(fleet: Path):
+def test_every_adapter_the_verl_recipe_and_the_async_client_take_a_ray_target(fleet: Path):
     completions, references = code_batch(6)
+    expected = [0.0, 1.0, 1.0, 0.0, 1.0, 1.0]
+    test_lists = [r["test_list"] for r in references]
     reward = RemoteReward("python-tests", target=TARGET, timeout_s=120)
-    assert reward(completions=completions, test_list=[r["test_list"] for r in references]) == [
-        0.0,
-        1.0,
-        1.0,
-        0.0,
-        1.0,
-        1.0,
-    ]
+    assert reward(completions=completions, test_list=test_lists) == expected
+
+    openrlhf = RemoteRewardFunc("python-tests", target=TARGET, timeout_s=120)
+    prompts = [f"Task {i}:\n" for i in range(len(completions))]
+    queries = [prompt + completion for prompt, completion in zip(prompts, completions, strict=True)]
+    out = openrlhf(queries, prompts, [json.dumps(r) for r in references])
+    assert out["rewards"].tolist() == expected
+    swift_orm = remote_orm("python-tests", target=TARGET, timeout_s=120)()  # the async form, a loop per batch
+    assert asyncio.run(swift_orm(completions, test_list=test_lists)) == expected
 
     spec = importlib.util.spec_from_file_location("verl_fleet_under_test", EXAMPLES / "verl_fleet.py")
     assert spec is not None and spec.loader is not None
