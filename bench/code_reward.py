@@ -16,6 +16,7 @@ from sdk import VerifierClient
 from verifier_server.testing import start_server_process
 
 N, TESTS, BASELINE_N = 256, 10, 32
+GOAL = 150  # completions/s on a 2-core machine (raised from 100 with run_many and the slimmer harness)
 
 
 def workload() -> tuple[list[str], list[dict[str, list[str]]]]:
@@ -52,8 +53,8 @@ def main() -> None:
     print(f"service (bwrap, {TESTS} assert tests each): {rate:.1f} completions/s ({passed}/{N} fully passed)")
     print(f"local subprocess.run per test (no sandbox): {local:.1f} completions/s")
     print("open-r1 E2B (remote sandbox per completion, reported): ~4 completions/s")
-    verdict = "met" if rate >= 100 else "MISSED"
-    print(f"ratio service / local: {rate / local:.1f}x; goal >= 100 completions/s: {verdict}")
+    verdict = "met" if rate >= GOAL else "MISSED"
+    print(f"ratio service / local: {rate / local:.1f}x; goal >= {GOAL} completions/s: {verdict}")
 
 
 if __name__ == "__main__":
