@@ -264,10 +264,9 @@ class SandboxSession:
             failures = [r for r in results if isinstance(r, BaseException)]
             if forked.get("error"):
                 failures.append(SessionError(str(forked["error"])))
-            if not failures:
-                await host.keeper.request("parent_clean", pid=self.pid, inodes=inodes)
             if failures:
                 raise failures[0] if isinstance(failures[0], SessionError) else SessionError(str(failures[0]))
+            await host.keeper.request("parent_clean", pid=self.pid, inodes=inodes)
         except BaseException:
             for plan in plans:
                 await plan.session.close()
@@ -295,8 +294,7 @@ class SandboxSession:
     async def _adopt(self, plan: _CopyPlan, judge: bool) -> None:
         """Make one copy usable: its pid from the kernel, its mounts and cgroup from outside, then the checks."""
         copy, host = plan.session, self.host
-        hello = await copy._await_op("hello", SETUP_TIMEOUT_S)
-        del hello
+        await copy._await_op("hello", SETUP_TIMEOUT_S)
         pid = copy.channel.sender()
         if pid <= 0:
             raise SessionError("a copy's hello came from more than one process")
