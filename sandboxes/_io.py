@@ -75,6 +75,13 @@ def _nothing() -> None:
     pass
 
 
+def unwatch_and_close(fd: int) -> None:
+    """Close `fd` after the running loop stops reading it (no loop running, or one closing: just close)."""
+    with contextlib.suppress(ValueError, RuntimeError):
+        asyncio.get_running_loop().remove_reader(fd)
+    os.close(fd)
+
+
 def read_available(fd: int, *, close: bool = False, limit: int = 1 << 16) -> bytes:
     """What a pipe holds now, without blocking (a status fd whose writer has exited)."""
     os.set_blocking(fd, False)

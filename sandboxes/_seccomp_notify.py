@@ -18,6 +18,8 @@ import os
 import struct
 from collections.abc import Callable
 
+from ._io import unwatch_and_close
+
 NOTIF_RECV = 0xC0502100  # SECCOMP_IOCTL_NOTIF_RECV: _IOWR('!', 0, struct seccomp_notif)  (80 bytes)
 NOTIF_SEND = 0xC0182101  # SECCOMP_IOCTL_NOTIF_SEND: _IOWR('!', 1, struct seccomp_notif_resp)  (24 bytes)
 NOTIF_ID_VALID = 0x40082102  # SECCOMP_IOCTL_NOTIF_ID_VALID: _IOW('!', 2, __u64)
@@ -61,9 +63,7 @@ class NotifyListener:
 
     def close(self) -> None:
         if self.fd >= 0:
-            with contextlib.suppress(ValueError, RuntimeError):
-                asyncio.get_running_loop().remove_reader(self.fd)
-            os.close(self.fd)
+            unwatch_and_close(self.fd)
             self.fd = -1
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import session_protocol as proto
+from ._io import unwatch_and_close
 from ._session_types import SessionLost
 
 
@@ -125,9 +126,7 @@ class Output:
 
     def close(self) -> None:
         if self.fd >= 0:
-            with contextlib.suppress(ValueError, RuntimeError):
-                asyncio.get_running_loop().remove_reader(self.fd)
-            os.close(self.fd)
+            unwatch_and_close(self.fd)
             self.fd = -1
 
 

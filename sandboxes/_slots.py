@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,6 +195,17 @@ def unmount_workdir(slot: Slot) -> None:
             else:
                 with contextlib.suppress(OSError):
                     child.unlink()
+
+
+@contextlib.contextmanager
+def cleared_after(slot: Slot) -> Iterator[None]:
+    """On leaving (however): every process of the slot killed, then its work dir dropped, ready for the next run."""
+    try:
+        yield
+    finally:
+        if slot.cgroup is not None:
+            slot.cgroup.kill_all()
+        unmount_workdir(slot)
 
 
 def write_files(slot: Slot, files: dict[str, bytes], executables: frozenset[str] = frozenset()) -> None:

@@ -32,7 +32,7 @@ from ._isolation import bwrap_failure_hint, missing_capabilities, missing_privil
 from ._layout import WORKDIR, readable_by_others, runnable_languages, sandbox_env, system_mounts
 from ._outcome import RawOutcome, compile_failed, finish, looks_like_oom
 from ._program import CompiledTooLarge, Program, ProgramRunner, compile_limits, compiled, run_workdir_bytes
-from ._slots import Slot, SlotPool, mount_workdir, unmount_workdir, write_files
+from ._slots import Slot, SlotPool, cleared_after, mount_workdir, write_files
 from ._types import ExecStatus, Execution, Job, Limits, SandboxError, sandbox_error
 from .forkserver import ForkServer
 from .languages import Recipe
@@ -150,15 +150,12 @@ class BwrapSandbox(ProgramRunner):
         """`true` through bwrap per run (the path compiled languages always take)."""
         job = Job(self._languages[0] if self._languages else "bash", {}, command=("true",))
         async with self.pool().acquire() as slot:
-            try:
-                mount_workdir(slot, job.limits.workdir_bytes)
-                return await self._phase(slot, ["true"], job.limits, b"", job)
-            except OSError as exc:
-                return sandbox_error(f"bwrap backend setup failed: {exc}", self.name)
-            finally:
-                if slot.cgroup is not None:
-                    slot.cgroup.kill_all()
-                unmount_workdir(slot)
+            with cleared_after(slot):
+                try:
+                    mount_workdir(slot, job.limits.workdir_bytes)
+                    return await self._phase(slot, ["true"], job.limits, b"", job)
+                except OSError as exc:
+                    return sandbox_error(f"bwrap backend setup failed: {exc}", self.name)
 
     async def _compile(self, job: Job, recipe: Recipe, entry: str) -> Program | Execution:
         """The compile phase in a fresh work dir of one slot; what it leaves there is the program."""
@@ -166,26 +163,23 @@ class BwrapSandbox(ProgramRunner):
         limits = compile_limits(job, recipe)
         started = time.monotonic()
         async with self.pool().acquire() as slot:
-            try:
-                mount_workdir(slot, limits.workdir_bytes)
-                write_files(slot, job.file_bytes())
-                comp = await self._phase(slot, recipe.argv(recipe.compile, entry), limits, b"", job)
-                output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
-                if comp.status is not ExecStatus.OK:
-                    return compile_failed(comp, time.monotonic() - started, output, self.name)
-                if slot.cgroup is not None:
-                    slot.cgroup.kill_all()  # nothing of the compile step may still be writing
+            with cleared_after(slot):
                 try:
-                    return compiled(job, recipe, entry, slot.workdir, limits.workdir_bytes, output)
-                except CompiledTooLarge as exc:
-                    too_large = dataclasses.replace(comp, status=ExecStatus.NONZERO_EXIT, reason=str(exc))
-                    return compile_failed(too_large, time.monotonic() - started, output, self.name)
-            except OSError as exc:
-                return sandbox_error(f"bwrap backend setup failed: {exc}", self.name, time.monotonic() - started)
-            finally:
-                if slot.cgroup is not None:
-                    slot.cgroup.kill_all()
-                unmount_workdir(slot)
+                    mount_workdir(slot, limits.workdir_bytes)
+                    write_files(slot, job.file_bytes())
+                    comp = await self._phase(slot, recipe.argv(recipe.compile, entry), limits, b"", job)
+                    output = (comp.stdout + comp.stderr).decode("utf-8", "replace")
+                    if comp.status is not ExecStatus.OK:
+                        return compile_failed(comp, time.monotonic() - started, output, self.name)
+                    if slot.cgroup is not None:
+                        slot.cgroup.kill_all()  # nothing of the compile step may still be writing
+                    try:
+                        return compiled(job, recipe, entry, slot.workdir, limits.workdir_bytes, output)
+                    except CompiledTooLarge as exc:
+                        too_large = dataclasses.replace(comp, status=ExecStatus.NONZERO_EXIT, reason=str(exc))
+                        return compile_failed(too_large, time.monotonic() - started, output, self.name)
+                except OSError as exc:
+                    return sandbox_error(f"bwrap backend setup failed: {exc}", self.name, time.monotonic() - started)
 
     async def _run_program(self, job: Job, program: Program, stdin: bytes) -> Execution:
         """One run: on the fork server when there is one, else bwrap in a fresh work dir."""
@@ -194,16 +188,13 @@ class BwrapSandbox(ProgramRunner):
             server = await self._forkserver_or_none()
             if server is not None:
                 return await server.run(job, program, stdin, slot)
-            try:
-                mount_workdir(slot, run_workdir_bytes(job.limits, program))
-                write_files(slot, dict(program.files), program.executables)
-                return await self._phase(slot, list(program.argv), job.limits, stdin, job)
-            except OSError as exc:
-                return sandbox_error(f"bwrap backend setup failed: {exc}", self.name, time.monotonic() - started)
-            finally:
-                if slot.cgroup is not None:
-                    slot.cgroup.kill_all()
-                unmount_workdir(slot)
+            with cleared_after(slot):
+                try:
+                    mount_workdir(slot, run_workdir_bytes(job.limits, program))
+                    write_files(slot, dict(program.files), program.executables)
+                    return await self._phase(slot, list(program.argv), job.limits, stdin, job)
+                except OSError as exc:
+                    return sandbox_error(f"bwrap backend setup failed: {exc}", self.name, time.monotonic() - started)
 
     async def _runs(self, job: Job, program: Program, stdins: list[bytes]) -> AsyncGenerator[Execution, None]:
         """Many runs on the fork server: one sandbox per program, a fresh process per run, in one slot."""

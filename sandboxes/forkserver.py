@@ -155,17 +155,11 @@ class ForkServer:
 
     async def run(self, job: Job, program: Program, stdin: bytes, slot: Slot) -> Execution:
         """One run of `program`: its entry in the pre-imported interpreter (Python), else its argv exec'd."""
-        limits = job.limits
         started = time.monotonic()
-        try:
-            sock = await self._ensure()
-        except SandboxError as exc:
-            return sandbox_error(str(exc), self.name)
-        cg = slot.cgroup
-        if cg is None or slot.netns is None:
-            return sandbox_error("the fork server needs cgroups and a slot network namespace", self.name)
-        cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD)
-        header, payload = self._request(job, program, slot, many=False)
+        prepared = await self._prepare(job, program, slot, many=False)
+        if isinstance(prepared, Execution):
+            return prepared
+        sock, header, payload = prepared
         pipes = [os.pipe() for _ in range(5)]  # stdin, stdout, stderr, payload, status
         (in_r, in_w), (out_r, out_w), (err_r, err_w), (pay_r, pay_w), (st_r, st_w) = pipes
         try:
@@ -177,7 +171,27 @@ class ForkServer:
         finally:
             for fd in (in_r, out_w, err_w, pay_r, st_w):
                 os.close(fd)
-        return await self._collect(stdin, payload, limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
+        return await self._collect(stdin, payload, job.limits, slot, (in_w, out_r, err_r, pay_w, st_r), started)
+
+    async def _prepare(
+        self, job: Job, program: Program, slot: Slot, *, many: bool
+    ) -> tuple[socket.socket, bytes, bytes] | Execution:
+        """The warm zygote's socket and the request for `program`, with the slot's cgroup set for it.
+
+        A sandbox error (as an Execution) when the fork server cannot start or the slot lacks
+        the cgroup or network namespace every run here is confined by.
+        """
+        try:
+            sock = await self._ensure()
+        except SandboxError as exc:
+            return sandbox_error(str(exc), self.name)
+        cg = slot.cgroup
+        if cg is None or slot.netns is None:
+            return sandbox_error("the fork server needs cgroups and a slot network namespace", self.name)
+        limits = job.limits
+        cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD + (RUNNER_PROCESSES if many else 0))
+        header, payload = self._request(job, program, slot, many=many)
+        return sock, header, payload
 
     def _request(self, job: Job, program: Program, slot: Slot, *, many: bool) -> tuple[bytes, bytes]:
         """The header the zygote hands R, and the payload R reads after its set-up."""
@@ -316,16 +330,10 @@ class _Runner:
     @classmethod
     async def open(cls, server: ForkServer, job: Job, program: Program, slot: Slot) -> _Runner | Execution:
         """Hand the program to a warm chain as a runner; its sandbox is set up once it says "ready"."""
-        try:
-            sock = await server._ensure()
-        except SandboxError as exc:
-            return sandbox_error(str(exc), server.name)
-        cg = slot.cgroup
-        if cg is None or slot.netns is None:
-            return sandbox_error("the fork server needs cgroups and a slot network namespace", server.name)
-        limits = job.limits
-        cg.prepare(limits.memory_bytes, limits.processes + PROCESS_OVERHEAD + RUNNER_PROCESSES)
-        header, payload = server._request(job, program, slot, many=True)
+        prepared = await server._prepare(job, program, slot, many=True)
+        if isinstance(prepared, Execution):
+            return prepared
+        sock, header, payload = prepared
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         (pay_r, pay_w), (st_r, st_w) = os.pipe(), os.pipe()
         null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)  # the runner's own stdio
@@ -346,7 +354,8 @@ class _Runner:
         if failure:
             await runner.close()
             return sandbox_error(failure, server.name)
-        pids = cg.pids()
+        assert slot.cgroup is not None  # _prepare checked it
+        pids = slot.cgroup.pids()
         if len(pids) != 1:
             await runner.close()
             return sandbox_error(f"the runner's cgroup holds {len(pids)} processes at its start", server.name)

@@ -264,10 +264,9 @@ class SandboxSession:
             failures = [r for r in results if isinstance(r, BaseException)]
             if forked.get("error"):
                 failures.append(SessionError(str(forked["error"])))
-            if not failures:
-                await host.keeper.request("parent_clean", pid=self.pid, inodes=inodes)
             if failures:
                 raise failures[0] if isinstance(failures[0], SessionError) else SessionError(str(failures[0]))
+            await host.keeper.request("parent_clean", pid=self.pid, inodes=inodes)
         except BaseException:
             for plan in plans:
                 await plan.session.close()
@@ -295,8 +294,7 @@ class SandboxSession:
     async def _adopt(self, plan: _CopyPlan, judge: bool) -> None:
         """Make one copy usable: its pid from the kernel, its mounts and cgroup from outside, then the checks."""
         copy, host = plan.session, self.host
-        hello = await copy._await_op("hello", SETUP_TIMEOUT_S)
-        del hello
+        await copy._await_op("hello", SETUP_TIMEOUT_S)
         pid = copy.channel.sender()
         if pid <= 0:
             raise SessionError("a copy's hello came from more than one process")
@@ -356,40 +354,40 @@ class SandboxSession:
         async with self._lock:
             self._require_alive()
             (copy,) = await self._fork(1, judge=True)
-        started = time.monotonic()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pipes = [os.pipe() for _ in range(4)]  # stdin, stdout, stderr, status
-        (in_r, in_w), (out_r, out_w), (err_r, err_w), (st_r, st_w) = pipes
         try:
-            await copy.channel.send(
-                {"op": "attach", "module": candidate_module, "entry": candidate_entry, "args": candidate_args},
-                [theirs.fileno()],
-            )
-            theirs.close()
-            await copy._await_op("attached", SETUP_TIMEOUT_S)
-            await self.host.keeper.request(
-                "spawn",
-                [in_r, out_w, err_w, ours.fileno(), st_w, *copy.cgroup.procs_fds()],
-                pid=copy.pid,
-                uid=self.tree.judge_uid,
-                gid=self.tree.judge_uid,
-                argv=[self.host.python if argv[0] == "python3" else argv[0], *argv[1:]],
-                env=sandbox_env(),
-                rlimits=[[7, 256], [4, 0]],  # RLIMIT_NOFILE, RLIMIT_CORE
-            )
-        except BaseException:
-            for fd in (in_w, out_r, err_r, st_r):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (in_r, out_w, err_w, st_w):
-                os.close(fd)
-            ours.close()
-            theirs.close()
-        try:
+            started = time.monotonic()
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            pipes = [os.pipe() for _ in range(4)]  # stdin, stdout, stderr, status
+            (in_r, in_w), (out_r, out_w), (err_r, err_w), (st_r, st_w) = pipes
+            try:
+                await copy.channel.send(
+                    {"op": "attach", "module": candidate_module, "entry": candidate_entry, "args": candidate_args},
+                    [theirs.fileno()],
+                )
+                theirs.close()
+                await copy._await_op("attached", SETUP_TIMEOUT_S)
+                await self.host.keeper.request(
+                    "spawn",
+                    [in_r, out_w, err_w, ours.fileno(), st_w, *copy.cgroup.procs_fds()],
+                    pid=copy.pid,
+                    uid=self.tree.judge_uid,
+                    gid=self.tree.judge_uid,
+                    argv=[self.host.python if argv[0] == "python3" else argv[0], *argv[1:]],
+                    env=sandbox_env(),
+                    rlimits=[[7, 256], [4, 0]],  # RLIMIT_NOFILE, RLIMIT_CORE
+                )
+            except BaseException:
+                for fd in (in_w, out_r, err_r, st_r):
+                    os.close(fd)
+                raise
+            finally:
+                for fd in (in_r, out_w, err_w, st_w):
+                    os.close(fd)
+                ours.close()
+                theirs.close()
             return await _collect_judge(copy, stdin, (in_w, out_r, err_r, st_r), wall_time_s, output_bytes, started)
         finally:
-            await copy.close()
+            await copy.close()  # also when attaching or spawning the judge failed: the copy is throwaway
 
     # -- ending ---------------------------------------------------------------------------------
 

@@ -337,7 +337,9 @@ MISBEHAVING = (
 async def test_what_one_run_does_never_reaches_the_next(sandbox: Sandbox, first: str) -> None:
     """A run that kills or stops every process it can see, outlives its wall time, or leaves an unremovable
     mess and a process behind: the runs after it start as the first did."""
-    job = py(MISBEHAVING, limits=Limits(wall_time_s=3.0, cpu_time_s=1.0))
+    # wall time 10x the CPU limit: a spinning run on a busy machine must still hit its CPU limit first,
+    # and the clean runs after a misbehaving one need room to start
+    job = py(MISBEHAVING, limits=Limits(wall_time_s=10.0, cpu_time_s=1.0))
     runs = [r async for r in sandbox.run_many(job, [first, "", ""])]
     assert len(runs) == 3 and runs[0].status is not ExecStatus.SANDBOX_ERROR, runs[0]
     assert [(r.status, r.stdout) for r in runs[1:]] == [(ExecStatus.OK, b"clean ['main.py'] []\n")] * 2, runs

@@ -405,6 +405,27 @@ async def test_a_judge_runs_in_a_throwaway_copy_as_another_uid(host: SessionHost
         await s.close()
 
 
+async def test_a_judge_whose_candidate_cannot_attach_leaves_no_copy_behind(host: SessionHost) -> None:
+    """The attach step fails (no such entry): the judge raises, and its throwaway copy is closed all the same,
+    so closing the session gives its namespace holder and uids back to the host."""
+    s = await host.open("python")
+    try:
+        with pytest.raises(SessionError, match="no_such_entry"):
+            await s.judge(
+                candidate_module="x = 1\n",
+                candidate_entry="no_such_entry",
+                candidate_args=None,
+                argv=["python3", "-I", "-c", "pass"],
+                stdin=b"",
+                wall_time_s=30,
+                output_bytes=4096,
+            )
+        assert len(s.children) == 1 and s.children[0].closed, s.children
+    finally:
+        await s.close()
+    assert s.collected, "the session's holder and uids stay taken by a copy nobody closed"
+
+
 async def test_a_dead_keeper_is_replaced_before_the_next_fork(host: SessionHost) -> None:
     s = await host.open("python")
     try:
