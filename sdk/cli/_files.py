@@ -52,6 +52,11 @@ def read_rows(
         yield row
 
 
+def prompt_key(prompt: Any) -> str:
+    """The key rows are grouped by prompt with (chat prompts included), so ``report`` and ``pairs`` group alike."""
+    return json.dumps(prompt, sort_keys=True, ensure_ascii=False, default=str)
+
+
 def _field_hint(row: dict[str, Any]) -> str:
     fields = ", ".join(sorted(map(str, row))[:8])
     return f" (its fields: {fields}; name the right one with --completion-field)" if fields else ""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sdk._columns import RowColumns
-from sdk.cli._files import InputFileError, atomic_output, read_rows
+from sdk.cli._files import InputFileError, atomic_output, prompt_key, read_rows
 
 
 @dataclass
@@ -49,8 +49,7 @@ def write_pairs(
             unscored += 1
             continue
         prompt = row.get(columns.prompt)
-        key = json.dumps(prompt, sort_keys=True, ensure_ascii=False, default=str)
-        groups.setdefault(key, (prompt, []))[1].append(row)
+        groups.setdefault(prompt_key(prompt), (prompt, []))[1].append(row)
     written = 0
     with atomic_output(output_path, [input_path]) as out:
         for prompt, rows in groups.values():
