@@ -204,10 +204,11 @@ class BaseClient(Generic[SessionT]):
 
     def fleet_stub(self, open_channel: Callable[[str], Any], close_channel: Callable[[Any], Any]) -> FleetStub[Any]:
         """A stub over the fleet's current replicas; a channel left behind closes after the deadline."""
-        if self.fleet is None:
-            raise VerifierError(f"{self.target} is not a ray:// fleet target")
         return FleetStub(
-            self.fleet, lambda addresses: open_channel(channel_target(addresses)), close_channel, self.timeout_s
+            self.require_fleet(),
+            lambda addresses: open_channel(channel_target(addresses)),
+            close_channel,
+            self.timeout_s,
         )
 
     def credentials(self) -> grpc.ChannelCredentials | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import urllib.request
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sdk import (
     VerifierClient,
     specs,
 )
+from tests.ops.support import metrics_port
 from verifier_server.testing import ServerProcess, StartServer
 
 ADMIN_TOKEN = "admin-secret-7f3a"
@@ -96,15 +96,6 @@ def test_mutual_tls_requires_a_client_certificate(start_server: StartServer, cer
     with VerifierClient(server.address, tls=TLSConfig(ca_file=str(d / "ca.pem")), timeout_s=3) as no_cert:
         with pytest.raises(ServerUnavailableError):
             no_cert.list()
-
-
-def metrics_port(server: ServerProcess) -> int:
-    for line in server.log_text().splitlines():
-        if line.startswith("{"):
-            record = json.loads(line)
-            if record.get("msg") == "serving":
-                return int(record["metrics_port"])
-    raise AssertionError("server did not log its metrics port")
 
 
 def test_prometheus_metrics(start_server: StartServer):

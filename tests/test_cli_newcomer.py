@@ -137,6 +137,15 @@ def test_unmapped_completion_field_names_the_flag(address: str, tmp_path: Path) 
     assert result.returncode == 2 and "--completion-field" in result.stderr and "response" in result.stderr
 
 
+def test_wrongly_mapped_completion_field_names_the_completion_flag(address: str, tmp_path: Path) -> None:
+    source = write_jsonl(tmp_path / "in.jsonl", [{"response": GOOD}])
+    output = str(tmp_path / "o.jsonl")
+    result = run_cli("score", "--server", address, "--verifier", "math", str(source), "-o", output,
+                     "--completion-field", "answer")  # fmt: skip
+    assert result.returncode == 2 and "'answer'" in result.stderr and "response" in result.stderr
+    assert "--completion-field" in result.stderr and "--prompt-field" not in result.stderr
+
+
 # -- score: progress, summary, exit codes -----------------------------------------------------------
 
 SLOW_REWARD = """

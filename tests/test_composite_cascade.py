@@ -3,26 +3,18 @@ failures, ``details`` naming the child that decided, and the flip counters on ``
 
 from __future__ import annotations
 
-import json
 import urllib.request
 import uuid
 
 import pytest
 
 from sdk import VerifierClient, VerifierSpec, specs
-from verifier_server.testing import ServerProcess, StartServer
+from tests.ops.support import metrics_port
+from verifier_server.testing import StartServer
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def metrics_port(server: ServerProcess) -> int:
-    """The metrics port the server logged when it started serving."""
-    for line in server.log_text().splitlines():
-        if line.startswith("{") and json.loads(line).get("msg") == "serving":
-            return int(json.loads(line)["metrics_port"])
-    raise AssertionError("server did not log its metrics port")
 
 
 def lenient_math(name: str) -> VerifierSpec:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from pathlib import Path
 
 import grpc
@@ -13,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from sdk import Outcome, ServerUnavailableError, VerifierClient, specs
+from tests.ops.support import eventually, metrics_port, scrape_counter
 from verifier_server.config import load_config
 from verifier_server.errors import InvalidArgument
 from verifier_server.testing import ServerProcess, StartServer
@@ -35,8 +35,10 @@ def test_reflection_lists_the_service(verifier_server: ServerProcess):
 
 
 def test_sigterm_drains_in_flight_requests(start_server: StartServer):
-    server = start_server()
+    server = start_server(extra_args=["--metrics-port", "0"])
+    port = metrics_port(server)
     client = VerifierClient(server.address, timeout_s=60)
+    client.score("think-answer-format", ["warm"])  # a kind's in-flight gauge appears once it has scored a batch
     slow = specs.regex("slow", r"(a|aa)+$")
     slow = slow.__class__(slow.name, slow.kind, {**slow.config, "timeout_s": 0.5})
     outcome: dict[str, object] = {}
@@ -49,9 +51,11 @@ def test_sigterm_drains_in_flight_requests(start_server: StartServer):
 
     caller = threading.Thread(target=call)
     caller.start()
-    # The batch takes ~3 s of server time (six 0.5 s regex timeouts); give the request
-    # a moment to arrive, then SIGTERM while it is being worked on.
-    time.sleep(1.0)
+    # The batch takes ~3 s of server time (six 0.5 s regex timeouts); wait until the server
+    # holds it (its in-flight gauge), however loaded the machine, then SIGTERM while it is being worked on.
+    eventually(
+        lambda: scrape_counter(port, "verifier_inflight_samples", kind="format") > 0, timeout_s=60, interval_s=0.02
+    )
     assert "results" not in outcome, "the request finished before SIGTERM; make it slower"
     assert server.stop(timeout_s=60) == 0
     caller.join(60)

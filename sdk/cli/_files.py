@@ -32,8 +32,9 @@ def read_rows(
 ) -> Iterator[dict[str, Any]]:
     """The rows of a JSONL, JSON (a list of objects) or Parquet file.
 
-    A row that is not an object, or lacks ``required``, raises naming its line (JSONL)
-    or row number, unless ``skip_invalid`` records the number in ``skipped`` instead.
+    A row that is not an object, or lacks ``required`` (the completion field, the one field
+    every command needs), raises naming its line (JSONL) or row number, unless
+    ``skip_invalid`` records the number in ``skipped`` instead.
     Blank JSONL lines are ignored.
     """
     where = "line" if row_format(path) == "jsonl" else "row"
@@ -42,7 +43,7 @@ def read_rows(
             if not isinstance(row, dict):
                 problem = "not a JSON object"
             elif required is not None and required not in row:
-                problem = f"has no {required!r} field" + _field_hint(row, required)
+                problem = f"has no {required!r} field" + _field_hint(row)
         if problem:
             if not skip_invalid:
                 raise InputFileError(f"{path}: {where} {number} is {problem}; use --skip-invalid to skip such {where}s")
@@ -51,10 +52,14 @@ def read_rows(
         yield row
 
 
-def _field_hint(row: dict[str, Any], required: str) -> str:
-    flag = "--completion-field" if required == "completion" else "--prompt-field"
+def prompt_key(prompt: Any) -> str:
+    """The key rows are grouped by prompt with (chat prompts included), so ``report`` and ``pairs`` group alike."""
+    return json.dumps(prompt, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _field_hint(row: dict[str, Any]) -> str:
     fields = ", ".join(sorted(map(str, row))[:8])
-    return f" (its fields: {fields}; name the right one with {flag})" if fields else ""
+    return f" (its fields: {fields}; name the right one with --completion-field)" if fields else ""
 
 
 def _raw_rows(path: Path) -> Iterator[tuple[int, Any, str]]:

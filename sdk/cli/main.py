@@ -237,9 +237,7 @@ def _file_commands(commands: Any) -> None:
         "verifier report scored.jsonl -o report.html",
         _report,
     )
-    report.add_argument("input", type=Path, metavar="SCORED", help="output of `verifier score`")
-    report.add_argument("-o", "--output", type=Path, required=True, help="the HTML page")
-    _column_flags(report)
+    _scored_file_flags(report, output_help="the HTML page")
     report.add_argument("--title", help="page title (default: the input's file name)")
 
     pairs = _command(
@@ -249,9 +247,7 @@ def _file_commands(commands: Any) -> None:
         "verifier pairs scored.jsonl --min-margin 0.2 -o pairs.jsonl",
         _pairs,
     )
-    pairs.add_argument("input", type=Path, metavar="SCORED", help="output of `verifier score`")
-    pairs.add_argument("-o", "--output", type=Path, required=True, help="pairs JSONL (prompt, chosen, rejected)")
-    _column_flags(pairs)
+    _scored_file_flags(pairs, output_help="pairs JSONL (prompt, chosen, rejected)")
     pairs.add_argument("--min-margin", type=float, default=0.0, help="keep pairs whose scores differ by more")
     pairs.add_argument(
         "--strategy",
@@ -261,9 +257,21 @@ def _file_commands(commands: Any) -> None:
     )
 
 
+def _scored_file_flags(parser: argparse.ArgumentParser, *, output_help: str) -> None:
+    """The input and output of a command that reads what `verifier score` wrote (report, pairs)."""
+    parser.add_argument("input", type=Path, metavar="SCORED", help="output of `verifier score`")
+    parser.add_argument("-o", "--output", type=Path, required=True, help=output_help)
+    _column_flags(parser)
+
+
 def _column_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags ``_columns`` reads."""
     parser.add_argument("--completion-field", default="completion", help="the field holding the completion")
     parser.add_argument("--prompt-field", default="prompt", help="the field holding the prompt")
+
+
+def _columns(args: argparse.Namespace) -> RowColumns:
+    return RowColumns(completion=args.completion_field, prompt=args.prompt_field)
 
 
 def _client(args: argparse.Namespace) -> VerifierClient:
@@ -350,7 +358,6 @@ def _capabilities(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    columns = RowColumns(completion=args.completion_field, prompt=args.prompt_field)
     with _client(args) as client:
         summary = score_file.score_file(
             client,
@@ -360,7 +367,7 @@ def _score(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             skip_invalid=args.skip_invalid,
             progress=not args.no_progress,
-            columns=columns,
+            columns=_columns(args),
         )
     print(summary.render())
     print(f"wrote {args.output}")
@@ -377,8 +384,7 @@ def _score(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from sdk.cli import report
 
-    columns = RowColumns(completion=args.completion_field, prompt=args.prompt_field)
-    page = report.write_report(args.input, args.output, columns=columns, title=args.title)
+    page = report.write_report(args.input, args.output, columns=_columns(args), title=args.title)
     print(page.render())
     return EXIT_OK
 
@@ -389,8 +395,7 @@ def _pairs(args: argparse.Namespace) -> int:
         args.output,
         min_margin=args.min_margin,
         strategy=args.strategy,
-        completion_field=args.completion_field,
-        prompt_field=args.prompt_field,
+        columns=_columns(args),
     )
     print(result.render())
     return EXIT_OK

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sdk.cli._files import InputFileError, atomic_output, read_rows
+from sdk._columns import RowColumns
+from sdk.cli._files import InputFileError, atomic_output, prompt_key, read_rows
 
 
 @dataclass
@@ -37,20 +38,18 @@ def write_pairs(
     *,
     min_margin: float,
     strategy: str,
-    completion_field: str = "completion",
-    prompt_field: str = "prompt",
+    columns: RowColumns = RowColumns(),
 ) -> PairsSummary:
     groups: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
     unscored = 0
-    for row in read_rows(input_path, skip_invalid=False, skipped=[], required=completion_field):
+    for row in read_rows(input_path, skip_invalid=False, skipped=[], required=columns.completion):
         if row.get("outcome") != "ok" or not isinstance(row.get("score"), int | float):
             if "score" not in row:
                 raise InputFileError(f"{input_path} is not scored (rows have no 'score'); run `verifier score` first")
             unscored += 1
             continue
-        prompt = row.get(prompt_field)
-        key = json.dumps(prompt, sort_keys=True, ensure_ascii=False, default=str)
-        groups.setdefault(key, (prompt, []))[1].append(row)
+        prompt = row.get(columns.prompt)
+        groups.setdefault(prompt_key(prompt), (prompt, []))[1].append(row)
     written = 0
     with atomic_output(output_path, [input_path]) as out:
         for prompt, rows in groups.values():
@@ -61,8 +60,8 @@ def write_pairs(
                         json.dumps(
                             {
                                 "prompt": prompt,
-                                "chosen": chosen[completion_field],
-                                "rejected": rejected[completion_field],
+                                "chosen": chosen[columns.completion],
+                                "rejected": rejected[columns.completion],
                                 "score_chosen": chosen["score"],
                                 "score_rejected": rejected["score"],
                                 "margin": margin,

@@ -24,7 +24,7 @@ from typing import Any
 from sdk._columns import RowColumns, read_content
 from sdk._errors import InputError
 from sdk._types import Outcome, ScoreResult
-from sdk.cli._files import InputFileError, atomic_output, read_rows
+from sdk.cli._files import InputFileError, atomic_output, prompt_key, read_rows
 from sdk.cli.score_file import ScoreSummary, reason_of
 
 OUTCOME_COLORS = {
@@ -102,7 +102,7 @@ def collect(input_path: Path, columns: RowColumns) -> ReportData:
         result = _result(row, input_path)
         summary.add(result)
         prompt = row.get(columns.prompt)
-        group = groups.setdefault(json.dumps(prompt, sort_keys=True, ensure_ascii=False, default=str), Group(prompt))
+        group = groups.setdefault(prompt_key(prompt), Group(prompt))
         if result.score is not None:
             group.scores.append(result.score)
             ranked.append(row)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from collections.abc import Callable
 from typing import TypeVar
+
+from verifier_server.testing import ServerProcess
 
 T = TypeVar("T")
 
@@ -20,6 +23,19 @@ def eventually(check: Callable[[], T | None], *, timeout_s: float = 30.0, interv
             return last
         time.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s}s (last value {last!r})")
+
+
+def metrics_port(server: ServerProcess) -> int:
+    """The metrics port a server started with ``--metrics-port 0`` logged when it started serving."""
+
+    def find() -> int | None:
+        for line in server.log_text().splitlines():
+            if line.startswith("{") and '"metrics_port"' in line:
+                port = json.loads(line).get("metrics_port")
+                return int(port) if port else None
+        return None
+
+    return eventually(find, timeout_s=30)
 
 
 def scrape_counter(metrics_port: int, name: str, *, host: str = "127.0.0.1", **labels: str) -> float:
