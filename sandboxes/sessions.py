@@ -605,17 +605,20 @@ class SessionHost:
             (Output(out_r, limits.output_bytes), Output(err_r, limits.output_bytes)),
             cgroup,
         )
+        status = StatusPipe(st_r)  # before anything can fail: the handlers below read it
         try:
             try:
                 await self.forkserver.send_session(
                     header, [theirs.fileno(), out_w, err_w, pay_r, st_w, *cgroup.procs_fds()]
                 )
+            except BaseException:
+                os.close(pay_w)  # never handed to `feed`, which closes it
+                raise
             finally:
                 theirs.close()
                 for fd in (out_w, err_w, pay_r, st_w):
                     os.close(fd)
             await feed(pay_w, payload)
-            status = StatusPipe(st_r)
             started = await status.line(SETUP_TIMEOUT_S)
             if "error" in started:
                 raise SessionError(str(started["error"]))
