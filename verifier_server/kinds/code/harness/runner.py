@@ -644,7 +644,7 @@ class Report:
 
 
 class SampleInvalid(Exception):
-    """The sample's own tests are unusable here (a test script defining more tests than the server runs)."""
+    """The sample's own tests are unusable here (a test script defining no tests, or more than the server runs)."""
 
 
 # ---------------------------------------------------------------------------
@@ -830,6 +830,9 @@ def mode_script(z, req, report):
         )
         remote.stop()
         return
+    if not cases:  # its top-level code may have run and passed: no test of the candidate's failed
+        remote.stop()
+        raise SampleInvalid("the test script defines no tests (test* functions or unittest.TestCase classes)")
     most = req.get("max_tests")
     if most is not None and len(cases) > most:
         remote.stop()
@@ -843,8 +846,6 @@ def mode_script(z, req, report):
         if req.get("stop_on_failure") and res["status"] != protocol.PASSED:
             break
     remote.stop()
-    if not cases:
-        report.add({"name": "collect", "status": protocol.RUNTIME_ERROR, "error": "the test script defines no tests"})
 
 
 def unittest_runner(case):
