@@ -657,6 +657,29 @@ def fresh_per_test(req):
     return req.get("isolation") == "per_test"
 
 
+#: Wall time a test may take beyond its limit (a fresh candidate process, the harness's own work).
+TEST_OVERHEAD_S = 0.5
+#: Wall time of the job spent before `run` starts its clock (the sandbox, the bootstrap, the zygote).
+STARTUP_MARGIN_S = 3.0
+
+
+def out_of_time(req, report, not_run):
+    """Before a test: when it could outlast the whole job's wall time (`job_wall_s`), report it and the
+    tests after it (`not_run`: their names, None where the server names them) as timed out, not run.
+    Stopping here keeps the verdicts of the tests already run; a job killed at its wall time loses them."""
+    deadline = req.get("deadline")
+    if deadline is None or time.monotonic() + req["limits"]["wall_time_s"] + TEST_OVERHEAD_S <= deadline:
+        return False
+    why = "not run: the sample's job would pass its wall time (%gs) before this test ends" % req["job_wall_s"]
+    for name in not_run:
+        report.add(
+            {"status": protocol.TIMEOUT, "error": why}
+            if name is None
+            else {"name": name, "status": protocol.TIMEOUT, "error": why}
+        )
+    return True
+
+
 def reply_cap(req):
     return min(64 << 20, int(req.get("report_budget", 64 << 20)) + (64 << 10))
 
@@ -673,7 +696,9 @@ def candidate_spec(req):
 
 def mode_function(z, req, report):
     remote = Remote(z, candidate_spec(req), reply_cap(req))
-    for test in req["tests"]:
+    for i, test in enumerate(req["tests"]):
+        if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
+            break
         remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
         start = time.monotonic()
         try:
@@ -762,6 +787,8 @@ def mode_assert(z, req, report):
         if fresh_per_test(req):
             remote.stop()
     for i, test in enumerate(req["tests"]):
+        if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
+            break
         if test.get("check"):
             entry = test["entry_point"]
 
@@ -839,7 +866,9 @@ def mode_script(z, req, report):
         raise SampleInvalid(
             "the test script defines %d tests; this server runs at most %d per sample" % (len(cases), most)
         )
-    for name, fn in cases:
+    for i, (name, fn) in enumerate(cases):
+        if out_of_time(req, report, [n for n, _ in cases[i:]]):
+            break
         res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
         if fresh_per_test(req):
             remote.stop()
@@ -897,6 +926,8 @@ def start_zygote(verdict_fd):
 def run(z, request, report):
     """The trailer: what ended the run early, by whose fault (protocol.TRAILER_KEYS)."""
     trailer = {}
+    if request.get("job_wall_s"):
+        request["deadline"] = time.monotonic() + float(request["job_wall_s"]) - STARTUP_MARGIN_S
     try:
         MODES[request["style"]](z, request, report)
     except SampleInvalid as exc:
