@@ -235,3 +235,15 @@ def test_a_test_script_defining_no_tests_is_the_samples_invalid_input_not_the_ca
     result = score(client, spec, [fenced("def f(x):\n    return x\n")], [{"test_script": script}])[0]
     assert (result.outcome, result.score) == ("invalid_input", None), (result.reason, result.details)
     assert "defines no tests" in result.reason
+
+
+def test_stop_on_failure_counts_a_test_scripts_unrun_tests_as_skipped(client: VerifierClient) -> None:
+    """As for listed tests: the tests after the first failure count against the reward, never out of it."""
+    spec = {"kind": "code", "config": {"tests": "script", "stop_on_failure": True}}
+    tests = (("a", 1), ("b", 2), ("c", 3), ("d", 4))
+    script = "from solution import f\n\n" + "".join(f"def test_{n}():\n    assert f({x}) == {x}\n\n" for n, x in tests)
+    fails_two = fenced("def f(x):\n    return 0 if x == 2 else x\n")
+    result = score(client, spec, [fails_two], [{"test_script": script}])[0]
+    verdicts = [t["verdict"] for t in result.details["tests"]]
+    assert verdicts == ["passed", "wrong_answer", "skipped", "skipped"], result.details
+    assert (result.outcome, result.score) == ("ok", 0.25), result.details

@@ -873,6 +873,9 @@ def mode_script(z, req, report):
         if fresh_per_test(req):
             remote.stop()
         if req.get("stop_on_failure") and res["status"] != protocol.PASSED:
+            # only the harness knows the script's tests: the server counts these against the reward
+            for later, _ in cases[i + 1 :]:
+                report.add({"name": later, "status": protocol.SKIPPED, "error": "not run: an earlier test failed"})
             break
     remote.stop()
 
