@@ -866,14 +866,22 @@ def mode_script(z, req, report):
         raise SampleInvalid(
             "the test script defines %d tests; this server runs at most %d per sample" % (len(cases), most)
         )
+    # Only the harness knows the script's tests: every one gets a line, or the server's fraction
+    # would count only those reached (an early stop must never raise the reward).
     for i, (name, fn) in enumerate(cases):
         if out_of_time(req, report, [n for n, _ in cases[i:]]):
             break
-        res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
-        if fresh_per_test(req):
-            remote.stop()
+        reported = i
+        try:
+            res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
+            reported += 1
+            if fresh_per_test(req):
+                remote.stop()
+        except HarnessFault as exc:
+            for later, _ in cases[reported:]:
+                report.add({"name": later, "status": protocol.RUNTIME_ERROR, "error": "not run: %s" % exc})
+            raise
         if req.get("stop_on_failure") and res["status"] != protocol.PASSED:
-            # only the harness knows the script's tests: the server counts these against the reward
             for later, _ in cases[i + 1 :]:
                 report.add({"name": later, "status": protocol.SKIPPED, "error": "not run: an earlier test failed"})
             break
