@@ -153,3 +153,44 @@ def test_each_stdio_test_starts_from_the_program_alone(client: VerifierClient) -
     reference = {"tests": [{"input": "", "output": "1 False"}] * 3}
     result = client.score("stdio-tests", completions=[counter], references=[reference])[0]
     assert (result.outcome, result.score) == ("ok", 1.0), result.details
+
+
+@pytest.mark.parametrize(
+    ("style", "reference"),
+    [
+        ("function", {"inputs": [[1]] * 12, "outputs": [1] * 12, "fn_name": "f"}),
+        ("assert", {"test_list": ["assert f(1) == 1"] * 12}),
+        (
+            "script",
+            {
+                "test_script": "from solution import f\n\n"
+                + "".join(f"def test_{i}():\n    assert f(1) == 1\n\n" for i in range(12))
+            },
+        ),
+    ],
+)
+def test_a_harness_job_past_max_job_wall_s_keeps_the_verdicts_of_the_tests_it_ran(
+    start_server: StartServer, style: str, reference: dict[str, Any]
+) -> None:
+    """Twelve 2s tests cannot fit a 20s job: the tests run before the job's time ran out keep their pass
+    (as stdio's do), the rest time out; the job is never killed with every verdict lost (a fake 0)."""
+    server = start_server(config={"kinds": {"code": {"max_job_wall_s": 20}}})
+    spec = {"kind": "code", "config": {"tests": style, "time_limit_s": 3}}
+    slow = "```python\nimport time\ndef f(x):\n    time.sleep(2)\n    return x\n```"
+    with VerifierClient(server.address, timeout_s=120) as client:
+        result = client.score(spec, completions=[slow], references=[reference])[0]
+    verdicts = [t["verdict"] for t in result.details["tests"]]
+    assert result.outcome == "ok" and len(verdicts) == 12, (result.reason, result.details)
+    assert 0.0 < result.score < 1.0 and verdicts[0] == "passed" and verdicts[-1] == "timeout", result.details
+    assert "not run" in result.details["tests"][-1]["error"], result.details
+
+
+def test_a_candidate_that_breaks_the_harness_mid_script_fails_the_tests_not_reached(client: VerifierClient) -> None:
+    """It kills the zygote in the first test: the next fresh process cannot start. Only the harness knows the
+    script's tests; the ones not reached must count as failed, or one passed test of four would score 1.0."""
+    script = "from solution import f\n\n" + "".join(f"def test_{i}():\n    assert f(1) == 1\n\n" for i in range(4))
+    kills = "```python\nimport os, signal\ndef f(x):\n    os.kill(os.getppid(), signal.SIGKILL)\n    return x\n```"
+    spec = {"kind": "code", "config": {"tests": "script", "isolation": "per_test"}}
+    result = client.score(spec, completions=[kills], references=[{"test_script": script}])[0]
+    assert result.outcome == "ok" and result.details["total"] == 4, (result.reason, result.details)
+    assert result.score is not None and result.score < 1.0, result.details

@@ -224,3 +224,26 @@ def test_a_candidate_process_that_ends_mid_call_is_judged_like_a_sandbox_run(cli
     assert result.details["tests"][0]["verdict"] == verdict, result.details
     stdio = score(client, "stdio-tests", [fenced(source + "f()\n")], [{"tests": [{"input": "", "output": "1"}]}])[0]
     assert stdio.details["tests"][0]["verdict"] == verdict or ending == "CPU limit", stdio.details
+
+
+@pytest.mark.parametrize("script", ["from solution import f\nassert f(1) == 1\n", "import solution\n"])
+def test_a_test_script_defining_no_tests_is_the_samples_invalid_input_not_the_candidates_zero(
+    client: VerifierClient, script: str
+) -> None:
+    """Its top-level code may even have run and passed: no test of the candidate's failed, so no 0."""
+    spec = {"kind": "code", "config": {"tests": "script"}}
+    result = score(client, spec, [fenced("def f(x):\n    return x\n")], [{"test_script": script}])[0]
+    assert (result.outcome, result.score) == ("invalid_input", None), (result.reason, result.details)
+    assert "defines no tests" in result.reason
+
+
+def test_stop_on_failure_counts_a_test_scripts_unrun_tests_as_skipped(client: VerifierClient) -> None:
+    """As for listed tests: the tests after the first failure count against the reward, never out of it."""
+    spec = {"kind": "code", "config": {"tests": "script", "stop_on_failure": True}}
+    tests = (("a", 1), ("b", 2), ("c", 3), ("d", 4))
+    script = "from solution import f\n\n" + "".join(f"def test_{n}():\n    assert f({x}) == {x}\n\n" for n, x in tests)
+    fails_two = fenced("def f(x):\n    return 0 if x == 2 else x\n")
+    result = score(client, spec, [fails_two], [{"test_script": script}])[0]
+    verdicts = [t["verdict"] for t in result.details["tests"]]
+    assert verdicts == ["passed", "wrong_answer", "skipped", "skipped"], result.details
+    assert (result.outcome, result.score) == ("ok", 0.25), result.details

@@ -107,6 +107,7 @@ if TYPE_CHECKING:  # typing's TypedDict compiles every annotation at class creat
         script: str  # script
         names: List[str]
         rlimit_as: bool  # bound the candidate's address space (its language does not reserve more than it uses)
+        job_wall_s: float  # the whole job's wall time: a test that could outlast it is reported TIMEOUT, not run
 
 else:
     Limits = Request = dict

@@ -8,11 +8,11 @@ line is judged (and its output dropped) before the next is decoded.
 
 from __future__ import annotations
 
-import json
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from verifier_server.kinds.sandboxed.access import find_trailer, json_object
 
 
 class ReportGarbled(Exception):
@@ -38,7 +38,7 @@ class HarnessReport:
     def results(self) -> Iterator[dict[str, Any]]:
         """Each test's line; raises ReportGarbled at the first that is not a JSON object."""
         for i, (start, end) in enumerate(self.spans):
-            line = _json_object(self.stdout[start:end])
+            line = json_object(self.stdout[start:end])
             if line is None:
                 raise ReportGarbled(f"test line {i} is not a JSON object")
             yield line
@@ -47,13 +47,10 @@ class HarnessReport:
 def read_harness_report(stdout: bytes, nonce: str) -> HarnessReport | None:
     """None when there is no trailer with this run's nonce (the harness did not finish);
     raises ReportGarbled when the trailer is there but the lines before it are not what it says."""
-    body_end = len(stdout)
-    while body_end and stdout[body_end - 1] == 0x0A:  # not rstrip: that copies the whole reply
-        body_end -= 1
-    cut = stdout.rfind(b"\n", 0, body_end)
-    trailer = _json_object(stdout[cut + 1 : body_end])
-    if trailer is None or not secrets.compare_digest(str(trailer.get("nonce", "")), nonce):
+    found = find_trailer(stdout, nonce)
+    if found is None:
         return None
+    trailer, cut = found
     spans = []
     start = 0
     while start < cut:
@@ -69,14 +66,6 @@ def read_harness_report(stdout: bytes, nonce: str) -> HarnessReport | None:
         harness_failed=_text(trailer.get("harness_failed")),
         invalid=_text(trailer.get("invalid")),
     )
-
-
-def _json_object(line: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(line)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _text(value: Any) -> str | None:

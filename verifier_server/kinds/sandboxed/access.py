@@ -154,11 +154,30 @@ def new_nonce() -> str:
 
 def read_report(execution: Execution, nonce: str) -> dict[str, Any] | None:
     """The harness's reply: the last stdout line, only if it is JSON carrying this run's nonce."""
-    lines = execution.stdout.rstrip(b"\n").rsplit(b"\n", 1)
+    found = find_trailer(execution.stdout, nonce)
+    return None if found is None else found[0]
+
+
+def find_trailer(stdout: bytes, nonce: str) -> tuple[dict[str, Any], int] | None:
+    """The last line of ``stdout`` (trailing newlines aside) when it is a JSON object carrying ``nonce``,
+    and where the newline before it sits (-1 when it is the only line).
+
+    Never copies what comes before that line: a reply can hold megabytes of test output.
+    """
+    end = len(stdout)
+    while end and stdout[end - 1] == 0x0A:  # not rstrip: that copies the whole reply
+        end -= 1
+    cut = stdout.rfind(b"\n", 0, end)
+    trailer = json_object(stdout[cut + 1 : end])
+    if trailer is None or not secrets.compare_digest(str(trailer.get("nonce", "")), nonce):
+        return None
+    return trailer, cut
+
+
+def json_object(line: bytes) -> dict[str, Any] | None:
+    """``line`` as a JSON object, or None when it is anything else."""
     try:
-        report = json.loads(lines[-1])
+        value = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(report, dict) or not secrets.compare_digest(str(report.get("nonce", "")), nonce):
-        return None
-    return report
+    return value if isinstance(value, dict) else None

@@ -644,7 +644,7 @@ class Report:
 
 
 class SampleInvalid(Exception):
-    """The sample's own tests are unusable here (a test script defining more tests than the server runs)."""
+    """The sample's own tests are unusable here (a test script defining no tests, or more than the server runs)."""
 
 
 # ---------------------------------------------------------------------------
@@ -655,6 +655,29 @@ class SampleInvalid(Exception):
 def fresh_per_test(req):
     """isolation "per_test": a new candidate process for every test (the default shares one)."""
     return req.get("isolation") == "per_test"
+
+
+#: Wall time a test may take beyond its limit (a fresh candidate process, the harness's own work).
+TEST_OVERHEAD_S = 0.5
+#: Wall time of the job spent before `run` starts its clock (the sandbox, the bootstrap, the zygote).
+STARTUP_MARGIN_S = 3.0
+
+
+def out_of_time(req, report, not_run):
+    """Before a test: when it could outlast the whole job's wall time (`job_wall_s`), report it and the
+    tests after it (`not_run`: their names, None where the server names them) as timed out, not run.
+    Stopping here keeps the verdicts of the tests already run; a job killed at its wall time loses them."""
+    deadline = req.get("deadline")
+    if deadline is None or time.monotonic() + req["limits"]["wall_time_s"] + TEST_OVERHEAD_S <= deadline:
+        return False
+    why = "not run: the sample's job would pass its wall time (%gs) before this test ends" % req["job_wall_s"]
+    for name in not_run:
+        report.add(
+            {"status": protocol.TIMEOUT, "error": why}
+            if name is None
+            else {"name": name, "status": protocol.TIMEOUT, "error": why}
+        )
+    return True
 
 
 def reply_cap(req):
@@ -673,7 +696,9 @@ def candidate_spec(req):
 
 def mode_function(z, req, report):
     remote = Remote(z, candidate_spec(req), reply_cap(req))
-    for test in req["tests"]:
+    for i, test in enumerate(req["tests"]):
+        if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
+            break
         remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
         start = time.monotonic()
         try:
@@ -762,6 +787,8 @@ def mode_assert(z, req, report):
         if fresh_per_test(req):
             remote.stop()
     for i, test in enumerate(req["tests"]):
+        if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
+            break
         if test.get("check"):
             entry = test["entry_point"]
 
@@ -830,21 +857,35 @@ def mode_script(z, req, report):
         )
         remote.stop()
         return
+    if not cases:  # its top-level code may have run and passed: no test of the candidate's failed
+        remote.stop()
+        raise SampleInvalid("the test script defines no tests (test* functions or unittest.TestCase classes)")
     most = req.get("max_tests")
     if most is not None and len(cases) > most:
         remote.stop()
         raise SampleInvalid(
             "the test script defines %d tests; this server runs at most %d per sample" % (len(cases), most)
         )
-    for name, fn in cases:
-        res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
-        if fresh_per_test(req):
-            remote.stop()
+    # Only the harness knows the script's tests: every one gets a line, or the server's fraction
+    # would count only those reached (an early stop must never raise the reward).
+    for i, (name, fn) in enumerate(cases):
+        if out_of_time(req, report, [n for n, _ in cases[i:]]):
+            break
+        reported = i
+        try:
+            res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
+            reported += 1
+            if fresh_per_test(req):
+                remote.stop()
+        except HarnessFault as exc:
+            for later, _ in cases[reported:]:
+                report.add({"name": later, "status": protocol.RUNTIME_ERROR, "error": "not run: %s" % exc})
+            raise
         if req.get("stop_on_failure") and res["status"] != protocol.PASSED:
+            for later, _ in cases[i + 1 :]:
+                report.add({"name": later, "status": protocol.SKIPPED, "error": "not run: an earlier test failed"})
             break
     remote.stop()
-    if not cases:
-        report.add({"name": "collect", "status": protocol.RUNTIME_ERROR, "error": "the test script defines no tests"})
 
 
 def unittest_runner(case):
@@ -896,6 +937,8 @@ def start_zygote(verdict_fd):
 def run(z, request, report):
     """The trailer: what ended the run early, by whose fault (protocol.TRAILER_KEYS)."""
     trailer = {}
+    if request.get("job_wall_s"):
+        request["deadline"] = time.monotonic() + float(request["job_wall_s"]) - STARTUP_MARGIN_S
     try:
         MODES[request["style"]](z, request, report)
     except SampleInvalid as exc:

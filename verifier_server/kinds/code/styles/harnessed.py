@@ -65,6 +65,7 @@ class HarnessGrader:
         request = self.harness_request(suite, nonce)
         request["isolation"] = "shared"  # one live candidate, never started again
         wall, output_bytes = self.job_bounds(request)
+        request["job_wall_s"] = wall
         limits = Limits(wall_time_s=wall, cpu_time_s=wall, output_bytes=output_bytes)
         return await self.judged(suite, await run(request, limits), nonce)
 
@@ -108,6 +109,7 @@ class HarnessGrader:
         cfg, settings = self.config, self.config.settings
         request = self.harness_request(suite, nonce)
         wall, output_bytes = self.job_bounds(request)
+        request["job_wall_s"] = wall
         limits = Limits(
             wall_time_s=wall,
             cpu_time_s=wall,
