@@ -23,12 +23,11 @@ from verifier_server.identity import Caller, caller_for
 from verifier_server.rpc_guard import stream_rpc, unary_rpc
 from verifier_server.service import VerifierService
 from verifier_server.sessions import SessionManager
+from verifier_server.spec_bounds import check_spec_bounds
 
 CLIENT_ID_HEADER = "x-client-id"
 
 
-_MAX_NAME_CHARS = 1024
-_MAX_DESCRIPTION_CHARS = 64 * 1024
 _DECODE_OFF_LOOP_BYTES = 64 * 1024
 """Specs larger than this are decoded on a worker thread, so one request cannot stall the others."""
 
@@ -166,15 +165,9 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     async def _spec(self, spec: pb.VerifierSpec, field: str) -> VerifierSpec:
         """The domain spec, refused unparsed when over ``max_spec_bytes``; big ones decode off the loop."""
         size = len(spec.config_json)
-        if len(spec.description) > _MAX_DESCRIPTION_CHARS or len(spec.name) > _MAX_NAME_CHARS:
-            raise InvalidArgument(
-                field,
-                f"name and description may have at most {_MAX_NAME_CHARS} and {_MAX_DESCRIPTION_CHARS} characters",
-            )
-        if size > self._max_spec_bytes:
-            raise InvalidArgument(
-                f"{field}.config_json", f"is {size} bytes; this server accepts specs up to {self._max_spec_bytes}"
-            )
+        check_spec_bounds(
+            spec.name, spec.description, size, self._max_spec_bytes, field=field, config_field=f"{field}.config_json"
+        )
         if size > _DECODE_OFF_LOOP_BYTES:
             return await asyncio.to_thread(convert.spec_from_proto, spec, field)
         return convert.spec_from_proto(spec, field)

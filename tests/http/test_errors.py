@@ -162,3 +162,22 @@ def test_sigterm_lets_in_flight_http_requests_finish(start_server: StartServer):
     assert reply["r"].status_code == 200 and reply["r"].json()["results"][0]["score"] == 1.0
     with pytest.raises(requests.ConnectionError):
         requests.get(http_url(server, "/healthz"), timeout=5)
+
+
+def test_oversized_spec_is_400_as_over_grpc(base_url: str):
+    """The spec bounds of the gRPC face (name, description, ``max_spec_bytes``) hold over HTTP too."""
+    regex = {"type": "regex", "pattern": "x"}
+    long_name = {"name": "n" * 2000, "kind": "format", "config": regex}
+    error = _error(
+        requests.post(f"{base_url}/v1/verifiers", json=long_name, timeout=TIMEOUT_S), 400, "INVALID_ARGUMENT"
+    )
+    assert error["field"] == "body" and "at most 1024" in error["message"]
+    long_description = {
+        "spec": {"name": "long-description", "kind": "format", "config": regex, "description": "d" * 70_000}
+    }
+    response = requests.post(f"{base_url}/v1/verifiers", json=long_description, timeout=TIMEOUT_S)
+    assert _error(response, 400, "INVALID_ARGUMENT")["field"] == "spec"
+    big_config = {"type": "regex", "pattern": "x|" + "y" * (2 * 1024 * 1024)}
+    inline = {"verifier": {"kind": "format", "config": big_config}, "samples": [{"completion": "x"}]}
+    error = _error(requests.post(f"{base_url}/v1/score", json=inline, timeout=TIMEOUT_S), 400, "INVALID_ARGUMENT")
+    assert error["field"] == "verifier.config" and "accepts specs up to" in error["message"]
