@@ -91,19 +91,9 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     async def GetCapabilities(
         self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> pb.Capabilities:
-        info = capabilities(self._service)
         offer = self._sessions.offer() if self._sessions is not None else None
-        return pb.Capabilities(
-            server_version=info.server_version,
-            kinds=info.kinds,
-            languages=info.languages,
-            sandbox_backends=info.sandbox_backends,
-            judge_backends=info.judge_backends,
-            max_samples_per_request=self._max_samples,
-            max_message_bytes=self._max_message_bytes,
-            builtin_verifiers=info.builtin_verifiers,
-            sandbox_python_packages=info.sandbox_python_packages,
-            sessions=convert.offer_to_proto(offer) if offer is not None else None,
+        return convert.capabilities_to_proto(
+            capabilities(self._service), self._max_samples, self._max_message_bytes, offer
         )
 
     # -- sessions -------------------------------------------------------------------------
