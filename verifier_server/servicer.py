@@ -112,8 +112,6 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
 
     @unary_rpc
     async def RunCell(self, request: pb.RunCellRequest, context: grpc.aio.ServicerContext) -> pb.CellResult:
-        if request.timeout_s < 0:
-            raise InvalidArgument("timeout_s", "must not be negative")
         result = await self._session_manager().run(
             request.session_id, request.code, request.timeout_s, _caller(context), request.language
         )

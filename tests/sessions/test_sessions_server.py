@@ -107,6 +107,8 @@ def test_bash_sessions_and_bash_cells_in_python_sessions(client: VerifierClient)
         assert failed.status is CellStatus.ERROR and failed.error.startswith("exit status")
         with pytest.raises(InvalidArgumentError, match="language"):
             sh.run("1", language="python")
+        with pytest.raises(InvalidArgumentError, match="timeout_s"):
+            sh.run("echo never", timeout_s=-1)
     with client.session(language="python") as py:
         py.run("open('from_python', 'w').write('1')")
         assert py.run("cat from_python", language="bash").stdout == "1"
