@@ -7,12 +7,15 @@ import signal
 import threading
 import time
 
+import grpc
 import pytest
 import requests
 
 from tests.http.support import TIMEOUT_S, http_url
 from tests.http.support import expect_error as _error
 from tests.ops.support import eventually, scrape_counter
+from verifier_server.http.status import HTTP_STATUS
+from verifier_server.status_map import STATUS_FOR_ERROR
 from verifier_server.testing import StartServer
 
 
@@ -181,3 +184,10 @@ def test_oversized_spec_is_400_as_over_grpc(base_url: str):
     inline = {"verifier": {"kind": "format", "config": big_config}, "samples": [{"completion": "x"}]}
     error = _error(requests.post(f"{base_url}/v1/score", json=inline, timeout=TIMEOUT_S), 400, "INVALID_ARGUMENT")
     assert error["field"] == "verifier.config" and "accepts specs up to" in error["message"]
+
+
+def test_every_domain_error_has_its_own_http_status():
+    """A status ``status_map`` can give maps to an HTTP status, never to the 500 fallback by omission."""
+    for error_class, code in STATUS_FOR_ERROR.items():
+        if code is not grpc.StatusCode.INTERNAL:
+            assert code in HTTP_STATUS and HTTP_STATUS[code] != 500, error_class.__name__
