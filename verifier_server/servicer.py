@@ -17,7 +17,7 @@ from protos.verifier.v1 import verifier_pb2 as pb
 from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
 from verifier_server import convert
 from verifier_server.capabilities import capabilities
-from verifier_server.domain import VerifierRef, VerifierSpec
+from verifier_server.domain import Sample, VerifierRef, VerifierSpec
 from verifier_server.errors import FailedPrecondition, InvalidArgument
 from verifier_server.identity import Caller, caller_for
 from verifier_server.rpc_guard import stream_rpc, unary_rpc
@@ -160,7 +160,7 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
             return await asyncio.to_thread(convert.spec_from_proto, spec, field)
         return convert.spec_from_proto(spec, field)
 
-    async def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list]:  # type: ignore[type-arg]
+    async def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list[Sample]]:
         if len(request.samples) > self._max_samples:
             raise InvalidArgument(
                 "samples", f"{len(request.samples)} samples exceed this server's limit of {self._max_samples}"
