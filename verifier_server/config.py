@@ -41,8 +41,9 @@ class ServerConfig:
     max_samples_per_request: int = 100_000
     """A request with more samples is refused with INVALID_ARGUMENT."""
     max_spec_bytes: int = 1024 * 1024
-    """Largest verifier spec (its config JSON), inline or registered; larger is INVALID_ARGUMENT
-    before it is parsed. Kinds bound what a spec may ask for (``[kinds.NAME] cap_*`` settings)."""
+    """Largest verifier spec (its config JSON), inline or registered, over gRPC or HTTP; larger is
+    INVALID_ARGUMENT (over gRPC before it is parsed). Kinds bound what a spec may ask for
+    (``[kinds.NAME] cap_*`` settings)."""
     drain_notice_s: float = 1.0
     """On SIGTERM: how long the health status says NOT_SERVING before new calls are refused,
     so health-checking clients route new work elsewhere first."""

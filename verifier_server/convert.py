@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from protos.verifier.v1 import verifier_pb2 as pb
+from verifier_server.capabilities import ServerCapabilities
 from verifier_server.domain import Content, Message, Outcome, Sample, ScoreResult, VerifierRecord, VerifierSpec
 from verifier_server.errors import InvalidArgument
 from verifier_server.sessions.model import CellOutcome as CellResult
@@ -135,6 +136,23 @@ def limits_from_proto(limits: pb.SessionLimits) -> LimitsRequest:
         if value < 0 or not math.isfinite(value):
             raise InvalidArgument(f"limits.{name}", f"must be a non-negative number, got {value}")
     return LimitsRequest(**values)
+
+
+def capabilities_to_proto(
+    info: ServerCapabilities, max_samples: int, max_message_bytes: int, offer: SessionOffer | None
+) -> pb.Capabilities:
+    return pb.Capabilities(
+        server_version=info.server_version,
+        kinds=info.kinds,
+        languages=info.languages,
+        sandbox_backends=info.sandbox_backends,
+        judge_backends=info.judge_backends,
+        max_samples_per_request=max_samples,
+        max_message_bytes=max_message_bytes,
+        builtin_verifiers=info.builtin_verifiers,
+        sandbox_python_packages=info.sandbox_python_packages,
+        sessions=offer_to_proto(offer) if offer is not None else None,
+    )
 
 
 def offer_to_proto(offer: SessionOffer) -> pb.SessionCapabilities:

@@ -34,12 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", help="TOML config file (also VERIFIER_CONFIG)")
-    parser.add_argument("--host", help="interface to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to bind; 0 picks a free one (default 50051)")
+    parser.add_argument("--host", help="interface to bind")
+    parser.add_argument("--port", type=int, help="port to bind; 0 picks a free one")
     parser.add_argument(
-        "--http-port", dest="http_port", type=int, help="HTTP/JSON port; 0 picks a free one (default -1: off)"
+        "--http-port", dest="http_port", type=int, help="HTTP/JSON port; 0 picks a free one, -1 turns it off"
     )
-    parser.add_argument("--data-dir", dest="data_dir", help="where the SQLite registry lives (default .state)")
+    parser.add_argument("--data-dir", dest="data_dir", help="where the SQLite registry lives")
     parser.add_argument("--registry-url", dest="registry_url", help="sqlite:///PATH or postgresql://...")
     parser.add_argument("--port-file", dest="port_file", help="write the bound port here when ready")
     parser.add_argument("--sandbox-backend", dest="sandbox_backend", help="bwrap | docker | unsafe-local")

@@ -17,18 +17,17 @@ from protos.verifier.v1 import verifier_pb2 as pb
 from protos.verifier.v1 import verifier_pb2_grpc as pb_grpc
 from verifier_server import convert
 from verifier_server.capabilities import capabilities
-from verifier_server.domain import VerifierRef, VerifierSpec
+from verifier_server.domain import Sample, VerifierRef, VerifierSpec
 from verifier_server.errors import FailedPrecondition, InvalidArgument
 from verifier_server.identity import Caller, caller_for
 from verifier_server.rpc_guard import stream_rpc, unary_rpc
 from verifier_server.service import VerifierService
 from verifier_server.sessions import SessionManager
+from verifier_server.spec_bounds import check_spec_bounds
 
 CLIENT_ID_HEADER = "x-client-id"
 
 
-_MAX_NAME_CHARS = 1024
-_MAX_DESCRIPTION_CHARS = 64 * 1024
 _DECODE_OFF_LOOP_BYTES = 64 * 1024
 """Specs larger than this are decoded on a worker thread, so one request cannot stall the others."""
 
@@ -92,19 +91,9 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     async def GetCapabilities(
         self, request: pb.GetCapabilitiesRequest, context: grpc.aio.ServicerContext
     ) -> pb.Capabilities:
-        info = capabilities(self._service)
         offer = self._sessions.offer() if self._sessions is not None else None
-        return pb.Capabilities(
-            server_version=info.server_version,
-            kinds=info.kinds,
-            languages=info.languages,
-            sandbox_backends=info.sandbox_backends,
-            judge_backends=info.judge_backends,
-            max_samples_per_request=self._max_samples,
-            max_message_bytes=self._max_message_bytes,
-            builtin_verifiers=info.builtin_verifiers,
-            sandbox_python_packages=info.sandbox_python_packages,
-            sessions=convert.offer_to_proto(offer) if offer is not None else None,
+        return convert.capabilities_to_proto(
+            capabilities(self._service), self._max_samples, self._max_message_bytes, offer
         )
 
     # -- sessions -------------------------------------------------------------------------
@@ -123,8 +112,6 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
 
     @unary_rpc
     async def RunCell(self, request: pb.RunCellRequest, context: grpc.aio.ServicerContext) -> pb.CellResult:
-        if request.timeout_s < 0:
-            raise InvalidArgument("timeout_s", "must not be negative")
         result = await self._session_manager().run(
             request.session_id, request.code, request.timeout_s, _caller(context), request.language
         )
@@ -166,20 +153,14 @@ class VerifierServicer(pb_grpc.VerifierServiceServicer):
     async def _spec(self, spec: pb.VerifierSpec, field: str) -> VerifierSpec:
         """The domain spec, refused unparsed when over ``max_spec_bytes``; big ones decode off the loop."""
         size = len(spec.config_json)
-        if len(spec.description) > _MAX_DESCRIPTION_CHARS or len(spec.name) > _MAX_NAME_CHARS:
-            raise InvalidArgument(
-                field,
-                f"name and description may have at most {_MAX_NAME_CHARS} and {_MAX_DESCRIPTION_CHARS} characters",
-            )
-        if size > self._max_spec_bytes:
-            raise InvalidArgument(
-                f"{field}.config_json", f"is {size} bytes; this server accepts specs up to {self._max_spec_bytes}"
-            )
+        check_spec_bounds(
+            spec.name, spec.description, size, self._max_spec_bytes, field=field, config_field=f"{field}.config_json"
+        )
         if size > _DECODE_OFF_LOOP_BYTES:
             return await asyncio.to_thread(convert.spec_from_proto, spec, field)
         return convert.spec_from_proto(spec, field)
 
-    async def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list]:  # type: ignore[type-arg]
+    async def _score_input(self, request: pb.ScoreRequest) -> tuple[str | VerifierSpec, list[Sample]]:
         if len(request.samples) > self._max_samples:
             raise InvalidArgument(
                 "samples", f"{len(request.samples)} samples exceed this server's limit of {self._max_samples}"

@@ -7,12 +7,15 @@ import signal
 import threading
 import time
 
+import grpc
 import pytest
 import requests
 
 from tests.http.support import TIMEOUT_S, http_url
 from tests.http.support import expect_error as _error
 from tests.ops.support import eventually, scrape_counter
+from verifier_server.http.status import HTTP_STATUS
+from verifier_server.status_map import STATUS_FOR_ERROR
 from verifier_server.testing import StartServer
 
 
@@ -162,3 +165,29 @@ def test_sigterm_lets_in_flight_http_requests_finish(start_server: StartServer):
     assert reply["r"].status_code == 200 and reply["r"].json()["results"][0]["score"] == 1.0
     with pytest.raises(requests.ConnectionError):
         requests.get(http_url(server, "/healthz"), timeout=5)
+
+
+def test_oversized_spec_is_400_as_over_grpc(base_url: str):
+    """The spec bounds of the gRPC face (name, description, ``max_spec_bytes``) hold over HTTP too."""
+    regex = {"type": "regex", "pattern": "x"}
+    long_name = {"name": "n" * 2000, "kind": "format", "config": regex}
+    error = _error(
+        requests.post(f"{base_url}/v1/verifiers", json=long_name, timeout=TIMEOUT_S), 400, "INVALID_ARGUMENT"
+    )
+    assert error["field"] == "body" and "at most 1024" in error["message"]
+    long_description = {
+        "spec": {"name": "long-description", "kind": "format", "config": regex, "description": "d" * 70_000}
+    }
+    response = requests.post(f"{base_url}/v1/verifiers", json=long_description, timeout=TIMEOUT_S)
+    assert _error(response, 400, "INVALID_ARGUMENT")["field"] == "spec"
+    big_config = {"type": "regex", "pattern": "x|" + "y" * (2 * 1024 * 1024)}
+    inline = {"verifier": {"kind": "format", "config": big_config}, "samples": [{"completion": "x"}]}
+    error = _error(requests.post(f"{base_url}/v1/score", json=inline, timeout=TIMEOUT_S), 400, "INVALID_ARGUMENT")
+    assert error["field"] == "verifier.config" and "accepts specs up to" in error["message"]
+
+
+def test_every_domain_error_has_its_own_http_status():
+    """A status ``status_map`` can give maps to an HTTP status, never to the 500 fallback by omission."""
+    for error_class, code in STATUS_FOR_ERROR.items():
+        if code is not grpc.StatusCode.INTERNAL:
+            assert code in HTTP_STATUS and HTTP_STATUS[code] != 500, error_class.__name__

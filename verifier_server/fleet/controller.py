@@ -93,14 +93,14 @@ class _Replica:
     slot: str
     node_id: str
     handle: Any
-    created_s: float
+    started_s: float
+    """When its current server was (re)started: the clock of ``start_timeout_s``."""
     info: ReplicaInfo | None = None
     pending: Any = None
     """An ``info()`` call in flight (replicas that restart answer late; never ask twice)."""
     health: str = STARTING
     member: bool = False
     failures: int = 0
-    started_s: float = 0.0
     incarnations: set[str] = field(default_factory=set)
 
 
@@ -242,8 +242,7 @@ class FleetController:
                     self.spec.server_args(),
                     self.spec.data_root,
                 )
-                now = time.monotonic()
-                self._replicas[slot] = _Replica(slot, node, handle, created_s=now, started_s=now)
+                self._replicas[slot] = _Replica(slot, node, handle, started_s=time.monotonic())
 
     def _refresh(self) -> None:
         """Ask every replica who it is now; a new incarnation is a fresh server that must join again."""

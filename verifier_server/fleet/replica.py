@@ -109,6 +109,8 @@ class Replica:
         self._spawned = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._spawn_error: BaseException | None = None
+        self._metrics_port_found: int | None = None
+        """The server's metrics port, once its ``serving`` line is in the log (fixed for its life)."""
         # The thread that forks the server must outlive it: a parent-death signal fires when
         # the forking *thread* ends, so the server is started and awaited on one thread.
         threading.Thread(target=self._run, name="verifier-replica", daemon=True).start()
@@ -118,7 +120,9 @@ class Replica:
 
     def info(self) -> ReplicaInfo:
         port = self.port_file.read_text().strip() if self.port_file.exists() else ""
-        metrics_port = self._metrics_port() if port else None
+        if port and self._metrics_port_found is None:  # read the log once, not at every probe round
+            self._metrics_port_found = self._metrics_port()
+        metrics_port = self._metrics_port_found
         return ReplicaInfo(
             incarnation=self.incarnation,
             node_id=self.node_id,

@@ -97,6 +97,7 @@ class HttpApi:
         *,
         max_samples_per_request: int,
         max_message_bytes: int,
+        max_spec_bytes: int,
         tokens: Mapping[str, str] | None = None,
         metrics: Metrics | None = None,
         state: ServingState | None = None,
@@ -104,6 +105,7 @@ class HttpApi:
         self.service = service
         self.max_samples = max_samples_per_request
         self.max_message_bytes = max_message_bytes
+        self.max_spec_bytes = max_spec_bytes
         self.tokens = dict(tokens or {})
         self.metrics = metrics
         self.state = state or ServingState()
@@ -207,7 +209,7 @@ class HttpApi:
 
     def _score_input(self, payload: dict[str, Any]) -> tuple[str | VerifierSpec, list[Sample]]:
         wire.check_fields(payload, ("verifier", "samples"))
-        target = wire.target_from_json(payload.get("verifier"))
+        target = wire.target_from_json(payload.get("verifier"), self.max_spec_bytes)
         return target, wire.samples_from_json(payload.get("samples"), self.max_samples)
 
     async def openrlhf(self, request: web.Request) -> web.StreamResponse:
@@ -225,8 +227,9 @@ class HttpApi:
 
     async def register(self, request: web.Request) -> web.StreamResponse:
         payload = await _body(request)
-        spec = wire.spec_from_json(payload["spec"], "spec") if set(payload) == {"spec"} else None
-        record = await self.service.register(spec or wire.spec_from_json(payload, ""))
+        whole = set(payload) != {"spec"}
+        spec = wire.spec_from_json(payload if whole else payload["spec"], "" if whole else "spec", self.max_spec_bytes)
+        record = await self.service.register(spec)
         return json_response(wire.record_to_json(record), status=201)
 
     async def get_verifier(self, request: web.Request) -> web.StreamResponse:

@@ -48,6 +48,7 @@ async def start_http_face(
         service,
         max_samples_per_request=config.max_samples_per_request,
         max_message_bytes=config.max_message_bytes,
+        max_spec_bytes=config.max_spec_bytes,
         tokens=tokens,
         metrics=metrics,
         state=state,

@@ -16,6 +16,7 @@ from typing import Any
 from verifier_server.capabilities import ServerCapabilities
 from verifier_server.domain import Content, Message, Outcome, Sample, ScoreResult, VerifierRecord, VerifierSpec
 from verifier_server.errors import InvalidArgument
+from verifier_server.spec_bounds import check_spec_bounds
 
 SPEC_FIELDS = ("name", "kind", "config", "description")
 
@@ -38,8 +39,8 @@ def check_fields(payload: Mapping[str, Any], known: Sequence[str], prefix: str =
             raise InvalidArgument(f"{prefix}{key}", f"unknown field (known: {', '.join(known)})")
 
 
-def spec_from_json(value: Any, field: str) -> VerifierSpec:
-    """A spec object; ``field`` is its place in the request ("" when it is the whole body)."""
+def spec_from_json(value: Any, field: str, max_spec_bytes: int) -> VerifierSpec:
+    """A spec object within the server's bounds; ``field`` is its place in the request ("" for the whole body)."""
     if not isinstance(value, dict):
         raise InvalidArgument(field or "body", f"must be a JSON object, got {_type_name(value)}")
     prefix = f"{field}." if field else ""
@@ -55,15 +56,19 @@ def spec_from_json(value: Any, field: str) -> VerifierSpec:
         raise InvalidArgument(f"{prefix}config", f"must be a JSON object, got {_type_name(config)}")
     if not isinstance(description, str):
         raise InvalidArgument(f"{prefix}description", f"must be a string, got {_type_name(description)}")
+    config_bytes = len(json.dumps(config))  # measured as the gRPC face measures config_json
+    check_spec_bounds(
+        name, description, config_bytes, max_spec_bytes, field=field or "body", config_field=f"{prefix}config"
+    )
     return VerifierSpec(name=name, kind=kind, config=config, description=description)
 
 
-def target_from_json(value: Any) -> str | VerifierSpec:
+def target_from_json(value: Any, max_spec_bytes: int) -> str | VerifierSpec:
     """``"verifier"``: a ``name[@version]`` string or an inline spec object."""
     if isinstance(value, str) and value:
         return value
     if isinstance(value, dict):
-        return spec_from_json(value, "verifier")
+        return spec_from_json(value, "verifier", max_spec_bytes)
     if value is None:
         raise InvalidArgument("verifier", "is required: a verifier name or an inline spec")
     raise InvalidArgument("verifier", f"must be a name or a spec object, got {_type_name(value)}")

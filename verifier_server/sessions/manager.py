@@ -202,6 +202,8 @@ class SessionManager:
         return self._info(live, setup_result)
 
     async def run(self, session_id: str, code: str, timeout_s: float, caller: Caller, language: str = "") -> CellResult:
+        if timeout_s < 0:
+            raise InvalidArgument("timeout_s", "must not be negative")
         live = self._get(session_id, caller)
         if language not in ("", live.language) and not (language == "bash" and live.language == "python"):
             allowed = "python or bash" if live.language == "python" else live.language

@@ -91,23 +91,24 @@ class LimitsRequest:
         )
 
     def grant(self, settings: SessionSettings) -> tuple[SessionLimits, float, float]:
-        """(sandbox limits, idle ttl, lifetime) this replica grants."""
-        default = SessionLimits()
+        """(sandbox limits, idle ttl, lifetime) this replica grants; the ceilings are ``ceilings``'s, the one map
+        from a limit to the setting that caps it."""
+        default, ceiling = SessionLimits(), LimitsRequest.ceilings(settings)
 
-        def pick(asked: float, fallback: float, ceiling: float) -> float:
-            return min(asked if asked > 0 else fallback, ceiling)
+        def pick(asked: float, fallback: float, most: float) -> float:
+            return min(asked if asked > 0 else fallback, most)
 
         limits = SessionLimits(
-            cell_wall_time_s=pick(self.cell_wall_time_s, default.cell_wall_time_s, settings.max_cell_time_s),
-            cell_cpu_time_s=pick(self.cell_cpu_time_s, default.cell_cpu_time_s, settings.max_cell_time_s),
-            memory_bytes=int(pick(self.memory_bytes, default.memory_bytes, settings.max_memory_bytes)),
-            processes=int(pick(self.processes, default.processes, settings.max_processes)),
-            disk_bytes=int(pick(self.disk_bytes, default.disk_bytes, settings.max_disk_bytes)),
-            output_bytes=int(pick(self.output_bytes, default.output_bytes, MAX_OUTPUT_BYTES)),
+            cell_wall_time_s=pick(self.cell_wall_time_s, default.cell_wall_time_s, ceiling.cell_wall_time_s),
+            cell_cpu_time_s=pick(self.cell_cpu_time_s, default.cell_cpu_time_s, ceiling.cell_cpu_time_s),
+            memory_bytes=int(pick(self.memory_bytes, default.memory_bytes, ceiling.memory_bytes)),
+            processes=int(pick(self.processes, default.processes, ceiling.processes)),
+            disk_bytes=int(pick(self.disk_bytes, default.disk_bytes, ceiling.disk_bytes)),
+            output_bytes=int(pick(self.output_bytes, default.output_bytes, ceiling.output_bytes)),
             cpu_lifetime_s=settings.max_lifetime_s,
         )
-        idle = pick(self.idle_ttl_s, settings.idle_ttl_s, settings.idle_ttl_s)
-        lifetime = pick(self.max_lifetime_s, settings.max_lifetime_s, settings.max_lifetime_s)
+        idle = pick(self.idle_ttl_s, settings.idle_ttl_s, ceiling.idle_ttl_s)
+        lifetime = pick(self.max_lifetime_s, settings.max_lifetime_s, ceiling.max_lifetime_s)
         return limits, idle, lifetime
 
 
