@@ -141,8 +141,10 @@ def test_registry_round_trip(base_url: str):
     assert gone.status_code == 404 and name in gone.json()["error"]["message"]
 
 
-def test_capabilities(base_url: str):
+def test_capabilities(base_url: str, http_server: ServerProcess):
     body = requests.get(f"{base_url}/v1/capabilities", timeout=TIMEOUT_S).json()
+    with VerifierClient(http_server.address, timeout_s=TIMEOUT_S) as client:  # the same answer as over gRPC
+        assert body["sandbox_python_packages"] == list(client.capabilities().sandbox_python_packages)
     assert {"format", "math", "code", "composite"} <= set(body["kinds"])
     assert "math" in body["builtin_verifiers"] and body["max_samples_per_request"] == 100_000
     assert body["max_message_bytes"] == 64 * 1024 * 1024

@@ -166,6 +166,7 @@ def capabilities_to_json(info: ServerCapabilities, max_samples: int, max_message
         "max_samples_per_request": max_samples,
         "max_message_bytes": max_message_bytes,
         "builtin_verifiers": info.builtin_verifiers,
+        "sandbox_python_packages": info.sandbox_python_packages,
     }
 
 
