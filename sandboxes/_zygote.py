@@ -18,7 +18,8 @@ to the next. The zygote reaps R (its exit status comes from the kernel, out of t
 program's reach), reports it, and kills the chain's init: the kernel then kills
 everything left in the pid namespace.
 
-Protocol on fd 0 (SOCK_SEQPACKET): first message is this source, then the JSON setup, answered "ready"
+Protocol on fd 0 (SOCK_SEQPACKET): first message is this source, then the JSON setup (with
+"preload_modules", the host's trusted modules to import once, see forkserver.ForkServer.start), answered "ready"
 or "error: ..."; then each message is a marshal-encoded header with fds
 [stdin, stdout, stderr, payload, status, netns, *cgroup.procs] (and, with "many" in the header, a
 socket last: R then serves many runs of the program, see serve_runs) and gets no answer. The
@@ -229,11 +230,18 @@ SESSION_SECCOMP: Seccomp | None = None
 
 def load_session_runtime(sources: dict[str, str]) -> types.ModuleType:
     """Build the session modules from their sources (in order: the protocol first) as importable modules."""
+    import_sources(sources, "<sandbox %s>")
+    return sys.modules["_session_runtime"]
+
+
+def import_sources(sources: dict[str, str], filename: str) -> None:
+    """Build modules from their sources, in order (a module's imports first), as if imported: each
+    in sys.modules under its name, its code's file `filename % name`."""
     for name, text in sources.items():
         module = types.ModuleType(name)
+        module.__file__ = filename % name
         sys.modules[name] = module
-        exec(compile(text, f"<sandbox {name}>", "exec"), module.__dict__)
-    return sys.modules["_session_runtime"]
+        exec(compile(text, module.__file__, "exec"), module.__dict__)
 
 
 def job_streams() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]:
@@ -761,6 +769,8 @@ def serve(sock: socket.socket) -> None:
         build_root(setup["root"], setup["mounts"])
         for name in PRELOAD:
             __import__(name)
+        # The host's trusted modules, as a job that ships them in its work dir would import them.
+        import_sources(setup.get("preload_modules", {}), "/work/%s.py")
         global JOB_STREAMS, SESSION, SESSION_SECCOMP
         JOB_STREAMS = job_streams()
         seccomp = Seccomp(bytes.fromhex(setup["seccomp_hex"]))

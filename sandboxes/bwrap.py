@@ -22,7 +22,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING
 
 from . import _rlimits, seccomp
@@ -78,8 +78,11 @@ class BwrapSandbox(ProgramRunner):
         uid_range_size: int = DEFAULT_UID_RANGE_SIZE,
         bwrap_path: str | None = None,
         forkserver: bool = True,
+        preload: Mapping[str, str] | None = None,
     ) -> None:
         """`concurrency` defaults to 2 x cores; `forkserver=False` forces bwrap per run for Python too.
+
+        `preload`: trusted modules the fork server imports once for every run (see ForkServer.start).
 
         As root, the slots' uids are claimed here, exclusively, from [uid_base, uid_base +
         uid_range_size) (see _claims.py): SandboxError when other live servers hold too many.
@@ -96,6 +99,7 @@ class BwrapSandbox(ProgramRunner):
         self._languages = runnable_languages(self._mounts)
         self._use_forkserver = forkserver and self.privileged
         self._forkserver: ForkServer | None = None
+        self._preload = dict(preload or {})
         self._forkserver_lock = asyncio.Lock()
         self._sessions: SessionHost | None = None
         self._session_server: ForkServer | None = None
@@ -126,7 +130,9 @@ class BwrapSandbox(ProgramRunner):
         async with self._forkserver_lock:
             if self._forkserver is None and self._use_forkserver:
                 try:
-                    self._forkserver = await ForkServer.start(self._mounts, warm=min(self.concurrency, 4))
+                    self._forkserver = await ForkServer.start(
+                        self._mounts, warm=min(self.concurrency, 4), preload=self._preload
+                    )
                 except (OSError, SandboxError) as exc:
                     log.warning("python fork server unavailable, falling back to bwrap per run: %s", exc)
                     self._use_forkserver = False

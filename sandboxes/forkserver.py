@@ -19,7 +19,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -55,8 +55,17 @@ class ForkServer:
 
     name = "bwrap"
 
-    def __init__(self, mounts: list[Mount], python: str, warm: int = 2, *, sessions: bool = False) -> None:
+    def __init__(
+        self,
+        mounts: list[Mount],
+        python: str,
+        warm: int = 2,
+        *,
+        sessions: bool = False,
+        preload: Mapping[str, str] | None = None,
+    ) -> None:
         self.mounts, self.python, self.warm, self.sessions = mounts, python, warm, sessions
+        self.preload = dict(preload or {})
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._root: OwnedDir | None = None
@@ -66,9 +75,20 @@ class ForkServer:
 
     @classmethod
     async def start(
-        cls, mounts: list[Mount], python: str = "/usr/bin/python3", warm: int = 2, *, sessions: bool = False
+        cls,
+        mounts: list[Mount],
+        python: str = "/usr/bin/python3",
+        warm: int = 2,
+        *,
+        sessions: bool = False,
+        preload: Mapping[str, str] | None = None,
     ) -> ForkServer:
         """`warm`: chains (fresh namespaces with a pre-forked process) kept ready ahead of jobs.
+
+        `preload`: trusted stdlib-only modules (name -> source, a module's imports first) the
+        zygote imports once, as if from `/work/<name>.py`. A job that imports one of them gets
+        it from sys.modules: no file to read, no bytecode to load, its pages shared with the
+        zygote's. Jobs still ship their own copies (bwrap per run and other backends need them).
 
         `sessions`: a zygote that serves sessions (see sessions.py) instead of jobs: it gets the
         session runtime, and its interpreter allocates on transparent huge pages, so that forking
@@ -78,7 +98,7 @@ class ForkServer:
             raise SandboxError("the fork server needs host root")
         if not os.path.exists(python):
             raise SandboxError(f"{python} not found")
-        server = cls(mounts, python, warm, sessions=sessions)
+        server = cls(mounts, python, warm, sessions=sessions, preload=preload)
         await server._ensure()
         return server
 
@@ -113,6 +133,7 @@ class ForkServer:
             "seccomp_hex": seccomp.bpf_program().hex(),
             "init": str(init),
             "warm": self.warm,
+            "preload_modules": self.preload,
         }
         if self.sessions:
             from .sessions import zygote_session_setup  # sessions.py imports this module

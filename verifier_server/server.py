@@ -25,6 +25,7 @@ from verifier_server.errors import Unavailable
 from verifier_server.http import HttpFace, start_http_face
 from verifier_server.kinds.base import ResourceBag
 from verifier_server.kinds.sandboxed.access import prepare_sandbox, runs_of
+from verifier_server.kinds.sandboxed.shipping import preload_sources
 from verifier_server.kinds.settings import KindSettings
 from verifier_server.metrics import Metrics
 from verifier_server.registry import open_registry
@@ -84,7 +85,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
         },
         metrics=metrics,
     )
-    await prepare_sandbox(resources, allow_weak=config.allow_unsafe_weak_sandbox)
+    # The kinds' shipped programs (the code harness, ...), imported once by the sandbox's fork server.
+    preload = preload_sources(kinds.shipped_modules())
+    await prepare_sandbox(resources, allow_weak=config.allow_unsafe_weak_sandbox, preload=preload)
     service = VerifierService(
         open_registry(config.resolved_registry_url()), resources, admission=admission, observer=metrics
     )

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from sandboxes import ExecStatus, Job, available_backends, exits, open_sandbox
+from sdk import VerifierClient
+from verifier_server import kinds
 from verifier_server.kinds.code import protocol
 from verifier_server.kinds.code.harness import MODULES, SESSION_CANDIDATE, SESSION_RUNNER_MODULES, runner_files
 from verifier_server.kinds.sandboxed.user_function import function_files
@@ -55,3 +57,20 @@ async def test_the_sandbox_python_loads_the_bytecode_not_the_source() -> None:
             assert (r.status, r.stdout) == (ExecStatus.OK, b"True\n"), r
     finally:
         await box.aclose()
+
+
+def test_the_servers_sandbox_preloads_every_kinds_shipped_modules(client: VerifierClient) -> None:
+    """A python-kind job ships only userfn, yet finds the code harness's modules imported, as from /work."""
+    shipped = kinds.shipped_modules()
+    assert {"protocol", "exits", "runner", "userfn"} <= set(shipped)
+    names = sorted(f"_verifier_{name}" for name in shipped)
+    source = (
+        "import sys\n"
+        f"NAMES = {names!r}\n"
+        "def reward(prompts, completions, references):\n"
+        "    found = [n for n in NAMES if getattr(sys.modules.get(n), '__file__', '') == '/work/' + n + '.py']\n"
+        "    return [float(found == NAMES)] * len(completions)\n"
+    )
+    client.register({"name": "shipped-preloaded", "kind": "python", "config": {"source": source}})
+    [result] = client.score("shipped-preloaded", completions=["x"])
+    assert result.score == 1.0, result

@@ -328,3 +328,29 @@ def test_the_init_library_is_never_cached_where_code_cannot_be_mapped(tmp_path: 
             default_cache((noexec / "sandboxes",))
     finally:
         subprocess.run(["umount", str(noexec)], check=True)
+
+
+@module_loop
+async def test_preloaded_modules_are_imported_once_and_every_run_gets_a_pristine_copy() -> None:
+    """`preload`: trusted modules the zygote imports (in order), found by a job in sys.modules without its files."""
+    sandbox = open_sandbox(
+        "bwrap",
+        forkserver=True,
+        uid_base=UID_BASE,
+        uid_range_size=UID_RANGE_SIZE,
+        concurrency=1,
+        preload={"_pre_a": "VALUE = [1]\n", "_pre_b": "import _pre_a\nBOTH = _pre_a.VALUE * 2\n"},
+    )
+    program = (
+        "import os, sys, _pre_b\n"
+        "print(_pre_b.BOTH, sys.modules['_pre_a'].__file__, sorted(os.listdir('.')))\n"
+        "_pre_b.BOTH.append(9)\n"
+        "sys.modules['_pre_a'].VALUE.clear()\n"
+    )
+    try:
+        for _ in range(3):  # what a run does to them stays in its own copy
+            r = await sandbox.run(py(program))
+            assert r.status is ExecStatus.OK, r
+            assert r.stdout == b"[1, 1] /work/_pre_a.py ['main.py']\n"
+    finally:
+        await sandbox.aclose()

@@ -3,8 +3,9 @@
 Kinds are imported lazily so that a server that never scores with a judge never
 imports torch. Adding a kind means writing its class (the ``VerifierKind`` protocol
 in ``kinds.base``: ``from_spec``, its ``settings_type``, and where it has them its
-``builtin_specs`` and ``validate``) and adding one line here; its built-ins, server
-settings and capabilities entry follow from the class.
+``builtin_specs``, ``validate`` and ``shipped_modules``) and adding one line here; its
+built-ins, server settings, capabilities entry and preloaded sandbox modules follow from
+the class.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import importlib
 import logging
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from verifier_server.errors import SpecError
@@ -55,6 +57,20 @@ def available_kinds() -> list[str]:
             continue
         names.append(kind)
     return names
+
+
+def shipped_modules() -> dict[str, Path]:
+    """Every available kind's shipped programs (``VerifierKind.shipped_modules``), merged in order.
+
+    What the server's sandbox preloads; two kinds that ship different files under one name
+    would load each other's, so that is refused (a programming error, found by the tests).
+    """
+    merged: dict[str, Path] = {}
+    for name in available_kinds():
+        for module, path in kind_class(name).shipped_modules().items():
+            if merged.setdefault(module, Path(path)) != Path(path):
+                raise ValueError(f"kind {name!r} ships {path} as {module!r}, already shipped as {merged[module]}")
+    return merged
 
 
 def read_server_settings(tables: Mapping[str, Any]) -> dict[str, KindSettings]:

@@ -18,6 +18,7 @@ import functools
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextvars import ContextVar
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from verifier_server.domain import Sample, ScoreResult, VerifierSpec
@@ -142,6 +143,12 @@ class VerifierKind(Protocol):
         """Verifiers every server ships of this kind: ``{"name", "kind", "config", "description"}``."""
         ...
 
+    @classmethod
+    def shipped_modules(cls) -> Mapping[str, Path]:
+        """The trusted programs its sandbox jobs run, as ``kinds.sandboxed.shipping`` ships them
+        (name -> source file, each after the modules it imports): the sandbox preloads them."""
+        ...
+
 
 class BaseKind:
     """The defaults of ``VerifierKind``'s optional members; kinds subclass it."""
@@ -154,6 +161,11 @@ class BaseKind:
     def builtin_specs(cls) -> Sequence[Mapping[str, Any]]:
         """No built-ins."""
         return ()
+
+    @classmethod
+    def shipped_modules(cls) -> Mapping[str, Path]:
+        """Runs no shipped program."""
+        return {}
 
 
 # ---------------------------------------------------------------------------

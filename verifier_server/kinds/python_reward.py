@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sandboxes import ExecStatus, Job, Limits
@@ -22,7 +23,7 @@ from verifier_server.domain import Content, Outcome, Sample, ScoreResult
 from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader
 from verifier_server.kinds.caps import capped_float, capped_int
 from verifier_server.kinds.sandboxed.access import SharedSandbox, new_nonce, read_report, shared_sandbox
-from verifier_server.kinds.sandboxed.user_function import defines_function, definition, function_files
+from verifier_server.kinds.sandboxed.user_function import USERFN, defines_function, definition, function_files
 from verifier_server.kinds.settings import KindSettings, cap, kind_settings
 
 MiB = 1024 * 1024
@@ -105,6 +106,10 @@ class PythonRewardConfig:
 class PythonRewardKind(BaseKind):
     name: ClassVar[str] = "python"
     settings_type = PythonSettings
+
+    @classmethod
+    def shipped_modules(cls) -> Mapping[str, Path]:
+        return {"userfn": USERFN}
 
     @classmethod
     def from_spec(cls, config: Mapping[str, Any], context: BuildContext) -> PythonRewardVerifier:

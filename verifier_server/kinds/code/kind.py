@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from verifier_server.domain import Sample, ScoreResult
 from verifier_server.kinds.base import BaseKind, BuildContext, ConfigReader
-from verifier_server.kinds.code import checker_program, scoring
+from verifier_server.kinds.code import checker_program, harness, scoring
 from verifier_server.kinds.code.builtins import builtin_specs
 from verifier_server.kinds.code.config import CodeConfig, read_config
 from verifier_server.kinds.code.extraction import extract_code
@@ -48,6 +49,10 @@ class CodeKind(BaseKind):
     @classmethod
     def builtin_specs(cls) -> list[dict[str, Any]]:
         return builtin_specs()
+
+    @classmethod
+    def shipped_modules(cls) -> Mapping[str, Path]:
+        return harness.MODULES
 
 
 class CodeVerifier:

@@ -89,12 +89,14 @@ def _probe(resources: ResourceBag, backend: str) -> str:
     return probe.get(backend, f"unknown sandbox backend {backend!r}")
 
 
-def _shared(resources: ResourceBag, backend: str) -> SharedSandbox:
+def _shared(resources: ResourceBag, backend: str, preload: Mapping[str, str] | None = None) -> SharedSandbox:
+    """The server's one sandbox. `preload` (bwrap only): trusted modules its fork server imports once."""
     settings = resources.settings
 
     def create() -> SharedSandbox:
         options: dict[str, Any] = {}
         if backend == "bwrap":
+            options["preload"] = dict(preload or {})
             for option, key in (("uid_base", "sandbox_uid_base"), ("uid_range_size", "sandbox_uid_range_size")):
                 if settings.get(key) is not None:
                     options[option] = int(settings[key])
@@ -107,12 +109,15 @@ def _shared(resources: ResourceBag, backend: str) -> SharedSandbox:
     return resources.get_or_create(f"sandbox:{backend}", create, close=lambda s: s.sandbox.aclose())
 
 
-async def prepare_sandbox(resources: ResourceBag, *, allow_weak: bool) -> None:
+async def prepare_sandbox(
+    resources: ResourceBag, *, allow_weak: bool, preload: Mapping[str, str] | None = None
+) -> None:
     """At server start: open the bwrap sandbox (claiming its uids) and refuse to run it in a weak mode.
 
     Weak means runs would not get their own uids, cgroups and work dirs (see sandboxes/SETUP.md);
     only `allow_unsafe_weak_sandbox` lets the server start then, with a warning naming the gaps.
     A host without bwrap at all starts: code kinds are then refused, never run weakly.
+    `preload`: the kinds' shipped programs (module name -> source), imported once by its fork server.
     """
     backend = str(resources.settings.get("sandbox_backend", "bwrap"))
     if backend != "bwrap":
@@ -121,7 +126,7 @@ async def prepare_sandbox(resources: ResourceBag, *, allow_weak: bool) -> None:
     if state != "ok":
         log.warning("code kinds are unavailable: the bwrap sandbox cannot run here: %s", state)
         return
-    sandbox = _shared(resources, backend).sandbox
+    sandbox = _shared(resources, backend, preload).sandbox
     assert isinstance(sandbox, BwrapSandbox)
     gaps = await sandbox.isolation_gaps()
     if gaps and not allow_weak:
