@@ -15,8 +15,10 @@ in the same sandbox as this runner. Three processes:
   and writes the only lines the server reads, to the sandbox's stdout. P is made
   non-dumpable, so the candidate (same uid) cannot read its memory or /proc fds.
 * Z, a zygote forked from P *before* P reads the request, so it never holds the nonce or
-  test code. Z forks one candidate process C on demand and passes P the pipes to it.
-* C, the candidate: its stdout/stderr are /dev/null, never the verdict channel.
+  test code. Z forks a candidate process C on demand and passes P the pipes to it.
+* C, the candidate: its stdout/stderr are /dev/null, never the verdict channel. The first
+  one, C0, P forks itself before the request too (prefork_candidate): most samples need
+  no other, and Z forks any other.
 
 function: C runs the candidate and returns values as tagged plain data; the server compares.
 assert / script: P runs the trusted test code with the candidate's functions replaced by
@@ -33,6 +35,7 @@ job's limit) stays the candidate's failure, so it cannot turn a 0 into an absten
 
 import _signal  # not signal's wrappers: their enum conversions copy-on-write ~40 pages per call here
 import errno
+import fcntl
 import json
 import math
 import os
@@ -117,12 +120,17 @@ def reap(ctl):
             return
         if pid == 0:
             return
-        msg = {"exit": pid, "cpu_s": usage.ru_utime + usage.ru_stime}
-        if os.WIFSIGNALED(status):
-            msg["signal"] = os.WTERMSIG(status)
-        else:
-            msg["code"] = os.WEXITSTATUS(status)
-        ctl.sendall((json.dumps(msg) + "\n").encode())
+        ctl.sendall((json.dumps(exit_message(pid, status, usage)) + "\n").encode())
+
+
+def exit_message(pid, status, usage):
+    """How a reaped candidate process ended, as Z reports it to P."""
+    msg = {"exit": pid, "cpu_s": usage.ru_utime + usage.ru_stime}
+    if os.WIFSIGNALED(status):
+        msg["signal"] = os.WTERMSIG(status)
+    else:
+        msg["code"] = os.WEXITSTATUS(status)
+    return msg
 
 
 def spawn(ctl, spec, wake, baseline):
@@ -147,34 +155,10 @@ def spawn(ctl, spec, wake, baseline):
         return
     req_r, req_w, resp_r, resp_w, setup_r, setup_w = made
     if pid == 0:
-        try:
-            os.setpgid(0, 0)
-            _signal.set_wakeup_fd(-1)
-            _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
-            _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
-            ctl.close()
-            for fd in wake:
-                os.close(fd)
-            os.dup2(setup_w, 5)
-            os.dup2(req_r, 3)
-            os.dup2(resp_w, 4)
-            null = devnull()
-            os.dup2(null, 0)
-            os.dup2(null, 1)
-            os.dup2(null, 2)
-            os.closerange(6, 1 << 16)
-            limits = spec["limits"]
-            cpu = max(1, int(math.ceil(limits["cpu_time_s"])))
-            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-            if limits.get("memory_bytes") and spec.get("rlimit_as", True):
-                resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
-        except BaseException as exc:
-            try:
-                os.write(5, ("%s: %s" % (type(exc).__name__, exc)).encode()[:SNIPPET] or b"?")
-            finally:
-                os._exit(1)
-        os.close(5)  # from here on, only the candidate's doing
-        run_python_candidate(spec)
+        _signal.set_wakeup_fd(-1)
+        for fd in (ctl.detach(), *wake, req_w, resp_r, setup_r):
+            os.close(fd)
+        candidate_process(spec, req_r, resp_w, setup_w)
     try:
         os.setpgid(pid, pid)
     except OSError:
@@ -184,6 +168,83 @@ def spawn(ctl, spec, wake, baseline):
     socket.send_fds(ctl, [(json.dumps({"pid": pid}) + "\n").encode()], theirs)
     for fd in mine + theirs:
         os.close(fd)
+
+
+def candidate_process(spec, req_r, resp_w, setup_w):
+    """C's set-up (see spawn for its fds), then the candidate; never returns."""
+    error_fd = setup_w
+    try:
+        os.setpgid(0, 0)
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 6) for fd in (req_r, resp_w, setup_w)]  # clear of 3-5 first
+        for target, fd in enumerate(high, 3):
+            os.dup2(fd, target)
+        error_fd = 5
+        null = devnull()
+        os.dup2(null, 0)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        os.closerange(6, 1 << 16)
+        limits = spec["limits"]
+        cpu = max(1, int(math.ceil(limits["cpu_time_s"])))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        if limits.get("memory_bytes") and spec.get("rlimit_as", True):
+            resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
+    except BaseException as exc:
+        try:
+            os.write(error_fd, ("%s: %s" % (type(exc).__name__, exc)).encode()[:SNIPPET] or b"?")
+        finally:
+            os._exit(1)
+    os.close(5)  # from here on, only the candidate's doing
+    run_python_candidate(spec)
+
+
+def prefork_candidate():
+    """C0: the first candidate process, forked by P before it reads the request (so it never holds it).
+
+    Most samples need one candidate process: this one spares Z a fork and P a round trip
+    through Z (about a sixth of a sample's page faults). It waits for its spec, the first line
+    on its request pipe, then becomes a candidate exactly as one forked by Z; Z forks any later
+    one (isolation per_test, a candidate process that ended). P reaps it itself, through a pidfd.
+    None when it cannot be made (no pidfds here, a failed fork): Z then forks every candidate."""
+    if not hasattr(os, "pidfd_open"):
+        return None
+    made = []
+    try:
+        for _ in range(3):
+            made.extend(os.pipe())
+        pid = os.fork()
+    except OSError:
+        for fd in made:
+            os.close(fd)
+        return None
+    req_r, req_w, resp_r, resp_w, setup_r, setup_w = made
+    if pid == 0:
+        for fd in (req_w, resp_r, setup_r):
+            os.close(fd)
+        line = b""
+        while not line.endswith(b"\n"):
+            chunk = os.read(req_r, 65536)
+            if not chunk:
+                os._exit(0)  # P needed no candidate process
+            line += chunk
+        candidate_process(json.loads(line), req_r, resp_w, setup_w)
+    for fd in (req_r, resp_w, setup_w):
+        os.close(fd)
+    try:
+        os.setpgid(pid, pid)  # as Z does: its group exists before anything may kill it
+    except OSError:
+        pass
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        kill(pid)
+        os.waitpid(pid, 0)
+        for fd in (req_w, resp_r, setup_r):
+            os.close(fd)
+        return None
+    return pid, pidfd, [req_w, resp_r, setup_r]
 
 
 # ---------------------------------------------------------------------------
@@ -315,12 +376,16 @@ class SetupFailed(HarnessFault):
 
 
 class Zygote:
-    def __init__(self, sock):
+    """P's side of Z, and of the pre-forked first candidate process when there is one (see prefork_candidate)."""
+
+    def __init__(self, sock, first=None):
         self.sock = sock
         self.buf = b""
         self.exits = {}
         self.candidates = 0  # candidate processes asked for
         self.fault = None
+        self.first = first  # (pid, pidfd, [req_w, resp_r, setup_r]) of C0 until it is handed out
+        self.pidfds = {}  # pid -> pidfd of a candidate process P forked itself, until reaped
 
     def failed(self, fault):
         if self.fault is None:
@@ -330,6 +395,16 @@ class Zygote:
     def spawn(self, spec):
         if self.fault is not None:
             raise self.fault
+        if self.first is not None:
+            pid, pidfd, fds = self.first
+            self.first = None
+            self.candidates += 1
+            self.pidfds[pid] = pidfd
+            try:
+                send(fds[0], spec)
+            except OSError:
+                pass  # it is gone: its set-up channel and its replies say how
+            return pid, fds
         self.candidates += 1  # counted before Z forks: the candidate may run (and kill Z) before we hear back
         try:
             self.sock.sendall((json.dumps(spec) + "\n").encode())
@@ -378,6 +453,14 @@ class Zygote:
         self.drain()
 
     def wait_exit(self, pid, deadline):
+        pidfd = self.pidfds.get(pid)
+        if pidfd is not None:
+            if not select.select([pidfd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                return None
+            del self.pidfds[pid]
+            os.close(pidfd)
+            _, status, usage = os.wait4(pid, 0)
+            return exit_message(pid, status, usage)
         while pid not in self.exits:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -909,7 +992,7 @@ def trusted_imports_only():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != work]
 
 
-def start_zygote(verdict_fd):
+def start_zygote(verdict_fd, first):
     p_sock, z_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         pid = os.fork()
@@ -920,12 +1003,15 @@ def start_zygote(verdict_fd):
     if pid == 0:
         p_sock.close()
         os.close(verdict_fd)
+        if first is not None:  # C0's pipes and pidfd are P's alone
+            for fd in (first[1], *first[2]):
+                os.close(fd)
         try:
             zygote(z_sock)
         finally:
             os._exit(0)
     z_sock.close()
-    return Zygote(p_sock)
+    return Zygote(p_sock, first)
 
 
 def run(z, request, report):
@@ -948,11 +1034,12 @@ def main():
     trusted_imports_only()
     nondumpable()
     verdict_fd = os.dup(1)
+    first = prefork_candidate()  # before Z: Z's count of this job's processes includes it
     try:
-        z, failure = start_zygote(verdict_fd), None
+        z, failure = start_zygote(verdict_fd, first), None
     except OSError as exc:
         z, failure = None, "the harness could not start its zygote: %s" % exc
-    # The zygote is forked; only now may secrets enter this process. From here on a
+    # Z and C0 are forked; only now may secrets enter this process. From here on a
     # candidate's SIGINT must not become a KeyboardInterrupt in here (an exit without a verdict).
     _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
     request = json.loads(sys.stdin.buffer.read())
