@@ -66,6 +66,7 @@ class ForkServer:
     ) -> None:
         self.mounts, self.python, self.warm, self.sessions = mounts, python, warm, sessions
         self.preload = dict(preload or {})
+        self._preloaded_sources = {f"{name}.py": source.encode() for name, source in self.preload.items()}
         self._proc: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._root: OwnedDir | None = None
@@ -88,7 +89,9 @@ class ForkServer:
         `preload`: trusted stdlib-only modules (name -> source, a module's imports first) the
         zygote imports once, as if from `/work/<name>.py`. A job that imports one of them gets
         it from sys.modules: no file to read, no bytecode to load, its pages shared with the
-        zygote's. Jobs still ship their own copies (bwrap per run and other backends need them).
+        zygote's. Jobs still ship their own copies (bwrap per run and other backends need them);
+        here a copy identical to the preloaded source is left out of the work dir, with its
+        bytecode (see `_work_files`): the program already holds what it would import.
 
         `sessions`: a zygote that serves sessions (see sessions.py) instead of jobs: it gets the
         session runtime, and its interpreter allocates on transparent huge pages, so that forking
@@ -228,7 +231,7 @@ class ForkServer:
             "many": many,
         }
         payload = {
-            "files": dict(program.files),
+            "files": self._work_files(program.files),
             "executables": sorted(program.executables),
             "entry": program.entry,
             "args": [],
@@ -236,6 +239,17 @@ class ForkServer:
             "argv": list(program.argv),
         }
         return marshal.dumps(header), marshal.dumps(payload)
+
+    def _work_files(self, files: Mapping[str, bytes]) -> dict[str, bytes]:
+        """`files` less the copies of preloaded modules: `NAME.py` identical to what the zygote imported as NAME,
+        and that module's bytecode under `__pycache__/`. Writing them cost each harness job ~10% of its time."""
+        preloaded = {path for path, content in files.items() if self._preloaded_sources.get(path) == content}
+        modules = {path[: -len(".py")] for path in preloaded}
+        return {
+            path: content
+            for path, content in files.items()
+            if path not in preloaded and _pyc_module(path) not in modules
+        }
 
     def _send(
         self, sock: socket.socket, header: bytes, fds: list[int], slot: Slot, extra: tuple[int, ...] = ()
@@ -497,3 +511,11 @@ def _fd_array(fds: list[int]) -> bytes:
     import array
 
     return array.array("i", fds).tobytes()
+
+
+def _pyc_module(path: str) -> str | None:
+    """NAME for a cached-bytecode path `__pycache__/NAME.<cache tag>.pyc` (the layout of PEP 3147), else None."""
+    directory, _, name = path.rpartition("/")
+    if directory != "__pycache__" or not name.endswith(".pyc") or name.count(".") < 2:
+        return None
+    return name.split(".", 1)[0]

@@ -354,3 +354,30 @@ async def test_preloaded_modules_are_imported_once_and_every_run_gets_a_pristine
             assert r.stdout == b"[1, 1] /work/_pre_a.py ['main.py']\n"
     finally:
         await sandbox.aclose()
+
+
+async def test_a_jobs_copy_of_a_preloaded_module_stays_out_of_the_work_dir_unless_it_differs() -> None:
+    """Shipped copies (with their bytecode) identical to a preloaded module are not written: it is imported
+    already. Any other file stays, a same-named file with other content included."""
+    sandbox = open_sandbox(
+        "bwrap", forkserver=True, uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=1,
+        preload={"_pre_a": "VALUE = 1\n", "_pre_b": "VALUE = 2\n"},
+    )
+    listing = "import json, os\nprint(json.dumps([sorted(os.listdir('.')), sorted(os.listdir('__pycache__'))]))\n"
+    files = {
+        "main.py": listing,
+        "_pre_a.py": "VALUE = 1\n",
+        "__pycache__/_pre_a.cpython-311.pyc": b"bytecode",
+        "_pre_b.py": "VALUE = 'a different copy'\n",
+        "__pycache__/_pre_b.cpython-311.pyc": b"bytecode",
+        "__pycache__/other.cpython-311.pyc": b"bytecode",
+    }
+    try:
+        r = await sandbox.run(Job("python", files))
+        assert r.status is ExecStatus.OK, r
+        assert json.loads(r.stdout) == [
+            ["__pycache__", "_pre_b.py", "main.py"],
+            ["_pre_b.cpython-311.pyc", "other.cpython-311.pyc"],
+        ]
+    finally:
+        await sandbox.aclose()
