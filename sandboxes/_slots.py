@@ -86,10 +86,18 @@ class SlotPool:
         gid = uid if self.privileged else os.getgid()
         cgroup = CgroupSlot.create(f"{self.base.name}-{i}") if self.privileged else None
         slot = Slot(i, uid, gid, cgroup, self.base / f"slot-{i}", privileged=self.privileged)
-        slot.workdir.mkdir()
-        if self.privileged:
-            slot.netns = self.base / f"netns-{i}"
-            _netns.create(slot.netns)
+        try:
+            slot.workdir.mkdir()
+            if self.privileged:
+                slot.netns = self.base / f"netns-{i}"
+                _netns.create(slot.netns)
+        except BaseException:
+            # Not in self.slots yet, so close() would not find them: a half-made slot undoes itself.
+            if cgroup is not None:
+                cgroup.remove()
+            if slot.netns is not None:
+                _netns.remove(slot.netns)
+            raise
         return slot
 
     @contextlib.asynccontextmanager
