@@ -146,6 +146,41 @@ def test_a_checker_program_judges_returned_values(client: VerifierClient) -> Non
     assert [r.score for r in results] == [1.0, 1.0, 0.0], [r.details for r in results]
 
 
+def checker_spec(checker: str) -> dict[str, Any]:
+    return {"kind": "code", "config": {"tests": "function", "checker": "program", "checker_source": checker}}
+
+
+def test_a_check_that_raises_rejects_that_output_only(client: VerifierClient) -> None:
+    """One output the checker cannot read is that test's wrong answer; the other tests keep their verdicts."""
+    checker = "def check(args, output, expected):\n    return float(output) == float(expected)\n"
+    reference = calls("f", ([1], "1"), ([2], "2"), ([3], "3"))
+    candidate = fenced("def f(n):\n    return 'two' if n == 2 else str(n)\n")
+    result = score(client, checker_spec(checker), [candidate], [reference])[0]
+    tests = result.details["tests"]
+    assert [t["verdict"] for t in tests] == ["passed", "wrong_answer", "passed"], result.details
+    assert "ValueError" in tests[1]["error"] and result.score == pytest.approx(2 / 3)
+
+
+def test_a_checker_that_does_not_load_is_the_samples_error_not_the_candidates_zero(client: VerifierClient) -> None:
+    reference = calls("f", ([1], 1))
+    candidate = fenced("def f(n):\n    return n\n")
+    # (a syntax error or a missing check() is refused with the spec)
+    for broken in ("raise RuntimeError('no checker today')\ndef check(args, output, expected):\n    return True\n",
+                   "import a_module_nobody_installed\ndef check(args, output, expected):\n    return True\n"):
+        result = score(client, checker_spec(broken), [candidate], [reference])[0]
+        assert result.outcome == "error" and result.score is None, (broken, result)
+        assert "checker program did not load" in result.reason
+
+
+def test_a_checker_that_dies_judging_fails_the_tests_it_judged(client: VerifierClient) -> None:
+    """The outputs were its input: a checker killed mid-judging cannot turn the candidate's 0 into an abstention."""
+    checker = "import os\ndef check(args, output, expected):\n    os._exit(3)\n"
+    result = score(client, checker_spec(checker), [fenced("def f(n):\n    return n\n")], [calls("f", ([1], 1))])[0]
+    assert result.outcome == "ok" and result.score == 0.0, result
+    assert result.details["tests"][0]["verdict"] == "runtime_error"
+    assert "checker program failed" in result.details["tests"][0]["error"]
+
+
 STATEFUL = "calls = []\ndef f(x):\n    calls.append(x)\n    return len(calls)\n"
 
 

@@ -1,8 +1,13 @@
 """The ``program`` checker: the spec's own check(input, output, expected), run in the sandbox (it is user code).
 
 stdio passes text; function calls pass the arguments, the returned value and the expected
-value as JSON (tuples and sets as lists). A checker job the sandbox could not run is the
-sample's error, never the candidate's 0.
+value as JSON (tuples and sets as lists). A check that raises on one output rejects that
+output (a wrong answer, as testlib's checkers reject what they cannot read); the other tests
+keep their verdicts. A checker the sandbox could not run, or that failed to load (before it
+saw any output), is the sample's error, never the candidate's 0: the grader failed. A checker
+job that dies while judging (timeout, memory, a crash) fails the tests it was judging: the
+candidate's outputs are its input, so calling that our failure would let a candidate turn its
+0 into an abstention.
 """
 
 from __future__ import annotations
@@ -49,15 +54,26 @@ async def decide(config: CodeConfig, sandbox: SharedSandbox, tests: list[TestVer
     execution = await sandbox.run(job)
     if execution.status is ExecStatus.SANDBOX_ERROR:
         return ScoreResult.failed(Outcome.ERROR, f"sandbox error running the checker program: {execution.reason}")
-    report = read_report(execution, nonce)
-    verdicts = report.get("results") if report else None
-    for k, test in enumerate(todo):
-        if isinstance(verdicts, list) and k < len(verdicts):
-            test.verdict = protocol.PASSED if verdicts[k] else protocol.WRONG_ANSWER
-        else:
+    report = read_report(execution, nonce) or {}
+    verdicts = report.get("results")
+    if not isinstance(verdicts, list) or len(verdicts) != len(todo):
+        error = report.get("error") or execution.reason or "no reply"
+        if report.get("stage") == "load":
+            return ScoreResult.failed(
+                Outcome.ERROR, f"the checker program did not load: {config.snippets.tail(str(error))}"
+            )
+        for test in todo:
             test.verdict = protocol.RUNTIME_ERROR
-            error = (report or {}).get("error") or execution.reason or "no reply"
             test.error = config.snippets.tail(f"checker program failed: {error}")
+        return None
+    raised = report.get("item_errors")
+    for k, test in enumerate(todo):
+        why = raised.get(str(k)) if isinstance(raised, dict) else None
+        if why is not None:
+            test.verdict = protocol.WRONG_ANSWER
+            test.error = config.snippets.tail(f"the checker raised on this output: {why}")
+        else:
+            test.verdict = protocol.PASSED if verdicts[k] else protocol.WRONG_ANSWER
     return None
 
 
