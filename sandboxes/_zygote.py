@@ -529,10 +529,39 @@ def run_once(job: dict[str, Any], mode: str, fds: list[int], cpu_limit: int) -> 
 
 
 def restore_sandbox(job: dict[str, Any]) -> None:
-    """Empty /work, /tmp and /dev/shm (as their owner: whatever a run made of them) and write the job's files again."""
+    """Empty /work, /tmp and /dev/shm (as their owner: whatever a run made of them), remove the System V IPC
+    objects a run made, and write the job's files again."""
     for top in ("/work", "/tmp", "/dev/shm"):
         empty_dir(top)
+    remove_ipc_objects()
     write_job_files(job)
+
+
+IPC_RMID = 0
+IPC_INFO_BUFFER = (ctypes.c_int * 32)()
+#: Per System V IPC kind (sysvipc(7)): how to ask how many exist (*_INFO into IPC_INFO_BUFFER; which
+#: int counts them) and how to remove one. POSIX message queues need no entry: RLIMIT_MSGQUEUE is 0.
+IPC_KINDS = (
+    ("msg", lambda: libc.msgctl(0, 12, IPC_INFO_BUFFER), 0, lambda ipc_id: libc.msgctl(ipc_id, IPC_RMID, None)),
+    ("shm", lambda: libc.shmctl(0, 14, IPC_INFO_BUFFER), 0, lambda ipc_id: libc.shmctl(ipc_id, IPC_RMID, None)),
+    ("sem", lambda: libc.semctl(0, 0, 19, IPC_INFO_BUFFER), 7, lambda ipc_id: libc.semctl(ipc_id, 0, IPC_RMID)),
+)
+
+
+def remove_ipc_objects() -> None:
+    """Remove every message queue, shared memory segment and semaphore set in this IPC namespace.
+
+    They outlive the run that made them (the namespace is the runner's, shared by its runs), so
+    without this one run could leave state for the next. Counting first costs one syscall per
+    kind; this namespace's /proc/sysvipc is read only when a run made something.
+    """
+    for kind, count, count_index, remove in IPC_KINDS:
+        if count() >= 0 and IPC_INFO_BUFFER[count_index] == 0:
+            continue
+        with open("/proc/sysvipc/" + kind, "rb") as f:
+            ids = [int(line.split()[1]) for line in f.read().splitlines()[1:]]
+        for ipc_id in ids:
+            check(remove(ipc_id), f"removing System V {kind} {ipc_id}")
 
 
 def empty_dir(top: str) -> None:

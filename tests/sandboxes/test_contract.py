@@ -329,20 +329,27 @@ MISBEHAVING = (
     "    os.symlink('/work/main.py', '/work/link'); os.mkfifo('/work/fifo')\n"
     "    if os.fork() == 0:\n"
     "        os.setsid(); bytearray(32 << 20); time.sleep(60)\n"
-    "print('clean', sorted(os.listdir('.')), os.listdir('/tmp'))\n"
+    "elif what == 'ipc':\n"
+    "    import ctypes\n"
+    "    libc = ctypes.CDLL(None)\n"
+    "    made = [libc.msgget(7, 0o1600), libc.shmget(7, 4096, 0o1600), libc.semget(7, 1, 0o1600)]\n"
+    "    assert min(made) >= 0, made\n"
+    "ipc = sum(len(open('/proc/sysvipc/' + kind).readlines()) - 1 for kind in ('msg', 'shm', 'sem'))\n"
+    "print('clean', sorted(os.listdir('.')), os.listdir('/tmp'), ipc)\n"
 )
 
 
-@pytest.mark.parametrize("first", ["kill", "sleep", "spin", "mess"])
+@pytest.mark.parametrize("first", ["kill", "sleep", "spin", "mess", "ipc"])
 async def test_what_one_run_does_never_reaches_the_next(sandbox: Sandbox, first: str) -> None:
-    """A run that kills or stops every process it can see, outlives its wall time, or leaves an unremovable
-    mess and a process behind: the runs after it start as the first did."""
+    """A run that kills or stops every process it can see, outlives its wall time, leaves an unremovable
+    mess and a process behind, or leaves System V IPC objects (they outlive processes): the runs after it
+    start as the first did."""
     # wall time 10x the CPU limit: a spinning run on a busy machine must still hit its CPU limit first,
     # and the clean runs after a misbehaving one need room to start
     job = py(MISBEHAVING, limits=Limits(wall_time_s=10.0, cpu_time_s=1.0))
     runs = [r async for r in sandbox.run_many(job, [first, "", ""])]
     assert len(runs) == 3 and runs[0].status is not ExecStatus.SANDBOX_ERROR, runs[0]
-    assert [(r.status, r.stdout) for r in runs[1:]] == [(ExecStatus.OK, b"clean ['main.py'] []\n")] * 2, runs
+    assert [(r.status, r.stdout) for r in runs[1:]] == [(ExecStatus.OK, b"clean ['main.py'] [] 0\n")] * 2, runs
     if first in ("sleep", "spin"):
         assert runs[0].status is ExecStatus.TIMEOUT, runs[0]
     if first == "spin":
