@@ -301,13 +301,24 @@ def report(fd: int, **status: object) -> None:
         pass
 
 
-def run_python(job: dict[str, Any]) -> NoReturn:
-    """Execute the entrypoint as __main__ the way `python3 main.py` would, then leave without unwinding."""
+#: A Python program about to run: its `__main__` module, its path, and its code when compiled ahead (else None).
+Entered = tuple[types.ModuleType, str, "types.CodeType | None"]
+
+
+def enter_main(job: dict[str, Any]) -> Entered:
+    """What `python3 main.py` sets up before the program's first line: argv, path, streams, `__main__`.
+
+    The runner of many runs does this once and each run's fork inherits it (see serve_runs): done
+    per run, it copy-on-writes ~80 pages of the interpreter each time. Only builtins and the job
+    here (not os.path nor os.environ's Python methods): code the zygote never ran writes to its
+    code objects when it first runs, which is another copy per page in every run.
+    """
     entry = job["entry"]
     path = "/work/" + entry
     sys.argv = [entry, *job["args"]]
-    sys.path.insert(0, os.path.dirname(path))
-    sys.path[1:1] = [p for p in os.environ.get("PYTHONPATH", "").split(":") if p]  # as python3 would place them
+    sys.path.insert(0, path.rpartition("/")[0])
+    # as python3 would place them; the job's env is the environment (set_environment)
+    sys.path[1:1] = list(filter(None, job["env"].get("PYTHONPATH", "").split(":")))
     assert JOB_STREAMS is not None
     stdin, stdout, stderr = JOB_STREAMS
     sys.stdin = sys.__stdin__ = stdin  # type: ignore[misc]
@@ -317,11 +328,31 @@ def run_python(job: dict[str, Any]) -> NoReturn:
     main.__file__ = path
     main.__builtins__ = __builtins__  # type: ignore[attr-defined]
     sys.modules["__main__"] = main
-    code = 0
+    return main, path, None
+
+
+def compiled_ahead(path: str) -> types.CodeType | None:
+    """The program's code, compiled once for all of a runner's runs; None when it does not compile.
+
+    Each run then compiles it itself, failing as `python3 main.py` would. Called inside the first
+    run's wall time, as python3 compiles inside its own: a program slow to compile times out as
+    it would there, rather than holding the runner's start (our failure, not the program's).
+    """
     try:
         with open(path, "rb") as f:
-            source = f.read()
-        exec(compile(source, path, "exec"), main.__dict__)
+            return compile(f.read(), path, "exec")
+    except BaseException:
+        return None
+
+
+def run_python(main: types.ModuleType, path: str, compiled: types.CodeType | None) -> NoReturn:
+    """Execute the entrypoint as __main__ the way `python3 main.py` would, then leave without unwinding."""
+    code = 0
+    try:
+        if compiled is None:
+            with open(path, "rb") as f:
+                compiled = compile(f.read(), path, "exec")
+        exec(compiled, main.__dict__)
     except SystemExit as exc:
         code = exit_code(exc)
     except BaseException as exc:
@@ -342,6 +373,13 @@ def run_python(job: dict[str, Any]) -> NoReturn:
             stream.flush()
         except Exception:
             code = code or 120
+    assert JOB_STREAMS is not None
+    for stream in JOB_STREAMS[1:]:  # python3 closes the original streams last, even when replaced: their rest
+        try:
+            if not stream.closed:
+                stream.flush()
+        except Exception:
+            pass
     os._exit(code)
 
 
@@ -441,11 +479,14 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
     become_program(job, h["mode"])
 
 
-def become_program(job: dict[str, Any], mode: str) -> NoReturn:
-    """The last step of a run: run the entry in this interpreter (python) or exec the argv."""
+def become_program(job: dict[str, Any], mode: str, entered: Entered | None = None) -> NoReturn:
+    """The last step of a run: run the entry in this interpreter (python) or exec the argv.
+
+    `entered`: what enter_main(job) returned, when a runner of many runs did it ahead of this run.
+    """
     if mode == "python":
         os.close(ERROR_FD)
-        run_python(job)
+        run_python(*(entered or enter_main(job)))
     try:
         os.execvpe(job["argv"][0], job["argv"], job["env"])
     except OSError as exc:
@@ -476,6 +517,7 @@ def serve_runs(job: dict[str, Any], mode: str, cpu_limit: int) -> NoReturn:
         except (OSError, ValueError):
             pass
     os.close(ERROR_FD)  # R's own end is the zygote's report of R's exit
+    entered = enter_main(job) if mode == "python" else None  # R itself never runs the program
     runs = socket.socket(fileno=RUNS_FD)
     runs.send(b"ready")
     fresh = True
@@ -489,11 +531,13 @@ def serve_runs(job: dict[str, Any], mode: str, cpu_limit: int) -> NoReturn:
         except BaseException as exc:
             runs.send(json.dumps({"restore_failed": repr(exc)}).encode())
             os._exit(SETUP_FAILED)
+        if fresh and entered is not None:
+            entered = (*entered[:2], compiled_ahead(entered[1]))
         fresh = False
-        runs.send(run_once(job, mode, request[1], cpu_limit))
+        runs.send(run_once(job, mode, request[1], cpu_limit, entered))
 
 
-def run_once(job: dict[str, Any], mode: str, fds: list[int], cpu_limit: int) -> bytes:
+def run_once(job: dict[str, Any], mode: str, fds: list[int], cpu_limit: int, entered: Entered | None) -> bytes:
     """One run in a fork of the runner; its status line (or our error, from its close-on-exec pipe)."""
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -514,7 +558,7 @@ def run_once(job: dict[str, Any], mode: str, fds: list[int], cpu_limit: int) -> 
         except BaseException as exc:
             report(ERROR_FD, error=f"sandbox setup failed in the run process: {exc!r}")
             os._exit(SETUP_FAILED)
-        become_program(job, mode)
+        become_program(job, mode, entered)
     os.close(err_w)
     for fd in fds:
         os.close(fd)

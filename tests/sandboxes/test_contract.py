@@ -257,8 +257,9 @@ COMPILED = sorted(name for name, recipe in LANGUAGES.items() if recipe.compile)
 
 def hello(language: str, stdin: str = "in\n") -> Job:
     recipe = LANGUAGES[language]
-    return Job(language, {recipe.default_entrypoint: recipe.hello}, stdin=stdin,
-               limits=Limits(wall_time_s=10, cpu_time_s=5))
+    return Job(
+        language, {recipe.default_entrypoint: recipe.hello}, stdin=stdin, limits=Limits(wall_time_s=10, cpu_time_s=5)
+    )
 
 
 @pytest.mark.parametrize("language", SELF_TESTED)
@@ -295,15 +296,54 @@ async def test_each_run_of_many_starts_from_the_compiled_program(sandbox: Sandbo
     /tmp and process tree; the compiled binary is back every time."""
     if "c" not in sandbox.languages():
         pytest.skip("no C toolchain")
-    source = ("#include <stdio.h>\n#include <unistd.h>\n#include <stdlib.h>\n"
-              "int main(void){char m[8]={0}; if(scanf(\"%7s\", m)!=1) return 2;\n"
-              " printf(\"%d %d\\n\", access(\"left\", F_OK)==0, access(\"/tmp/left\", F_OK)==0);\n"
-              " if(m[0]=='w'){ fclose(fopen(\"left\",\"w\")); fclose(fopen(\"/tmp/left\",\"w\"));\n"
-              "   unlink(\"main\"); unlink(\"main.c\"); if(fork()==0){ setsid(); sleep(30); } }\n"
-              " return 0;}\n")
+    source = (
+        "#include <stdio.h>\n#include <unistd.h>\n#include <stdlib.h>\n"
+        'int main(void){char m[8]={0}; if(scanf("%7s", m)!=1) return 2;\n'
+        ' printf("%d %d\\n", access("left", F_OK)==0, access("/tmp/left", F_OK)==0);\n'
+        ' if(m[0]==\'w\'){ fclose(fopen("left","w")); fclose(fopen("/tmp/left","w"));\n'
+        '   unlink("main"); unlink("main.c"); if(fork()==0){ setsid(); sleep(30); } }\n'
+        " return 0;}\n"
+    )
     runs = [r async for r in sandbox.run_many(Job("c", {"main.c": source}), ["write", "read", "read"])]
     assert [(r.status, r.stdout) for r in runs] == [(ExecStatus.OK, b"0 0\n")] * 3, runs
     await assert_no_survivors()
+
+
+#: Prints the interpreter state a run starts from, then changes all of it and leaves a line half written.
+MUTATES_ITS_INTERPRETER = (
+    "import os, sys\n"
+    "here = os.path.dirname(os.path.abspath(__file__))\n"
+    "mine = sorted(k for k in globals() if not k.startswith('__'))\n"
+    "print(sys.argv, sys.path[0] == here, __name__, sys.modules['__main__'].__dict__ is globals(), mine,\n"
+    "      sys.stdin.read(), sys.stdout is sys.__stdout__)\n"
+    "sys.argv.append('more'); sys.path.insert(0, '/nowhere'); sys.modules['__main__'].left = 1\n"
+    "sys.stdout = sys.stderr; os.environ['LEFT'] = '1'\n"
+    "sys.__stdout__.write('unflushed')\n"
+)
+
+
+async def test_each_python_run_of_many_starts_from_a_fresh_interpreter(sandbox: Sandbox) -> None:
+    """A Python run that rewrites argv, sys.path, __main__, its streams and environment leaves none of it to the
+    next: each run starts as `python3 main.py` would (what it wrote but never flushed still comes out)."""
+    runs = [r async for r in sandbox.run_many(py(MUTATES_ITS_INTERPRETER), ["a", "b"])]
+    expected = [f"['main.py'] True __main__ True ['here', 'os', 'sys'] {w} True\nunflushed".encode() for w in "ab"]
+    assert [(r.status, r.stdout) for r in runs] == [(ExecStatus.OK, e) for e in expected], runs
+    single = await sandbox.run(py(MUTATES_ITS_INTERPRETER, stdin="c"))
+    assert (single.status, single.stdout) == (ExecStatus.OK, expected[0].replace(b" a ", b" c ")), single
+
+
+async def test_a_python_program_that_does_not_compile_fails_every_run_as_python3_would(sandbox: Sandbox) -> None:
+    """Each run of many reports the program's SyntaxError as its own (exit 1, the traceback on stderr), as a single
+    run does; a program that compiles but rewrites itself still runs as shipped the next time."""
+    broken = py("print('never')\ndef f(:\n    pass\n")
+    runs = [r async for r in sandbox.run_many(broken, ["", ""])]
+    single = await sandbox.run(broken)
+    for r in [*runs, single]:
+        assert (r.status, r.exit_code, r.stdout) == (ExecStatus.NONZERO_EXIT, 1, b""), r
+        assert b"SyntaxError" in r.stderr and b"main.py" in r.stderr, r
+    rewrites = py("import sys\nprint('as shipped')\nopen(__file__, 'w').write(\"print('rewritten')\")\n")
+    runs = [r async for r in sandbox.run_many(rewrites, ["", ""])]
+    assert [(r.status, r.stdout) for r in runs] == [(ExecStatus.OK, b"as shipped\n")] * 2, runs
 
 
 #: Each input makes one run misbehave; the word after it is what every run prints when it gets that far.
@@ -357,17 +397,20 @@ async def test_what_one_run_does_never_reaches_the_next(sandbox: Sandbox, first:
     await assert_no_survivors()
 
 
-async def test_a_compiled_program_is_what_its_compile_step_left(sandbox: Sandbox,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_compiled_program_is_what_its_compile_step_left(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Bash, compiled by the shell (every backend has one): the compile phase's work dir, execute bits included,
     comes back as the program every run starts from, on backends whose images hold no compiler too."""
-    shell_compiled = dataclasses.replace(LANGUAGES["bash"], run=("./{stem}.bin",),
-                                         compile=("sh", "-c", "cp {entry} {stem}.bin && chmod 755 {stem}.bin"))
+    shell_compiled = dataclasses.replace(
+        LANGUAGES["bash"], run=("./{stem}.bin",), compile=("sh", "-c", "cp {entry} {stem}.bin && chmod 755 {stem}.bin")
+    )
     monkeypatch.setitem(LANGUAGES, "bash", shell_compiled)
     job = Job("bash", {"main.sh": "#!/bin/sh\nread w; echo compiled $w $(ls); rm -f main.bin\n"})
     runs = [r async for r in sandbox.run_many(job, ["a\n", "b\n"])]
-    assert [(r.status, r.stdout) for r in runs] == [(ExecStatus.OK, f"compiled {w} main.bin main.sh\n".encode())
-                                                   for w in "ab"], runs
+    assert [(r.status, r.stdout) for r in runs] == [
+        (ExecStatus.OK, f"compiled {w} main.bin main.sh\n".encode()) for w in "ab"
+    ], runs
 
 
 async def test_run_many_stops_when_its_caller_does(sandbox: Sandbox) -> None:
@@ -390,12 +433,17 @@ async def test_a_command_the_sandbox_cannot_execute_is_its_own_error(sandbox: Sa
     assert r.status is ExecStatus.SANDBOX_ERROR and "/no/such/program" in r.reason, r
 
 
-@pytest.mark.parametrize("source", [
-    "exit 125", "exit 126", "exit 127",
-    "echo 'bwrap: execvp ./main: No such file or directory' >&2; exit 1",
-    "echo 'sandbox: cannot execute main' >&2; exit 127",
-    "echo 'OCI runtime exec failed: exec failed' >&2; exit 126",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "exit 125",
+        "exit 126",
+        "exit 127",
+        "echo 'bwrap: execvp ./main: No such file or directory' >&2; exit 1",
+        "echo 'sandbox: cannot execute main' >&2; exit 127",
+        "echo 'OCI runtime exec failed: exec failed' >&2; exit 126",
+    ],
+)
 async def test_a_program_cannot_pass_its_own_exit_off_as_a_sandbox_error(sandbox: Sandbox, source: str) -> None:
     """Whatever it prints and whatever code it exits with, a program that ran ended by itself: its nonzero exit."""
     r = await sandbox.run(Job("bash", {"main.sh": source}))
