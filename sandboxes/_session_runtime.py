@@ -276,7 +276,7 @@ class Session:
         if len(fds) != 1:
             raise ValueError("attach needs exactly one fd")
         module = types.ModuleType("_session_attached")
-        exec(compile(str(message["module"]), "<session attach>", "exec"), module.__dict__)
+        exec(compile(str(message["module"]), "<session attach>", "exec", dont_inherit=True), module.__dict__)
         entry = module.__dict__[str(message["entry"])]
         proto.send(self.ctrl, {"op": "attached"})
         namespace = self.python.namespace if self.python is not None else {}
@@ -353,8 +353,8 @@ def _compile_cell(code, name):
     tree = ast.parse(code, name, "exec")
     last = None
     if tree.body and isinstance(tree.body[-1], ast.Expr):
-        last = compile(ast.Expression(tree.body.pop().value), name, "eval")
-    return compile(tree, name, "exec"), last
+        last = compile(ast.Expression(tree.body.pop().value), name, "eval", dont_inherit=True)
+    return compile(tree, name, "exec", dont_inherit=True), last
 
 
 def _repr(value):

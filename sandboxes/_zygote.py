@@ -241,7 +241,7 @@ def import_sources(sources: dict[str, str], filename: str) -> None:
         module = types.ModuleType(name)
         module.__file__ = filename % name
         sys.modules[name] = module
-        exec(compile(text, module.__file__, "exec"), module.__dict__)
+        exec(compile(text, module.__file__, "exec", dont_inherit=True), module.__dict__)
 
 
 def job_streams() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]:
@@ -340,7 +340,7 @@ def compiled_ahead(path: str) -> types.CodeType | None:
     """
     try:
         with open(path, "rb") as f:
-            return compile(f.read(), path, "exec")
+            return compile(f.read(), path, "exec", dont_inherit=True)
     except BaseException:
         return None
 
@@ -351,7 +351,7 @@ def run_python(main: types.ModuleType, path: str, compiled: types.CodeType | Non
     try:
         if compiled is None:
             with open(path, "rb") as f:
-                compiled = compile(f.read(), path, "exec")
+                compiled = compile(f.read(), path, "exec", dont_inherit=True)
         exec(compiled, main.__dict__)
     except SystemExit as exc:
         code = exit_code(exc)

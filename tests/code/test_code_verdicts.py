@@ -216,6 +216,21 @@ def test_a_failing_test_shows_the_candidates_own_traceback_tail(client: Verifier
         assert 'solution.py", line 5, in helper' in error and "KeyError: 'missing key'" in error, error
 
 
+def test_a_candidate_is_compiled_as_python3_would_compile_it(client: VerifierClient) -> None:
+    """No compiler flag of ours reaches the candidate: an annotation naming something never imported fails at
+    definition, as under `python3 main.py` (postponed annotations would let it pass), in every style."""
+    source = "def f(xs: List[int]) -> int:\n    return 1\n"
+    one_test = {"tests": [{"input": "", "output": "1"}]}
+    stdio = score(client, "stdio-tests", [fenced(source + "print(f([]))\n")], [one_test])
+    function = score(client, FUNCTION, [fenced(source)], [calls("f", ([[]], 1))])
+    asserts = score(client, "python-tests", [fenced(source)], [{"test_list": ["assert f([]) == 1"]}])
+    for result in stdio + function + asserts:
+        assert result.score == 0.0, result.details
+        assert "NameError: name 'List' is not defined" in result.details["tests"][0]["error"], result.details
+    imported = fenced("from typing import List\n" + source)
+    assert [r.score for r in score(client, FUNCTION, [imported], [calls("f", ([[]], 1))])] == [1.0]
+
+
 def test_results_keep_their_shape_across_the_wire(client: VerifierClient) -> None:
     """Details stay JSON: the returned value as its repr, the expected one as JSON."""
     result = score(client, FUNCTION, [returns("{'a': (1, 2)}")], [calls("f", ([], {"a": [1, 2]}))])[0]

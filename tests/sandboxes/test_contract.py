@@ -309,6 +309,15 @@ async def test_each_run_of_many_starts_from_the_compiled_program(sandbox: Sandbo
     await assert_no_survivors()
 
 
+async def test_a_python_program_is_compiled_as_python3_would_compile_it(sandbox: Sandbox) -> None:
+    """No `from __future__` of the sandbox's own code reaches the program: annotations are evaluated (an
+    undefined name in one fails at definition), in single runs and in runs of many."""
+    job = py("def f(x: int) -> None:\n    pass\nprint(f.__annotations__['x'] is int)\ndef g(y: Missing):\n    pass\n")
+    for r in [await sandbox.run(job), *[r async for r in sandbox.run_many(job, ["", ""])]]:
+        assert (r.status, r.stdout) == (ExecStatus.NONZERO_EXIT, b"True\n"), r
+        assert b"NameError: name 'Missing' is not defined" in r.stderr, r
+
+
 #: Prints the interpreter state a run starts from, then changes all of it and leaves a line half written.
 MUTATES_ITS_INTERPRETER = (
     "import os, sys\n"

@@ -37,7 +37,7 @@ def main():
         module = types.ModuleType("user_module")
         module.__file__ = "user.py"
         sys.modules["user_module"] = module
-        exec(compile(source, "user.py", "exec"), module.__dict__)
+        exec(compile(source, "user.py", "exec", dont_inherit=True), module.__dict__)
         fn = getattr(module, request["fn"])
         stage = "call"
         if request["op"] == "batch":

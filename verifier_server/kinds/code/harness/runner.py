@@ -284,10 +284,10 @@ def serve_candidate(source, path, setup):
     module.__file__ = path
     sys.modules["solution"] = module
     try:
-        exec(compile(source, path, "exec"), module.__dict__)
+        exec(compile(source, path, "exec", dont_inherit=True), module.__dict__)
         names = [n for n, v in module.__dict__.items() if callable(v) and not n.startswith("__")]
         if setup:  # after the candidate's names are listed: setup's helpers are the tests', not proxied
-            exec(compile(setup, "test_setup", "exec"), module.__dict__)
+            exec(compile(setup, "test_setup", "exec", dont_inherit=True), module.__dict__)
         send(4, {"loaded": True, "names": names})
     except BaseException as exc:
         send(4, {"loaded": False, "error": describe(exc, source_lines=True)})
@@ -855,7 +855,9 @@ def mode_assert(z, req, report):
         return
     ns = test_namespace(remote, set(remote.names) | set(req.get("names", [])))
     if req.get("setup"):
-        setup = run_test(remote, req["limits"], lambda: exec(compile(req["setup"], "test_setup", "exec"), ns))
+        setup = run_test(
+            remote, req["limits"], lambda: exec(compile(req["setup"], "test_setup", "exec", dont_inherit=True), ns)
+        )
         if setup["status"] != protocol.PASSED:
             for _ in req["tests"]:
                 report.add(dict(setup, error="test setup failed: " + setup.get("error", "")))
@@ -870,12 +872,12 @@ def mode_assert(z, req, report):
             entry = test["entry_point"]
 
             def body(test=test, entry=entry):
-                exec(compile(test["code"], "test", "exec"), ns)
+                exec(compile(test["code"], "test", "exec", dont_inherit=True), ns)
                 ns["check"](ns.get(entry) or proxy(remote, entry))
         else:
 
             def body(test=test, i=i):
-                exec(compile(test["code"], "test_%d" % i, "exec"), ns)
+                exec(compile(test["code"], "test_%d" % i, "exec", dont_inherit=True), ns)
 
         res = report.add(run_test(remote, req["limits"], body))
         if fresh_per_test(req):
@@ -918,7 +920,9 @@ def mode_script(z, req, report):
     module.__all__ = names
     sys.modules["solution"] = module
     ns = {"__name__": "__test__", "__builtins__": __import__("builtins")}
-    loaded = run_test(remote, req["limits"], lambda: exec(compile(req["script"], SCRIPT, "exec"), ns))
+    loaded = run_test(
+        remote, req["limits"], lambda: exec(compile(req["script"], SCRIPT, "exec", dont_inherit=True), ns)
+    )
     if loaded["status"] != protocol.PASSED:
         report.add(dict(loaded, name="load", error="the test script failed to load: " + loaded.get("error", "")))
         remote.stop()

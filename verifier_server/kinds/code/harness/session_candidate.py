@@ -24,7 +24,7 @@ def serve(namespace, fd, args):
     for name, source in args["modules"].items():
         module = types.ModuleType(name)
         sys.modules[name] = module
-        exec(compile(source, "<%s>" % name, "exec"), module.__dict__)
+        exec(compile(source, "<%s>" % name, "exec", dont_inherit=True), module.__dict__)
     runner = sys.modules["_verifier_runner"]
     os.dup2(fd, 3)
     os.dup2(fd, 4)

@@ -21,7 +21,7 @@ BOOT = (
     "import json,sys,types\n"
     "d=json.loads(sys.stdin.buffer.read())\n"
     "for n,s in d['modules'].items():\n"
-    "    m=types.ModuleType(n);sys.modules[n]=m;exec(compile(s,'<'+n+'>','exec'),m.__dict__)\n"
+    "    m=types.ModuleType(n);sys.modules[n]=m;exec(compile(s,'<'+n+'>','exec',dont_inherit=True),m.__dict__)\n"
     "sys.modules['_verifier_session_runner'].main(d['request'])\n"
 )
 COPY_PID = 2  # the copy is pid 2 of its pid namespace (the keeper checked); we cannot signal it anyway
