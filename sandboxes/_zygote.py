@@ -331,6 +331,12 @@ def enter_main(job: dict[str, Any]) -> Entered:
     return main, path, None
 
 
+def compile_program(path: str) -> types.CodeType:
+    """The program's code as python3 compiles it: `dont_inherit`, so no `from __future__` of this file reaches it."""
+    with open(path, "rb") as f:
+        return compile(f.read(), path, "exec", dont_inherit=True)
+
+
 def compiled_ahead(path: str) -> types.CodeType | None:
     """The program's code, compiled once for all of a runner's runs; None when it does not compile.
 
@@ -339,8 +345,7 @@ def compiled_ahead(path: str) -> types.CodeType | None:
     it would there, rather than holding the runner's start (our failure, not the program's).
     """
     try:
-        with open(path, "rb") as f:
-            return compile(f.read(), path, "exec", dont_inherit=True)
+        return compile_program(path)
     except BaseException:
         return None
 
@@ -349,10 +354,7 @@ def run_python(main: types.ModuleType, path: str, compiled: types.CodeType | Non
     """Execute the entrypoint as __main__ the way `python3 main.py` would, then leave without unwinding."""
     code = 0
     try:
-        if compiled is None:
-            with open(path, "rb") as f:
-                compiled = compile(f.read(), path, "exec", dont_inherit=True)
-        exec(compiled, main.__dict__)
+        exec(compiled or compile_program(path), main.__dict__)
     except SystemExit as exc:
         code = exit_code(exc)
     except BaseException as exc:
