@@ -44,12 +44,13 @@ sandbox_pins="$(cd "${ROOT}/scripts" && "${PYTHON}" -c 'from install_sandbox_pyt
 mkdir -p "${ROOT}/deploy/.sandbox-python"
 cp "${ROOT}/scripts/install_sandbox_python.py" "${ROOT}/deploy/.sandbox-python/"
 
-# The fork server's namespace init, built here (the image has no compiler) under the name the
-# installed package looks for: a hash of init.c (base and host are both Debian bookworm).
-rm -rf "${ROOT}/deploy/.sandbox-init"
-mkdir -p "${ROOT}/deploy/.sandbox-init"
-init_name="$(cd "${ROOT}" && "${PYTHON}" -c 'from sandboxes._init_library import library_name; print(library_name())')"
-cc -shared -fPIC -O2 -Wall -o "${ROOT}/deploy/.sandbox-init/${init_name}" "${ROOT}/sandboxes/init.c"
+# The sandbox's C helpers (the fork server's namespace init, the session fork reaper), built here
+# (the image has no compiler) under the names the installed package looks for: each a hash of
+# its source (base and host are both Debian bookworm). sandboxes/_native.py lists them.
+rm -rf "${ROOT}/deploy/.sandbox-native"
+mkdir -p "${ROOT}/deploy/.sandbox-native"
+(cd "${ROOT}" && "${PYTHON}" -c 'import sys; from pathlib import Path; from sandboxes._native import prebuild; prebuild(Path(sys.argv[1]))' \
+    "${ROOT}/deploy/.sandbox-native")
 
 # The context is deploy/ alone: the image needs only what was built above, not the checkout or .venv.
 docker build --build-arg "BASE_IMAGE=${BASE_IMAGE}" -f "${ROOT}/deploy/Dockerfile" -t "${TAG}" "${ROOT}/deploy"

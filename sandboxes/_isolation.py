@@ -10,7 +10,7 @@ gap is one sentence naming what to change, for the server's refusal to start.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,14 +51,32 @@ CAPABILITIES = {
 }
 
 
-def missing_capabilities() -> list[str]:
-    """Capabilities of CAPABILITIES this process lacks (all of them when not root)."""
+#: What sessions need beside CAPABILITIES: the keeper (_keeper.py) reads a session fork's namespaces
+#: and root under /proc/<pid>, which the kernel opens to root over another uid's process only
+#: with SYS_PTRACE. Docker does not grant it by default; jobs never need it.
+SESSION_CAPABILITIES = {"SYS_PTRACE": 19}
+
+
+def missing_capabilities(wanted: Mapping[str, int] = CAPABILITIES) -> list[str]:
+    """Capabilities of `wanted` (name -> bit) this process lacks (all of them when not root)."""
     try:
         status = Path("/proc/self/status").read_text()
         effective = int(next(line.split()[1] for line in status.splitlines() if line.startswith("CapEff:")), 16)
     except (OSError, StopIteration, ValueError):
-        return list(CAPABILITIES)
-    return [name for name, bit in CAPABILITIES.items() if not effective >> bit & 1]
+        return list(wanted)
+    return [name for name, bit in wanted.items() if not effective >> bit & 1]
+
+
+def session_privilege_gap() -> str | None:
+    """What sessions lack beyond what jobs need, as one sentence naming the setting; None when nothing."""
+    missing = missing_capabilities(SESSION_CAPABILITIES)
+    if not missing:
+        return None
+    caps = ", ".join(f"CAP_{name}" for name in missing)
+    return (
+        f"the server lacks {caps}, which forking a session needs (its keeper reads each copy's namespaces "
+        "under /proc; Docker: --cap-add SYS_PTRACE; Kubernetes: privileged)"
+    )
 
 
 def missing_privileges(privileged: bool, slots: Sequence[Slot]) -> list[str]:

@@ -362,8 +362,6 @@ class BwrapSandbox(ProgramRunner):
                     self._session_server = await ForkServer.start(self._mounts, warm=2, sessions=True)
                 except (OSError, SandboxError) as exc:
                     raise SessionError(f"the session fork server did not start: {exc}") from None
-            if not self._session_server.serves_sessions:
-                raise SessionError("the fork server has no session runtime here (no C compiler for the fork reaper?)")
             server = self._session_server
             self._sessions = await SessionHost.start(server, uids=uids, python=server.python)
             return self._sessions

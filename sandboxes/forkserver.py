@@ -3,7 +3,7 @@
 Why: a fresh bwrap + interpreter costs ~25 ms per run; forking a pre-started, pre-imported
 interpreter into fresh namespaces costs a few. Isolation is per run, not per zygote:
 each run is a new fork that gets new namespaces (its pid namespace's init is the small C
-program init.c, built once by _init_library.py), new tmpfs mounts, the slot's cgroups,
+program init.c, built once by _native.py), new tmpfs mounts, the slot's cgroups,
 rlimits, an unprivileged uid and the seccomp filter, and the zygote never sees job data.
 Requires host root (the zygote creates namespaces without a user namespace so the
 program runs as a real unprivileged host uid).
@@ -22,12 +22,13 @@ import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from . import _rlimits, seccomp
 from ._claims import OwnedDir, orphans
-from ._init_library import init_library
 from ._io import CappedReader, RunOutput, feed, read_available, start_feed
 from ._layout import Mount, sandbox_env
+from ._native import INIT_LIBRARY
 from ._outcome import RawOutcome, finish, looks_like_oom
 from ._program import Program, run_workdir_bytes
 from ._slots import RUN_DIR, Slot
@@ -76,7 +77,6 @@ class ForkServer:
         self._root: OwnedDir | None = None
         self._lock = asyncio.Lock()
         self._netns_fds: dict[int, int] = {}
-        self._sessions = False
 
     @classmethod
     async def start(
@@ -118,7 +118,8 @@ class ForkServer:
 
     def _spawn(self) -> socket.socket:
         Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
-        init = init_library()  # before anything is started: a missing compiler fails cleanly here
+        init = INIT_LIBRARY.path()  # before anything is started: a missing compiler fails cleanly here
+        sessions = _session_setup() if self.sessions else {}  # likewise what sessions lack here
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         _collect_stale_roots(RUN_DIR)
         self._root = OwnedDir.create(RUN_DIR, ROOT_PREFIX, mode=0o700)
@@ -142,13 +143,8 @@ class ForkServer:
             "warm": self.warm,
             "preload_modules": self.preload,
         }
-        if self.sessions:
-            from .sessions import zygote_session_setup  # sessions.py imports this module
-
-            extra = zygote_session_setup()
-            setup["mounts"] += extra.pop("mounts", [])
-            setup.update(extra)
-            self._sessions = bool(extra)
+        setup["mounts"] += sessions.pop("mounts", [])
+        setup.update(sessions)
         parent.settimeout(30)
         parent.send(ZYGOTE.read_bytes())
         parent.send(json.dumps(setup).encode())
@@ -293,11 +289,6 @@ class ForkServer:
                         break
             finally:
                 await runner.close()
-
-    @property
-    def serves_sessions(self) -> bool:
-        """Whether the zygote got the session runtime at setup (see sessions.zygote_session_setup)."""
-        return self._sessions
 
     async def send_session(self, header: dict[str, object], fds: list[int]) -> None:
         """Hand a session to a warm chain (see _session_runtime.enter for the fds); the fds stay the caller's."""
@@ -523,3 +514,9 @@ def _pyc_module(path: str) -> str | None:
     if directory != "__pycache__" or not name.endswith(".pyc") or name.count(".") < 2:
         return None
     return name.split(".", 1)[0]
+
+
+def _session_setup() -> dict[str, Any]:
+    from .sessions import zygote_session_setup  # sessions.py imports this module
+
+    return zygote_session_setup()

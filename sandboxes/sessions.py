@@ -42,7 +42,7 @@ from ._seccomp_notify import NotifyListener, parent_pid
 from ._session_io import Channel, Output, StatusPipe, exit_text, kill_pidfd, pidfd
 from ._session_types import LANGUAGES, CellResult, CellStatus, SessionError, SessionLimits, SessionLost, SessionsFull
 from ._slots import RUN_DIR, collect_stale
-from ._types import ExecStatus, Execution
+from ._types import ExecStatus, Execution, SandboxError
 from .cgroups import CgroupSlot
 
 if TYPE_CHECKING:
@@ -75,17 +75,23 @@ HOLDERS_PIDS = 1 << 14
 def zygote_session_setup() -> dict[str, Any]:
     """What the zygote needs at setup to serve sessions: runtime sources, the session filter, the reaper mount.
 
-    Empty when sessions cannot run here (no compiler for the reaper, no libseccomp notify):
-    jobs are unaffected and `SessionHost` says why sessions are unavailable.
+    Raises SandboxError saying why when sessions cannot run here (a capability only sessions
+    need; no reaper: no compiler and none shipped prebuilt; no seccomp user notification): the
+    session fork server then does not start, and opening a session fails with that reason. Jobs
+    are unaffected (their own server).
     """
     from . import seccomp
-    from ._reaper import reaper_program
+    from ._isolation import session_privilege_gap
+    from ._native import SESSION_REAPER
 
+    gap = session_privilege_gap()
+    if gap:
+        raise SandboxError(gap)
     try:
-        reaper = reaper_program()
+        reaper = SESSION_REAPER.path()
         session_filter = seccomp.session_bpf_program()
-    except Exception:
-        return {}
+    except Exception as exc:
+        raise SandboxError(f"sessions cannot run here: {exc}") from exc
     here = Path(__file__).parent
     return {
         "session_modules": {

@@ -268,6 +268,45 @@ def test_sandboxed_python_has_the_setup_packages(server: str):
     assert found["results"] == [[1.0, "ok", numpy], [0.0, "ok", numpy]], found
 
 
+#: Runs inside the container: a Python session (a cell, a fork, the fork's own state, a score of its
+#: end state) and a bash one; prints what each step gave as JSON.
+SESSIONS = """
+import json
+from sdk import VerifierClient
+with VerifierClient("127.0.0.1:50051", timeout_s=300) as client:
+    with client.session(language="python", setup="base = 40") as s:
+        first = s.run("print(base + 2)").stdout
+        (fork,) = s.fork(1)
+        fork.run("base = 0")
+        seen = [s.run("base").result, fork.run("base").result]
+        scored = s.score("python-tests", {"test_list": ["assert base == 40"]}).score
+    with client.session(language="bash") as sh:
+        shell = sh.run("echo $((6 * 7))").stdout
+print(json.dumps([first, seen, scored, shell]))
+"""
+
+
+def test_sessions_run_in_the_image(server: str):
+    """The image has no compiler: the session fork reaper ships prebuilt beside the namespace init."""
+    done = docker("exec", server, "/opt/verifier/bin/python", "-c", SESSIONS, timeout_s=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout) == ["42\n", ["40", "0"], 1.0, "42\n"]
+
+
+def test_without_sys_ptrace_the_server_scores_and_a_session_names_what_it_lacks(image: str):
+    name = f"verifier-image-noptrace-{os.getpid()}"
+    start(image, name, without(documented_docker_flags(), "SYS_PTRACE"))
+    try:
+        wait_ready(name)
+        assert score(name, ["def f():\n    return 1"], ["assert f() == 1"]) == [[1.0, "ok", "1/1 tests passed"]]
+        done = docker("exec", name, "/opt/verifier/bin/python", "-c", SESSIONS, timeout_s=300, check=False)
+        assert done.returncode != 0
+        assert "FAILED_PRECONDITION" in done.stderr and "CAP_SYS_PTRACE" in done.stderr, done.stderr[-3000:]
+        assert "--cap-add SYS_PTRACE" in done.stderr, done.stderr[-3000:]
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
 def test_a_runs_leftovers_are_invisible_to_later_runs(server: str):
     """Every slot gets a writer (files in /work, /tmp, /dev/shm, a locked directory, a detached
     process), then a reader: none of it may be there."""

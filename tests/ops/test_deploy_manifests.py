@@ -163,7 +163,7 @@ def test_dockerfile_runs_the_server_with_a_local_base():
     assert '"serve"' in dockerfile and "ENTRYPOINT [" in dockerfile, "exec form, so SIGTERM reaches the server"
     users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
     assert users and users[-1] in ("0", "root"), "the sandbox's full design needs the server to be root"
-    assert "/usr/lib/verifier-sandboxes" in dockerfile, "no compiler in the image: the fork server's init ships built"
+    assert "/usr/lib/verifier-sandboxes" in dockerfile, "no compiler in the image: the sandbox's C helpers ship built"
     install = re.search(r"install_sandbox_python\.py -- (.*?) \\?$", dockerfile, re.M)
     assert install and "--no-index" in install.group(1), "sandboxed programs' packages come from the wheelhouse"
     assert subprocess.run(["bash", "-n", str(DEPLOY / "build_image.sh")]).returncode == 0
@@ -214,6 +214,8 @@ def test_the_pod_gets_what_the_documented_docker_flags_grant(manifests: dict[str
     if "SYS_ADMIN" in flags:
         assert privileged or "SYS_ADMIN" in context.get("capabilities", {}).get("add", [])
         assert context.get("allowPrivilegeEscalation") is not False, "the API rejects it with SYS_ADMIN"
+    if "SYS_PTRACE" in flags:
+        assert privileged or "SYS_PTRACE" in context.get("capabilities", {}).get("add", [])
     if "seccomp=unconfined" in flags:
         assert privileged or spec["securityContext"]["seccompProfile"]["type"] == "Unconfined"
     if "apparmor=unconfined" in flags:

@@ -15,8 +15,8 @@ import pytest
 import pytest_asyncio
 from sandbox_probe import UID_BASE, UID_RANGE_SIZE, assert_no_survivors
 
-from sandboxes import ExecStatus, Job, Limits, SandboxError, available_backends, open_sandbox
-from sandboxes._init_library import default_cache, init_library
+from sandboxes import ExecStatus, Job, Limits, SandboxError, _native, available_backends, open_sandbox
+from sandboxes._native import default_cache
 from sandboxes.bwrap import BwrapSandbox
 
 module_loop = pytest.mark.asyncio(loop_scope="module")
@@ -156,18 +156,33 @@ def _state(pid: int) -> str:
         return "X"
 
 
-def test_init_is_built_once_and_cached(tmp_path: Path) -> None:
-    first = init_library(tmp_path)
-    assert first.exists() and first.read_bytes()[:4] == b"\x7fELF"
+@pytest.mark.parametrize("helper", _native.HELPERS, ids=lambda h: h.stem)
+def test_each_c_helper_is_built_once_and_cached(helper: _native.NativeHelper, tmp_path: Path) -> None:
+    first = helper.path(tmp_path, prebuilt=tmp_path / "none")
+    assert first.exists() and first.read_bytes()[:4] == b"\x7fELF" and os.access(first, os.X_OK)
     mtime = first.stat().st_mtime_ns
-    assert init_library(tmp_path) == first and first.stat().st_mtime_ns == mtime
+    assert helper.path(tmp_path, prebuilt=tmp_path / "none") == first and first.stat().st_mtime_ns == mtime
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_a_missing_compiler_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("sandboxes._init_library.shutil.which", lambda _name: None)
-    with pytest.raises(SandboxError, match="C compiler"):
-        init_library(tmp_path)
+@pytest.mark.parametrize("helper", _native.HELPERS, ids=lambda h: h.stem)
+def test_a_missing_compiler_is_a_clear_error(
+    helper: _native.NativeHelper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sandboxes._native.shutil.which", lambda _name: None)
+    with pytest.raises(SandboxError, match=f"building {helper.purpose} needs a C compiler"):
+        helper.path(tmp_path, prebuilt=tmp_path / "none")
+
+
+def test_prebuilt_helpers_are_found_without_a_compiler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What an image without a compiler ships (deploy/build_image.sh runs `prebuild`) is what each helper looks for."""
+    shipped = _native.prebuild(tmp_path / "prebuilt")
+    assert sorted(p.name for p in shipped) == sorted(h.file_name() for h in _native.HELPERS)
+    monkeypatch.setattr("sandboxes._native.shutil.which", lambda _name: None)
+    for helper in _native.HELPERS:
+        found = helper.path(tmp_path / "cache", prebuilt=tmp_path / "prebuilt")
+        assert found == tmp_path / "prebuilt" / helper.file_name()
+    assert not (tmp_path / "cache").exists()
 
 
 @module_loop
@@ -300,10 +315,10 @@ async def test_without_its_init_python_falls_back_to_bwrap_per_run(
     if os.geteuid() != 0 or available_backends()["bwrap"] != "ok":
         pytest.skip("needs root and bwrap")
 
-    def no_compiler() -> Path:
-        raise SandboxError("the Python fork server needs a C compiler (cc) to build its namespace init")
+    def no_compiler(*_args: object, **_kwargs: object) -> Path:
+        raise SandboxError("building the fork server's namespace init needs a C compiler (cc), and none is installed")
 
-    monkeypatch.setattr("sandboxes.forkserver.init_library", no_compiler)
+    monkeypatch.setattr(_native.NativeHelper, "path", no_compiler)
     sandbox = open_sandbox("bwrap", forkserver=True, uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=1)
     assert isinstance(sandbox, BwrapSandbox)
     try:
