@@ -338,12 +338,20 @@ class BwrapSandbox(ProgramRunner):
             self._session_uids = claim_uids(self._uids, 2 * max_trees, purpose=f"{max_trees} session trees")
         return [claim.uid for claim in self._session_uids]
 
+    def sessions_unavailable(self) -> str | None:
+        """Why opening a session would fail here (checked ahead, for the server's start-up log), or None."""
+        if not self._use_forkserver:
+            return "sessions need the fork server (host root, a C compiler, cgroups)"
+        from .sessions import sessions_unavailable_reason
+
+        return sessions_unavailable_reason()
+
     async def sessions(self, *, max_trees: int = 64) -> SessionHost:
         """The session host on this backend's fork server (started on first use).
 
         Sessions run as uids claimed by `claim_session_uids` (claimed here if not yet, for
         `max_trees` trees). Raises SessionError where sessions cannot run (not root, no fork
-        server, no compiler for the fork reaper, no free uids).
+        server, see `sessions_unavailable`; no free uids).
         """
         from ._session_types import SessionError
         from .sessions import SessionHost
@@ -352,7 +360,7 @@ class BwrapSandbox(ProgramRunner):
             if self._sessions is not None:
                 return self._sessions
             if not self._use_forkserver:
-                raise SessionError("sessions need the fork server (host root, a C compiler, cgroups)")
+                raise SessionError(str(self.sessions_unavailable()))
             try:
                 uids = self.claim_session_uids(max_trees)
             except SandboxError as exc:

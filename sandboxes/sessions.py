@@ -57,6 +57,7 @@ __all__ = [
     "SessionLimits",
     "SessionLost",
     "SessionsFull",
+    "sessions_unavailable_reason",
     "zygote_session_setup",
 ]
 
@@ -80,18 +81,7 @@ def zygote_session_setup() -> dict[str, Any]:
     session fork server then does not start, and opening a session fails with that reason. Jobs
     are unaffected (their own server).
     """
-    from . import seccomp
-    from ._isolation import session_privilege_gap
-    from ._native import SESSION_REAPER
-
-    gap = session_privilege_gap()
-    if gap:
-        raise SandboxError(gap)
-    try:
-        reaper = SESSION_REAPER.path()
-        session_filter = seccomp.session_bpf_program()
-    except Exception as exc:
-        raise SandboxError(f"sessions cannot run here: {exc}") from exc
+    reaper, session_filter = _session_requirements()
     here = Path(__file__).parent
     return {
         "session_modules": {
@@ -101,6 +91,30 @@ def zygote_session_setup() -> dict[str, Any]:
         "session_seccomp_hex": session_filter.hex(),
         "mounts": [{"dest": proto.REAPER_PATH, "source": str(reaper), "symlink": ""}],
     }
+
+
+def sessions_unavailable_reason() -> str | None:
+    """Why sessions cannot run on this host (beyond what jobs need), or None: for the server's start-up log."""
+    try:
+        _session_requirements()
+    except SandboxError as exc:
+        return str(exc)
+    return None
+
+
+def _session_requirements() -> tuple[Path, bytes]:
+    """The reaper program and the session filter; SandboxError saying why when sessions cannot run here."""
+    from . import seccomp
+    from ._isolation import session_privilege_gap
+    from ._native import SESSION_REAPER
+
+    gap = session_privilege_gap()
+    if gap:
+        raise SandboxError(gap)
+    try:
+        return SESSION_REAPER.path(), seccomp.session_bpf_program()
+    except Exception as exc:
+        raise SandboxError(f"sessions cannot run here: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------------

@@ -99,7 +99,9 @@ async def start_server(config: ServerConfig) -> RunningServer:
     except Unavailable:
         await service.aclose()  # the sandbox and its slot claims with it
         raise
-    if session_uids:
+    if session_uids and sessions.unavailable:
+        log.warning("sessions cannot run here (scoring is unaffected): %s", sessions.unavailable)
+    elif session_uids:
         log.info("sessions ready", extra={"session_uids": runs_of(session_uids)})
     metrics.track_sessions(sessions)
     interceptors: list[grpc.aio.ServerInterceptor] = [metrics.interceptor()]

@@ -303,6 +303,8 @@ def test_without_sys_ptrace_the_server_scores_and_a_session_names_what_it_lacks(
         assert done.returncode != 0
         assert "FAILED_PRECONDITION" in done.stderr and "CAP_SYS_PTRACE" in done.stderr, done.stderr[-3000:]
         assert "--cap-add SYS_PTRACE" in done.stderr, done.stderr[-3000:]
+        warned = [line for line in logs(name).splitlines() if "sessions cannot run here" in line]
+        assert warned and "CAP_SYS_PTRACE" in warned[0], logs(name)[-3000:]
     finally:
         docker("rm", "-f", name, check=False)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -183,6 +185,19 @@ def test_prebuilt_helpers_are_found_without_a_compiler(tmp_path: Path, monkeypat
         found = helper.path(tmp_path / "cache", prebuilt=tmp_path / "prebuilt")
         assert found == tmp_path / "prebuilt" / helper.file_name()
     assert not (tmp_path / "cache").exists()
+
+
+def test_sessions_name_a_missing_sys_ptrace_and_need_nothing_more_here() -> None:
+    """A container without CAP_SYS_PTRACE runs jobs but not session forks: said ahead, naming the flag."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("dropping a capability (setpriv) needs root")
+    probe = "from sandboxes.sessions import sessions_unavailable_reason as r; print(r())"
+    root = Path(__file__).resolve().parents[2]
+    run = {"capture_output": True, "text": True, "timeout": 120, "check": True, "cwd": root}
+    here = subprocess.run([sys.executable, "-c", probe], **run)
+    assert here.stdout.strip() == "None", here.stdout
+    dropped = subprocess.run(["setpriv", "--bounding-set", "-sys_ptrace", sys.executable, "-c", probe], **run)
+    assert "lacks CAP_SYS_PTRACE" in dropped.stdout and "--cap-add SYS_PTRACE" in dropped.stdout, dropped.stdout
 
 
 @module_loop

@@ -143,6 +143,8 @@ class SessionManager:
         self._host_lock = asyncio.Lock()
         self._expiry: asyncio.Task[None] | None = None
         self._uids: list[int] = []
+        #: Why sessions would fail here though uids were claimed (see BwrapSandbox.sessions_unavailable).
+        self.unavailable: str | None = None
 
     @property
     def open_count(self) -> int:
@@ -327,6 +329,7 @@ class SessionManager:
                 f"refusing to start: the uids for {self.settings.trees} session trees (max_session_trees, at most "
                 f"max_sessions) cannot be claimed: {exc}"
             ) from None
+        self.unavailable = shared.sandbox.sessions_unavailable()  # type: ignore[attr-defined]  # claim's backend has it
         return self._uids
 
     async def _sessions_host(self) -> SessionHost:
