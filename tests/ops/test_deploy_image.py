@@ -291,6 +291,8 @@ def test_sessions_run_in_the_image(server: str):
     done = docker("exec", server, "/opt/verifier/bin/python", "-c", SESSIONS, timeout_s=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout) == ["42\n", ["40", "0"], 1.0, "42\n"]
+    caps = docker("exec", server, "/opt/verifier/bin/verifier", "--server", "127.0.0.1:50051", "capabilities")
+    assert json.loads(caps.stdout)["sessions"]["languages"] == ["python", "bash"]
 
 
 def test_without_sys_ptrace_the_server_scores_and_a_session_names_what_it_lacks(image: str):
@@ -305,6 +307,8 @@ def test_without_sys_ptrace_the_server_scores_and_a_session_names_what_it_lacks(
         assert "--cap-add SYS_PTRACE" in done.stderr, done.stderr[-3000:]
         warned = [line for line in logs(name).splitlines() if "sessions cannot run here" in line]
         assert warned and "CAP_SYS_PTRACE" in warned[0], logs(name)[-3000:]
+        caps = docker("exec", name, "/opt/verifier/bin/verifier", "--server", "127.0.0.1:50051", "capabilities")
+        assert json.loads(caps.stdout)["sessions"] is None, "GetCapabilities must not offer sessions that cannot run"
     finally:
         docker("rm", "-f", name, check=False)
 

@@ -151,8 +151,8 @@ class SessionManager:
         return len(self._live)
 
     def offer(self) -> SessionOffer | None:
-        """What this replica offers, or None where sessions are off or cannot run (no uids were claimed)."""
-        if not self._uids:
+        """What this replica offers, or None where sessions are off or cannot run (no uids claimed, `unavailable`)."""
+        if not self._uids or self.unavailable:
             return None
         return SessionOffer(
             languages=LANGUAGES,
