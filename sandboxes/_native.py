@@ -49,9 +49,10 @@ class NativeHelper:
 
     def path(self, cache: Path | None = None, prebuilt: Path = PREBUILT) -> Path:
         """The built file: shipped prebuilt for this source, else built (into `cache`) on first use."""
-        if (prebuilt / self.file_name()).exists():
-            return prebuilt / self.file_name()
-        target = (cache or default_cache()) / self.file_name()
+        name = self.file_name()
+        if (prebuilt / name).exists():
+            return prebuilt / name
+        target = (cache or default_cache()) / name
         if not target.exists():
             self.build(target)
         return target

@@ -119,7 +119,11 @@ class ForkServer:
     def _spawn(self) -> socket.socket:
         Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
         init = INIT_LIBRARY.path()  # before anything is started: a missing compiler fails cleanly here
-        sessions = _session_setup() if self.sessions else {}  # likewise what sessions lack here
+        sessions: dict[str, Any] = {}
+        if self.sessions:
+            from .sessions import zygote_session_setup  # sessions.py imports this module
+
+            sessions = zygote_session_setup()  # likewise what sessions lack here
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         _collect_stale_roots(RUN_DIR)
         self._root = OwnedDir.create(RUN_DIR, ROOT_PREFIX, mode=0o700)
@@ -514,9 +518,3 @@ def _pyc_module(path: str) -> str | None:
     if directory != "__pycache__" or not name.endswith(".pyc") or name.count(".") < 2:
         return None
     return name.split(".", 1)[0]
-
-
-def _session_setup() -> dict[str, Any]:
-    from .sessions import zygote_session_setup  # sessions.py imports this module
-
-    return zygote_session_setup()
