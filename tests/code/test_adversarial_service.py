@@ -26,7 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandboxes"))
 from adversarial_corpus import CORPUS, HostFacts, render
 
 FENCE = {"python": "python", "c": "c", "bash": "bash"}
-SANDBOX_UIDS = range(60000, 61000)
+#: This module's own sandbox uid range (a band no other test module uses), so another test
+#: process's servers, whose sandboxes run meanwhile, are never taken for this batch's survivors.
+UID_BASE, UID_RANGE_SIZE = 50_000_000 + (os.getpid() % 1000) * 512, 512
+SANDBOX_UIDS = range(UID_BASE, UID_BASE + UID_RANGE_SIZE)
 
 
 def _sandbox_processes() -> dict[int, bytes]:
@@ -73,7 +76,8 @@ def test_corpus_is_contained_through_the_service(start_server: StartServer, tmp_
     canary.write_text(facts.canary_secret)
     (tmp_path / "escape").mkdir()
     outer = THROWAWAY_NAMESPACES if os.geteuid() == 0 else None
-    server = start_server(env={"VERIFIER_ADVERSARIAL_SECRET": facts.env_secret}, wrapper=outer)
+    server = start_server(env={"VERIFIER_ADVERSARIAL_SECRET": facts.env_secret}, wrapper=outer,
+                          config={"sandbox_uid_base": UID_BASE, "sandbox_uid_range_size": UID_RANGE_SIZE})
     facts = HostFacts(**{**facts.__dict__, "host_port": server.port})
     completions, references = [], []
     for case in CORPUS:
