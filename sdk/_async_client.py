@@ -185,6 +185,8 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
             if delay is None:
                 raise error
             await asyncio.sleep(0.0 if error.status is StatusCode.UNAVAILABLE and len(self.replicas) > 1 else delay)
+            if not self.time_for_attempt(deadline):
+                raise error
 
     async def _session_call(
         self, address: str, method: str, request: Any, session_id: str, timeout_s: float | None
@@ -204,6 +206,8 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
             if delay is None:
                 raise self.session_error(error, session_id, address) from None
             await asyncio.sleep(delay)
+            if not self.time_for_attempt(deadline):
+                raise self.session_error(error, session_id, address) from None
 
     def _replica(self, address: str) -> pb_grpc.VerifierServiceStub:
         stub = self._ensure_stub()
@@ -241,6 +245,8 @@ class AsyncVerifierClient(BaseClient[AsyncSession]):
             if delay is None:
                 raise error
             await asyncio.sleep(delay)
+            if not self.time_for_attempt(deadline):
+                raise error
 
     async def _each_chunk(self, send: Callable[[Q], Awaitable[R]], requests: Sequence[Q]) -> builtins.list[R]:
         """``send`` applied to every request, ``chunk_workers`` at a time; the first failure is raised at once."""

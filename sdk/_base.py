@@ -48,6 +48,10 @@ VerifierTarget = str | VerifierSpec | Mapping[str, Any]
 
 MIN_FLEET_CHUNK = 8
 """Over a fleet, a batch is split so every replica gets work, but no request is smaller than this."""
+MIN_ATTEMPT_S = 0.1
+"""A retry starts only with this long left before the call's deadline. An attempt begun with
+nearly nothing left can only end in DEADLINE_EXCEEDED, which would hide the error that made
+us retry: a server that stays down must be ServerUnavailableError, not a deadline."""
 
 _FAN_OUT_RESPONSES: dict[str, Any] = {"RegisterVerifier": pb.VerifierInfo, "DeleteVerifier": pb.DeleteVerifierResponse}
 
@@ -384,7 +388,11 @@ class BaseClient(Generic[SessionT]):
             delay = hint if hint is not None else self.retry.backoff_s(attempt)
         else:
             return None
-        return delay if time.monotonic() + delay < deadline else None
+        return delay if time.monotonic() + delay + MIN_ATTEMPT_S < deadline else None
+
+    def time_for_attempt(self, deadline: float) -> bool:
+        """Whether a retry may still start: a backoff that overslept (a busy machine) may leave too little."""
+        return deadline - time.monotonic() >= MIN_ATTEMPT_S
 
     def translate(self, error: grpc.RpcError) -> RPCError:
         code = error.code() if hasattr(error, "code") else None

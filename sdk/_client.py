@@ -172,6 +172,8 @@ class VerifierClient(BaseClient[Session]):
             if delay is None:
                 raise error
             time.sleep(0.0 if error.status is StatusCode.UNAVAILABLE and len(self.replicas) > 1 else delay)
+            if not self.time_for_attempt(deadline):
+                raise error
 
     def _session_call(self, address: str, method: str, request: Any, session_id: str, timeout_s: float | None) -> Any:
         """One call on a session, to its replica; retried only when refused unrun (RESOURCE_EXHAUSTED)."""
@@ -189,6 +191,8 @@ class VerifierClient(BaseClient[Session]):
             if delay is None:
                 raise self.session_error(error, session_id, address) from None
             time.sleep(delay)
+            if not self.time_for_attempt(deadline):
+                raise self.session_error(error, session_id, address) from None
 
     def _replica(self, address: str) -> pb_grpc.VerifierServiceStub:
         if address == self.target:
@@ -223,6 +227,8 @@ class VerifierClient(BaseClient[Session]):
             if delay is None:
                 raise error
             time.sleep(delay)
+            if not self.time_for_attempt(deadline):
+                raise error
 
     def _each_chunk(self, send: Callable[[Q], R], requests: Sequence[Q]) -> builtins.list[R]:
         """``send`` applied to every request, ``chunk_workers`` at a time; the first failure is raised at once."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from collections.abc import Iterator
 
 import pytest
 
-from sdk import RetryPolicy
-from sdk._base import BaseClient
+from sdk import AsyncVerifierClient, RetryPolicy, ServerUnavailableError, VerifierClient
+from sdk._base import MIN_ATTEMPT_S, BaseClient
 from sdk._errors import ResourceExhaustedError, RPCError, StatusCode
 
 
@@ -41,3 +43,39 @@ def test_no_retry_past_the_deadline_or_the_attempt_budget():
     assert client.retry_delay_s(unavailable, attempt=1, deadline=time.monotonic() + 0.1) is None
     assert client.retry_delay_s(unavailable, attempt=3, deadline=time.monotonic() + 60) is None
     assert client.retry_delay_s(unavailable, attempt=2, deadline=time.monotonic() + 60) is not None
+
+
+def test_a_retry_needs_time_left_for_its_attempt():
+    client = BaseClient("127.0.0.1:1", retry=RetryPolicy(max_attempts=3, initial_backoff_s=0.001, max_backoff_s=0.001))
+    unavailable = RPCError(StatusCode.UNAVAILABLE, "down")
+    assert client.retry_delay_s(unavailable, attempt=1, deadline=time.monotonic() + MIN_ATTEMPT_S / 2) is None
+    assert client.retry_delay_s(unavailable, attempt=1, deadline=time.monotonic() + 30) is not None
+    assert not client.time_for_attempt(time.monotonic() + MIN_ATTEMPT_S / 2)
+    assert client.time_for_attempt(time.monotonic() + 30)
+
+
+@pytest.fixture
+def refused_address() -> Iterator[str]:
+    """A loopback port held bound but not listening for the test: every connect is refused, and
+    no other process can take the port meanwhile."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"127.0.0.1:{held.getsockname()[1]}"
+
+
+# Backoffs that use nearly all of each call's second: the last retry is left with too little time.
+TIGHT = RetryPolicy(max_attempts=100, initial_backoff_s=0.3, max_backoff_s=0.3)
+
+
+def test_a_server_that_stays_down_is_unavailable_not_a_deadline(refused_address: str):
+    with VerifierClient(refused_address, timeout_s=1.0, retry=TIGHT) as client:
+        for _ in range(3):
+            with pytest.raises(ServerUnavailableError):
+                client.list()
+
+
+async def test_async_a_server_that_stays_down_is_unavailable_not_a_deadline(refused_address: str):
+    async with AsyncVerifierClient(refused_address, timeout_s=1.0, retry=TIGHT) as client:
+        for _ in range(3):
+            with pytest.raises(ServerUnavailableError):
+                await client.list()
