@@ -55,7 +55,7 @@ def _parent(pid: int) -> int:
 def _leftovers(before: set[int], server_pid: int) -> list[str]:
     """Sandbox-uid processes that appeared during the run, except the server's own warm
     fork server (its direct child, alive by design); waits a little for reaping."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60
     while True:
         left = [
             f"{pid}: {cmdline!r}"

@@ -126,7 +126,8 @@ def test_a_server_refuses_a_uid_range_that_live_servers_hold(start_server: Start
     assert slot_uids(second) == list(range(UID_BASE + 256, UID_BASE + 256 + SERVER_SLOTS))
 
 
-SLEEPER = "```python\nimport time\ntime.sleep(3)\ndef add(a, b):\n    return a + b\n```"
+#: Each of A's rounds lasts this long, which is B's margin to reach a slot on a busy machine.
+SLEEPER = "```python\nimport time\ntime.sleep(6)\ndef add(a, b):\n    return a + b\n```"
 FAST = "```python\ndef add(a, b):\n    return a + b\n```"
 
 
@@ -141,11 +142,11 @@ def metric(server: ServerProcess, port: int, name: str) -> float:
 
 
 def test_sandbox_slots_are_shared_fairly_between_clients(start_server: StartServer, tmp_path: Path):
-    """Client A queues four rounds of slow samples; client B's one fast sample runs in the first freed
-    slot, not behind all of A's (FIFO across clients made it wait for three rounds of A)."""
+    """Client A queues three rounds of slow samples; client B's one fast sample runs in the first freed
+    slot, not behind all of A's (FIFO across clients made it wait for all three rounds of A)."""
     server = start_server(config={**UID_RANGE, "metrics_port": 0})
     port = next(json.loads(line)["metrics_port"] for line in server.log_text().splitlines() if '"serving"' in line)
-    slow = [SLEEPER] * (4 * SERVER_SLOTS)
+    slow = [SLEEPER] * (3 * SERVER_SLOTS)
     with VerifierClient(server.address, timeout_s=300, client_id="tenant-a") as a:
         assert [r.score for r in a.score("python-tests", [FAST], references=[ADD_TESTS])] == [1.0]  # warm
         runs_before = metric(server, port, "verifier_sandbox_runs_total")

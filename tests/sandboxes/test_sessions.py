@@ -151,7 +151,7 @@ async def test_output_is_capped_per_cell_and_flagged(host: SessionHost) -> None:
 async def test_what_background_processes_print_between_cells_comes_with_the_next_cell(host: SessionHost) -> None:
     s = await host.open("python")
     try:
-        r = await s.run("import subprocess\np = subprocess.Popen(['sh', '-c', 'sleep 0.2; echo later'])\nprint('now')")
+        r = await s.run("import subprocess\np = subprocess.Popen(['sh', '-c', 'sleep 2; echo later'])\nprint('now')")
         assert r.stdout == b"now\n"
         r = await s.run("p.wait()\nprint('next')")
         assert r.stdout == b"later\nnext\n"

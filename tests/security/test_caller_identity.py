@@ -68,7 +68,7 @@ def test_fairness_is_keyed_on_the_token_not_on_the_client_id_a_caller_chooses(
     try:
         listener.wait_for_in_flight(3)  # token A holds its 2-sample share, token B one sample
         with VerifierClient(
-            server.address, token=SCORE_TOKEN, client_id=f"rotated-{uuid.uuid4().hex}", retry=NO_RETRIES, timeout_s=5
+            server.address, token=SCORE_TOKEN, client_id=f"rotated-{uuid.uuid4().hex}", retry=NO_RETRIES, timeout_s=30
         ) as rotating:
             with pytest.raises(ResourceExhaustedError, match="token:"):
                 rotating.score(spec, **ESSAY)

@@ -154,18 +154,18 @@ def test_a_lost_session_says_why(client: VerifierClient) -> None:
 
 
 def test_idle_sessions_expire_and_say_so(start_server: StartServer) -> None:
-    config = session_config(session_idle_ttl_s=1.0)
+    config = session_config(session_idle_ttl_s=3.0)
     server = start_server(config=config)
     with VerifierClient(server.address, timeout_s=30) as client:
         s = client.session(setup="import subprocess\np = subprocess.Popen(['sleep', '600'])").open()
         busy = client.session().open()
         started = time.monotonic()
-        assert busy.run("import time\ntime.sleep(2.5)", timeout_s=10).ok  # a call in flight outlives the TTL
-        assert time.monotonic() - started >= 2.5
+        assert busy.run("import time\ntime.sleep(7)", timeout_s=30).ok  # a call in flight outlives the TTL
+        assert time.monotonic() - started >= 7
         assert busy.run("1").ok
-        with pytest.raises(SessionLostError, match=r"expired after 1s without a call"):
+        with pytest.raises(SessionLostError, match=r"expired after 3s without a call"):
             s.run("1")
-    eventually(lambda: not session_processes(config), timeout_s=15)
+    eventually(lambda: not session_processes(config), timeout_s=60)
 
 
 def test_a_sigkilled_client_leaves_no_session_after_its_ttl(start_server: StartServer) -> None:
@@ -192,8 +192,8 @@ def test_a_sigkilled_client_leaves_no_session_after_its_ttl(start_server: StartS
         assert {info.session_id for info in admin.list_sessions()} >= {session_id}
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        eventually(lambda: not admin.list_sessions(), timeout_s=30)
-    eventually(lambda: not session_processes(config), timeout_s=15)
+        eventually(lambda: not admin.list_sessions(), timeout_s=60)
+    eventually(lambda: not session_processes(config), timeout_s=60)
 
 
 def test_caps_are_resource_exhausted_with_a_retry_after(start_server: StartServer) -> None:
@@ -248,7 +248,7 @@ def test_roles_sessions_need_a_token_and_listing_them_needs_admin(start_server: 
 
 def test_session_calls_are_counted_in_metrics(start_server: StartServer) -> None:
     server = start_server(config=session_config(), extra_args=["--metrics-port", "0"])
-    port = int(eventually(lambda: _metrics_port(server), timeout_s=10))
+    port = int(eventually(lambda: _metrics_port(server), timeout_s=60))
     with VerifierClient(server.address) as client, client.session() as s:
         s.run("1")
         s.run("1/0")

@@ -81,7 +81,7 @@ def test_forks_of_one_prompt_share_the_setup_state_and_nothing_else(server: Serv
 
 
 def test_every_tool_call_has_a_deadline_and_a_lost_sandbox_starts_afresh(server: ServerProcess) -> None:
-    factory = SandboxEnvironment.factory(target=server.address, tool_timeout_s=0.5, max_output_chars=200)
+    factory = SandboxEnvironment.factory(target=server.address, tool_timeout_s=3.0, max_output_chars=200)
     env = factory()
     env.reset(setup="state = 'set up'")
     assert "[timeout]" in env.python(code="import time\ntime.sleep(30)")
