@@ -18,11 +18,15 @@ serve: setup
 services: setup
 	@bash scripts/test_services.sh
 
+# Two test processes, each module kept on one of them (its module-scoped servers and images
+# start once): the suite mostly waits, so two share the machine's cores well.
+PYTEST := $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
 test: services
-	$(BIN)/python -m pytest -q
+	$(PYTEST)
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not slow and not docker and not postgres"
+	$(PYTEST) -m "not slow and not docker and not postgres"
 
 protos: setup
 	$(BIN)/python scripts/gen_protos.py
