@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.addresses import refused_address
 from verifier_server.testing import REPO_ROOT, ServerProcess
 
 GOOD = "<think>because</think><answer>4</answer>"
@@ -131,9 +131,7 @@ def test_capabilities(address: str):
 
 
 def test_server_not_running_names_the_address():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        dead = f"127.0.0.1:{sock.getsockname()[1]}"
+    dead = refused_address()
     result = run_cli("--timeout", "2", "list", server=dead)
     assert result.returncode != 0
     assert dead in result.stderr

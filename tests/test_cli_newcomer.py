@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -14,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.addresses import refused_address
 from verifier_server.testing import REPO_ROOT, ServerProcess
 
 GOOD = "<think>because</think><answer>4</answer>"
@@ -36,12 +36,6 @@ def write_jsonl(path: Path, rows: list[Any]) -> Path:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def dead_address() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def one_sentence(stderr: str) -> bool:
@@ -91,7 +85,7 @@ def test_a_failed_score_leaves_no_output_and_keeps_an_old_one(
     source = write_jsonl(tmp_path / "in.jsonl", _rows())
     fresh, old = tmp_path / "fresh" / "out.jsonl", tmp_path / "old.jsonl"
     old.write_text("a previous good result\n")
-    args = [dead_address() if arg == "DEAD" else arg for arg in args]
+    args = [refused_address() if arg == "DEAD" else arg for arg in args]
     for out in (fresh, old):
         result = run_cli("--server", address, "--timeout", "3", "score", *args, str(source), "-o", str(out))
         assert result.returncode == 1 and message in result.stderr and "Traceback" not in result.stderr

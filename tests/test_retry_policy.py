@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from sdk import AsyncVerifierClient, RetryPolicy, ServerUnavailableError, VerifierClient
 from sdk._base import MIN_ATTEMPT_S, BaseClient
 from sdk._errors import ResourceExhaustedError, RPCError, StatusCode
+from tests.addresses import refused_address
 
 
 @pytest.mark.parametrize(
@@ -54,28 +53,19 @@ def test_a_retry_needs_time_left_for_its_attempt():
     assert client.time_for_attempt(time.monotonic() + 30)
 
 
-@pytest.fixture
-def refused_address() -> Iterator[str]:
-    """A loopback port held bound but not listening for the test: every connect is refused, and
-    no other process can take the port meanwhile."""
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        yield f"127.0.0.1:{held.getsockname()[1]}"
-
-
-# Backoffs that use nearly all of each call's second: the last retry is left with too little time.
+# Backoffs long against each call's one second, so a retry often ends near the deadline.
 TIGHT = RetryPolicy(max_attempts=100, initial_backoff_s=0.3, max_backoff_s=0.3)
 
 
-def test_a_server_that_stays_down_is_unavailable_not_a_deadline(refused_address: str):
-    with VerifierClient(refused_address, timeout_s=1.0, retry=TIGHT) as client:
+def test_a_server_that_stays_down_is_unavailable_not_a_deadline():
+    with VerifierClient(refused_address(), timeout_s=1.0, retry=TIGHT) as client:
         for _ in range(3):
             with pytest.raises(ServerUnavailableError):
                 client.list()
 
 
-async def test_async_a_server_that_stays_down_is_unavailable_not_a_deadline(refused_address: str):
-    async with AsyncVerifierClient(refused_address, timeout_s=1.0, retry=TIGHT) as client:
+async def test_async_a_server_that_stays_down_is_unavailable_not_a_deadline():
+    async with AsyncVerifierClient(refused_address(), timeout_s=1.0, retry=TIGHT) as client:
         for _ in range(3):
             with pytest.raises(ServerUnavailableError):
                 await client.list()

@@ -10,7 +10,6 @@ import asyncio
 import inspect
 import logging
 import pickle
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,12 @@ import pytest
 
 from sdk import AsyncRemoteReward, RemoteReward, specs
 from sdk.rewards import TRAINER_KEYWORDS
+from tests.addresses import refused_address
 from tests.tiny_models import build_tiny_causal_lm
 from verifier_server.testing import ServerProcess
 
 GOOD = "<think>because</think><answer>4</answer>"
 BAD = "the answer is 4"
-
-
-def dead_address() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 class MetricSink:
@@ -143,7 +137,7 @@ def test_non_json_column_is_skipped_with_one_warning(verifier_server: ServerProc
 
 
 def test_server_down_gives_none_and_a_warning(caplog: pytest.LogCaptureFixture):
-    reward = RemoteReward("think-answer-format", target=dead_address(), timeout_s=1.0)
+    reward = RemoteReward("think-answer-format", target=refused_address(), timeout_s=1.0)
     sink = MetricSink()
     with caplog.at_level(logging.WARNING, logger="sdk.rewards"):
         assert reward(**trl_kwargs([GOOD, BAD, GOOD], sink)) == [None, None, None]
@@ -152,7 +146,7 @@ def test_server_down_gives_none_and_a_warning(caplog: pytest.LogCaptureFixture):
 
 
 async def test_async_server_down_gives_none(caplog: pytest.LogCaptureFixture):
-    reward = AsyncRemoteReward("think-answer-format", target=dead_address(), timeout_s=1.0)
+    reward = AsyncRemoteReward("think-answer-format", target=refused_address(), timeout_s=1.0)
     with caplog.at_level(logging.WARNING, logger="sdk.rewards"):
         assert await reward(**trl_kwargs([GOOD, BAD], MetricSink())) == [None, None]
     assert any("cannot reach the verifier server" in r.getMessage() for r in caplog.records)
@@ -274,7 +268,7 @@ def test_grpo_trainer_with_sync_and_async_remote_rewards(
 
 @pytest.mark.slow
 def test_grpo_trainer_survives_a_dead_verifier_server(tiny_models: dict[bool, Path], tmp_path: Path):
-    dead = dead_address()
+    dead = refused_address()
     rewards = [
         RemoteReward("think-answer-format", target=dead, timeout_s=0.5, name="dead-sync"),
         AsyncRemoteReward("think-answer-format", target=dead, timeout_s=0.5, name="dead-async"),

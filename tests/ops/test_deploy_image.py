@@ -27,7 +27,7 @@ from ops.test_deploy_manifests import documented_docker_flags
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 #: A uid range of this test run's own: other servers on the host may still use the default one.
-UID_BASE = 500_000 + (os.getpid() % 1000) * 512
+UID_BASE = 3_000_000 + (os.getpid() % 1000) * 512  # its own band: see tests/sandboxes/sandbox_probe.py
 
 
 def _docker_ready() -> bool:

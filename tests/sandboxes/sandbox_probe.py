@@ -11,7 +11,9 @@ from pathlib import Path
 
 #: A uid range of our own for bwrap slots, so sandboxes that other processes on this host run
 #: (default base 60000) are never mistaken for survivors of ours.
-UID_BASE, UID_RANGE_SIZE = 200_000 + (os.getpid() % 5000) * 64, 64
+#: Each scheme of per-process uid ranges in the tests has its own band (1M, 2M, 3M, 50M, 100M),
+#: so two test processes (pytest-xdist workers) never share a uid by way of different schemes.
+UID_BASE, UID_RANGE_SIZE = 1_000_000 + (os.getpid() % 5000) * 64, 64
 #: uids our backends run programs as: bwrap slots and the docker image's nobody.
 SANDBOX_UIDS = frozenset(range(UID_BASE, UID_BASE + UID_RANGE_SIZE)) | {65534}
 #: The docker pool's idle containers run this as nobody; it is not a leftover of any run.

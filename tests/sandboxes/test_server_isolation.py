@@ -31,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 #: A uid range of this test process's own, shared by the servers a test starts (as servers of one host would be).
-UID_BASE = 400_000 + (os.getpid() % 1000) * 512
+UID_BASE = 2_000_000 + (os.getpid() % 1000) * 512  # its own band: see sandbox_probe
 UID_RANGE = {"sandbox_uid_base": UID_BASE, "sandbox_uid_range_size": 512}
 #: What a server's bwrap sandbox runs at once by default (BwrapSandbox: 2 x cores).
 SERVER_SLOTS = 2 * (os.cpu_count() or 1)

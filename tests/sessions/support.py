@@ -22,7 +22,7 @@ BLOCKS_PER_PROCESS = 256
 
 def session_config(**overrides: Any) -> dict[str, Any]:
     """A server config with a fresh sandbox uid range (room for its slots and MAX_SESSIONS session trees)."""
-    base = 400_000 + (os.getpid() % 4000) * BLOCK * BLOCKS_PER_PROCESS + next(_BLOCKS) % BLOCKS_PER_PROCESS * BLOCK
+    base = 100_000_000 + (os.getpid() % 4000) * BLOCK * BLOCKS_PER_PROCESS + next(_BLOCKS) % BLOCKS_PER_PROCESS * BLOCK
     return {"sandbox_uid_base": base, "sandbox_uid_range_size": BLOCK, "max_sessions": MAX_SESSIONS, **overrides}
 
 

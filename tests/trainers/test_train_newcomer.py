@@ -6,13 +6,13 @@ import json
 import os
 import re
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.addresses import refused_address
 from trainers.tiny import build_tiny_model, write_tiny_math_dataset
 from verifier_server.testing import REPO_ROOT, ServerProcess
 
@@ -75,12 +75,6 @@ def test_trl_example_with_a_relative_output_dir_and_its_own_server(tmp_path: Pat
     assert "finished 2 steps" in result.stdout
 
 
-def _dead_address() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
-
-
 def _train(tiny: tuple[Path, Path], out: Path, *extra: str) -> list[str]:
     model, data = tiny
     return ["train", "grpo", "--model", str(model), "--dataset", str(data), "--output-dir", str(out), *extra]
@@ -99,7 +93,7 @@ def test_misspelled_reward_stops_the_run_before_the_model_loads(
 
 
 def test_a_server_that_is_down_stops_the_run_before_the_model_loads(tiny: tuple[Path, Path], tmp_path: Path) -> None:
-    dead = _dead_address()
+    dead = refused_address()
     result = _verifier(_train(tiny, tmp_path / "run", "--server", dead, "--reward", "math"), cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert f"no verifier server answers at {dead}" in result.stderr and "--serve-in-process" in result.stderr
@@ -121,7 +115,7 @@ def test_a_model_folder_that_cannot_load_is_one_sentence(
     make(tmp_path / "nomodel")
     _, data = tiny
     argv = ["train", "grpo", "--model", "./nomodel", "--dataset", str(data), "--output-dir", "run", "--reward", "math"]
-    result = _verifier([*argv, "--server", _dead_address()], cwd=tmp_path)
+    result = _verifier([*argv, "--server", refused_address()], cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.startswith("verifier train: model: ./nomodel ") and message in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import math
-import socket
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +22,7 @@ from sdk.adapters import verl as verl_adapter
 from sdk.adapters._common import AdapterSettings
 from sdk.adapters.openrlhf import RemoteRewardFunc
 from sdk.adapters.swift import remote_orm
+from tests.addresses import refused_address
 from verifier_server.testing import ServerProcess
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -36,12 +36,6 @@ def _load_file(path: Path, name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _dead_address() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def _swift_kwargs(completions: list[str], answers: list[str]) -> dict[str, Any]:
@@ -93,7 +87,7 @@ def test_swift_two_async_orms_score_one_batch_concurrently(verifier_server: Serv
 
 
 def test_swift_failure_is_none_which_swift_turns_into_nan() -> None:
-    reward = remote_orm("math", target=_dead_address(), timeout_s=1.0, asynchronous=False)()
+    reward = remote_orm("math", target=refused_address(), timeout_s=1.0, asynchronous=False)()
     rewards = reward([RIGHT], **_swift_kwargs([RIGHT], ["4"]))
     assert rewards == [None]
     # What ms-swift does with it: None -> NaN, left out of the nansum.
@@ -172,7 +166,7 @@ def test_verl_failure_gets_failure_score_and_unverified() -> None:
         solution_str=RIGHT,
         ground_truth="4",
         verifier="math",
-        server=_dead_address(),
+        server=refused_address(),
         timeout_s=1.0,
         failure_score=-1.0,
     )
@@ -220,7 +214,7 @@ def test_openrlhf_batch_json_labels_and_failure(verifier_server: ServerProcess) 
     reward = RemoteRewardFunc("math", target=verifier_server.address)
     out = reward([RIGHT, WRONG], ["", ""], ['{"answer": "4"}', "4"])
     assert out["rewards"].tolist() == [1.0, 0.0]
-    dead = RemoteRewardFunc("math", target=_dead_address(), timeout_s=1.0, failure_reward=-0.5)
+    dead = RemoteRewardFunc("math", target=refused_address(), timeout_s=1.0, failure_reward=-0.5)
     out = dead([RIGHT], [""], ["4"])
     assert out["rewards"].tolist() == [-0.5] and out["extra_logs"]["verified"].tolist() == [0.0]
     assert not math.isnan(out["scores"].item())
