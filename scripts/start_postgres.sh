@@ -33,13 +33,21 @@ mkdir -p "${DIR}"
 if [[ "$(id -u)" == "0" ]]; then
     chown postgres: "${DIR}"
 fi
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-
 as_owner "${PG_BIN}/initdb" -D "${DIR}/data" -U postgres -A trust -E UTF8 --no-sync >"${DIR}/initdb.log" 2>&1 \
     || { cat "${DIR}/initdb.log" >&2; exit 1; }
-as_owner "${PG_BIN}/pg_ctl" -D "${DIR}/data" -l "${DIR}/postgres.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -p ${PORT} -k ${DIR} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-    >/dev/null || { cat "${DIR}/postgres.log" >&2; exit 1; }
+# A port is picked free, then bound by the server: another process (a second test worker's
+# server) can take it in between, so a failed start is retried on a fresh port.
+started=""
+for _ in 1 2 3 4 5; do
+    PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    if as_owner "${PG_BIN}/pg_ctl" -D "${DIR}/data" -l "${DIR}/postgres.log" -w -t 60 start -o \
+        "-c listen_addresses=127.0.0.1 -p ${PORT} -k ${DIR} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+        >/dev/null; then
+        started=1
+        break
+    fi
+done
+[[ -n "${started}" ]] || { cat "${DIR}/postgres.log" >&2; exit 1; }
 
 echo "postgresql://postgres@127.0.0.1:${PORT}/postgres"
 echo "${DIR}"
