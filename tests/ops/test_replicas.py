@@ -125,7 +125,8 @@ def test_sigkill_mid_run_scores_every_sample_exactly_once(replicas: Replicas):
     completions = batch(120)
     with VerifierClient(replicas.addresses, max_chunk_samples=5, timeout_s=120) as client:
         client.list()  # connect first, so the call below starts balanced
-        call = Background(lambda: client.score(verdict_spec(), completions))
+        # Slow samples of 0.5 s keep the batch running for seconds after replica 0 is seen busy.
+        call = Background(lambda: client.score(verdict_spec(regex_timeout_s=0.5), completions))
         eventually(lambda: replicas.busy(0), timeout_s=60, interval_s=0.02)
         assert call.running, "the batch finished before the kill; make it slower"
         replicas.servers[0].kill()
@@ -140,7 +141,8 @@ def test_sigterm_drains_in_flight_work_and_clients_move_on(replicas: Replicas):
     draining = replicas.servers[0]
     with VerifierClient(replicas.addresses, max_chunk_samples=5, timeout_s=120) as client:
         client.list()
-        call = Background(lambda: client.score(verdict_spec(), completions))
+        # Slow samples of 0.5 s keep the batch running for seconds after replica 0 is seen busy.
+        call = Background(lambda: client.score(verdict_spec(regex_timeout_s=0.5), completions))
         eventually(lambda: replicas.busy(0), timeout_s=60, interval_s=0.02)
         assert call.running, "the batch finished before SIGTERM; make it slower"
         before = [replicas.score_requests(i) for i in (1, 2)]

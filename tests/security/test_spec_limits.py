@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,14 @@ def test_verifiers_sharing_a_judge_model_keep_their_own_limits(
         assert first.outcome.value == "timeout"
         listener.wait_for_in_flight(0)  # the abandoned request finishes at the listener
         listener.peak_in_flight = 0
-        results = client.score({**patient, "name": "patient"}, **four)
-    assert [r.outcome.value for r in results] == ["ok"] * 4, [r.reason for r in results]
+        listener.hold = threading.Event()  # the four are answered only once all four have arrived together
+        scored: list[Any] = []
+        caller = threading.Thread(target=lambda: scored.extend(client.score({**patient, "name": "patient"}, **four)))
+        caller.start()
+        try:
+            listener.wait_for_in_flight(4)
+        finally:
+            listener.hold.set()
+            caller.join(120)
+    assert [r.outcome.value for r in scored] == ["ok"] * 4, [r.reason for r in scored]
     assert listener.peak_in_flight == 4
