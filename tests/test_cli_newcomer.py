@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.addresses import refused_address
+from tests.host_claims import refused_address
 from verifier_server.testing import REPO_ROOT, ServerProcess
 
 GOOD = "<think>because</think><answer>4</answer>"

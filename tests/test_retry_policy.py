@@ -9,7 +9,7 @@ import pytest
 from sdk import AsyncVerifierClient, RetryPolicy, ServerUnavailableError, VerifierClient
 from sdk._base import MIN_ATTEMPT_S, BaseClient
 from sdk._errors import ResourceExhaustedError, RPCError, StatusCode
-from tests.addresses import refused_address
+from tests.host_claims import refused_address
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import pytest
 
 from sdk import AsyncRemoteReward, RemoteReward, specs
 from sdk.rewards import TRAINER_KEYWORDS
-from tests.addresses import refused_address
+from tests.host_claims import refused_address
 from tests.tiny_models import build_tiny_causal_lm
 from verifier_server.testing import ServerProcess
 

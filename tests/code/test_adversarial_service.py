@@ -20,15 +20,17 @@ from pathlib import Path
 import pytest
 
 from sdk import VerifierClient
+from tests.host_claims import process_uid_base
 from verifier_server.testing import THROWAWAY_NAMESPACES, StartServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sandboxes"))
 from adversarial_corpus import CORPUS, HostFacts, render
 
 FENCE = {"python": "python", "c": "c", "bash": "bash"}
-#: This module's own sandbox uid range (a band no other test module uses), so another test
-#: process's servers, whose sandboxes run meanwhile, are never taken for this batch's survivors.
-UID_BASE, UID_RANGE_SIZE = 50_000_000 + (os.getpid() % 1000) * 512, 512
+#: This module's own sandbox uid range, so another test process's servers, whose sandboxes
+#: run meanwhile, are never taken for this batch's survivors.
+UID_RANGE_SIZE = 512
+UID_BASE = process_uid_base("adversarial_service", UID_RANGE_SIZE)
 SANDBOX_UIDS = range(UID_BASE, UID_BASE + UID_RANGE_SIZE)
 
 

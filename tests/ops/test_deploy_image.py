@@ -24,10 +24,11 @@ from typing import Any
 import pytest
 
 from ops.test_deploy_manifests import documented_docker_flags
+from tests.host_claims import process_uid_base
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 #: A uid range of this test run's own: other servers on the host may still use the default one.
-UID_BASE = 3_000_000 + (os.getpid() % 1000) * 512  # its own band: see tests/sandboxes/sandbox_probe.py
+UID_BASE = process_uid_base("deploy_image", 512)
 
 
 def _docker_ready() -> bool:

@@ -6,14 +6,14 @@ A module with its own name (not ``conftest``): several test folders have a conft
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from tests.host_claims import process_uid_base
 
 #: A uid range of our own for bwrap slots, so sandboxes that other processes on this host run
 #: (default base 60000) are never mistaken for survivors of ours.
-#: Each scheme of per-process uid ranges in the tests has its own band (1M, 2M, 3M, 50M, 100M),
-#: so two test processes (pytest-xdist workers) never share a uid by way of different schemes.
-UID_BASE, UID_RANGE_SIZE = 1_000_000 + (os.getpid() % 5000) * 64, 64
+UID_RANGE_SIZE = 64
+UID_BASE = process_uid_base("sandboxes", UID_RANGE_SIZE)
 #: uids our backends run programs as: bwrap slots and the docker image's nobody.
 SANDBOX_UIDS = frozenset(range(UID_BASE, UID_BASE + UID_RANGE_SIZE)) | {65534}
 #: The docker pool's idle containers run this as nobody; it is not a leftover of any run.

@@ -23,6 +23,7 @@ import pytest
 from sandboxes import available_backends
 from sandboxes._layout import readable_by_others
 from sdk import RetryPolicy, VerifierClient, specs
+from tests.host_claims import process_uid_base
 from verifier_server.testing import REPO_ROOT, ServerProcess, StartServer
 
 pytestmark = pytest.mark.skipif(
@@ -31,7 +32,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 #: A uid range of this test process's own, shared by the servers a test starts (as servers of one host would be).
-UID_BASE = 2_000_000 + (os.getpid() % 1000) * 512  # its own band: see sandbox_probe
+UID_BASE = process_uid_base("server_isolation", 512)
 UID_RANGE = {"sandbox_uid_base": UID_BASE, "sandbox_uid_range_size": 512}
 #: What a server's bwrap sandbox runs at once by default (BwrapSandbox: 2 x cores).
 SERVER_SLOTS = 2 * (os.cpu_count() or 1)

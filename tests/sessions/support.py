@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tests.host_claims import process_uid_base
+
 _BLOCKS = itertools.count()
 MAX_SESSIONS = 16
 #: Room for the slots (2 x cores by default) and two uids per session tree.
@@ -22,7 +24,7 @@ BLOCKS_PER_PROCESS = 256
 
 def session_config(**overrides: Any) -> dict[str, Any]:
     """A server config with a fresh sandbox uid range (room for its slots and MAX_SESSIONS session trees)."""
-    base = 100_000_000 + (os.getpid() % 4000) * BLOCK * BLOCKS_PER_PROCESS + next(_BLOCKS) % BLOCKS_PER_PROCESS * BLOCK
+    base = process_uid_base("sessions", BLOCK * BLOCKS_PER_PROCESS) + next(_BLOCKS) % BLOCKS_PER_PROCESS * BLOCK
     return {"sandbox_uid_base": base, "sandbox_uid_range_size": BLOCK, "max_sessions": MAX_SESSIONS, **overrides}
 
 

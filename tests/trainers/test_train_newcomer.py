@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.addresses import refused_address
+from tests.host_claims import refused_address
 from trainers.tiny import build_tiny_model, write_tiny_math_dataset
 from verifier_server.testing import REPO_ROOT, ServerProcess
 

@@ -22,7 +22,7 @@ from sdk.adapters import verl as verl_adapter
 from sdk.adapters._common import AdapterSettings
 from sdk.adapters.openrlhf import RemoteRewardFunc
 from sdk.adapters.swift import remote_orm
-from tests.addresses import refused_address
+from tests.host_claims import refused_address
 from verifier_server.testing import ServerProcess
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
