@@ -1,4 +1,4 @@
-"""The sandbox's own C helpers (init.c, reaper.c): each built once per source version, or shipped prebuilt.
+"""The sandbox's own C helpers (zygote.c, reaper.c): each built once per source version, or shipped prebuilt.
 
 Why compile at run time: the package stays pure Python to install, and every host that
 runs C jobs already has a C compiler (the sandbox's C/C++ support needs one anyway). A
@@ -78,13 +78,13 @@ class NativeHelper:
         os.replace(partial, target)
 
 
-#: pid 1 of each fork-server run's pid namespace, loaded into the zygote as a library.
-INIT_LIBRARY = NativeHelper(
-    "libsandbox-init", HERE / "init.c", ("-shared", "-fPIC"), ".so", "the fork server's namespace init"
+#: The fork-server zygote's native half (its serve loop and each run's namespace init), loaded into it as a library.
+ZYGOTE_LIBRARY = NativeHelper(
+    "libsandbox-zygote", HERE / "zygote.c", ("-shared", "-fPIC"), ".so", "the fork server's native loop"
 )
 #: pid 1 of a session fork's pid namespace, a program bound into the sandbox root.
 SESSION_REAPER = NativeHelper("sandbox-reaper", HERE / "reaper.c", (), "", "the session fork reaper")
-HELPERS = (INIT_LIBRARY, SESSION_REAPER)
+HELPERS = (ZYGOTE_LIBRARY, SESSION_REAPER)
 
 
 def default_cache(candidates: tuple[Path, ...] = CACHES) -> Path:

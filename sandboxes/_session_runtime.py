@@ -67,14 +67,6 @@ PRIVATE_MOUNTS = ("/work/", "/tmp/", "/dev/shm/")
 BASH = "/bin/bash"
 
 
-def is_session(header):
-    """Whether a zygote request header (marshal) asks for a session rather than a job."""
-    try:
-        return marshal.loads(header).get("mode") == "session"
-    except (ValueError, EOFError, TypeError, AttributeError):
-        return False
-
-
 def enter(header, fds, setup_error, z):
     """R becomes a session (never returns). `z` holds the zygote's globals: its mount helpers and prepared state.
 

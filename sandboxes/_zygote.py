@@ -3,11 +3,12 @@
 Runs under the sandbox's Python (stdlib only) as host root, started from its source (sent
 over fd 0, see forkserver.BOOTSTRAP) rather than its path: every run is a fork of this
 process, so nothing here may hold the host's paths or pids (chains forget each other's).
-Once, it builds a read-only root from the host's layout table and pivots into it. It
+Once, it builds a read-only root from the host's layout table and pivots into it, imports
+what runs share, and hands itself to its C loop (zygote.c), which it never leaves: it
 keeps a few warm chains ready, because fork is the dominant cost here: for a chain it
-creates a new pid namespace whose pid 1 is a tiny C init (init.c: a clone sharing this
+creates a new pid namespace whose pid 1 is a tiny C init (a clone sharing this
 process's memory, so neither a copy of this interpreter nor an exec) and forks the run
-process R into it. R unshares
+process R into it, which returns from the loop into Python (run_process). R unshares
 mount/ipc/uts/cgroup namespaces, mounts /proc with a read-only /proc/sys, and waits.
 A job is handed to one chain, used exactly once: R joins the slot's cgroups, mounts
 fresh tmpfs /work, /tmp and /dev/shm, joins the slot's network namespace, applies rlimits, drops
@@ -20,13 +21,14 @@ everything left in the pid namespace.
 
 Protocol on fd 0 (SOCK_SEQPACKET): first message is this source, then the JSON setup (with
 "preload_modules", the host's trusted modules to import once, see forkserver.ForkServer.start), answered "ready"
-or "error: ..."; then each message is a marshal-encoded header with fds
+or "error: ..."; then (served by zygote.c) each message is a marshal-encoded header with fds
 [stdin, stdout, stderr, payload, status, netns, *cgroup.procs] (and, with "many" in the header, a
 socket last: R then serves many runs of the program, see serve_runs) and gets no answer. The
 payload (files, executables, entry, argv, env) goes to R only. On the status pipe, R writes
 {"error": ...} if its set-up or the program's exec fails (its copy is close-on-exec, so
 a program that runs never holds it); the zygote writes {"exit_code"} or {"signal"} once
-R is reaped. The host reads the first line.
+R is reaped. The host reads the first line. A zygote set up with "session_modules" serves
+sessions only (see _session_runtime.py and zygote.c for what differs).
 """
 
 from __future__ import annotations
@@ -277,14 +279,28 @@ def job_streams() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]
     return stdin, stdout, stderr
 
 
-def load_init_library(path: str) -> ctypes.CDLL:
-    """init.c's sandbox_spawn_init / sandbox_init_reaped (see there for why a library)."""
-    lib = ctypes.CDLL(path, use_errno=True)
-    lib.sandbox_spawn_init.argtypes = [ctypes.c_int]
-    lib.sandbox_spawn_init.restype = ctypes.c_int
-    lib.sandbox_init_reaped.argtypes = [ctypes.c_int]
-    lib.sandbox_init_reaped.restype = ctypes.c_int
+def load_native(path: str) -> ctypes.PyDLL:
+    """zygote.c: the serve loop (zygote_serve) and each run's namespace init.
+
+    A PyDLL: the loop is called with the GIL held, as this process's one thread, and forks
+    through Python's own fork hooks. RTLD_GLOBAL, so that tests can ask a run what its copy
+    of the loop still knows (zygote_known_processes) through the process's global symbols.
+    """
+    lib = ctypes.PyDLL(path, mode=ctypes.RTLD_GLOBAL)
+    hook = ctypes.c_void_p
+    lib.zygote_serve.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, hook, hook, hook]
+    lib.zygote_serve.restype = ctypes.c_int
+    lib.zygote_error.restype = ctypes.c_char_p
     return lib
+
+
+def fork_hooks() -> list[int | None]:
+    """PyOS_BeforeFork, PyOS_AfterFork_Parent and PyOS_AfterFork_Child: what os.fork() calls around fork()."""
+    api = ctypes.pythonapi
+    return [
+        ctypes.cast(f, ctypes.c_void_p).value
+        for f in (api.PyOS_BeforeFork, api.PyOS_AfterFork_Parent, api.PyOS_AfterFork_Child)
+    ]
 
 
 def read_all(fd: int) -> bytes:
@@ -400,16 +416,14 @@ def exit_code(exc: SystemExit) -> int:
 def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
     """R: prepared ahead of any job in its fresh namespaces; used for exactly one job, then it becomes the program.
 
-    Before the job: drops every fd but its control socket, restores default signal
-    handling, unshares the remaining namespaces and mounts /proc. A failure there is kept
-    and reported on the job's status pipe, so it is never mistaken for the program's exit.
+    Before the job: drops every fd but its control socket (zygote.c already restored the
+    signal mask and forgot the zygote's bookkeeping), unshares the remaining namespaces and
+    mounts /proc. A failure there is kept and reported on the job's status pipe, so it is
+    never mistaken for the program's exit.
     """
     setup_error: BaseException | None = None
     try:
         libc.prctl(PR_SET_NAME, b"python3", 0, 0, 0)  # what the program would see under `python3 main.py`
-        signal.set_wakeup_fd(-1)  # before closing fds: the zygote's wakeup pipe must not be written by us
-        # _signal, not signal: the latter's enum conversions touch (and copy-on-write) ~70 pages.
-        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         os.closerange(3, ctrl.fileno())
         os.closerange(ctrl.fileno() + 1, MAX_FD)
@@ -425,7 +439,7 @@ def run_process(ctrl: socket.socket, seccomp: Seccomp) -> NoReturn:
         os._exit(0)  # the zygote closed this chain unused
     ctrl.close()
     header, fds = request
-    if SESSION is not None and SESSION.is_session(header):
+    if SESSION is not None:  # a session zygote serves sessions only
         SESSION.enter(header, fds, setup_error, types.SimpleNamespace(**globals()))  # never returns
     stdin, stdout, stderr, payload, status, netns = fds[:6]
     try:
@@ -637,6 +651,8 @@ def write_job_files(job: dict[str, Any]) -> None:
 
 FD_SIZE = array.array("i").itemsize
 MAX_FDS = 16
+#: zygote_serve's returns in the zygote (see zygote.c); in a run process it returns its control fd.
+ZYGOTE_DONE, ZYGOTE_FAILED = -1, -2
 
 
 def recv_request(sock: socket.socket) -> tuple[bytes, list[int]] | None:
@@ -651,163 +667,6 @@ def recv_request(sock: socket.socket) -> tuple[bytes, list[int]] | None:
             os.close(fd)
         return None
     return msg, list(fds)
-
-
-def send_request(sock: socket.socket, header: bytes, fds: list[int]) -> None:
-    sock.sendmsg([header], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())])
-
-
-class Chain:
-    """A run process R waiting for its job (its namespace's init is in Zygote.inits).
-
-    Its socket is kept as a bare fd, not a socket object: every new R drops the other chains
-    (forget_others), and deallocating socket objects there cost ~80 pages of copy-on-write per run.
-    """
-
-    def __init__(self, pid: int, fd: int) -> None:
-        self.pid, self.fd = pid, fd
-
-    def send(self, header: bytes, fds: list[int]) -> None:
-        sock = socket.socket(fileno=self.fd)
-        try:
-            send_request(sock, header, fds)
-        finally:
-            sock.detach()
-
-
-class Zygote:
-    """Creates chains, hands each job to one, reaps run processes and reports their status."""
-
-    def __init__(self, seccomp: Seccomp, own_pidns: int, warm: int, init_lib: ctypes.CDLL) -> None:
-        self.seccomp, self.own_pidns, self.warm, self.init_lib = seccomp, own_pidns, warm, init_lib
-        # Inits watch the read end: EOF (this process gone) makes them exit, killing their namespace.
-        self.live_r, self.live_w = os.pipe()
-        self.wake_r, self.wake_w = os.pipe()
-        os.set_blocking(self.wake_r, False)
-        os.set_blocking(self.wake_w, False)
-        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
-        signal.signal(signal.SIGCHLD, lambda _sig, _frame: None)  # only to wake select via wake_r
-        self.chains: list[Chain] = []
-        self.inits: dict[int, int] = {}  # run pid -> its init's pid, for every chain not yet reaped
-        self.status: dict[int, int] = {}  # run pid -> status fd of the job it runs
-        self.sessions: set[int] = set()  # run pids serving a session: their init outlives them (forks live in it)
-        self.session_inits: set[int] = set()  # inits of ended sessions, left for the host to kill
-
-    def make_chain(self) -> Chain:
-        """A new pid namespace (the C init as pid 1) with R forked into it.
-
-        unshare(CLONE_NEWPID) only redirects this process's *future children* into a new
-        namespace, and only once: setns back to our own namespace first re-arms it.
-        """
-        check(libc.setns(self.own_pidns, CLONE_NEWPID), "setns(own pid namespace)")
-        check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
-        init = self.init_lib.sandbox_spawn_init(self.live_r)
-        if init < 0:
-            check(-1, "starting the namespace init")
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            pid = os.fork()
-        except BaseException:
-            os.kill(init, signal.SIGKILL)
-            ours.close()
-            theirs.close()
-            raise
-        if pid == 0:
-            del init  # this frame stays on R's stack, readable by the program: no host pid in it
-            self.forget_others()
-            ours.close()
-            run_process(theirs, self.seccomp)
-        theirs.close()
-        self.inits[pid] = init
-        return Chain(pid, ours.detach())
-
-    def add_chain(self) -> None:
-        """A warm chain more. Not `self.chains.append(self.make_chain())`: R is forked inside make_chain,
-        and a list of the other chains on this frame's stack (or a comprehension's) would stay readable there."""
-        chain = self.make_chain()
-        self.chains.append(chain)
-
-    def forget_others(self) -> None:
-        """In a new R: forget other chains and sessions (their host pids) before any program can look."""
-        self.chains, self.inits, self.status = [], {}, {}
-        self.sessions, self.session_inits = set(), set()
-
-    def reap(self) -> None:
-        """Collect exited children: a run process's status goes to its job; its init is killed with it."""
-        while True:
-            try:
-                pid, wstatus = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            init = self.inits.pop(pid, None)
-            if init is None:
-                self.init_lib.sandbox_init_reaped(pid)  # an init: free its stack
-                self.session_inits.discard(pid)
-                continue
-            if pid in self.sessions:
-                self.sessions.discard(pid)
-                self.session_inits.add(init)  # the host kills it once the session's forks are closed too
-            else:
-                os.kill(init, signal.SIGKILL)  # our unreaped child: its pid cannot have been reused
-            fd = self.status.pop(pid, None)
-            if fd is None:
-                self.chains = [c for c in self.chains if c.pid != pid]  # an idle chain died
-                continue
-            if os.WIFSIGNALED(wstatus):
-                line = b'{"signal": %d}\n' % os.WTERMSIG(wstatus)
-            else:
-                line = b'{"exit_code": %d}\n' % os.WEXITSTATUS(wstatus)
-            try:
-                os.write(fd, line)  # not json.dumps: this runs once per run in the zygote
-            except OSError:
-                pass  # the host gave up on this run (timeout, cancellation)
-            os.close(fd)
-
-    def start(self, header: bytes, fds: list[int]) -> None:
-        """Hand one job to a warm chain (a fresh one if none is ready); its status fd is kept until R exits."""
-        chain: Chain | None = None
-        try:
-            chain = self.chains.pop(0) if self.chains else self.make_chain()
-            chain.send(header, fds)
-            self.status[chain.pid] = fds[4]
-            if SESSION is not None and SESSION.is_session(header):
-                self.sessions.add(chain.pid)
-                report(fds[4], pid=chain.pid, init=self.inits[chain.pid])
-            fds = fds[:4] + fds[5:]
-        except BaseException as exc:
-            if len(fds) > 4:
-                report(fds[4], error=f"fork server could not start the run: {exc!r}")
-            if chain is not None:
-                os.kill(chain.pid, signal.SIGKILL)
-        finally:
-            if chain is not None:
-                os.close(chain.fd)
-            for fd in fds:
-                os.close(fd)
-
-    def stop(self) -> None:
-        """Kill every namespace (idle or running) and wait until no child is left for the host's init to reap."""
-        for chain in self.chains:
-            os.close(chain.fd)
-        for init in [*self.inits.values(), *self.session_inits]:
-            os.kill(init, signal.SIGKILL)
-        for fd in self.status.values():
-            os.close(fd)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        while True:
-            try:
-                os.waitpid(-1, 0)
-            except ChildProcessError:
-                return
-
-    def drain_wakeups(self) -> None:
-        try:
-            while os.read(self.wake_r, 4096):
-                pass
-        except BlockingIOError:
-            pass
 
 
 #: Imported once in the zygote, so a run that uses them pays nothing. Not `threading`: its
@@ -844,14 +703,12 @@ PRELOAD = (
 
 
 def serve(sock: socket.socket) -> None:
-    """Hand each request to a warm chain; refill chains only while nothing else is waiting."""
-    import select
-
+    """Set up once, then hand the loop to zygote.c; in each new run process it returns R's control socket."""
     setup = json.loads(sock.recv(1 << 20))
     try:
         own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)  # before /proc leaves our root
         hide_command_line(b"python3 -I sandbox-zygote")
-        init_lib = load_init_library(setup["init"])  # before the host's files leave our root
+        native = load_native(setup["native"])  # before the host's files leave our root
         build_root(setup["root"], setup["mounts"])
         for name in PRELOAD:
             __import__(name)
@@ -864,36 +721,22 @@ def serve(sock: socket.socket) -> None:
             SESSION = load_session_runtime(setup["session_modules"])
             SESSION_SECCOMP = Seccomp(bytes.fromhex(setup["session_seccomp_hex"]))
         warm = int(setup.get("warm", 2))
+        hooks = fork_hooks()
+        del setup
         # Children must not walk (and so copy-on-write) the zygote's objects: freeze them out of
         # the collector, and collect nothing in the zygote; R turns GC back on.
         gc.collect()
         gc.freeze()
         gc.disable()
-        zygote = Zygote(seccomp, own_pidns, warm, init_lib)
-        for _ in range(warm):
-            zygote.add_chain()
     except BaseException as exc:
         sock.send(f"error: {exc!r}".encode())
         return
-    sock.send(b"ready")
-    watched: list[int] = [sock.fileno(), zygote.wake_r]
-    while True:
-        zygote.reap()
-        while len(zygote.chains) < zygote.warm and not select.select(watched, [], [], 0)[0]:
-            try:
-                zygote.add_chain()
-            except OSError:
-                break  # out of pids or memory: the next job makes its own chain, or reports why not
-        ready = select.select(watched, [], [])[0]
-        if zygote.wake_r in ready:
-            zygote.drain_wakeups()
-        if sock.fileno() not in ready:
-            continue
-        request = recv_request(sock)
-        if request is None:
-            zygote.stop()  # the host closed the socket
-            return
-        zygote.start(*request)
+    ctrl = native.zygote_serve(sock.fileno(), own_pidns, warm, SESSION is not None, *hooks)
+    if ctrl == ZYGOTE_FAILED:
+        sock.send(b"error: " + native.zygote_error())
+    if ctrl >= 0:
+        del native, hooks
+        run_process(socket.socket(fileno=ctrl), seccomp)
 
 
 if __name__ == "__main__":

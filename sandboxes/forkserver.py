@@ -2,8 +2,8 @@
 
 Why: a fresh bwrap + interpreter costs ~25 ms per run; forking a pre-started, pre-imported
 interpreter into fresh namespaces costs a few. Isolation is per run, not per zygote:
-each run is a new fork that gets new namespaces (its pid namespace's init is the small C
-program init.c, built once by _native.py), new tmpfs mounts, the slot's cgroups,
+each run is a new fork that gets new namespaces (its pid namespace's init is a small C
+clone from zygote.c, built once by _native.py), new tmpfs mounts, the slot's cgroups,
 rlimits, an unprivileged uid and the seccomp filter, and the zygote never sees job data.
 Requires host root (the zygote creates namespaces without a user namespace so the
 program runs as a real unprivileged host uid).
@@ -28,7 +28,7 @@ from . import _rlimits, seccomp
 from ._claims import OwnedDir, orphans
 from ._io import CappedReader, RunOutput, feed, read_available, start_feed
 from ._layout import Mount, sandbox_env
-from ._native import INIT_LIBRARY
+from ._native import ZYGOTE_LIBRARY
 from ._outcome import RawOutcome, finish, looks_like_oom
 from ._program import Program, run_workdir_bytes
 from ._slots import RUN_DIR, Slot
@@ -118,7 +118,7 @@ class ForkServer:
 
     def _spawn(self) -> socket.socket:
         Path("/run/sandboxes").mkdir(parents=True, exist_ok=True)
-        init = INIT_LIBRARY.path()  # before anything is started: a missing compiler fails cleanly here
+        native = ZYGOTE_LIBRARY.path()  # before anything is started: a missing compiler fails cleanly here
         sessions: dict[str, Any] = {}
         if self.sessions:
             from .sessions import zygote_session_setup  # sessions.py imports this module
@@ -143,7 +143,7 @@ class ForkServer:
             "root": str(self._root.path),
             "mounts": [asdict(m) for m in self.mounts],
             "seccomp_hex": seccomp.bpf_program().hex(),
-            "init": str(init),
+            "native": str(native),
             "warm": self.warm,
             "preload_modules": self.preload,
         }

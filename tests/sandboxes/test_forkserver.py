@@ -309,6 +309,17 @@ def _zygote_family(zygote: int) -> set[int]:
 
 
 @module_loop
+async def test_a_run_cannot_read_what_the_zygotes_loop_knows(box: BwrapSandbox) -> None:
+    """The zygote's C loop keeps the host pids of every chain and namespace init; each run is a fork of
+    it, made while others are running, and forgets them all before any program runs (the loop is
+    loaded with its symbols global, so a run can ask its own copy)."""
+    probe = py("import ctypes\nprint(ctypes.CDLL(None).zygote_known_processes())", limits=Limits(wall_time_s=30.0))
+    runs = await asyncio.gather(*(box.run(probe) for _ in range(4)))
+    for r in runs:
+        assert (r.status, r.stdout) == (ExecStatus.OK, b"0\n"), r
+
+
+@module_loop
 async def test_a_run_cannot_read_host_paths_or_pids_from_the_fork_servers_memory(box: BwrapSandbox) -> None:
     """Every run is a fork of the zygote: whatever the zygote's Python objects hold (argv, frames, code
     objects, module state) a program can read. The checkout's path, the server's pid, the zygote's and
@@ -323,9 +334,7 @@ async def test_a_run_cannot_read_host_paths_or_pids_from_the_fork_servers_memory
     checkout = str(Path(__file__).resolve().parents[2])
     needles = json.dumps({"paths": [checkout], "pids": pids})
     limits = Limits(wall_time_s=60.0, cpu_time_s=60.0, memory_bytes=512 << 20, output_bytes=1 << 20)
-    control = await box.run(
-        Job("python", files, command=("python3", "main.py"), stdin=needles, limits=limits)
-    )
+    control = await box.run(Job("python", files, command=("python3", "main.py"), stdin=needles, limits=limits))
     assert control.status is ExecStatus.OK, control
     constants = set(json.loads(control.stdout)["python"])  # numbers any interpreter's objects happen to hold
     forked = await box.run(Job("python", files, stdin=needles, limits=limits))
@@ -402,7 +411,11 @@ async def test_a_jobs_copy_of_a_preloaded_module_stays_out_of_the_work_dir_unles
     """Shipped copies (with their bytecode) identical to a preloaded module are not written: it is imported
     already. Any other file stays, a same-named file with other content included."""
     sandbox = open_sandbox(
-        "bwrap", forkserver=True, uid_base=UID_BASE, uid_range_size=UID_RANGE_SIZE, concurrency=1,
+        "bwrap",
+        forkserver=True,
+        uid_base=UID_BASE,
+        uid_range_size=UID_RANGE_SIZE,
+        concurrency=1,
         preload={"_pre_a": "VALUE = 1\n", "_pre_b": "VALUE = 2\n"},
     )
     listing = "import json, os\nprint(json.dumps([sorted(os.listdir('.')), sorted(os.listdir('__pycache__'))]))\n"
