@@ -319,6 +319,9 @@ static void reap(void) {
             i++;
         if (i == z.nruns) { /* an init */
             init_reaped(pid);
+            for (int j = 0; j < z.nruns; j++)
+                if (z.runs[j].init == pid)
+                    z.runs[j].init = 0; /* reaped before its R (killed from outside): its pid may be reused */
             for (int j = 0; j < z.nended; j++)
                 if (z.ended_session_inits[j] == pid)
                     z.ended_session_inits[j] = z.ended_session_inits[--z.nended];
@@ -326,9 +329,9 @@ static void reap(void) {
         }
         struct run run = z.runs[i];
         drop_run(i);
-        if (run.session)
+        if (run.init > 0 && run.session)
             z.ended_session_inits[z.nended++] = run.init;
-        else
+        else if (run.init > 0)
             kill(run.init, SIGKILL); /* our unreaped child: its pid cannot have been reused */
         if (run.ctrl >= 0)
             close(run.ctrl); /* an idle chain died */
@@ -454,7 +457,8 @@ static void stop(void) {
             close(z.runs[i].ctrl);
         if (z.runs[i].status >= 0)
             close(z.runs[i].status);
-        kill(z.runs[i].init, SIGKILL);
+        if (z.runs[i].init > 0)
+            kill(z.runs[i].init, SIGKILL);
     }
     for (int j = 0; j < z.nended; j++)
         kill(z.ended_session_inits[j], SIGKILL);

@@ -163,6 +163,48 @@ async def test_a_dead_zygote_takes_its_warm_namespaces_along(box: BwrapSandbox) 
     assert zygote_pid(box) != zygote
 
 
+@module_loop
+async def test_an_init_killed_from_outside_ends_only_its_run(box: BwrapSandbox) -> None:
+    """Killed from outside, a namespace init takes its run along: the zygote reaps the two in either
+    order, reports the run as killed, forgets the init (never signalling its pid again) and serves on."""
+    assert (await box.run(py("print(1)"))).status is ExecStatus.OK  # the zygote and its warm chains exist
+    zygote = zygote_pid(box)
+    run = asyncio.ensure_future(box.run(py("import time\ntime.sleep(120)", limits=Limits(wall_time_s=180.0))))
+    deadline = time.monotonic() + 60
+    running: list[int] = []
+    while not running and time.monotonic() < deadline:  # the run's process: the zygote's child with the slot's uid
+        running = [pid for pid, comm in children(zygote).items() if comm == b"python3\n" and _uid(pid) not in (0, None)]
+        await asyncio.sleep(0.05)
+    assert running, "the run never started"
+    namespace = os.readlink(f"/proc/{running[0]}/ns/pid")
+    (init,) = [pid for pid, comm in children(zygote).items() if comm == INIT_COMM and _pid_ns(pid) == namespace]
+    os.kill(init, signal.SIGKILL)
+    r = await asyncio.wait_for(run, 60)
+    assert (r.status, r.signal) == (ExecStatus.NONZERO_EXIT, 9), r
+    r = await box.run(py("print('still serving')"))
+    assert (r.status, r.stdout) == (ExecStatus.OK, b"still serving\n"), r
+    while time.monotonic() < deadline:
+        inits = [pid for pid, comm in children(zygote).items() if comm == INIT_COMM]
+        if len(inits) <= WARM:
+            break
+        await asyncio.sleep(0.05)
+    assert len(inits) <= WARM, f"{len(inits)} namespace inits alive for {WARM} warm chains"
+
+
+def _uid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/status").read_text().split("\nUid:")[1].split()[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _pid_ns(pid: int) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return ""
+
+
 def _state(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
