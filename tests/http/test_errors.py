@@ -101,31 +101,21 @@ def test_overload_is_429_with_retry_after(start_server: StartServer):
     }
     quick = {"verifier": "python-tests", "samples": [{"completion": "def g():\n    return 2\n",
                                                        "reference": {"test_list": ["assert g() == 2"]}}]}  # fmt: skip
-    refused, slow_reply = _refused_while_busy(url, slow, quick)
+    # One scored batch first: the code kind's in-flight gauge exists from its first batch on.
+    assert requests.post(url, json=quick, timeout=TIMEOUT_S).status_code == 200
+    reply: dict[str, requests.Response] = {}
+    caller = threading.Thread(target=lambda: reply.setdefault("slow", requests.post(url, json=slow, timeout=TIMEOUT_S)))
+    caller.start()
+    # Polled, not raced: the slow sample holds the code kind's one place (then sleeps 2 s in the sandbox).
+    port = server.http_port
+    assert port is not None
+    eventually(lambda: scrape_counter(port, "verifier_inflight_samples", kind="code") > 0, timeout_s=TIMEOUT_S)
+    refused = requests.post(url, json=quick, timeout=TIMEOUT_S)
     error = _error(refused, 429, "RESOURCE_EXHAUSTED")
     assert refused.headers["Retry-After"] == "2" and error["retry_after_s"] == 1.5
     assert "capacity" in error["message"]
-    assert slow_reply.status_code == 200 and slow_reply.json()["results"][0]["score"] == 1.0
-
-
-def _refused_while_busy(url: str, slow: object, quick: object) -> tuple[requests.Response, requests.Response]:
-    """Send ``slow``, then ``quick`` until it is refused; retried when ``quick`` won the race instead."""
-    for _ in range(5):
-        done: dict[str, requests.Response] = {}
-
-        def send(into: dict[str, requests.Response] = done) -> None:
-            into["slow"] = requests.post(url, json=slow, timeout=TIMEOUT_S)
-
-        worker = threading.Thread(target=send)
-        worker.start()
-        refused = None
-        while refused is None and "slow" not in done:
-            response = requests.post(url, json=quick, timeout=TIMEOUT_S)
-            refused = response if response.status_code == 429 else None
-        worker.join(TIMEOUT_S)
-        if refused is not None and done["slow"].status_code == 200:
-            return refused, done["slow"]
-    raise AssertionError("never saw a request refused while another held the capacity")
+    caller.join(TIMEOUT_S)
+    assert reply["slow"].status_code == 200 and reply["slow"].json()["results"][0]["score"] == 1.0
 
 
 def test_healthz_follows_drain(start_server: StartServer):
