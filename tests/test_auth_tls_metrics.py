@@ -101,13 +101,17 @@ def test_mutual_tls_requires_a_client_certificate(start_server: StartServer, cer
 
 def test_prometheus_metrics(start_server: StartServer):
     server = start_server(extra_args=["--metrics-port", "0"])
+    url = f"http://127.0.0.1:{metrics_port(server)}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:  # a fresh replica: every kind's gauge is there
+        fresh = response.read().decode()
+    for kind in ("code", "math"):
+        assert f'verifier_inflight_samples{{kind="{kind}"}} 0.0' in fresh, fresh
     with VerifierClient(server.address) as client:
         client.score("think-answer-format", ["<think>a</think><answer>b</answer>", "nope", None])
         with pytest.raises(NotFoundError):
             client.score("no-such-verifier", ["x"])
     # grpc sends an aborted call's status before the handler's frames unwind, so the client can see its
     # NOT_FOUND a moment before the interceptor counts it: poll for the count, with room for a busy machine.
-    url = f"http://127.0.0.1:{metrics_port(server)}/metrics"
     not_found = 'verifier_requests_total{code="NOT_FOUND",method="Score"} 1.0'
     deadline = time.monotonic() + 30
     while True:

@@ -9,7 +9,7 @@ not collide, and the HTTP endpoint serves exactly this server's numbers.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -24,7 +24,9 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 class Metrics:
     """The server's metric families; also the service's ``ScoringObserver``."""
 
-    def __init__(self, admission: AdmissionController | None = None) -> None:
+    def __init__(self, admission: AdmissionController | None = None, kinds: Iterable[str] = ()) -> None:
+        """`kinds`: those whose in-flight gauge exists from the start (any other appears with its first batch),
+        so a replica busy with its first long batch already shows it."""
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "verifier_requests", "RPCs handled, by method and status code", ["method", "code"], registry=self.registry
@@ -104,6 +106,8 @@ class Metrics:
         self.sessions_open = Gauge("verifier_sessions_open", "Sessions this replica holds now", registry=self.registry)
         self._admission = admission
         self._kinds_seen: set[str] = set()
+        for kind in kinds:
+            self._track_inflight(kind)
 
     # -- ScoringObserver ----------------------------------------------------------------
 

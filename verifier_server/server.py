@@ -73,7 +73,7 @@ async def start_server(config: ServerConfig) -> RunningServer:
     kind_settings = kinds.read_server_settings(config.kinds)  # a typo in [kinds.NAME] stops the start
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     admission = AdmissionController(_admission_limits(config, kind_settings))
-    metrics = Metrics(admission)
+    metrics = Metrics(admission, kinds=kinds.KIND_TABLE)
     resources = ResourceBag(
         settings={
             "workers": config.workers,

@@ -101,7 +101,7 @@ def test_overload_is_429_with_retry_after(start_server: StartServer):
     }
     quick = {"verifier": "python-tests", "samples": [{"completion": "def g():\n    return 2\n",
                                                        "reference": {"test_list": ["assert g() == 2"]}}]}  # fmt: skip
-    # One scored batch first: the code kind's in-flight gauge exists from its first batch on.
+    # A batch first: the harness is warm, so the slow sample holds its place for its whole sleep.
     assert requests.post(url, json=quick, timeout=TIMEOUT_S).status_code == 200
     reply: dict[str, requests.Response] = {}
     caller = threading.Thread(target=lambda: reply.setdefault("slow", requests.post(url, json=slow, timeout=TIMEOUT_S)))
