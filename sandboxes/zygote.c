@@ -24,9 +24,9 @@
  *
  * The serve loop (zygote_serve, below the init) is C for the same reason the init is: every
  * run is a fork of the zygote while other warm chains still share its pages, so each page
- * the zygote writes between two forks is copied. Run in Python, the loop wrote ~140 pages a
- * run (object allocations and reference counts), about a sixth of a trivial run's CPU; this
- * loop writes a few.
+ * the zygote writes between two forks is copied. Run in Python, the loop wrote 100-140 pages
+ * a run (object allocations and reference counts) and ran the interpreter for each request;
+ * this loop writes ~14. A trivial run got 6-10% cheaper (docs/decisions.md).
  */
 #define _GNU_SOURCE
 #include <errno.h>
