@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -112,3 +113,21 @@ async def test_rate_limiter_spaces_call_starts() -> None:
         starts.append(loop.time())
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert min(gaps) >= 0.019  # a lower bound the limiter guarantees, not a speed claim
+
+
+async def test_a_caller_woken_late_does_not_bring_the_next_start_closer() -> None:
+    """The first caller holds the event loop past the second one's turn; the third still waits a full
+    interval after the second actually started (slots on a fixed grid would let it start 10 ms after)."""
+    limiter = RateLimiter(per_second=50)
+    loop = asyncio.get_running_loop()
+    starts: list[float] = []
+
+    async def call(hold_s: float) -> None:
+        await limiter.acquire()
+        starts.append(loop.time())
+        await asyncio.sleep(0)  # the other callers wait for their turns now
+        time.sleep(hold_s)  # noqa: ASYNC251 - blocks the loop on purpose: the next caller's timer fires late
+
+    await asyncio.gather(call(0.03), call(0.0), call(0.0))
+    gaps = [b - a for a, b in itertools.pairwise(sorted(starts))]
+    assert min(gaps) >= 0.019, gaps

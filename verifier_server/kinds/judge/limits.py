@@ -13,23 +13,27 @@ from types import TracebackType
 
 
 class RateLimiter:
-    """Spaces call starts at least ``1 / per_second`` apart (no bursts).
+    """Spaces call starts at least ``1 / per_second`` apart (no bursts), measured between the starts themselves.
 
     A strict spacing is what providers' per-second limits actually enforce; a
-    bucket that allowed bursts would earn 429s and then retries.
+    bucket that allowed bursts would earn 429s and then retries. Callers take turns,
+    and each waits from the previous call's actual start: slots reserved on a fixed
+    grid would let a caller woken late start closer than the interval to the next.
     """
 
     def __init__(self, per_second: float) -> None:
         self._interval_s = 1.0 / per_second
-        self._next_slot = 0.0
+        self._last_start: float | None = None
+        self._turn = asyncio.Lock()
 
     async def acquire(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        slot = max(now, self._next_slot)
-        self._next_slot = slot + self._interval_s
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        async with self._turn:
+            loop = asyncio.get_running_loop()
+            if self._last_start is not None:
+                wait_s = self._last_start + self._interval_s - loop.time()
+                if wait_s > 0:
+                    await asyncio.sleep(wait_s)
+            self._last_start = loop.time()
 
 
 class CallLimits:
