@@ -722,6 +722,9 @@ def serve(sock: socket.socket) -> None:
             SESSION_SECCOMP = Seccomp(bytes.fromhex(setup["session_seccomp_hex"]))
         warm = int(setup.get("warm", 2))
         hooks = fork_hooks()
+        # An ignored SIGCHLD inherited from the host would have the kernel reap every run before the
+        # loop could (no status, ever), and would reach every program: runs start from the default.
+        _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
         del setup
         # Children must not walk (and so copy-on-write) the zygote's objects: freeze them out of
         # the collector, and collect nothing in the zygote; R turns GC back on.

@@ -183,6 +183,8 @@ static void forget_inits(void) {
  * ------------------------------------------------------------------------------------- */
 
 #define MAX_RUNS 1024
+/* ended_session_inits holds inits that are still alive, so never more than MAX_INITS of them. */
+_Static_assert(MAX_INITS <= MAX_RUNS, "an ended session's init must fit in ended_session_inits");
 #define MAX_REQUEST_FDS 16
 #define REQUEST_BYTES (1 << 16)
 #define STATUS_FD 4
@@ -215,11 +217,14 @@ static int fail(const char *what) {
 /* Why zygote_serve returned ZYGOTE_FAILED (read in the zygote only). */
 const char *zygote_error(void) { return z.error; }
 
-/* How many processes this copy of the loop still knows of (tests: 0 in every R). */
+/* How many processes this copy of the loop still holds a pid of, in any slot of its tables
+ * (tests: 0 in every R). */
 int zygote_known_processes(void) {
-    int known = z.nruns + z.nended;
+    int known = 0;
+    for (int i = 0; i < MAX_RUNS; i++)
+        known += (z.runs[i].pid != 0) + (z.runs[i].init != 0) + (z.ended_session_inits[i] != 0);
     for (int slot = 0; slot < MAX_INITS; slot++)
-        known += inits[slot].stack != NULL;
+        known += inits[slot].stack != NULL || inits[slot].pid != 0;
     return known;
 }
 
@@ -230,16 +235,19 @@ static int idle_chains(void) {
     return idle;
 }
 
+/* Every slot past the last entry stays zero: a run process clears only the entries in use. */
 static void drop_run(int i) {
     memmove(&z.runs[i], &z.runs[i + 1], (size_t)(z.nruns - i - 1) * sizeof z.runs[0]);
     z.nruns--;
+    memset(&z.runs[z.nruns], 0, sizeof z.runs[0]);
 }
 
-/* Clear a region of stack below ours: R's program can read its own memory, and the loop's
- * frames held other chains' host pids. */
+/* Clear the stack below the caller's frame: R's program can read its own memory, and the
+ * loop's frames held other chains' host pids. explicit_bzero, which the compiler may not
+ * drop as a dead store (a memset of a dying local is dropped). */
 static void __attribute__((noinline)) scrub_stack(void) {
-    volatile char scratch[8 * 1024];
-    memset((char *)scratch, 0, sizeof scratch);
+    char scratch[8 * 1024];
+    explicit_bzero(scratch, sizeof scratch);
 }
 
 /* In a new R: everything the zygote knew goes (host pids of other chains and sessions), the
@@ -256,7 +264,6 @@ static void become_run_process(void) {
     memset(z.runs, 0, (size_t)z.nruns * sizeof z.runs[0]);
     memset(z.ended_session_inits, 0, (size_t)z.nended * sizeof z.ended_session_inits[0]);
     z.nruns = z.nended = 0;
-    scrub_stack();
 }
 
 /* A new pid namespace (the init as pid 1) with R forked into it. IN_ZYGOTE with the chain
@@ -323,8 +330,10 @@ static void reap(void) {
                 if (z.runs[j].init == pid)
                     z.runs[j].init = 0; /* reaped before its R (killed from outside): its pid may be reused */
             for (int j = 0; j < z.nended; j++)
-                if (z.ended_session_inits[j] == pid)
+                if (z.ended_session_inits[j] == pid) {
                     z.ended_session_inits[j] = z.ended_session_inits[--z.nended];
+                    z.ended_session_inits[z.nended] = 0;
+                }
             continue;
         }
         struct run run = z.runs[i];
@@ -390,7 +399,6 @@ static int start(size_t length, int *fds, int nfds, int *ctrl) {
     memcpy(CMSG_DATA(cmsg), fds, nfds * sizeof(int));
     int sent = sendmsg(run->ctrl, &msg, MSG_NOSIGNAL) >= 0;
     int saved = errno;
-    memset(request, 0, length); /* no copy of it in the next chain's memory */
     close(run->ctrl);
     run->ctrl = -1;
     if (!sent) {
@@ -398,6 +406,12 @@ static int start(size_t length, int *fds, int nfds, int *ctrl) {
         snprintf(line, sizeof line, "{\"error\": \"fork server could not start the run: %s\"}\n", strerror(saved));
         report(fds[STATUS_FD], line);
         kill(run->pid, SIGKILL); /* reaped as an idle chain that died */
+        close_all(fds, nfds);
+        return IN_ZYGOTE;
+    }
+    if (z.sessions && run->init <= 0) { /* its init was killed from outside: no namespace to hold */
+        report(fds[STATUS_FD], "{\"error\": \"fork server could not start the session: its namespace init is gone\"}\n");
+        kill(run->pid, SIGKILL);
         close_all(fds, nfds);
         return IN_ZYGOTE;
     }
@@ -480,11 +494,8 @@ static int readable_now(void) {
 #define ZYGOTE_DONE (-1)
 #define ZYGOTE_FAILED (-2)
 
-int zygote_serve(int sock, int own_pidns, int warm, int sessions, void (*before_fork)(void),
-                 void (*after_fork_parent)(void), void (*after_fork_child)(void)) {
-    int ctrl = -1, fds[MAX_REQUEST_FDS], nfds;
-    z.sock = sock, z.own_pidns = own_pidns, z.warm = warm, z.sessions = sessions;
-    z.before_fork = before_fork, z.after_fork_parent = after_fork_parent, z.after_fork_child = after_fork_child;
+static int __attribute__((noinline)) serve(void) {
+    int ctrl = -1, fds[MAX_REQUEST_FDS], nfds, sock = z.sock, warm = z.warm;
     /* Inits watch the read end: EOF (this process gone) makes them exit, killing their namespace. */
     int live[2];
     if (pipe2(live, O_CLOEXEC) != 0)
@@ -535,5 +546,16 @@ int zygote_serve(int sock, int own_pidns, int warm, int sessions, void (*before_
         }
         if (length > 0 && start((size_t)length, fds, nfds, &ctrl) == IN_R)
             return ctrl;
+        memset(request, 0, (size_t)(length > 0 ? length : 0)); /* no copy of it in the next chain's memory */
     }
+}
+
+int zygote_serve(int sock, int own_pidns, int warm, int sessions, void (*before_fork)(void),
+                 void (*after_fork_parent)(void), void (*after_fork_child)(void)) {
+    z.sock = sock, z.own_pidns = own_pidns, z.warm = warm, z.sessions = sessions;
+    z.before_fork = before_fork, z.after_fork_parent = after_fork_parent, z.after_fork_child = after_fork_child;
+    int ctrl = serve();
+    if (ctrl >= 0)
+        scrub_stack(); /* in R: every frame the loop used lies below this one */
+    return ctrl;
 }

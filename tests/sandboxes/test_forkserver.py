@@ -191,6 +191,42 @@ async def test_an_init_killed_from_outside_ends_only_its_run(box: BwrapSandbox) 
     assert len(inits) <= WARM, f"{len(inits)} namespace inits alive for {WARM} warm chains"
 
 
+IGNORED_SIGCHLD_HOST = """
+import asyncio, signal, sys
+from sandboxes import Job, Limits, open_sandbox
+
+async def main():
+    uids = {"uid_base": int(sys.argv[1]), "uid_range_size": int(sys.argv[2])}
+    box = open_sandbox("bwrap", forkserver=True, concurrency=1, **uids)
+    box.pool()  # the slots' network namespaces are made (and waited for) with SIGCHLD as usual
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # inherited by the zygote the first Python job starts
+    try:
+        source = "import signal\\nprint(signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL)"
+        job = Job("python", {"main.py": source}, limits=Limits(wall_time_s=30.0))
+        r = await box.run(job)
+        print(r.status.value, r.stdout.decode().strip(), box._forkserver is not None)
+    finally:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        await box.aclose()
+
+asyncio.run(main())
+"""
+
+
+def test_a_host_that_ignores_sigchld_still_gets_each_runs_status(box: BwrapSandbox) -> None:
+    """An ignored SIGCHLD survives exec: a zygote started from a host that ignores it would have the kernel
+    reap every run before the zygote could, and no status would ever come. Runs start from the default."""
+    done = subprocess.run(
+        [sys.executable, "-c", IGNORED_SIGCHLD_HOST, str(UID_BASE), str(UID_RANGE_SIZE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert done.stdout.split() == ["ok", "True", "True"], (done.stdout, done.stderr[-2000:])
+
+
 def _uid(pid: int) -> int | None:
     try:
         return int(Path(f"/proc/{pid}/status").read_text().split("\nUid:")[1].split()[0])
@@ -356,7 +392,8 @@ async def test_a_run_cannot_read_what_the_zygotes_loop_knows(box: BwrapSandbox) 
     it, made while others are running, and forgets them all before any program runs (the loop is
     loaded with its symbols global, so a run can ask its own copy)."""
     probe = py("import ctypes\nprint(ctypes.CDLL(None).zygote_known_processes())", limits=Limits(wall_time_s=30.0))
-    runs = await asyncio.gather(*(box.run(probe) for _ in range(4)))
+    runs = [await box.run(probe) for _ in range(6)]  # each run's process is forked after others were reaped
+    runs += await asyncio.gather(*(box.run(probe) for _ in range(4)))
     for r in runs:
         assert (r.status, r.stdout) == (ExecStatus.OK, b"0\n"), r
 
