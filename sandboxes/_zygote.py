@@ -737,7 +737,7 @@ def serve(sock: socket.socket) -> None:
     ctrl = native.zygote_serve(sock.fileno(), own_pidns, warm, SESSION is not None, *hooks)
     if ctrl == ZYGOTE_FAILED:
         sock.send(b"error: " + native.zygote_error())
-    if ctrl >= 0:
+    elif ctrl != ZYGOTE_DONE:  # a new run process R
         del native, hooks
         run_process(socket.socket(fileno=ctrl), seccomp)
 

@@ -480,9 +480,14 @@ static void stop(void) {
     }
 }
 
-static int readable_now(void) {
+enum { REQUEST_WAITING = 1, CHILD_EXITED = 2 };
+
+/* What is waiting on the host's socket and the SIGCHLD signalfd (after up to `timeout_ms`; -1 on EINTR). */
+static int waiting(int timeout_ms) {
     struct pollfd watch[2] = {{.fd = z.sock, .events = POLLIN}, {.fd = z.signals, .events = POLLIN}};
-    return poll(watch, 2, 0) > 0;
+    if (poll(watch, 2, timeout_ms) < 0)
+        return -1;
+    return (watch[0].revents ? REQUEST_WAITING : 0) | (watch[1].revents ? CHILD_EXITED : 0);
 }
 
 /* Serve the host's requests until it closes `sock`. Called once, through ctypes.PyDLL (the
@@ -495,7 +500,7 @@ static int readable_now(void) {
 #define ZYGOTE_FAILED (-2)
 
 static int __attribute__((noinline)) serve(void) {
-    int ctrl = -1, fds[MAX_REQUEST_FDS], nfds, sock = z.sock, warm = z.warm;
+    int ctrl = -1, fds[MAX_REQUEST_FDS], nfds;
     /* Inits watch the read end: EOF (this process gone) makes them exit, killing their namespace. */
     int live[2];
     if (pipe2(live, O_CLOEXEC) != 0)
@@ -508,7 +513,7 @@ static int __attribute__((noinline)) serve(void) {
     z.signals = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
     if (z.signals < 0)
         return fail("signalfd"), ZYGOTE_FAILED;
-    for (int k = 0; k < warm; k++) {
+    for (int k = 0; k < z.warm; k++) {
         int made = make_chain(&ctrl);
         if (made == IN_R)
             return ctrl;
@@ -517,27 +522,27 @@ static int __attribute__((noinline)) serve(void) {
             return ZYGOTE_FAILED;
         }
     }
-    if (send(sock, "ready", 5, MSG_NOSIGNAL) != 5) {
+    if (send(z.sock, "ready", 5, MSG_NOSIGNAL) != 5) {
         stop();
         return ZYGOTE_DONE;
     }
     struct signalfd_siginfo info;
     for (;;) {
         reap();
-        while (idle_chains() < z.warm && !readable_now()) {
+        while (idle_chains() < z.warm && waiting(0) == 0) {
             int made = make_chain(&ctrl);
             if (made == IN_R)
                 return ctrl;
             if (made < 0)
                 break; /* out of pids or memory: the next request makes its own chain, or reports why not */
         }
-        struct pollfd watch[2] = {{.fd = sock, .events = POLLIN}, {.fd = z.signals, .events = POLLIN}};
-        if (poll(watch, 2, -1) < 0)
+        int ready = waiting(-1);
+        if (ready < 0)
             continue; /* EINTR */
-        if (watch[1].revents)
+        if (ready & CHILD_EXITED)
             while (read(z.signals, &info, sizeof info) > 0) {
             }
-        if (!watch[0].revents)
+        if (!(ready & REQUEST_WAITING))
             continue;
         ssize_t length = receive(fds, &nfds);
         if (length == 0) {
