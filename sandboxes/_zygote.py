@@ -39,6 +39,7 @@ import atexit
 import ctypes
 import fcntl
 import gc
+import importlib.abc
 import io
 import json
 import marshal
@@ -236,12 +237,24 @@ def load_session_runtime(sources: dict[str, str]) -> types.ModuleType:
     return sys.modules["_session_runtime"]
 
 
+class SourceText(importlib.abc.InspectLoader):
+    """The loader of a module built from its source text: `get_source` is how tracebacks (linecache) and
+    a program that starts a fresh interpreter with its own modules find the text, as from a file's loader."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def get_source(self, name: str) -> str:
+        return self.text
+
+
 def import_sources(sources: dict[str, str], filename: str) -> None:
     """Build modules from their sources, in order (a module's imports first), as if imported: each
-    in sys.modules under its name, its code's file `filename % name`."""
+    in sys.modules under its name, its code's file `filename % name`, its loader giving the text back."""
     for name, text in sources.items():
         module = types.ModuleType(name)
         module.__file__ = filename % name
+        module.__loader__ = SourceText(text)
         sys.modules[name] = module
         exec(compile(text, module.__file__, "exec", dont_inherit=True), module.__dict__)
 

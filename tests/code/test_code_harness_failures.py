@@ -23,24 +23,25 @@ ECHO = "```python\nprint(input())\n```"
 C_ECHO = "```c\n#include <stdio.h>\nint main(){char s[64];scanf(\"%63s\",s);printf(\"%s\\n\",s);}\n```"
 STDIO = {"tests": [{"input": "hi\n", "output": "hi"}] * 2}
 #: The styles whose tests run through the in-sandbox harness (Python: its test code calls into the candidate).
-HARNESSED: list[tuple[Any, str, dict[str, Any]]] = [
-    ("python-tests", ADD, {"test_list": ["assert add(1, 2) == 3"]}),
-    ("python-tests", ADD, {"test": "def check(candidate):\n    assert candidate(1, 2) == 3\n", "entry_point": "add"}),
-    ({"kind": "code", "config": {"tests": "function"}}, ADD, {"inputs": [[1, 2]], "outputs": [3], "fn_name": "add"}),
-    ({"kind": "code", "config": {"tests": "script"}}, ADD,
-     {"test_script": "from solution import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"}),
+HARNESSED: list[tuple[str, str, dict[str, Any]]] = [
+    ("assert", ADD, {"test_list": ["assert add(1, 2) == 3"]}),
+    ("assert", ADD, {"test": "def check(candidate):\n    assert candidate(1, 2) == 3\n", "entry_point": "add"}),
+    ("function", ADD, {"inputs": [[1, 2]], "outputs": [3], "fn_name": "add"}),
+    ("script", ADD, {"test_script": "from solution import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"}),
 ]
 
 
-@pytest.mark.parametrize("processes", [1, 2])
+@pytest.mark.parametrize("processes, isolation", [(1, "shared"), (2, "per_test")])
 def test_a_harness_that_cannot_start_its_processes_is_an_error_not_a_zero(
-    start_server: StartServer, processes: int
+    start_server: StartServer, processes: int, isolation: str
 ) -> None:
-    """1: the harness cannot fork its zygote; 2: the zygote cannot fork the candidate. stdio tests need no
-    harness (the sandbox runs the program once per test): a one-process program still runs and passes."""
+    """1: the harness cannot fork its first candidate process, so it forks its zygote, which fails too;
+    2, per_test: it forks the zygote up front, which fails. stdio tests need no harness (the sandbox
+    runs the program once per test): a one-process program still runs and passes."""
     server = start_server(config={"kinds": {"code": {"processes": processes}}})
     with VerifierClient(server.address, timeout_s=120) as client:
-        for spec, completion, reference in HARNESSED:
+        for style, completion, reference in HARNESSED:
+            spec = {"kind": "code", "config": {"tests": style, "isolation": isolation}}
             result = client.score(spec, completions=[completion], references=[reference])[0]
             assert (result.outcome, result.score) == ("error", None), (spec, result.reason, result.details)
             assert result.reason.startswith("the test harness failed"), result.reason

@@ -79,6 +79,11 @@ FROM_SANDBOX = {
 MEMORY_EXIT = 251
 #: The candidate's source file in the harness's work dir.
 CANDIDATE_FILE = "solution.py"
+#: Set to "1" in the harness job's environment, it has the harness fork its zygote (the clean process
+#: that forks candidate processes) before it reads the request, as isolation "per_test" needs for every
+#: test. Unset, the harness starts one only if a second candidate process is needed (most samples need
+#: one), as a fresh interpreter. Not a secret: the candidate may read it.
+EAGER_ZYGOTE_ENV = "VERIFIER_EAGER_ZYGOTE"
 
 
 if TYPE_CHECKING:  # typing's TypedDict compiles every annotation at class creation: ~1 ms of each harness job

@@ -14,11 +14,14 @@ in the same sandbox as this runner. Three processes:
 * P (this process) reads the request (nonce, tests) from stdin, talks to the candidate
   and writes the only lines the server reads, to the sandbox's stdout. P is made
   non-dumpable, so the candidate (same uid) cannot read its memory or /proc fds.
-* Z, a zygote forked from P *before* P reads the request, so it never holds the nonce or
-  test code. Z forks a candidate process C on demand and passes P the pipes to it.
+* Z, a zygote that never holds the nonce or test code. Z forks a candidate process C on
+  demand and passes P the pipes to it. Where every test needs a fresh candidate process
+  (isolation "per_test", see protocol.EAGER_ZYGOTE_ENV), P forks Z before it reads the
+  request. Otherwise P starts Z only when a second candidate process is needed, as a fresh
+  interpreter (see Zygote.start): most samples need none, and a forked Z that lived
+  through the sample cost about a fifth of its CPU.
 * C, the candidate: its stdout/stderr are /dev/null, never the verdict channel. The first
-  one, C0, P forks itself before the request too (prefork_candidate): most samples need
-  no other, and Z forks any other.
+  one, C0, P forks itself before the request too (prefork_candidate); Z forks any other.
 
 function: C runs the candidate and returns values as tagged plain data; the server compares.
 assert / script: P runs the trusted test code with the candidate's functions replaced by
@@ -55,14 +58,23 @@ from _verifier_protocol import dec, enc
 SNIPPET = 2000
 
 
-def nondumpable():
-    """PR_SET_DUMPABLE=0: same-uid processes can no longer ptrace us or open /proc/<pid>/{mem,fd}."""
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def prctl(option, value):
+    """prctl(2) with one argument; whether it took."""
     try:
         import ctypes
 
-        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
     except Exception:
-        pass
+        return False
+
+
+def nondumpable():
+    """PR_SET_DUMPABLE=0: same-uid processes can no longer ptrace us or open /proc/<pid>/{mem,fd}."""
+    prctl(PR_SET_DUMPABLE, 0)
 
 
 # ---------------------------------------------------------------------------
@@ -80,6 +92,58 @@ def processes():
         return set(int(name) for name in os.listdir("/proc") if name.isdigit())
     except OSError:
         return set()
+
+
+def descendants():
+    """(alive, ended) pids below this process, from /proc. P is a child subreaper when it may start
+    Z on demand, so a process the candidate left behind (a setsid'd grandchild whose parent
+    ended) stays below P, whoever its parent was."""
+    parents, ended_ = {}, set()
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue  # it ended
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        parents[int(name)] = int(fields[1])
+        if fields[0] in (b"Z", b"X"):
+            ended_.add(int(name))
+    children = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = set(), [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found - ended_, found & ended_
+
+
+def end_descendants(deadline, keep):
+    """SIGKILL every process below this one, round after round (a process may fork until it is
+    killed), and reap those that became this process's children, but `keep` (reaped elsewhere).
+    Returns how many were still alive at `deadline`: 0 once none is."""
+    while True:
+        alive, ended_ = descendants()
+        for pid in ended_ - keep:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass  # not ours to reap: its own parent, or the one it goes to, will
+        if not alive:
+            return 0
+        if time.monotonic() >= deadline:
+            return len(alive)
+        for pid in alive:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        time.sleep(0.001)
 
 
 def zygote(ctl):
@@ -110,6 +174,37 @@ def zygote(ctl):
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 spawn(ctl, json.loads(line), (wake_r, wake_w), baseline)
+
+
+#: `python3 -I -c` this, with fd 3 its control socket and fd 4 the boot data (Zygote.start): build
+#: the harness's modules from their sources, as P had them before any candidate code ran, then serve.
+ZYGOTE_BOOT = """
+import json, os, sys, types
+chunks = []
+while True:
+    chunk = os.read(4, 1 << 20)
+    if not chunk:
+        break
+    chunks.append(chunk)
+os.close(4)
+boot = json.loads(b"".join(chunks).decode())
+sys.path[:] = boot["path"]
+for name, filename, source in boot["modules"]:
+    module = types.ModuleType(name)
+    module.__file__ = filename
+    sys.modules[name] = module
+    exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
+del boot, chunks
+sys.modules[sys.argv[1]].zygote_main(3)
+"""
+
+
+def zygote_main(fd):
+    """Z started on demand (Zygote.start): says it is ready, then serves as a forked Z would."""
+    nondumpable()
+    ctl = socket.socket(fileno=fd)
+    ctl.sendall(b'{"ready": true}\n')
+    zygote(ctl)
 
 
 def reap(ctl):
@@ -375,11 +470,25 @@ class SetupFailed(HarnessFault):
     """A candidate process's set-up (before any candidate code) failed, by its set-up channel's word."""
 
 
-class Zygote:
-    """P's side of Z, and of the pre-forked first candidate process when there is one (see prefork_candidate)."""
+class ZygoteStartFailed(HarnessFault):
+    """Z, started on demand, did not come up: nothing of the candidate's was alive while it started."""
 
-    def __init__(self, sock, first=None):
+
+#: Seconds Z started on demand may take to say it is ready (a fresh interpreter: tens of ms when idle).
+ZYGOTE_START_S = 30.0
+#: Seconds P keeps killing the processes the candidate left before it starts Z on demand.
+ENDING_S = 5.0
+
+
+class Zygote:
+    """P's side of Z, and of the pre-forked first candidate process when there is one (see prefork_candidate).
+
+    `sock` is None while Z is not started: `boot` (zygote_boot) then starts it when a second
+    candidate process is needed (see start)."""
+
+    def __init__(self, sock, first=None, boot=None):
         self.sock = sock
+        self.boot = boot
         self.buf = b""
         self.exits = {}
         self.candidates = 0  # candidate processes asked for
@@ -405,6 +514,7 @@ class Zygote:
             except OSError:
                 pass  # it is gone: its set-up channel and its replies say how
             return pid, fds
+        self.prepare()
         self.candidates += 1  # counted before Z forks: the candidate may run (and kill Z) before we hear back
         try:
             self.sock.sendall((json.dumps(spec) + "\n").encode())
@@ -432,6 +542,69 @@ class Zygote:
                 else:
                     self.note(reply)
         return pid, fds
+
+    def prepare(self):
+        """Start Z now if the next candidate process needs it and it is not started (see start)."""
+        if self.sock is None and self.first is None and self.fault is None:
+            self.start()
+
+    def start(self):
+        """Z on demand: a fresh interpreter, not a fork of this process (which holds the request), built
+        from the harness's sources as they were before any candidate code ran (zygote_boot).
+
+        A fresh interpreter can be traced and written through /proc/<pid>/mem by any process of
+        the same uid until it makes itself non-dumpable, so every process the candidate left is
+        ended first (they are all below P, a child subreaper): none exists while Z starts, and
+        a Z that does not come up is ours, never the candidate's doing."""
+        boot, self.boot = self.boot, None
+        left = end_descendants(time.monotonic() + ENDING_S, keep=set(self.pidfds))
+        if left:
+            self.failed(SpawnFailed("the solution's processes could not all be ended (%d left)" % left, None, left))
+        p_sock, z_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        boot_r, boot_w = os.pipe()
+        null = devnull()
+        # Above 4 first: dup2 onto 0-4 in turn must not overwrite a source fd it still needs.
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (null, z_sock.fileno(), boot_r)]
+        null_fd, ctl_fd, boot_fd = high
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in ((null_fd, 0), (null_fd, 1), (null_fd, 2))]
+        actions += [(os.POSIX_SPAWN_DUP2, ctl_fd, 3), (os.POSIX_SPAWN_DUP2, boot_fd, 4)]
+        try:
+            argv = [sys.executable, "-I", "-c", ZYGOTE_BOOT, __name__]
+            pid = os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions, setsigdef=(signal.SIGINT,))
+        except OSError as exc:
+            p_sock.close()
+            os.close(boot_w)
+            self.failed(ZygoteStartFailed("the harness could not start its zygote: %s" % exc))
+        finally:
+            for fd in (null, boot_r, *high):
+                os.close(fd)
+            z_sock.close()
+        self.sock = p_sock
+        data = json.dumps(boot).encode()
+        try:
+            while data:
+                data = data[os.write(boot_w, data) :]
+        except OSError:
+            pass  # it is gone: no ready line
+        finally:
+            os.close(boot_w)
+        deadline = time.monotonic() + ZYGOTE_START_S
+        while b"\n" not in self.buf:
+            left_s = deadline - time.monotonic()
+            data = b""
+            if left_s > 0 and select.select([p_sock], [], [], left_s)[0]:
+                try:
+                    data = p_sock.recv(65536)
+                except OSError:
+                    pass
+            if not data:
+                kill(pid)
+                self.failed(ZygoteStartFailed("the harness zygote did not start (a fresh interpreter)"))
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        if line != b'{"ready": true}':
+            kill(pid)
+            self.failed(ZygoteStartFailed("the harness zygote did not start: %r" % line[:200]))
 
     def note(self, msg):
         self.exits[msg["exit"]] = msg
@@ -478,8 +651,9 @@ def blame(z, fault):
     After, the candidate may have killed the zygote, or left processes (setsid escapes the
     process-group kill) that exhaust the job's process limit: its failure, or it could turn
     its 0 into an abstention. A fork refused for the process limit (EAGAIN) while no such
-    process is left means the limit was hit from outside this job: ours."""
-    if z.candidates == 0:
+    process is left means the limit was hit from outside this job: ours. So is a Z started
+    on demand that did not come up: every process of the candidate's was ended before."""
+    if z.candidates == 0 or isinstance(fault, ZygoteStartFailed):
         return "harness"
     if isinstance(fault, SpawnFailed) and fault.errno_value == errno.EAGAIN and not fault.leftovers:
         return "harness"
@@ -605,6 +779,11 @@ class Remote:
     def failed(self, fault):
         self.fault = fault
         raise fault
+
+    def prepare(self):
+        """Before a test's clock starts: a zygote started on demand for its candidate process is not the test's time."""
+        if self.pid is None:
+            self.z.prepare()
 
     def stop(self):
         if self.pid is not None:
@@ -776,6 +955,7 @@ def mode_function(z, req, report):
     for i, test in enumerate(req["tests"]):
         if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
             break
+        remote.prepare()
         remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
         start = time.monotonic()
         try:
@@ -814,6 +994,7 @@ def test_namespace(remote, names):
 
 def run_test(remote, limits, fn):
     """One test's verdict. A failure of the candidate process counts even if test code swallowed it."""
+    remote.prepare()
     remote.deadline = time.monotonic() + limits["wall_time_s"]
     remote.fault = None
     start = time.monotonic()
@@ -996,6 +1177,24 @@ def trusted_imports_only():
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != work]
 
 
+def zygote_boot():
+    """What starts Z on demand (Zygote.start), taken now, before any candidate code runs: the
+    harness's modules as their loaders give their source (the fork server keeps the text of
+    each module it preloaded; a module imported from the work dir is read from its file now,
+    before the candidate could change it) and the import path the candidates get. None when a
+    source cannot be had: Z is then forked up front."""
+    modules = []
+    for module in (protocol, exits, sys.modules[__name__]):
+        try:
+            source = module.__loader__.get_source(module.__name__)
+        except Exception:
+            source = None
+        if not isinstance(source, str):
+            return None
+        modules.append((module.__name__, module.__file__, source))
+    return {"modules": modules, "path": list(sys.path)}
+
+
 def start_zygote(verdict_fd, first):
     p_sock, z_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -1038,9 +1237,16 @@ def main():
     trusted_imports_only()
     nondumpable()
     verdict_fd = os.dup(1)
+    # Z on demand needs every process the candidate leaves to stay below P (see Zygote.start).
+    boot = None
+    if os.environ.get(protocol.EAGER_ZYGOTE_ENV) != "1" and prctl(PR_SET_CHILD_SUBREAPER, 1):
+        boot = zygote_boot()
     first = prefork_candidate()  # before Z: Z's count of this job's processes includes it
     try:
-        z, failure = start_zygote(verdict_fd, first), None
+        if boot is None or first is None:
+            z, failure = start_zygote(verdict_fd, first), None
+        else:
+            z, failure = Zygote(None, first, boot), None
     except OSError as exc:
         z, failure = None, "the harness could not start its zygote: %s" % exc
     # Z and C0 are forked; only now may secrets enter this process. From here on a

@@ -32,8 +32,9 @@ class Attached:
 
     What the runner's styles need of a Zygote: `fault` (None until `failed`), `candidates`
     (1: the candidate has run, so a harness fault after this point may be its doing, see
-    runner.blame), `failed(fault)`, `spawn(spec)` (the pid and the candidate's request,
-    reply and set-up fds) and `wait_exit(pid, deadline)`.
+    runner.blame), `failed(fault)`, `prepare()` (start what the next `spawn` needs: nothing
+    here), `spawn(spec)` (the pid and the candidate's request, reply and set-up fds) and
+    `wait_exit(pid, deadline)`.
     """
 
     def __init__(self, runner):
@@ -46,6 +47,9 @@ class Attached:
         if self.fault is None:
             self.fault = fault
         raise self.fault
+
+    def prepare(self):
+        pass
 
     def spawn(self, spec):
         if self.fault is not None:

@@ -120,7 +120,8 @@ class HarnessGrader:
             workdir_bytes=64 * MiB,
         )
         files: dict[str, str | bytes] = {**runner_files(), protocol.CANDIDATE_FILE: code}
-        return Job(language="python", files=files, stdin=json.dumps(request), limits=limits)
+        env = {protocol.EAGER_ZYGOTE_ENV: "1"} if request["isolation"] == "per_test" else {}
+        return Job(language="python", files=files, stdin=json.dumps(request), limits=limits, env=env)
 
     def read(self, suite: TestSuite, execution: Execution, nonce: str) -> Graded | ScoreResult:
         """In a worker thread: read the harness's report, decide whose failure any failure is, judge each test."""
