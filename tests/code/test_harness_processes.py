@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from sdk import VerifierClient
+from verifier_server.testing import StartServer
 
 #: Ends its process at x == 1, returns x otherwise.
 CRASHES = "```python\nimport os\ndef f(x):\n    if x == 1:\n        os._exit(3)\n    return x\n```"
@@ -22,8 +23,10 @@ TESTS = 4
 REFERENCES: dict[str, dict[str, Any]] = {
     "assert": {"test_list": [f"assert f({k}) == {k}" for k in range(TESTS)]},
     "function": {"inputs": [[k] for k in range(TESTS)], "outputs": list(range(TESTS)), "fn_name": "f"},
-    "script": {"test_script": "from solution import f\n\n"
-               + "".join(f"def test_{k}():\n    assert f({k}) == {k}\n\n" for k in range(TESTS))},
+    "script": {
+        "test_script": "from solution import f\n\n"
+        + "".join(f"def test_{k}():\n    assert f({k}) == {k}\n\n" for k in range(TESTS))
+    },
 }
 
 
@@ -112,3 +115,41 @@ def test_what_the_candidate_left_running_is_ended_before_its_next_process(client
     result = client.score("python-tests", completions=[f"```python\n{LEAVES}```"], references=[{"test_list": tests}])[0]
     verdicts = [test["verdict"] for test in result.details["tests"]]
     assert verdicts == ["passed", "passed", "runtime_error", "passed"], result.details
+
+
+def _docker_ready() -> str | None:
+    """Why the Docker backend cannot run here, or None."""
+    from sandboxes import available_backends
+    from sandboxes.docker_backend import DEFAULT_IMAGES
+    from sandboxes.docker_image import image_exists
+
+    reason = available_backends()["docker"]
+    if reason != "ok":
+        return f"docker backend unavailable: {reason}"
+    return None if image_exists(DEFAULT_IMAGES["python"]) else f"image {DEFAULT_IMAGES['python']} not built"
+
+
+@pytest.mark.parametrize("backend", [pytest.param("docker", marks=pytest.mark.docker), "unsafe-local"])
+def test_without_a_warm_interpreter_the_zygote_starts_from_the_work_dirs_sources(
+    start_server: StartServer, backend: str
+) -> None:
+    """Docker and unsafe-local import the harness from the job's files, not from a fork server's
+    preloaded modules: its sources are read from there, before the candidate runs."""
+    if backend == "docker" and (why := _docker_ready()):
+        pytest.skip(why)
+    server = start_server(extra_args=["--sandbox-backend", backend])
+    with VerifierClient(server.address, timeout_s=300) as client:
+        for style, reference in sorted(REFERENCES.items()):
+            spec = {"kind": "code", "config": {"tests": style}}
+            result = client.score(spec, completions=[CRASHES], references=[reference])[0]
+            verdicts = [test["verdict"] for test in result.details.get("tests", [])]
+            assert verdicts == ["passed", "runtime_error", "passed", "passed"], (style, result.reason, result.details)
+        token = "token-" + secrets.token_hex(12)
+        probes = [f"assert probe() == 0  # {token}", "crash()", f"assert probe() == 0  # {token}"]
+        leaves = ["assert leave() > 0", "assert alive()", "crash()", "assert not alive()"]
+        for source, tests in ((PROBE, probes), (LEAVES, leaves)):
+            result = client.score(
+                "python-tests", completions=[f"```python\n{source}```"], references=[{"test_list": tests}]
+            )[0]
+            verdicts = [test["verdict"] for test in result.details.get("tests", [])]
+            assert verdicts[-1] == "passed" and verdicts.count("runtime_error") == 1, (result.reason, result.details)
