@@ -194,8 +194,9 @@ for name, filename, source in boot["modules"]:
     module.__file__ = filename
     sys.modules[name] = module
     exec(compile(source, filename, "exec", dont_inherit=True), module.__dict__)
-del boot, chunks
-sys.modules[sys.argv[1]].zygote_main(3)
+main = sys.modules[sys.argv[1]]
+del boot, chunks, chunk, module, name, filename, source  # a candidate's `import __main__` finds none of it
+main.zygote_main(3)
 """
 
 
