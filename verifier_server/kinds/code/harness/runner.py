@@ -1238,16 +1238,15 @@ def main():
     trusted_imports_only()
     nondumpable()
     verdict_fd = os.dup(1)
-    # Z on demand needs every process the candidate leaves to stay below P (see Zygote.start).
-    boot = None
-    if os.environ.get(protocol.EAGER_ZYGOTE_ENV) != "1" and prctl(PR_SET_CHILD_SUBREAPER, 1):
-        boot = zygote_boot()
+    boot = zygote_boot() if os.environ.get(protocol.EAGER_ZYGOTE_ENV) != "1" else None
     first = prefork_candidate()  # before Z: Z's count of this job's processes includes it
     try:
-        if boot is None or first is None:
-            z, failure = start_zygote(verdict_fd, first), None
-        else:
+        # Z on demand needs every process the candidate leaves to stay below P (see Zygote.start);
+        # C0 runs nothing of the candidate's before P reads the request.
+        if boot is not None and first is not None and prctl(PR_SET_CHILD_SUBREAPER, 1):
             z, failure = Zygote(None, first, boot), None
+        else:
+            z, failure = start_zygote(verdict_fd, first), None
     except OSError as exc:
         z, failure = None, "the harness could not start its zygote: %s" % exc
     # Z and C0 are forked; only now may secrets enter this process. From here on a
