@@ -50,6 +50,19 @@ def test_a_harness_that_cannot_start_its_processes_is_an_error_not_a_zero(
             assert (result.outcome, result.score) == ("ok", 1.0), (completion, result.reason, result.details)
 
 
+def test_a_zygote_started_on_demand_that_cannot_fork_is_an_error_not_a_zero(start_server: StartServer) -> None:
+    """Two processes hold the harness and its first candidate process; after that one crashes, the
+    zygote started on demand takes the freed slot and cannot fork the next. Nothing of the
+    candidate's was left running, so the failure is ours."""
+    crashes = "```python\nimport os\ndef f(x):\n    if x == 1:\n        os._exit(3)\n    return x\n```"
+    server = start_server(config={"kinds": {"code": {"processes": 2}}})
+    with VerifierClient(server.address, timeout_s=120) as client:
+        reference = {"test_list": ["assert f(0) == 0", "assert f(1) == 1", "assert f(2) == 2"]}
+        result = client.score("python-tests", completions=[crashes], references=[reference])[0]
+        assert (result.outcome, result.score) == ("error", None), (result.reason, result.details)
+        assert result.reason.startswith("the test harness failed"), result.reason
+
+
 #: Leaves a process behind (setsid: out of the group the harness kills) that takes every process
 #: slot of the job as soon as one frees: the harness's next fork finds none.
 LEAVES_PROCESSES = (

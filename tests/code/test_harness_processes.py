@@ -153,3 +153,86 @@ def test_without_a_warm_interpreter_the_zygote_starts_from_the_work_dirs_sources
             )[0]
             verdicts = [test["verdict"] for test in result.details.get("tests", [])]
             assert verdicts[-1] == "passed" and verdicts.count("runtime_error") == 1, (result.reason, result.details)
+
+
+#: Tells whether its process came from a zygote started on demand (`python3 -I -c ...`) or from
+#: one forked from the harness (whose command line is the harness's).
+FROM_WHICH_ZYGOTE = (
+    "import os\n"
+    "def crash():\n"
+    "    os._exit(1)\n"
+    "def on_demand():\n"
+    "    with open('/proc/%d/cmdline' % os.getppid(), 'rb') as f:\n"
+    "        return b'-c' in f.read().split(b'\\0')\n"
+)
+
+
+@pytest.mark.parametrize("isolation, started_on_demand", [("shared", True), ("per_test", False)])
+def test_the_zygote_is_started_on_demand_unless_every_test_needs_one(
+    client: VerifierClient, isolation: str, started_on_demand: bool
+) -> None:
+    spec = {"kind": "code", "config": {"tests": "assert", "isolation": isolation}}
+    check = "assert on_demand()" if started_on_demand else "assert not on_demand()"
+    reference = {"test_list": ["crash()", check]}
+    result = client.score(spec, completions=[f"```python\n{FROM_WHICH_ZYGOTE}```"], references=[reference])[0]
+    verdicts = [test["verdict"] for test in result.details["tests"]]
+    assert verdicts == ["runtime_error", "passed"], result.details
+
+
+#: Kills every zygote started on demand it sees: `arm` leaves it running, out of every scan that
+#: reads /proc one process at a time. "thread": a process whose main thread exited (it reads as a
+#: zombie while its other thread runs). "relay": a chain of processes, each forking the next and exiting.
+KILLS_THE_NEW_ZYGOTE = (
+    "import ctypes, os, threading, time\n"
+    "def watch():\n"
+    "    while True:\n"
+    "        for name in os.listdir('/proc'):\n"
+    "            try:\n"
+    "                with open('/proc/%s/cmdline' % name, 'rb') as f:\n"
+    "                    if b'-c' in f.read().split(b'\\0'):\n"
+    "                        os.kill(int(name), 9)\n"
+    "            except (OSError, ValueError):\n"
+    "                pass\n"
+    "def thread():\n"
+    "    threading.Thread(target=watch).start()\n"
+    "    ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: this thread only\n"
+    "def relay():\n"
+    "    os.setsid()\n"
+    "    n = 0\n"
+    "    while True:\n"
+    "        if os.fork():\n"
+    "            os._exit(0)\n"
+    "        n += 1\n"
+    "        if n % 4 == 0:\n"
+    "            for name in os.listdir('/proc'):\n"
+    "                try:\n"
+    "                    with open('/proc/%s/cmdline' % name, 'rb') as f:\n"
+    "                        if b'-c' in f.read().split(b'\\0'):\n"
+    "                            os.kill(int(name), 9)\n"
+    "                except (OSError, ValueError):\n"
+    "                    pass\n"
+    "def arm(how):\n"
+    "    if os.fork() == 0:\n"
+    "        os.closerange(3, 1 << 16)\n"
+    "        {'thread': thread, 'relay': relay}[how]()\n"
+    "        os._exit(0)\n"
+    "    time.sleep(0.05)\n"
+    "    return True\n"
+    "def crash():\n"
+    "    os._exit(1)\n"
+    "def f(x):\n"
+    "    return x\n"
+)
+
+
+@pytest.mark.parametrize("how", ["thread", "relay"])
+def test_nothing_the_candidate_left_outlives_the_zygotes_start(client: VerifierClient, how: str) -> None:
+    """Were one left, it could kill the new zygote (or write into it while it is dumpable) and turn the
+    candidate's verdicts into the harness's failure: an abstention (score None) instead of its score."""
+    reference = {"test_list": [f"assert arm({how!r})", "crash()", "assert f(2) == 2", "assert f(3) == 4"]}
+    result = client.score(
+        "python-tests", completions=[f"```python\n{KILLS_THE_NEW_ZYGOTE}```"], references=[reference]
+    )[0]
+    assert result.outcome == "ok", (result.reason, result.details)
+    verdicts = [test["verdict"] for test in result.details["tests"]]
+    assert verdicts == ["passed", "runtime_error", "passed", "wrong_answer"], result.details

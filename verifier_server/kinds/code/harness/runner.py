@@ -94,11 +94,15 @@ def processes():
         return set()
 
 
+#: waitpid's __WALL: children whatever signal they report their end with (os has no name for it).
+WAIT_ALL = 0x40000000
+
+
 def descendants():
-    """(alive, ended) pids below this process, from /proc. P is a child subreaper when it may start
-    Z on demand, so a process the candidate left behind (a setsid'd grandchild whose parent
-    ended) stays below P, whoever its parent was."""
-    parents, ended_ = {}, set()
+    """Pids below this process, whatever their state, from /proc. P is a child subreaper when it
+    may start Z on demand, so a process the candidate left behind (a setsid'd grandchild whose
+    parent ended) stays below P, whoever its parent was."""
+    parents = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -107,10 +111,7 @@ def descendants():
                 stat = f.read()
         except OSError:
             continue  # it ended
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        parents[int(name)] = int(fields[1])
-        if fields[0] in (b"Z", b"X"):
-            ended_.add(int(name))
+        parents[int(name)] = int(stat[stat.rfind(b")") + 2 :].split()[1])
     children = {}
     for pid, parent in parents.items():
         children.setdefault(parent, []).append(pid)
@@ -120,30 +121,52 @@ def descendants():
             if child not in found:
                 found.add(child)
                 todo.append(child)
-    return found - ended_, found & ended_
+    return found
 
 
-def end_descendants(deadline, keep):
-    """SIGKILL every process below this one, round after round (a process may fork until it is
-    killed), and reap those that became this process's children, but `keep` (reaped elsewhere).
-    Returns how many were still alive at `deadline`: 0 once none is."""
+def end_descendants(deadline):
+    """SIGKILL every process below this one, round after round, and reap them, until this process
+    has no child at all; how many were below it at `deadline` (0: none).
+
+    "No child" is the only sound test of "nothing below": /proc is read one process at a
+    time, so a process that forks and exits can hide its child from a scan, and a thread
+    group whose leader exited reads as a zombie while its threads run. But with P a
+    subreaper, a process's children become P's as it exits, before it can be reaped: while
+    anything is below P, P has a child."""
     while True:
-        alive, ended_ = descendants()
-        for pid in ended_ - keep:
+        while True:
             try:
-                os.waitpid(pid, os.WNOHANG)
+                pid, _ = os.waitpid(-1, os.WNOHANG | WAIT_ALL)
             except ChildProcessError:
-                pass  # not ours to reap: its own parent, or the one it goes to, will
-        if not alive:
-            return 0
+                return 0
+            if pid == 0:
+                break
+        below = descendants()
         if time.monotonic() >= deadline:
-            return len(alive)
-        for pid in alive:
+            return max(1, len(below))
+        for pid in below:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
         time.sleep(0.001)
+
+
+def reap_ended(waited_for):
+    """Reap this process's ended children but those in `waited_for` (reaped where they are waited
+    for): with P a subreaper, orphans the candidate left come to it when they end, and would
+    hold the job's process slots until the sample ends (the sandbox's init reaped them before)."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid in waited_for:
+            return
+        try:
+            os.waitpid(info.si_pid, 0)
+        except ChildProcessError:
+            return
 
 
 def zygote(ctl):
@@ -490,6 +513,8 @@ class Zygote:
     def __init__(self, sock, first=None, boot=None):
         self.sock = sock
         self.boot = boot
+        self.subreaper = boot is not None  # P is one (see main): it reaps what comes to it
+        self.deadline = None  # the job's own (run() sets it): starting Z on demand never passes it
         self.buf = b""
         self.exits = {}
         self.candidates = 0  # candidate processes asked for
@@ -515,7 +540,7 @@ class Zygote:
             except OSError:
                 pass  # it is gone: its set-up channel and its replies say how
             return pid, fds
-        self.prepare()
+        self.prepare(True)
         self.candidates += 1  # counted before Z forks: the candidate may run (and kill Z) before we hear back
         try:
             self.sock.sendall((json.dumps(spec) + "\n").encode())
@@ -544,10 +569,18 @@ class Zygote:
                     self.note(reply)
         return pid, fds
 
-    def prepare(self):
-        """Start Z now if the next candidate process needs it and it is not started (see start)."""
-        if self.sock is None and self.first is None and self.fault is None:
+    def prepare(self, fresh):
+        """Before a test: reap what ended below P, and start Z if the test needs a `fresh` candidate
+        process and Z is not started (see start)."""
+        if self.subreaper:
+            reap_ended(set(self.pidfds))
+        if fresh and self.sock is None and self.first is None and self.fault is None:
             self.start()
+
+    def within(self, seconds):
+        """A deadline `seconds` from now, but never past the job's own."""
+        deadline = time.monotonic() + seconds
+        return deadline if self.deadline is None else min(deadline, self.deadline)
 
     def start(self):
         """Z on demand: a fresh interpreter, not a fork of this process (which holds the request), built
@@ -555,57 +588,109 @@ class Zygote:
 
         A fresh interpreter can be traced and written through /proc/<pid>/mem by any process of
         the same uid until it makes itself non-dumpable, so every process the candidate left is
-        ended first (they are all below P, a child subreaper): none exists while Z starts, and
-        a Z that does not come up is ours, never the candidate's doing."""
+        ended first (see end_descendants): none exists while Z starts. What it left that outlives
+        its processes (files in the job's tmpfs, IPC objects) can still take the job's memory, so
+        a Z that ran out of memory or was killed is the candidate's doing; any other failure to
+        start is ours."""
         boot, self.boot = self.boot, None
-        left = end_descendants(time.monotonic() + ENDING_S, keep=set(self.pidfds))
+        for pid, pidfd in self.pidfds.items():  # no longer waited for: end_descendants reaps them
+            kill(pid)
+            os.close(pidfd)
+        self.pidfds.clear()
+        left = end_descendants(self.within(ENDING_S))
         if left:
             self.failed(SpawnFailed("the solution's processes could not all be ended (%d left)" % left, None, left))
         p_sock, z_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         boot_r, boot_w = os.pipe()
+        err_r, err_w = os.pipe()
         null = devnull()
         # Above 4 first: dup2 onto 0-4 in turn must not overwrite a source fd it still needs.
-        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (null, z_sock.fileno(), boot_r)]
-        null_fd, ctl_fd, boot_fd = high
-        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in ((null_fd, 0), (null_fd, 1), (null_fd, 2))]
+        high = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in (null, err_w, z_sock.fileno(), boot_r)]
+        null_fd, err_fd, ctl_fd, boot_fd = high
+        actions = [(os.POSIX_SPAWN_DUP2, fd, target) for fd, target in ((null_fd, 0), (null_fd, 1), (err_fd, 2))]
         actions += [(os.POSIX_SPAWN_DUP2, ctl_fd, 3), (os.POSIX_SPAWN_DUP2, boot_fd, 4)]
         try:
             argv = [sys.executable, "-I", "-c", ZYGOTE_BOOT, __name__]
             pid = os.posix_spawn(sys.executable, argv, os.environ, file_actions=actions, setsigdef=(signal.SIGINT,))
         except OSError as exc:
+            for fd in (boot_w, err_r):
+                os.close(fd)
             p_sock.close()
-            os.close(boot_w)
-            self.failed(ZygoteStartFailed("the harness could not start its zygote: %s" % exc))
+            why = "the harness could not start its zygote: %s" % exc
+            if exc.errno == errno.ENOMEM:
+                self.failed(SpawnFailed(why, exc.errno, 0))
+            self.failed(ZygoteStartFailed(why))
         finally:
-            for fd in (null, boot_r, *high):
+            for fd in (null, boot_r, err_w, *high):
                 os.close(fd)
             z_sock.close()
         self.sock = p_sock
-        data = json.dumps(boot).encode()
-        try:
-            while data:
-                data = data[os.write(boot_w, data) :]
-        except OSError:
-            pass  # it is gone: no ready line
-        finally:
-            os.close(boot_w)
-        deadline = time.monotonic() + ZYGOTE_START_S
-        while b"\n" not in self.buf:
-            left_s = deadline - time.monotonic()
-            data = b""
-            if left_s > 0 and select.select([p_sock], [], [], left_s)[0]:
-                try:
-                    data = p_sock.recv(65536)
-                except OSError:
-                    pass
-            if not data:
-                kill(pid)
-                self.failed(ZygoteStartFailed("the harness zygote did not start (a fresh interpreter)"))
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
+        line, self.buf = self.ready_line(self.within(ZYGOTE_START_S), boot_w, json.dumps(boot).encode())
         if line != b'{"ready": true}':
+            self.start_failed(pid, err_r, line)
+        os.close(err_r)
+
+    def ready_line(self, deadline, boot_w, data):
+        """Write Z's boot data and close `boot_w` (Z reads it to its end), then read Z's first line:
+        (line, what came after it), the line None at the deadline and b"" when Z closed its end."""
+        os.set_blocking(boot_w, False)
+        buf = b""
+        try:
+            while b"\n" not in buf:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None, buf
+                writing = [boot_w] if boot_w is not None else []
+                readable, writable, _ = select.select([self.sock], writing, [], left)
+                if writable:
+                    try:
+                        data = data[os.write(boot_w, data[:65536]) :]
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        data = b""  # Z is gone: its end says how
+                    if not data:
+                        os.close(boot_w)
+                        boot_w = None
+                if readable:
+                    try:
+                        chunk = self.sock.recv(65536)
+                    except OSError:
+                        chunk = b""
+                    if not chunk:
+                        return b"", buf
+                    buf += chunk
+        finally:
+            if boot_w is not None:
+                os.close(boot_w)
+        line, rest = buf.split(b"\n", 1)
+        return line, rest
+
+    def start_failed(self, pid, err_r, line):
+        """Z did not say it is ready: whose failure (see start), with what it wrote to stderr."""
+        status = None
+        if line == b"":  # it closed its end: it is ending, by itself or killed
+            until = time.monotonic() + 5.0
+            while status is None and time.monotonic() < until:
+                done, ended_with = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = ended_with
+                else:
+                    time.sleep(0.005)
+        if status is None:  # still running (too slow, or it said something else): stopped by us
             kill(pid)
-            self.failed(ZygoteStartFailed("the harness zygote did not start: %r" % line[:200]))
+            os.waitpid(pid, 0)
+        os.set_blocking(err_r, False)
+        try:
+            said = os.read(err_r, 1 << 16)
+        except OSError:
+            said = b""
+        os.close(err_r)
+        tail = said.decode("utf-8", "replace").strip()[-SNIPPET:]
+        if status is not None and (os.WIFSIGNALED(status) or "MemoryError" in tail):
+            self.failed(SpawnFailed("the harness zygote ran out of memory or was killed while starting", None, 0))
+        why = "timed out" if line is None else (tail or "it said %r" % line[:200])
+        self.failed(ZygoteStartFailed("the harness zygote did not start: %s" % why))
 
     def note(self, msg):
         self.exits[msg["exit"]] = msg
@@ -782,9 +867,9 @@ class Remote:
         raise fault
 
     def prepare(self):
-        """Before a test's clock starts: a zygote started on demand for its candidate process is not the test's time."""
-        if self.pid is None:
-            self.z.prepare()
+        """Before a test's clock starts (and before it is weighed against the job's time): what its
+        candidate process needs, such as a zygote started on demand, is not the test's time."""
+        self.z.prepare(self.pid is None)
 
     def stop(self):
         if self.pid is not None:
@@ -954,9 +1039,9 @@ def candidate_spec(req):
 def mode_function(z, req, report):
     remote = Remote(z, candidate_spec(req), reply_cap(req))
     for i, test in enumerate(req["tests"]):
+        remote.prepare()
         if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
             break
-        remote.prepare()
         remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
         start = time.monotonic()
         try:
@@ -1048,6 +1133,7 @@ def mode_assert(z, req, report):
         if fresh_per_test(req):
             remote.stop()
     for i, test in enumerate(req["tests"]):
+        remote.prepare()
         if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
             break
         if test.get("check"):
@@ -1132,10 +1218,11 @@ def mode_script(z, req, report):
     # Only the harness knows the script's tests: every one gets a line, or the server's fraction
     # would count only those reached (an early stop must never raise the reward).
     for i, (name, fn) in enumerate(cases):
-        if out_of_time(req, report, [n for n, _ in cases[i:]]):
-            break
         reported = i
         try:
+            remote.prepare()
+            if out_of_time(req, report, [n for n, _ in cases[i:]]):
+                break
             res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
             reported += 1
             if fresh_per_test(req):
@@ -1223,6 +1310,7 @@ def run(z, request, report):
     trailer = {}
     if request.get("job_wall_s"):
         request["deadline"] = time.monotonic() + float(request["job_wall_s"]) - STARTUP_MARGIN_S
+    z.deadline = request.get("deadline")
     try:
         MODES[request["style"]](z, request, report)
     except SampleInvalid as exc:

@@ -32,8 +32,8 @@ class Attached:
 
     What the runner's styles need of a Zygote: `fault` (None until `failed`), `candidates`
     (1: the candidate has run, so a harness fault after this point may be its doing, see
-    runner.blame), `failed(fault)`, `prepare()` (start what the next `spawn` needs: nothing
-    here), `spawn(spec)` (the pid and the candidate's request, reply and set-up fds) and
+    runner.blame), `failed(fault)`, `prepare(fresh)` (before a test: what its process needs,
+    nothing here), `spawn(spec)` (the pid and the candidate's request, reply and set-up fds) and
     `wait_exit(pid, deadline)`.
     """
 
@@ -48,7 +48,7 @@ class Attached:
             self.fault = fault
         raise self.fault
 
-    def prepare(self):
+    def prepare(self, fresh):
         pass
 
     def spawn(self, spec):
