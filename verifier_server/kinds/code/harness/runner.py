@@ -867,8 +867,8 @@ class Remote:
         raise fault
 
     def prepare(self):
-        """Before a test's clock starts (and before it is weighed against the job's time): what its
-        candidate process needs, such as a zygote started on demand, is not the test's time."""
+        """Before a test's clock starts: what its candidate process needs, such as a zygote started on
+        demand, is not the test's time (out_of_time left it TEST_OVERHEAD_S of the job's)."""
         self.z.prepare(self.pid is None)
 
     def stop(self):
@@ -999,7 +999,8 @@ def fresh_per_test(req):
     return req.get("isolation") == "per_test"
 
 
-#: Wall time a test may take beyond its limit (a fresh candidate process, the harness's own work).
+#: Wall time a test may take beyond its limit (a fresh candidate process, a zygote started on demand, the
+#: harness's own work).
 TEST_OVERHEAD_S = 0.5
 #: Wall time of the job spent before `run` starts its clock (the sandbox, the bootstrap, the zygote).
 STARTUP_MARGIN_S = 3.0
@@ -1039,9 +1040,9 @@ def candidate_spec(req):
 def mode_function(z, req, report):
     remote = Remote(z, candidate_spec(req), reply_cap(req))
     for i, test in enumerate(req["tests"]):
-        remote.prepare()
         if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
             break
+        remote.prepare()
         remote.deadline = time.monotonic() + req["limits"]["wall_time_s"]
         start = time.monotonic()
         try:
@@ -1133,7 +1134,6 @@ def mode_assert(z, req, report):
         if fresh_per_test(req):
             remote.stop()
     for i, test in enumerate(req["tests"]):
-        remote.prepare()
         if out_of_time(req, report, [None] * (len(req["tests"]) - i)):
             break
         if test.get("check"):
@@ -1220,7 +1220,6 @@ def mode_script(z, req, report):
     for i, (name, fn) in enumerate(cases):
         reported = i
         try:
-            remote.prepare()
             if out_of_time(req, report, [n for n, _ in cases[i:]]):
                 break
             res = report.add(dict(run_test(remote, req["limits"], fn), name=name))
