@@ -184,15 +184,17 @@ def test_the_zygote_is_started_on_demand_unless_every_test_needs_one(
 #: zombie while its other thread runs). "relay": a chain of processes, each forking the next and exiting.
 KILLS_THE_NEW_ZYGOTE = (
     "import ctypes, os, threading, time\n"
+    "def kill_new_zygotes():\n"
+    "    for name in os.listdir('/proc'):\n"
+    "        try:\n"
+    "            with open('/proc/%s/cmdline' % name, 'rb') as f:\n"
+    "                if b'-c' in f.read().split(b'\\0'):\n"
+    "                    os.kill(int(name), 9)\n"
+    "        except (OSError, ValueError):\n"
+    "            pass\n"
     "def watch():\n"
     "    while True:\n"
-    "        for name in os.listdir('/proc'):\n"
-    "            try:\n"
-    "                with open('/proc/%s/cmdline' % name, 'rb') as f:\n"
-    "                    if b'-c' in f.read().split(b'\\0'):\n"
-    "                        os.kill(int(name), 9)\n"
-    "            except (OSError, ValueError):\n"
-    "                pass\n"
+    "        kill_new_zygotes()\n"
     "def thread():\n"
     "    threading.Thread(target=watch).start()\n"
     "    ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: this thread only\n"
@@ -204,13 +206,7 @@ KILLS_THE_NEW_ZYGOTE = (
     "            os._exit(0)\n"
     "        n += 1\n"
     "        if n % 4 == 0:\n"
-    "            for name in os.listdir('/proc'):\n"
-    "                try:\n"
-    "                    with open('/proc/%s/cmdline' % name, 'rb') as f:\n"
-    "                        if b'-c' in f.read().split(b'\\0'):\n"
-    "                            os.kill(int(name), 9)\n"
-    "                except (OSError, ValueError):\n"
-    "                    pass\n"
+    "            kill_new_zygotes()\n"
     "def arm(how):\n"
     "    if os.fork() == 0:\n"
     "        os.closerange(3, 1 << 16)\n"
@@ -233,6 +229,11 @@ def test_nothing_the_candidate_left_outlives_the_zygotes_start(client: VerifierC
     result = client.score(
         "python-tests", completions=[f"```python\n{KILLS_THE_NEW_ZYGOTE}```"], references=[reference]
     )[0]
-    assert result.outcome == "ok", (result.reason, result.details)
+    assert result.outcome == "ok" and result.score is not None, (result.reason, result.details)
     verdicts = [test["verdict"] for test in result.details["tests"]]
-    assert verdicts == ["passed", "runtime_error", "passed", "wrong_answer"], result.details
+    # The later tests run in a fresh process; on a machine too busy to end the chain within the
+    # harness's limit they fail instead (the candidate's doing): never an abstention either way.
+    assert verdicts[:2] == ["passed", "runtime_error"] and verdicts[2:] in (
+        ["passed", "wrong_answer"],
+        ["runtime_error"] * 2,
+    ), result.details
