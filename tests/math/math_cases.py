@@ -173,6 +173,13 @@ CASES: list[Case] = [
     C("equations", "x^2+y^2=25", _b("x^2+y^2=5"), False),
     C("equations", "k=5", _b("k = 5"), True),
     C("equations", "3x+2y=6", _b("6x+4y=12"), True),
+    # several solutions, each assigning the same names: "and"/"or" between whole solutions groups them as ";" does
+    C("equations", r"a = 2, b = 3 \text{ or } a = 4, b = 1", _b("a=2,b=3;a=4,b=1"), True),
+    C("equations", r"a = 2, b = 3 \text{ or } a = 4, b = 1", _b(r"a=4, b=1 \quad\text{and}\quad a=2, b=3"), True),
+    C("equations", r"a = 2, b = 3 \text{ or } a = 4, b = 1", _b(r"(a, b) = (2, 3), (4, 1)"), True),
+    C("equations", r"(m,n)=(1,6),(2,5)", _b(r"m=1, n=6, \text{ and } m=2, n=5"), True),
+    C("equations", r"a = 2, b = 3 \text{ or } a = 4, b = 1", _b(r"a=2, b=1 \text{ or } a=4, b=3"), False),
+    C("equations", r"(m,n)=(1,6),(2,5)", _b(r"m=1, n=5 \text{ and } m=2, n=6"), False),
     # -- inequalities --------------------------------------------------------------------------
     C("inequalities", "x>2", _b("x>2"), True),
     C("inequalities", "x>2", _b("2<x"), True),

@@ -128,14 +128,35 @@ def _conjunctions(s: str) -> str:
     """Between listed answers "and"/"or" make a list; between inequalities they are logic
     (``x<0 \\text{ or } x>1`` is a union, never the set of two relations)."""
     logic = bool(_RELATION_RE.search(s))
+    separator = "; " if not logic and _solution_groups(_CONJUNCTION_RE.split(s)[::4]) else ", "
 
     def replace(match: re.Match[str]) -> str:
         word = next(group for group in match.groups() if group).lower()
         if not logic:
-            return ", "
+            return separator
         return " \\lor " if word in ("or", "lor", "vee") else " \\land "
 
-    return re.sub(r",\s*(?=,|\\lor|\\land)", "", _CONJUNCTION_RE.sub(replace, s))  # "1, 2, and 3"
+    return re.sub(r",\s*(?=[,;]|\\lor|\\land)", "", _CONJUNCTION_RE.sub(replace, s))  # "1, 2, and 3"
+
+
+_ASSIGNED_NAME_RE = re.compile(r"^\s*(\\?[A-Za-z]+(?:_\{?\w+\}?)?)\s*=\s*[^=\s]")
+
+
+def _solution_groups(parts: list[str]) -> bool:
+    """Whether "and"/"or" join whole solutions, each assigning the same names: ``p=5, q=2 \\text{ and } p=7, q=2``
+    is the two solutions ``(p=5,q=2)`` and ``(p=7,q=2)`` (grouped as ``;`` would group them), never the flat
+    list ``p=5,q=2,p=7,q=2``, which would also equal ``p=5,q=2 \\text{ and } p=7,q=5`` swapped around."""
+    names: set[str] | None = None
+    for part in parts:
+        items = [item for item in _top_level_split(_SPACING_RE.sub(" ", part), ",") if item.strip()]
+        assigned = [_ASSIGNED_NAME_RE.match(item) for item in items]
+        if len(items) < 2 or not all(assigned):
+            return False
+        these = {match.group(1) for match in assigned if match}
+        if len(these) != len(items) or names not in (None, these):
+            return False
+        names = these
+    return len(parts) >= 2
 
 
 def _degrees(s: str) -> str:
