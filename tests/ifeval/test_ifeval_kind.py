@@ -96,7 +96,7 @@ def test_an_undetectable_language_counts_as_followed_as_in_ifeval(client: Verifi
         ({"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{"extra": 1}]}, "extra: not an argument"),
         ({"instruction_id_list": ["punctuation:no_comma"], "kwargs": [{}, {}]}, "one object per instruction"),
         ({"instruction_id_list": ["keywords:letter_frequency"],
-          "kwargs": [{"letter": "ab", "let_frequency": 1, "let_relation": "at least"}]}, "single letter"),
+          "kwargs": [{"letter": "ab", "let_frequency": 1, "let_relation": "at least"}]}, "single ASCII letter"),
         ({"instruction_id_list": ["length_constraints:nth_paragraph_first_word"],
           "kwargs": [{"num_paragraphs": 2, "nth_paragraph": 3, "first_word": "a"}]}, "between 1 and num_paragraphs"),
         ({"instruction_id_list": ["language:response_language"], "kwargs": [{"language": "xx"}]},

@@ -161,3 +161,106 @@ def test_rlvr_function(client: VerifierClient, func_name: str, arguments: dict, 
     assert (good.outcome, bad.outcome) == (Outcome.OK, Outcome.OK), (good.reason, bad.reason)
     assert (good.score, bad.score) == (1.0, 0.0), (good.reason, bad.reason)
     assert good.details["format"] == "open_instruct" and good.details["instructions"][0]["id"] == func_name
+
+
+# -- arguments IFEval would replace by a random draw, or refuses: ours must refuse them too ------------------
+
+
+def bind(instruction_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """In process, as ``constraints`` binds a row's kwargs (no server needed)."""
+    from verifier_server.kinds.ifeval.google import INSTRUCTIONS
+
+    instruction = INSTRUCTIONS[instruction_id]
+    args = instruction.signature.bind(kwargs, "kwargs")
+    if instruction.validate is not None:
+        instruction.validate(args, "kwargs")
+    return args
+
+
+def check(instruction_id: str, kwargs: dict[str, Any], response: str) -> bool:
+    from verifier_server.kinds.ifeval.google import INSTRUCTIONS
+
+    return INSTRUCTIONS[instruction_id].check(response, bind(instruction_id, kwargs))
+
+
+# (instruction id, kwargs with a negative count): IFEval draws a random count instead.
+NEGATIVE_COUNTS: list[tuple[str, dict[str, Any]]] = [
+    ("keywords:frequency", {"keyword": "river", "frequency": -1, "relation": "at least"}),
+    ("keywords:letter_frequency", {"letter": "a", "let_frequency": -2, "let_relation": "less than"}),
+    ("length_constraints:number_sentences", {"num_sentences": -1, "relation": "less than"}),
+    ("length_constraints:number_paragraphs", {"num_paragraphs": -3}),
+    ("length_constraints:number_words", {"num_words": -5, "relation": "at least"}),
+    ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": -1, "nth_paragraph": 1, "first_word": "x"}),
+    ("detectable_content:number_placeholders", {"num_placeholders": -1}),
+    ("detectable_format:number_bullet_lists", {"num_bullets": -1}),
+    ("detectable_format:number_highlighted_sections", {"num_highlights": -4}),
+    ("detectable_format:multiple_sections", {"section_spliter": "Section", "num_sections": -1}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("instruction_id", "kwargs"), NEGATIVE_COUNTS, ids=[c[0] for c in NEGATIVE_COUNTS])
+def test_a_negative_count_is_refused_and_zero_is_a_count(instruction_id: str, kwargs: dict[str, Any]):
+    from verifier_server.kinds.ifeval.params import ConstraintError
+
+    name = next(k for k, v in kwargs.items() if isinstance(v, int) and v < 0)
+    with pytest.raises(ConstraintError, match=f"kwargs.{name}: must be at least 0"):
+        bind(instruction_id, kwargs)
+    if instruction_id != "length_constraints:nth_paragraph_first_word":  # there nth_paragraph must fit in
+        bind(instruction_id, {**kwargs, name: 0})
+
+
+def test_zero_thresholds_keep_their_meaning():
+    assert check("detectable_content:number_placeholders", {"num_placeholders": 0}, "no brackets")
+    assert check("detectable_format:number_bullet_lists", {"num_bullets": 0}, "no list here")
+    assert not check("detectable_format:number_bullet_lists", {"num_bullets": 0}, "* one")
+    assert not check("keywords:frequency", {"keyword": "x", "frequency": 0, "relation": "less than"}, "no")
+
+
+def test_capital_word_frequency_takes_any_integer_as_ifeval_does():
+    """IFEval keeps a negative capital_frequency (no random draw there): "less than -1" is never followed."""
+    assert not check("change_case:capital_word_frequency", {"capital_frequency": -1, "capital_relation": "less than"},
+                     "NO WAY")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("instruction_id", "kwargs"),
+    [
+        ("keywords:frequency", {"keyword": "", "frequency": 1, "relation": "at least"}),  # IFEval: random keyword
+        ("keywords:frequency", {"keyword": " \t", "frequency": 1, "relation": "at least"}),  # IFEval: matches anywhere
+        ("combination:repeat_prompt", {"prompt_to_repeat": ""}),  # IFEval: ValueError
+        ("combination:repeat_prompt", {"prompt_to_repeat": "  \n"}),  # IFEval: every response repeats it
+    ],
+)
+def test_a_blank_keyword_or_prompt_is_refused(instruction_id: str, kwargs: dict[str, Any]):
+    from verifier_server.kinds.ifeval.params import ConstraintError
+
+    with pytest.raises(ConstraintError, match="must not be blank"):
+        bind(instruction_id, kwargs)
+
+
+@pytest.mark.parametrize("letter", ["", "ab", " a", "a ", "é", "1", "?", "ß"])
+def test_letter_frequency_takes_one_ascii_letter(letter: str):
+    """IFEval draws a random letter for anything but one ASCII letter, checked before any stripping."""
+    from verifier_server.kinds.ifeval.params import ConstraintError
+
+    with pytest.raises(ConstraintError, match="single ASCII letter"):
+        bind("keywords:letter_frequency", {"letter": letter, "let_frequency": 1, "let_relation": "at least"})
+
+
+def test_an_upper_case_letter_counts_both_cases():
+    kwargs = {"letter": "Q", "let_frequency": 3, "let_relation": "at least"}
+    assert check("keywords:letter_frequency", kwargs, "Quick quiet Queen")
+    assert not check("keywords:letter_frequency", kwargs, "Quick quiet")
+
+
+def test_json_nested_past_the_parsers_limit_is_not_json():
+    """IFEval's check raises RecursionError here (it catches only ValueError); a verdict must come back."""
+    deep = "[" * 5000 + "]" * 5000
+    assert check("detectable_format:json_format", {}, deep) is False
+    assert check("detectable_format:json_format", {}, "```json\n" + "[" * 50 + "]" * 50 + "\n```")
+
+
+def test_chinese_is_a_language_although_ifeval_lists_none():
+    """IFEval's table of 30 languages lacks Chinese (it raises KeyError); langdetect names two scripts."""
+    assert check("language:response_language", {"language": "zh"}, "今天天气很好，我们要去公园散步很长时间。")
+    assert not check("language:response_language", {"language": "zh"}, "The weather is lovely today.")

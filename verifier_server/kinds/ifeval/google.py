@@ -5,7 +5,14 @@ Each entry carries its keyword arguments and its check, with the semantics of
 purpose, and said here: user-given keywords, markers and splitters are matched as
 literal text (IFEval compiles them as regular expressions, so ``c++`` would crash it),
 sentences are split with sentencex rather than Punkt (see ``text``), and missing
-arguments are an error rather than a random choice (see ``params``).
+arguments are an error rather than a random choice (see ``params``), as are the values
+IFEval would also replace by a random one (a negative count, an empty keyword, a letter
+that is not one ASCII letter) or refuses (an empty prompt to repeat); a blank keyword or
+prompt, which IFEval would take as matching everywhere, is an error too. Two more, where
+IFEval itself fails: JSON nested deeper than the parser's recursion limit is not JSON
+(IFEval's check raises ``RecursionError``), and ``language`` may be any language
+langdetect knows, ``zh`` matching both Chinese scripts (IFEval's table has 30 and raises
+``KeyError`` on any other).
 """
 
 from __future__ import annotations
@@ -42,8 +49,7 @@ def _keywords_exist(value: str, args: Mapping[str, Any]) -> bool:
 
 
 def _keyword_frequency(value: str, args: Mapping[str, Any]) -> bool:
-    keyword = args["keyword"].strip()
-    found = len(re.findall(re.escape(keyword), value, flags=re.IGNORECASE)) if keyword else 0
+    found = len(re.findall(re.escape(args["keyword"].strip()), value, flags=re.IGNORECASE))
     return _compare(found, args["relation"], args["frequency"])
 
 
@@ -55,12 +61,14 @@ def _forbidden_words(value: str, args: Mapping[str, Any]) -> bool:
 
 def _letter_frequency(value: str, args: Mapping[str, Any]) -> bool:
     letters = collections.Counter(value.lower())
-    return _compare(letters[args["letter"].strip().lower()], args["let_relation"], args["let_frequency"])
+    return _compare(letters[args["letter"].lower()], args["let_relation"], args["let_frequency"])
 
 
 def _one_letter(args: dict[str, Any], where: str) -> None:
-    if len(args["letter"].strip()) != 1:
-        raise ConstraintError(f"{where}.letter: must be a single letter, got {args['letter']!r}")
+    """IFEval takes one ASCII letter as given (either case) and draws a random one for anything else."""
+    letter = args["letter"]
+    if len(letter) != 1 or not "a" <= letter.lower() <= "z":
+        raise ConstraintError(f"{where}.letter: must be a single ASCII letter, got {letter!r}")
 
 
 def _response_language(value: str, args: Mapping[str, Any]) -> bool:
@@ -215,6 +223,11 @@ def _relation(name: str = "relation") -> Param:
     return Param(name, "str", choices=RELATIONS)
 
 
+def _count(name: str) -> Param:
+    """A count threshold: IFEval replaces a negative one by a random draw, so we refuse it."""
+    return Param(name, "int", minimum=0)
+
+
 def _sig(*params: Param, **aliases: str) -> Signature:
     return Signature(tuple(params), aliases)
 
@@ -225,48 +238,48 @@ INSTRUCTIONS: dict[str, Instruction] = {
         Instruction("keywords:existence", _sig(Param("keywords", "list")), _keywords_exist),
         Instruction(
             "keywords:frequency",
-            _sig(Param("keyword", "str"), Param("frequency", "int"), _relation()),
+            _sig(Param("keyword", "str", nonblank=True), _count("frequency"), _relation()),
             _keyword_frequency,
         ),
         Instruction("keywords:forbidden_words", _sig(Param("forbidden_words", "list")), _forbidden_words),
         Instruction(
             "keywords:letter_frequency",
-            _sig(Param("letter", "str"), Param("let_frequency", "int"), _relation("let_relation")),
+            _sig(Param("letter", "str"), _count("let_frequency"), _relation("let_relation")),
             _letter_frequency,
             _one_letter,
         ),
         Instruction("language:response_language", _sig(Param("language", "str")), _response_language, _known_language),
         Instruction(
             "length_constraints:number_sentences",
-            _sig(Param("num_sentences", "int"), _relation()),
+            _sig(_count("num_sentences"), _relation()),
             _number_sentences,
         ),
-        Instruction("length_constraints:number_paragraphs", _sig(Param("num_paragraphs", "int")), _number_paragraphs),
-        Instruction("length_constraints:number_words", _sig(Param("num_words", "int"), _relation()), _number_words),
+        Instruction("length_constraints:number_paragraphs", _sig(_count("num_paragraphs")), _number_paragraphs),
+        Instruction("length_constraints:number_words", _sig(_count("num_words"), _relation()), _number_words),
         Instruction(
             "length_constraints:nth_paragraph_first_word",
-            _sig(Param("num_paragraphs", "int"), Param("nth_paragraph", "int"), Param("first_word", "str")),
+            _sig(_count("num_paragraphs"), Param("nth_paragraph", "int"), Param("first_word", "str")),
             _nth_paragraph_first_word,
             _nth_in_range,
         ),
-        Instruction("detectable_content:number_placeholders", _sig(Param("num_placeholders", "int")), _placeholders),
+        Instruction("detectable_content:number_placeholders", _sig(_count("num_placeholders")), _placeholders),
         Instruction("detectable_content:postscript", _sig(Param("postscript_marker", "str")), _postscript),
-        Instruction("detectable_format:number_bullet_lists", _sig(Param("num_bullets", "int")), _bullet_lists),
+        Instruction("detectable_format:number_bullet_lists", _sig(_count("num_bullets")), _bullet_lists),
         Instruction("detectable_format:constrained_response", _sig(), _constrained_response),
         Instruction(
             "detectable_format:number_highlighted_sections",
-            _sig(Param("num_highlights", "int")),
+            _sig(_count("num_highlights")),
             _highlighted_sections,
         ),
         Instruction(
             "detectable_format:multiple_sections",
-            _sig(Param("section_spliter", "str"), Param("num_sections", "int"), section_splitter="section_spliter"),
+            _sig(Param("section_spliter", "str"), _count("num_sections"), section_splitter="section_spliter"),
             _multiple_sections,
         ),
         Instruction("detectable_format:json_format", _sig(), _json_format),
         Instruction("detectable_format:title", _sig(), _title),
         Instruction("combination:two_responses", _sig(), _two_responses),
-        Instruction("combination:repeat_prompt", _sig(Param("prompt_to_repeat", "str")), _repeat_prompt),
+        Instruction("combination:repeat_prompt", _sig(Param("prompt_to_repeat", "str", nonblank=True)), _repeat_prompt),
         Instruction("startend:end_checker", _sig(Param("end_phrase", "str")), _end_checker),
         Instruction(
             "change_case:capital_word_frequency",

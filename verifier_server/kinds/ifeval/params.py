@@ -1,9 +1,11 @@
 """Binding an instruction's keyword arguments from untrusted data, with errors that name them.
 
-IFEval's own ``build_description`` fills a missing argument with a *random* value; a
-verifier must not, so a missing required argument, an unknown one or a wrong type is the
-sample's ``invalid_input`` (``ConstraintError``) instead. Null values are dropped first:
-Hugging Face stores every row's ``kwargs`` with the union of all keys, unused ones null.
+IFEval's own ``build_description`` fills a missing argument with a *random* value, and
+does the same for one out of its range (a negative count, an empty keyword); a verifier
+must not, so a missing required argument, an unknown one, a wrong type or a value IFEval
+would replace is the sample's ``invalid_input`` (``ConstraintError``) instead. Null
+values are dropped first: Hugging Face stores every row's ``kwargs`` with the union of
+all keys, unused ones null.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ class Param:
     kind: str
     required: bool = True
     choices: Sequence[str] = ()
+    minimum: int | None = None
+    """Smallest ``int`` accepted (IFEval draws a random count in place of a negative one)."""
+    nonblank: bool = False
+    """A ``str`` must hold more than whitespace (IFEval draws a random keyword for an empty one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +69,16 @@ def _coerce(param: Param, value: Any, where: str) -> Any:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConstraintError(f"{where}: must be an integer, got {value!r}")
+        if param.minimum is not None and value < param.minimum:
+            raise ConstraintError(f"{where}: must be at least {param.minimum}, got {value}")
         return value
     if param.kind == "str":
         if not isinstance(value, str):
             raise ConstraintError(f"{where}: must be a string, got {value!r}")
         if param.choices and value not in param.choices:
             raise ConstraintError(f"{where}: must be one of {', '.join(map(repr, param.choices))}; got {value!r}")
+        if param.nonblank and not value.strip():
+            raise ConstraintError(f"{where}: must not be blank")
         return value
     if param.kind == "list":
         if isinstance(value, str):
