@@ -16,6 +16,7 @@ math-verify to see an equality, and never trusts math-verify where we know it er
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,7 @@ from math_verify import verify
 from sympy import MatrixBase
 from sympy.core.function import AppliedUndef
 
-from verifier_server.kinds.math.numeric import Tolerance, values_close
+from verifier_server.kinds.math.numeric import Tolerance, parse_simple, values_close
 from verifier_server.kinds.math.parsing import Reading, read, reads_everything, with_imaginary_unit
 
 _PRECISION = 60
@@ -69,7 +70,7 @@ def judge(gold: Reading, answer_norm: str, options: CompareOptions) -> Verdict:
         same = _text(gold.value) == _text(answer.value)
         reason = "" if same else "not equal (compared as text)"
         return Verdict(same, "text", reason, _show(gold.value), _show(answer.value))
-    gold_value, answer_value = gold.value, answer.value
+    gold_value, answer_value = _same_case(gold, answer)
     try:
         answer_value = _listed_in_order(gold_value, answer_value, answer_norm)
         gold_value = _listed_in_order(answer_value, gold_value, gold.text)
@@ -80,6 +81,8 @@ def judge(gold: Reading, answer_norm: str, options: CompareOptions) -> Verdict:
         raise
     except Exception as exc:  # a rule that cannot handle these objects is not sure: math-verify decides
         same, method = _math_verify(gold_value, answer_value), f"math_verify (after {type(exc).__name__})"
+    if not same and _rounds_to_gold(gold.text, answer_value):
+        same, method = True, "rounded_gold"
     if same and not reads_everything(answer, answer_norm):
         return Verdict(
             False, "partial_parse", "not equal (only part of the answer could be read)", _show(gold_value), ""
@@ -87,6 +90,47 @@ def judge(gold: Reading, answer_norm: str, options: CompareOptions) -> Verdict:
     if gold.how == "generous" or answer.how == "generous":
         method += " (generous parse)"
     return Verdict(same, method, "" if same else "not equal", _show(gold_value), _show(answer_value))
+
+
+def _rounds_to_gold(gold_text: str, answer: Any) -> bool:
+    """A gold written as a decimal (two places or more) facing an irrational answer (``4\\pi`` for 12.57):
+    no terminating decimal equals an irrational, so that gold is a rounding, and the answer is right
+    when it rounds to the gold at the gold's precision."""
+    gold = parse_simple(gold_text)
+    if gold is None or gold.decimals is None or gold.decimals < 2 or gold.significant_digits < 2 or gold.percent:
+        return False
+    if isinstance(answer, sympy.Eq):
+        answer = _assigned_value(answer)  # "A = 4\\pi"
+    if not _is_number(answer) or answer.has(sympy.Float) or answer.is_Rational or answer.is_rational:
+        return False  # a rational answer may equal a decimal gold exactly: the numeric rule decides it
+    if answer.is_real is not True:
+        return False
+    value = sympy.N(answer, _PRECISION)
+    return bool(
+        abs(value - sympy.Rational(gold.value.numerator, gold.value.denominator))
+        <= sympy.Rational(1, 2 * 10**gold.decimals)
+    )
+
+
+def _same_case(gold: Reading, answer: Reading) -> tuple[Any, Any]:
+    """Both values with their letters cased alike: the LaTeX grammar lower-cases every name (``1.5x+C`` has a
+    ``c``) and ``lite`` keeps it (``C``), so facing a LaTeX reading a lite reading's names are lower-cased too,
+    unless that would merge two of its names (``A`` and ``a``)."""
+    if (gold.how == "lite") == (answer.how == "lite"):
+        return gold.value, answer.value
+    if gold.how == "lite":
+        return _lowered(gold), answer.value
+    return gold.value, _lowered(answer)
+
+
+def _lowered(reading: Reading) -> Any:
+    symbols: set[Any] = getattr(reading.value, "free_symbols", set())
+    upper = {symbol for symbol in symbols if isinstance(symbol, sympy.Symbol) and symbol.name != symbol.name.lower()}
+    if not upper or len({symbol.name.lower() for symbol in symbols}) != len(symbols):
+        return reading.value
+    return reading.value.xreplace(
+        {symbol: sympy.Symbol(symbol.name.lower(), **symbol.assumptions0) for symbol in upper}
+    )
 
 
 def _listed_in_order(other: Any, listed: Any, listed_text: str) -> Any:
@@ -121,6 +165,14 @@ def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, s
             return equivalent(
                 gold if gold_value is None else gold_value, answer if answer_value is None else answer_value, options
             )
+    if options.equation_as_value and _is_expr(gold) != _is_expr(answer):
+        gold_common, answer_common = _common_value(gold), _common_value(answer)
+        if (gold_common is None) != (answer_common is None):  # "x=y=5" (x=5, y=5) states the value 5
+            return equivalent(
+                gold if gold_common is None else gold_common,
+                answer if answer_common is None else answer_common,
+                options,
+            )
     if _is_number(gold) and _is_number(answer):
         return _numbers_equal(gold, answer, options.tolerance), "numeric"
     if isinstance(gold, sympy.Eq) and isinstance(answer, sympy.Eq):
@@ -128,6 +180,7 @@ def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, s
     if _is_relational(gold) or _is_relational(answer):
         return _as_set_equal(gold, answer, options)
     if isinstance(gold, sympy.Set) and isinstance(answer, sympy.Set):
+        gold, answer = _roots_named_alike(gold, answer), _roots_named_alike(answer, gold)
         return _sets_equal(gold, answer, options), "set"
     if _is_vector(gold) and isinstance(answer, sympy.Tuple | sympy.Interval):
         return _sequence_equal(list(gold), _tuple_args(answer), options), "tuple"
@@ -276,6 +329,40 @@ def _assigned_value(x: Any) -> Any:
     if isinstance(x.lhs, AppliedUndef) and not x.rhs.has(x.lhs.func):
         return x.rhs
     return None
+
+
+def _common_value(x: Any) -> Any:
+    """The one value a list of assignments gives every name (``x=5, y=5``), else None."""
+    if not isinstance(x, sympy.FiniteSet | sympy.Tuple) or len(x.args) < 2:
+        return None
+    values = {_assigned_value(item) if isinstance(item, sympy.Eq) else None for item in x.args}
+    if len(values) != 1 or None in values:
+        return None
+    return values.pop()
+
+
+def _roots_named_alike(indexed: Any, named: Any) -> Any:
+    """``x_1 = 2, x_2 = 3`` facing ``x = 2, x = 3``: the numbered names are the roots of that one name, renamed
+    to it; anything else is returned as it is (``x_1, x_2`` facing ``x_1, x_2`` stay two unknowns)."""
+    names = _assigned_names(named)
+    if names is None or len(set(names)) != 1:
+        return indexed
+    own = _assigned_names(indexed)
+    name = names[0]
+    if own is None or len(set(own)) != len(own):
+        return indexed
+    if not all(re.fullmatch(rf"{re.escape(name.name)}_\{{?\w+\}}?", symbol.name) for symbol in own):
+        return indexed
+    return sympy.FiniteSet(*(sympy.Eq(name, item.rhs) for item in indexed.args))
+
+
+def _assigned_names(x: Any) -> list[sympy.Symbol] | None:
+    """The names a set of assignments (``x = 2, y = 3``) assigns, in order, or None when it is something else."""
+    if not isinstance(x, sympy.FiniteSet) or len(x.args) < 2:
+        return None
+    if not all(isinstance(item, sympy.Eq) and isinstance(item.lhs, sympy.Symbol) for item in x.args):
+        return None
+    return [item.lhs for item in x.args]
 
 
 def _equations_equal(gold: sympy.Eq, answer: sympy.Eq, options: CompareOptions) -> bool:

@@ -188,8 +188,23 @@ def _the_answer_is(text: str) -> _Found | None:
 def _final_answer(text: str) -> _Found | None:
     final = _after(last_final_label(text), text)
     plain = _after(last_answer_label(text), text)
-    candidates = [found for found in (final, plain) if found is not None]
+    candidates = [found for found in (final, plain, _gsm8k_answer(text)) if found is not None]
     return max(candidates, key=lambda found: found.end) if candidates else None
+
+
+_GSM8K_LINE_RE = re.compile(r"^[ \t]*####[ \t]*([^\n]*?)[ \t]*$", re.MULTILINE)
+_GSM8K_VALUE_RE = re.compile(r"[^A-Za-z]*\d[^A-Za-z]*")
+
+
+def _gsm8k_answer(text: str) -> _Found | None:
+    """GSM8K's ``#### 72`` line: a value with no words (``#### Step 2`` is a markdown heading)."""
+    if "####" not in text:
+        return None
+    for line in reversed(list(_GSM8K_LINE_RE.finditer(text))):
+        value = line.group(1)
+        if _GSM8K_VALUE_RE.fullmatch(re.sub(r"\\[A-Za-z]+", "", value)):
+            return _Found(strip_math_delims(value.rstrip(".")), line.end(1))
+    return None
 
 
 def _after(marker: re.Match[str] | None, text: str) -> _Found | None:
@@ -197,12 +212,16 @@ def _after(marker: re.Match[str] | None, text: str) -> _Found | None:
     if marker is None:
         return None
     rest = text[marker.end() : marker.end() + MAX_ANSWER_CHARS]
+    rest = _CLOSING_TAG_RE.split(rest, 1)[0]  # "<answer>The answer is 5</answer>": the tag ends the statement
     sentence_end = _sentence_end(rest)
     boxed = last_box_group(rest[:sentence_end])
     if boxed is not None:
         return _Found(boxed[0], marker.end() + boxed[1])
     answer = statement_answer(rest)
     return _Found(answer, marker.end() + min(len(rest), max(1, len(answer))))
+
+
+_CLOSING_TAG_RE = re.compile(r"</[A-Za-z]+\s*>")
 
 
 def _sentence_end(rest: str) -> int:
@@ -259,8 +278,14 @@ def _last_line(text: str) -> str | None:
             return _span_answer(line_spans[-1].content)
         if is_prose(line):
             return last_sentence_with_math(line)
+        labelled = _LINE_LABEL_RE.match(line)
+        if labelled is not None:
+            line = labelled.group(1)  # "Total: $40": the label names the value that follows it
         return strip_math_delims(line.rstrip("."))
     return None
+
+
+_LINE_LABEL_RE = re.compile(r"^[*_]*[A-Za-z]{2,}[*_]*\s*[:：][\s*_]*(\S.*?)[*_]*$")
 
 
 def _span_answer(content: str) -> str:

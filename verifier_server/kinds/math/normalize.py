@@ -45,6 +45,60 @@ _PLAIN_FUNCTION_RE = re.compile(
 _MIXED_LATEX_RE = re.compile(r"(?<![\w.}^_\\])(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}")
 _MIXED_PLAIN_RE = re.compile(r"(?<![\w./])(\d+)\s+(\d+)/(\d+)(?![\w./])")
 _ANSWER_PREFIX_RE = re.compile(r"^(?:final\s+)?(?:answer|ans)\s*[:：]\s*", re.IGNORECASE)
+_WHITESPACE_RUN_RE = re.compile(r"\s{2,}")
+"""Runs of whitespace are one space (they are everywhere below): the patterns that allow spaces then stay linear."""
+_TEXT_CMD = r"\\(?:text|textrm|textnormal|mbox|mathrm)\s*"
+_PROSE_HEAD_RE = re.compile(
+    rf"^{_TEXT_CMD}\{{\s*(?:the\s+)?(?:final\s+)?answer\s+(?:is|=)\s*:?\s*\}}\s*", re.IGNORECASE
+)
+"""``\\text{The answer is } 7``: the sentence around the answer, not part of it."""
+_PROSE_TAIL_RE = re.compile(
+    rf"\s*(?:,\s*)?{_TEXT_CMD}\{{\s*(?:\((?=[^{{}}()]*[A-Za-z]{{2}})[^{{}}()]*\)"
+    rf"|(?:is|are)\s+the\s+(?:only\s+)?(?:answer|solution|value|root)s?\b[^{{}}]*)\s*\}}\s*$",
+    re.IGNORECASE,
+)
+"""A remark after the answer: ``7 \\text{ (since x > 0)}``, ``x = 7 \\text{ is the only solution}``."""
+_QUANTIFIER_TAIL_RE = re.compile(
+    rf"\s?,?\s?(?:{_TEXT_CMD}\{{\s*for\s+(?:all|every|any)(?:\s+real)?\s*\}}|\\forall(?![a-zA-Z]))\s*"
+    r"[a-z](?:\s*\\in\s*\\mathbb\s*\{?[RZNQ]\}?(?:\^\{?\+\}?|_\{?\+\}?)?)?\s*$"
+)
+"""``f(x)=2x \\text{ for all } x \\in \\mathbb{R}``: the quantifier says where the answer holds, not what it is."""
+_UNIT_TEXT_TAIL_RE = re.compile(
+    r"(?:(?<=[\d}])|(?<=\\pi))(?:\s|\\[ ,;:!])*\\(?:text|textrm|mbox|mathrm)\s*\{\s*"
+    r"(?!(?:and|or|if|for|when|where|is|are|not)\b)"
+    r"[A-Za-z]+\.?(?:\s*/\s*[A-Za-z]+|\s+[A-Za-z]+){0,2}\s*\}(?:\^\{?\d\}?)?$"
+)
+"""A unit word closing an answer that is more than a plain number: ``6.4\\times10^5 \\text{ J}``,
+``5\\sqrt{2}\\text{ cm}``."""
+_ELLIPSIS_DECIMAL_RE = re.compile(r"(?<![\d.])(\d+)\.(\d+)\s*(?:\.{3}|…|\\[lc]?dots(?![a-zA-Z]))")
+"""``0.1666\\ldots``: a decimal whose digits repeat then trail off is that repeating decimal."""
+_WORD_VALUES = {
+    "does not exist": "DNE",
+    "doesn't exist": "DNE",
+    "no solution": "\\emptyset",
+    "no solutions": "\\emptyset",
+    "no real solutions": "\\emptyset",
+    "all real numbers": "(-\\infty,\\infty)",
+    "infinitely many": "\\infty",
+}
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen"
+    " seventeen eighteen nineteen twenty"
+).split()
+_WORD_VALUES.update({word: str(value) for value, word in enumerate(_NUMBER_WORDS)})
+"""Words a grader reads as a value: "no solution" is the empty solution set, "five" is 5."""
+_CURRENCY_RE = re.compile(
+    r"[€£¥₹]|\\(?:euro|pounds|yen)(?![a-zA-Z])\s*|^(?:Rs\.?|INR|USD|EUR|GBP)\s*(?=\d)|(?<=\d)\s*(?:USD|EUR|GBP|INR)$"
+)
+"""Currency marks around an amount: a unit, like ``\\$``."""
+_SET_BUILDER_RE = re.compile(
+    r"^\\\{\s*([a-z])\s*(?:\\in\s*\\mathbb\s*\{?R\}?\s*)?(?:\\mid|\\vert|\||:)\s*(.*?)\s*\\\}$"
+)
+"""``\\{x \\mid 1 < x < 3\\}``: the set of the ``x`` that satisfy the relation, compared as the relation is."""
+_SET_RELATION_RE = re.compile(r"[<>≤≥]|\\[lg]e")
+_ANGLE_VECTOR_RE = re.compile(r"\\langle(?![a-zA-Z])(.*?)\\rangle(?![a-zA-Z])")
+"""``\\langle 1, 2 \\rangle`` is the vector (1, 2)."""
+_PLUS_MINUS_RE = re.compile(r"\\(pm|mp)(?![a-zA-Z])|±|∓")
 _CONJUNCTION_RE = re.compile(
     r"\s+(and|or)\s+|\\(?:text|mbox|mathrm)\{\s*(and|or)\s*\}|\\(lor|vee|land|wedge)(?![a-zA-Z])", re.IGNORECASE
 )
@@ -79,9 +133,15 @@ _RELATION_RES = tuple((re.compile(pattern), repl) for pattern, repl in _RELATION
 @functools.lru_cache(maxsize=65_536)
 def normalize(text: str) -> str:
     """The canonical form of one answer (or gold) string (cached: GRPO groups repeat their answers)."""
-    s = text.strip()
+    s = _WHITESPACE_RUN_RE.sub(" ", text.strip())  # first: long runs would slow the patterns below
     s = _strip_delims(s)
     s = _ANSWER_PREFIX_RE.sub("", s)
+    s = _PROSE_TAIL_RE.sub("", _PROSE_HEAD_RE.sub("", s))
+    s = _QUANTIFIER_TAIL_RE.sub("", s)
+    s = _UNIT_TEXT_TAIL_RE.sub("", s)
+    s = _ELLIPSIS_DECIMAL_RE.sub(_trailing_off, s)
+    s = _SET_BUILDER_RE.sub(_set_builder, s)
+    s = _ANGLE_VECTOR_RE.sub(r"(\1)", s).replace("\\colon", ":")
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\\$", "").replace("$", "")
     s = s.replace("\\lt", "<").replace("\\gt", ">").replace("−", "-").replace("\\infinity", "\\infty")
@@ -98,6 +158,7 @@ def normalize(text: str) -> str:
     s = _degrees(s)
     s = s.replace("\\%", "%").replace("\\percent", "%")
     s = re.sub(r"\s+", " ", s).strip()
+    s = _CURRENCY_RE.sub("", s).strip()
     s = s.rstrip(".").strip()
     if s.endswith("\\") and not s.endswith("\\\\"):
         s = s[:-1].rstrip()  # "185\\": a stray backslash left where a quote or a box was cut
@@ -121,7 +182,46 @@ def normalize(text: str) -> str:
     s = _SPACE_RE.sub("", s)
     s = _strip_grouping_braces(s)
     s = _last_of_chain(s)
-    return s
+    s = _WORD_VALUES.get(s.lower(), s)
+    return _plus_minus(s)
+
+
+def _set_builder(match: re.Match[str]) -> str:
+    """The condition of ``\\{x \\mid ...\\}`` when it is a relation on that ``x``; else the set as written."""
+    name, condition = match.group(1), match.group(2)
+    return condition if name in condition and _SET_RELATION_RE.search(condition) else match.group()
+
+
+def _trailing_off(match: re.Match[str]) -> str:
+    """``0.1666...`` -> ``0.1\\overline{6}``: the shortest period repeated to the end (at least twice and three
+    digits, so the trailing-off digits of ``3.14159...`` are just a decimal, read as written)."""
+    whole, digits = match.group(1), match.group(2)
+    for fixed in range(len(digits)):
+        rest = digits[fixed:]
+        for size in range(1, len(rest) // 2 + 1):
+            if len(rest) >= 3 and len(rest) % size == 0 and rest == rest[:size] * (len(rest) // size):
+                return f"{whole}.{digits[:fixed]}\\overline{{{rest[:size]}}}"
+    return f"{whole}.{digits}"
+
+
+def _plus_minus(s: str) -> str:
+    """``\\frac{-1\\pm\\sqrt{5}}{2}`` is its two values: each listed item with one ``\\pm`` (or ``\\mp``)
+    becomes the item with ``+`` and the item with ``-``, so the sign may sit anywhere, not only in front."""
+    if not _PLUS_MINUS_RE.search(s):
+        return s
+    items = _top_level_split(s, ",")
+    if any(len(_PLUS_MINUS_RE.findall(item)) > 1 for item in items):
+        return s
+    expanded = []
+    for item in items:
+        sign = _PLUS_MINUS_RE.search(item)
+        if sign is None:
+            expanded.append(item)
+            continue
+        first, second = ("+", "-") if sign.group() in ("\\pm", "±") else ("-", "+")
+        before, after = item[: sign.start()], item[sign.end() :].lstrip(" ")
+        expanded += [before + first + after, before + second + after]
+    return ",".join(expanded)
 
 
 def _conjunctions(s: str) -> str:
@@ -224,9 +324,14 @@ def _last_of_chain(s: str) -> str:
     if len(sides) < 2 or any(not side for side in sides) or _top_level_split(s, ",")[1:]:
         return s
     first, last = sides[0], sides[-1]
+    if len(sides) > 2 and all(_NAME_RE.match(side) for side in sides[:-1]) and not _has_letters(last):
+        return ",".join(f"{name}={last}" for name in sides[:-1])  # a=b=c=2: each name is 2
     if not _has_letters(first) and (len(sides) > 2 or not _has_letters(last)):
         return last  # a computation and its value (5\\times6\\times4=120): the value
     return s if len(sides) == 2 else f"{first}={last}"
+
+
+_NAME_RE = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?$")
 
 
 def _has_letters(side: str) -> bool:

@@ -17,8 +17,12 @@ from verifier_server.kinds.math.boxes import is_list_gap
 from verifier_server.kinds.math.markers import last_copula
 
 _SPAN_RE = re.compile(
-    r"\$\$(?P<d>.+?)\$\$|(?<!\\)\$(?P<i>(?:\\\$|[^$\n])+?)(?<!\\)\$|\\\((?P<p>.+?)\\\)|\\\[(?P<b>.+?)\\\]", re.DOTALL
+    r"\$\$(?P<d>.+?)\$\$|(?<!\\)\$(?P<i>(?!\d)(?:\\\$|[^$\n])+?|\d(?:\\\$|[^$\n])*?[^\s$\\]|\d)(?<!\\)\$(?!\d)"
+    r"|\\\((?P<p>.+?)\\\)|\\\[(?P<b>.+?)\\\]",
+    re.DOTALL,
 )
+"""Math spans. A ``$`` that is a price is no delimiter: one followed by a digit never closes inline math, and
+one opening on a digit needs a closing ``$`` right after the math (``$5 an hour, leaving him with $\\$20$``)."""
 _LETTER = r"A-Za-zÀ-ÖØ-öø-ÿ"
 _SCRIPT_RE = re.compile(r"[\u0600-\u06ff\u0900-\u097f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0400-\u04ff]")
 """Scripts written without Latin letters (Arabic, Devanagari, kana, CJK, Hangul, Cyrillic): always prose."""
