@@ -12,6 +12,7 @@ from pathlib import Path
 
 from verifier_server.domain import Outcome, Sample
 from verifier_server.kinds.math import MathVerifier
+from verifier_server.kinds.math.boxes import MAX_ANSWER_CHARS
 from verifier_server.kinds.math.pool import MathPool
 
 Make = Callable[..., MathVerifier]
@@ -93,6 +94,24 @@ async def test_a_gold_too_large_to_evaluate_is_invalid_input(make_verifier: Make
     assert results[0].outcome is Outcome.INVALID_INPUT and "gold too large" in results[0].reason
     assert (results[1].outcome, results[1].score) == (Outcome.OK, 1.0)  # the same text needs no evaluation
     assert (results[2].outcome, results[2].score) == (Outcome.OK, 1.0)
+
+
+async def test_a_gold_longer_than_any_answer_is_invalid_input(make_verifier: Make) -> None:
+    """Answers are read up to MAX_ANSWER_CHARS; a gold past that is no answer, and its text never reaches the
+    normalizing patterns (which run on the event loop). Neighbours in the batch are scored."""
+    verifier = make_verifier({"timeout_s": GENEROUS_S})
+    long_gold = "5" + "\\," * MAX_ANSWER_CHARS + "x"
+    results = await verifier.score_batch(
+        [
+            Sample(completion="\\boxed{5}", reference={"answer": long_gold}),
+            Sample(completion="\\boxed{5}", reference={"answer": "#### " + "5 " * MAX_ANSWER_CHARS}),
+            Sample(completion="\\boxed{5}", reference={"answer": "5" + " " * (2 * MAX_ANSWER_CHARS)}),
+        ]
+    )
+    for result in results[:2]:
+        assert result.outcome is Outcome.INVALID_INPUT, result
+        assert f"longer than {MAX_ANSWER_CHARS} characters" in result.reason
+    assert (results[2].outcome, results[2].score) == (Outcome.OK, 1.0)  # trailing spaces are no part of the gold
 
 
 async def test_a_timeout_kills_only_the_item_in_flight(make_verifier: Make) -> None:

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 from verifier_server.domain import Outcome, Sample, ScoreResult
 from verifier_server.kinds.base import BaseKind, BuildContext, reference_value
+from verifier_server.kinds.math.boxes import MAX_ANSWER_CHARS
 from verifier_server.kinds.math.builtins import builtin_specs
 from verifier_server.kinds.math.cache import VerdictCache
 from verifier_server.kinds.math.compare import Verdict
@@ -114,7 +115,14 @@ class MathVerifier:
             return ScoreResult.invalid(f"reference has no gold answer field (looked for {looked})")
         gold_text = gold if isinstance(gold, str) else _gold_to_text(gold)
         if gold_text not in gold_norms:
-            gold_norms[gold_text] = normalize(extract_gold(gold_text))
+            gold_answer = extract_gold(gold_text)
+            if len(gold_answer) > MAX_ANSWER_CHARS:  # normalize runs on the event loop: never on unbounded text
+                return ScoreResult.invalid(
+                    f"gold answer in reference field {field_name!r} is longer than {MAX_ANSWER_CHARS} characters "
+                    "(answers are compared up to that length)",
+                    gold_field=field_name,
+                )
+            gold_norms[gold_text] = normalize(gold_answer)
         gold_norm = gold_norms[gold_text]
         if not gold_norm:
             return ScoreResult.invalid(f"gold in reference field {field_name!r} is empty", gold_field=field_name)
