@@ -154,6 +154,7 @@ def normalize(text: str) -> str:
     for _ in range(3):  # nested wrappers: \text{\textbf{B}}
         s = _WRAPPER_RE.sub(lambda m: m.group(1), s)
     s = _SPACING_RE.sub(lambda m: m.group() if m.group() == "\\\\" else " ", s)
+    s = _WHITESPACE_RUN_RE.sub(" ", s)  # "\,\,\," became a run of spaces
     s = _SCRIPT_BEFORE_SPACE_RE.sub(r"\1{\2} ", s)
     s = _degrees(s)
     s = s.replace("\\%", "%").replace("\\percent", "%")
