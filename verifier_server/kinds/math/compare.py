@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import sympy
@@ -25,7 +26,13 @@ from math_verify import verify
 from sympy import MatrixBase
 from sympy.core.function import AppliedUndef
 
-from verifier_server.kinds.math.numeric import Tolerance, parse_simple, values_close
+from verifier_server.kinds.math.numeric import (
+    Tolerance,
+    gold_is_a_rounding,
+    never_terminates,
+    parse_simple,
+    values_close,
+)
 from verifier_server.kinds.math.parsing import Reading, read, reads_everything, with_imaginary_unit
 
 _PRECISION = 60
@@ -93,23 +100,21 @@ def judge(gold: Reading, answer_norm: str, options: CompareOptions) -> Verdict:
 
 
 def _rounds_to_gold(gold_text: str, answer: Any) -> bool:
-    """A gold written as a decimal (two places or more) facing an irrational answer (``4\\pi`` for 12.57):
-    no terminating decimal equals an irrational, so that gold is a rounding, and the answer is right
-    when it rounds to the gold at the gold's precision."""
+    """A decimal gold facing an exact answer no terminating decimal equals (``4\\pi`` for 12.57): see
+    ``numeric.gold_is_a_rounding``, which decides plain fractions on the fast path."""
     gold = parse_simple(gold_text)
-    if gold is None or gold.decimals is None or gold.decimals < 2 or gold.significant_digits < 2 or gold.percent:
+    if gold is None:
         return False
     if isinstance(answer, sympy.Eq):
         answer = _assigned_value(answer)  # "A = 4\\pi"
-    if not _is_number(answer) or answer.has(sympy.Float) or answer.is_Rational or answer.is_rational:
-        return False  # a rational answer may equal a decimal gold exactly: the numeric rule decides it
-    if answer.is_real is not True:
+    if not _is_number(answer) or answer.has(sympy.Float) or answer.is_real is not True:
         return False
-    value = sympy.N(answer, _PRECISION)
-    return bool(
-        abs(value - sympy.Rational(gold.value.numerator, gold.value.denominator))
-        <= sympy.Rational(1, 2 * 10**gold.decimals)
-    )
+    if answer.is_Rational:
+        value = Fraction(int(answer.p), int(answer.q))
+        return never_terminates(value) and gold_is_a_rounding(gold, value)
+    if answer.is_rational is not False:
+        return False  # not known to be irrational (``\\log_8 2`` is 1/3)
+    return gold_is_a_rounding(gold, Fraction(str(sympy.N(answer, _PRECISION))), cut_off=False)
 
 
 def _same_case(gold: Reading, answer: Reading) -> tuple[Any, Any]:
@@ -161,7 +166,8 @@ def equivalent(gold: Any, answer: Any, options: CompareOptions) -> tuple[bool, s
         return True, "structural"
     if options.equation_as_value and isinstance(gold, sympy.Eq) != isinstance(answer, sympy.Eq):
         gold_value, answer_value = _assigned_value(gold), _assigned_value(answer)
-        if (gold_value is not None) != (answer_value is not None):
+        listed = gold if gold_value is None else answer
+        if (gold_value is not None) != (answer_value is not None) and _common_value(listed) is None:
             return equivalent(
                 gold if gold_value is None else gold_value, answer if answer_value is None else answer_value, options
             )
@@ -351,7 +357,7 @@ def _roots_named_alike(indexed: Any, named: Any) -> Any:
     name = names[0]
     if own is None or len(set(own)) != len(own):
         return indexed
-    if not all(re.fullmatch(rf"{re.escape(name.name)}_\{{?\w+\}}?", symbol.name) for symbol in own):
+    if not all(re.fullmatch(rf"{re.escape(name.name)}_\{{?\d+\}}?", symbol.name) for symbol in own):
         return indexed
     return sympy.FiniteSet(*(sympy.Eq(name, item.rhs) for item in indexed.args))
 

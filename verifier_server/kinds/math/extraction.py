@@ -192,19 +192,26 @@ def _final_answer(text: str) -> _Found | None:
     return max(candidates, key=lambda found: found.end) if candidates else None
 
 
-_GSM8K_LINE_RE = re.compile(r"^[ \t]*####[ \t]*([^\n]*?)[ \t]*$", re.MULTILINE)
-_GSM8K_VALUE_RE = re.compile(r"[^A-Za-z]*\d[^A-Za-z]*")
+_GSM8K_VALUE_RE = re.compile(r"\$?\s?[+-]?\$?\s?\d[\d,]*(?:\.\d+)?(?:/\d+)?\s?%?\s?\.?")
+"""A plain number, as GSM8K writes its answers: ``72``, ``-3``, ``$1,200``, ``2.5``, ``1/2``, ``40%``."""
 
 
 def _gsm8k_answer(text: str) -> _Found | None:
-    """GSM8K's ``#### 72`` line: a value with no words (``#### Step 2`` is a markdown heading)."""
+    """GSM8K's closing ``#### 72``: the last non-blank line, outside a code fence, holding a plain number.
+
+    Only there: a ``####`` line mid-text is a markdown heading (``#### 2.``), a section number or a
+    retracted answer, and one in a code block is code."""
     if "####" not in text:
         return None
-    for line in reversed(list(_GSM8K_LINE_RE.finditer(text))):
-        value = line.group(1)
-        if _GSM8K_VALUE_RE.fullmatch(re.sub(r"\\[A-Za-z]+", "", value)):
-            return _Found(strip_math_delims(value.rstrip(".")), line.end(1))
-    return None
+    body = text.rstrip()
+    start = body.rfind("\n") + 1
+    line = body[start:].strip()
+    if not line.startswith("####") or body.count("```", 0, start) % 2:
+        return None
+    value = line[4:].strip()
+    if len(value) > 40 or not _GSM8K_VALUE_RE.fullmatch(value):
+        return None
+    return _Found(strip_math_delims(value.rstrip(".")), len(body))
 
 
 def _after(marker: re.Match[str] | None, text: str) -> _Found | None:
@@ -212,16 +219,13 @@ def _after(marker: re.Match[str] | None, text: str) -> _Found | None:
     if marker is None:
         return None
     rest = text[marker.end() : marker.end() + MAX_ANSWER_CHARS]
-    rest = _CLOSING_TAG_RE.split(rest, 1)[0]  # "<answer>The answer is 5</answer>": the tag ends the statement
+    rest = rest.split("</answer>", 1)[0]  # "<answer>The answer is 5</answer>": the tag ends the statement
     sentence_end = _sentence_end(rest)
     boxed = last_box_group(rest[:sentence_end])
     if boxed is not None:
         return _Found(boxed[0], marker.end() + boxed[1])
     answer = statement_answer(rest)
     return _Found(answer, marker.end() + min(len(rest), max(1, len(answer))))
-
-
-_CLOSING_TAG_RE = re.compile(r"</[A-Za-z]+\s*>")
 
 
 def _sentence_end(rest: str) -> int:
@@ -279,13 +283,21 @@ def _last_line(text: str) -> str | None:
         if is_prose(line):
             return last_sentence_with_math(line)
         labelled = _LINE_LABEL_RE.match(line)
-        if labelled is not None:
-            line = labelled.group(1)  # "Total: $40": the label names the value that follows it
+        if labelled is not None and labelled.group("label").lower() in _VALUE_LABELS:
+            line = labelled.group("value")  # "Total: $40": the label names the value that follows it
         return strip_math_delims(line.rstrip("."))
     return None
 
 
-_LINE_LABEL_RE = re.compile(r"^[*_]*[A-Za-z]{2,}[*_]*\s*[:：][\s*_]*(\S.*?)[*_]*$")
+_LINE_LABEL_RE = re.compile(r"^[*_]*(?P<label>[A-Za-z]{2,})[*_]*\s*[:：][\s*_]*(?P<value>\S.*?)[*_]*$")
+_VALUE_LABELS = frozenset(
+    (
+        "total result sum cost price amount value answer solution difference product quotient area perimeter"
+        " volume length distance speed time profit change remaining balance count number average mean"
+        " therefore thus hence so"
+    ).split()
+)
+"""Labels that name the quantity after them; any other (``Wrong: 7``, ``Counterexample: 7``) is no answer line."""
 
 
 def _span_answer(content: str) -> str:

@@ -31,7 +31,7 @@ _DIGIT_GROUP_RE = re.compile(r"(\d),\\!\s*(?=\d)")
 """``56,\\!01,\\!78`` : a typeset digit group (any group size), never a list."""
 _THOUSANDS_RE = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?$")
 _SCI_RE = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
-_OVERLINE_RE = re.compile(r"(\d*)\.(\d*)\\overline\{(\d+)\}")
+_OVERLINE_RE = re.compile(r"(?<![\d.])(\d*)\.(\d*)\\overline\{(\d+)\}")  # starts where a number starts: linear
 _FRAC_SHORT_RE = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _FRAC_HALF_RE = re.compile(r"\\frac\s*\{([^{}]+)\}\s*(\d)")
 _FRAC_HALF2_RE = re.compile(r"\\frac\s*(\d)\s*\{([^{}]+)\}")
@@ -53,24 +53,44 @@ _PROSE_HEAD_RE = re.compile(
 )
 """``\\text{The answer is } 7``: the sentence around the answer, not part of it."""
 _PROSE_TAIL_RE = re.compile(
-    rf"\s*(?:,\s*)?{_TEXT_CMD}\{{\s*(?:\((?=[^{{}}()]*[A-Za-z]{{2}})[^{{}}()]*\)"
-    rf"|(?:is|are)\s+the\s+(?:only\s+)?(?:answer|solution|value|root)s?\b[^{{}}]*)\s*\}}\s*$",
+    rf"\s?,?\s?{_TEXT_CMD}\{{\s*(?:\((?P<remark>[^{{}}()]*)\)"
+    rf"|(?:is|are)\s+the\s+(?:only\s+)?(?:final\s+)?(?:answer|solution|value|root)s?\s*\.?)\s*\}}\s*$",
     re.IGNORECASE,
 )
 """A remark after the answer: ``7 \\text{ (since x > 0)}``, ``x = 7 \\text{ is the only solution}``."""
+_REMARK_OPENERS = frozenset(
+    "since because as where when for from by using rounded which that this double simplified exact exactly".split()
+)
+"""How a parenthesized remark that only explains the answer starts; any other remark stays part of the answer."""
+_VALUE_CHANGING_WORDS = frozenset(
+    (
+        "or and also nor not no but except maybe possibly perhaps alternatively else actually wait wrong incorrect"
+        " invalid extraneous reject rejected false times squared cubed inverse reciprocal negative plus minus over"
+        " half double twice triple thousand thousands million millions billion billions"
+        " trillion hundred hundreds dozen dozens lakh crore k kilo mega giga milli micro nano"
+    ).split()
+)
+"""Words that hedge, negate or scale a value: a remark or unit holding one is never dropped (``7 \\text{ (or 8)}``,
+``5 \\text{ thousand}``), so what it says stays part of the answer."""
 _QUANTIFIER_TAIL_RE = re.compile(
     rf"\s?,?\s?(?:{_TEXT_CMD}\{{\s*for\s+(?:all|every|any)(?:\s+real)?\s*\}}|\\forall(?![a-zA-Z]))\s*"
     r"[a-z](?:\s*\\in\s*\\mathbb\s*\{?[RZNQ]\}?(?:\^\{?\+\}?|_\{?\+\}?)?)?\s*$"
 )
 """``f(x)=2x \\text{ for all } x \\in \\mathbb{R}``: the quantifier says where the answer holds, not what it is."""
+_UNIT_WORD = (
+    r"(?:cm|mm|km|m|kg|g|mg|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?|days?|weeks?|months?|years?|ml|l"
+    r"|lit(?:er|re)s?|in|inch(?:es)?|ft|foot|feet|yds?|yards?|mi|miles?|mph|units?|sq|lbs?|pounds?|oz|ounces?"
+    r"|cents?|dollars?|met(?:er|re)s?|j|kj|joules?|n|newtons?|w|kw|watts?|v|volts?|pa|kpa|hz|rad|radians?"
+    r"|degrees?)\.?"
+)
 _UNIT_TEXT_TAIL_RE = re.compile(
     r"(?:(?<=[\d}])|(?<=\\pi))(?:\s|\\[ ,;:!])*\\(?:text|textrm|mbox|mathrm)\s*\{\s*"
-    r"(?!(?:and|or|if|for|when|where|is|are|not)\b)"
-    r"[A-Za-z]+\.?(?:\s*/\s*[A-Za-z]+|\s+[A-Za-z]+){0,2}\s*\}(?:\^\{?\d\}?)?$"
+    rf"(?:(?:square|sq\.?|cubic)\s+)?{_UNIT_WORD}(?:\s*/\s*{_UNIT_WORD})?\s*\}}(?:\^\{{?\d\}}?)?$",
+    re.IGNORECASE,
 )
 """A unit word closing an answer that is more than a plain number: ``6.4\\times10^5 \\text{ J}``,
 ``5\\sqrt{2}\\text{ cm}``."""
-_ELLIPSIS_DECIMAL_RE = re.compile(r"(?<![\d.])(\d+)\.(\d+)\s*(?:\.{3}|…|\\[lc]?dots(?![a-zA-Z]))")
+_ELLIPSIS_DECIMAL_RE = re.compile(r"(?<![\d.])(\d+)\.(\d{1,40})\s*(?:\.{3}|…|\\[lc]?dots(?![a-zA-Z]))")
 """``0.1666\\ldots``: a decimal whose digits repeat then trail off is that repeating decimal."""
 _WORD_VALUES = {
     "does not exist": "DNE",
@@ -88,16 +108,17 @@ _NUMBER_WORDS = (
 _WORD_VALUES.update({word: str(value) for value, word in enumerate(_NUMBER_WORDS)})
 """Words a grader reads as a value: "no solution" is the empty solution set, "five" is 5."""
 _CURRENCY_RE = re.compile(
-    r"[€£¥₹]|\\(?:euro|pounds|yen)(?![a-zA-Z])\s*|^(?:Rs\.?|INR|USD|EUR|GBP)\s*(?=\d)|(?<=\d)\s*(?:USD|EUR|GBP|INR)$"
+    r"^(?:[€£¥₹]|\\(?:euro|pounds|yen)(?![a-zA-Z])|Rs\.?|INR|USD|EUR|GBP)\s*(?=[+-]?\d)"
+    r"|(?<=\d)\s*(?:[€£¥₹]|USD|EUR|GBP|INR)$"
 )
-"""Currency marks around an amount: a unit, like ``\\$``."""
+"""Currency marks before or after an amount: a unit, like ``\\$`` (between digits, ``1 € 50``, they stay)."""
 _SET_BUILDER_RE = re.compile(
     r"^\\\{\s*([a-z])\s*(?:\\in\s*\\mathbb\s*\{?R\}?\s*)?(?:\\mid|\\vert|\||:)\s*(.*?)\s*\\\}$"
 )
 """``\\{x \\mid 1 < x < 3\\}``: the set of the ``x`` that satisfy the relation, compared as the relation is."""
 _SET_RELATION_RE = re.compile(r"[<>≤≥]|\\[lg]e")
 _ANGLE_VECTOR_RE = re.compile(r"\\langle(?![a-zA-Z])(.*?)\\rangle(?![a-zA-Z])")
-"""``\\langle 1, 2 \\rangle`` is the vector (1, 2)."""
+"""``\\langle 1, 2 \\rangle`` is the vector (1, 2); ``\\langle g \\rangle`` (a generated group) stays."""
 _PLUS_MINUS_RE = re.compile(r"\\(pm|mp)(?![a-zA-Z])|±|∓")
 _CONJUNCTION_RE = re.compile(
     r"\s+(and|or)\s+|\\(?:text|mbox|mathrm)\{\s*(and|or)\s*\}|\\(lor|vee|land|wedge)(?![a-zA-Z])", re.IGNORECASE
@@ -136,12 +157,12 @@ def normalize(text: str) -> str:
     s = _WHITESPACE_RUN_RE.sub(" ", text.strip())  # first: long runs would slow the patterns below
     s = _strip_delims(s)
     s = _ANSWER_PREFIX_RE.sub("", s)
-    s = _PROSE_TAIL_RE.sub("", _PROSE_HEAD_RE.sub("", s))
+    s = _PROSE_TAIL_RE.sub(_drop_remark, _PROSE_HEAD_RE.sub("", s))
     s = _QUANTIFIER_TAIL_RE.sub("", s)
     s = _UNIT_TEXT_TAIL_RE.sub("", s)
     s = _ELLIPSIS_DECIMAL_RE.sub(_trailing_off, s)
     s = _SET_BUILDER_RE.sub(_set_builder, s)
-    s = _ANGLE_VECTOR_RE.sub(r"(\1)", s).replace("\\colon", ":")
+    s = _ANGLE_VECTOR_RE.sub(_angle_vector, s).replace("\\colon", ":")
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
     s = s.replace("\\$", "").replace("$", "")
     s = s.replace("\\lt", "<").replace("\\gt", ">").replace("−", "-").replace("\\infinity", "\\infty")
@@ -176,7 +197,7 @@ def normalize(text: str) -> str:
     s = _MIXED_PLAIN_RE.sub(_mixed_number, s)
     s = _SCI_RE.sub(r"\1\\times10^{\2}", s)
     unit = _UNIT_TAIL_RE.match(s) or _UNIT_NOSPACE_RE.match(s)
-    if unit is not None:
+    if unit is not None and not _VALUE_CHANGING_WORDS.intersection(re.findall(r"[a-z]+", s[unit.end("num") :].lower())):
         s = unit.group("num") + ("%" if "%" in s[unit.end("num") : unit.end("num") + 1] else "")
     if _THOUSANDS_RE.match(s):
         s = s.replace(",", "")
@@ -185,6 +206,22 @@ def normalize(text: str) -> str:
     s = _last_of_chain(s)
     s = _WORD_VALUES.get(s.lower(), s)
     return _plus_minus(s)
+
+
+def _drop_remark(match: re.Match[str]) -> str:
+    """Drop a remark that only explains the answer; keep one that could change it (see _VALUE_CHANGING_WORDS)."""
+    remark = match.group("remark")
+    if remark is None:
+        return ""  # "is the only solution", with nothing after it
+    words = re.findall(r"[a-z]+", remark.lower())
+    if not words or words[0] not in _REMARK_OPENERS or _VALUE_CHANGING_WORDS.intersection(words):
+        return match.group()
+    return ""
+
+
+def _angle_vector(match: re.Match[str]) -> str:
+    inner = match.group(1)
+    return f"({inner})" if len(_top_level_split(inner, ",")) >= 2 else match.group()
 
 
 def _set_builder(match: re.Match[str]) -> str:

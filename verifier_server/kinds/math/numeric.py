@@ -89,7 +89,36 @@ def numbers_close(gold: SimpleNumber, answer: SimpleNumber, tol: Tolerance) -> b
     for g, a in _percent_readings(gold, answer, tol):
         if _close(g, a, gold.inexact or answer.inexact, answer, tol):
             return True
-    return False
+    return not answer.inexact and never_terminates(answer.value) and gold_is_a_rounding(gold, answer.value)
+
+
+def never_terminates(value: Fraction) -> bool:
+    """No decimal with finitely many digits equals it: its denominator has a prime other than 2 and 5 (1/3)."""
+    denominator = value.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    return denominator != 1
+
+
+def gold_is_a_rounding(gold: SimpleNumber, answer: Fraction, *, cut_off: bool = True) -> bool:
+    """A decimal gold facing an exact answer that no terminating decimal equals (``\\frac13`` for 0.333, or an
+    irrational): that gold can only be a rounding, and the answer is right when it rounds to the gold at the
+    gold's precision, or when the gold cuts it there (``cut_off``: a fraction's repeating digits).
+
+    Only for golds of three significant digits or more whose last digit is not 0: a shorter gold, or one
+    written out to a 0 (``2.00``, a price or a probability in full), would let values it never meant round
+    to it."""
+    if gold.decimals is None or gold.decimals < 1 or gold.significant_digits < 3 or gold.percent:
+        return False
+    scaled = gold.value * 10**gold.decimals
+    if scaled.denominator != 1 or scaled.numerator % 10 == 0:
+        return False
+    step = Fraction(1, 10**gold.decimals)
+    if abs(answer - gold.value) <= step / 2:
+        return True
+    # A repeating decimal is as often cut as rounded (0.1666 for 1/6); an irrational only rounded.
+    return cut_off and (answer > 0) == (gold.value > 0) and 0 <= abs(answer) - abs(gold.value) < step
 
 
 def _percent_readings(gold: SimpleNumber, answer: SimpleNumber, tol: Tolerance) -> list[tuple[Fraction, Fraction]]:
