@@ -67,15 +67,40 @@ _LEADING_DECORATION_RE = re.compile(r'^(?:[\s*_#>:："\'“”«»`]|\\["\'])+')
 
 
 def statement_answer(rest: str) -> str:
-    """The answer stated by the text right after a marker (up to its sentence end)."""
+    """The answer stated by the text right after a marker (up to its sentence end).
+
+    A hedge in the same sentence (``The answer is $3$ (or 4).``, ``3, or maybe 4``) adds its value,
+    so the answer is the list of both: one of two values is not the answer, and a reward that took
+    the first would teach a policy to hedge."""
     rest = _LEADING_DECORATION_RE.sub("", rest)
-    opening = _opening_spans(rest)
-    if opening is not None:
-        return opening
     line = rest.split("\n", 1)[0]
     end = _SENTENCE_END_RE.search(line)
     sentence = line[: end.start()] if end else line
-    return reduce_sentence(sentence)
+    opening = _opening_spans(rest)
+    answer = opening if opening is not None else reduce_sentence(sentence)
+    hedge = _HEDGE_RE.search(sentence)
+    if hedge is None:
+        return answer
+    alternative = strip_math_delims(hedge.group("alt")).strip()
+    offered = [item.strip() for item in answer.split(",")]
+    if hedge.group() in answer or alternative in offered or _same_number(alternative, answer):
+        return answer  # "$3$, or possibly $4$" already lists both; "12, or 12.0" is one value
+    return f"{answer}, {alternative}"
+
+
+def _same_number(a: str, b: str) -> bool:
+    try:
+        return float(a.replace(",", "")) == float(b.replace(",", ""))
+    except ValueError:
+        return False
+
+
+_HEDGE_RE = re.compile(
+    r"(?:\(|[,;])\s*or\s+(?:else\s+|maybe\s+|possibly\s+|perhaps\s+|alternatively\s+)?"
+    r"(?P<alt>\$[^$\n]{1,200}\$|\\\((?:(?!\\\)).){1,200}\\\)|[+-]?\d[\d,]*(?:\.\d+)?(?:/\d+)?(?![\w.]))"
+)
+"""``(or 4``, ``, or maybe $4$``: a second value offered beside the answer. ``or equivalently``, ``or about``
+and other words before the value are not a hedge and do not match (only the hedging adverbs may stand there)."""
 
 
 def reduce_sentence(sentence: str, *, labelled: bool = True) -> str:
