@@ -345,8 +345,9 @@ def verify(req):
             problems.append("shared mapping of %s (%s)" % (path or "memory", perms))
     if os.stat("/proc/%d/cwd" % pid).st_dev in parent_devs:
         problems.append("working directory on the parent's file system")
-    problems += credential_problems(pid, "2", req["uid"], req["gid"], no_new_privs=True)
-    problems += credential_problems(reaper, "1", req["uid"], req["gid"], no_new_privs=False)
+    # A copy or reaper that has just started may not yet have dropped what it is about to drop: polled.
+    problems += settled_problems(lambda: credential_problems(pid, "2", req["uid"], req["gid"], no_new_privs=True))
+    problems += settled_problems(lambda: credential_problems(reaper, "1", req["uid"], req["gid"], no_new_privs=False))
     if not settled(lambda: not os.listdir("/proc/%d/fd" % reaper)):
         problems.append("the reaper holds fds")  # it closes every fd it inherited first thing
     members = {name for name in os.listdir("/proc/%d/root/proc" % pid) if name.isdigit()}
@@ -365,6 +366,18 @@ def settled(condition, timeout_s=2.0):
             return False
         time.sleep(0.001)
     return True
+
+
+def settled_problems(problems_now, timeout_s=2.0):
+    """The problems `problems_now` still finds once they are gone or `timeout_s` has passed (see settled)."""
+    found = []
+
+    def clean():
+        found[:] = problems_now()
+        return not found
+
+    settled(clean, timeout_s)
+    return found
 
 
 #: What verify reads of a parent, for the copies of one fork request (the parent is idle meanwhile).
